@@ -1,0 +1,133 @@
+#include "server/cli.h"
+
+#include <charconv>
+#include <cstring>
+
+#include "core/address.h"
+
+namespace geodns::server {
+
+const char* const kUsage = R"(geodnsd - authoritative GeoDNS / GSLB server
+
+Usage:
+  geodnsd [serve] --config FILE [options]     serve DNS over UDP and TCP
+  geodnsd [serve] --listen ADDR:PORT --zone ORIGIN=FILE [...]
+  geodnsd check-config --config FILE          validate config and zones, then exit
+  geodnsd --help | --version
+
+Options:
+  -c, --config FILE        JSON config (listeners, workers, zones, limits); see docs/config.md
+  -l, --listen ADDR:PORT   listen on UDP and TCP; IPv6 as [::1]:5353. Repeatable.
+                           Given with --config, replaces the config's listeners.
+  -z, --zone ORIGIN=FILE   serve the zone ORIGIN from the RFC 1035 master FILE. Repeatable;
+                           added to the config's zones.
+  -w, --workers N          UDP worker threads per listener (default: number of cores)
+      --max-udp-payload N  largest UDP response with EDNS, 512..65535 (default 1232)
+      --log-level LEVEL    debug, info, warn or error (default info)
+  -h, --help               this text
+  -V, --version            print the version
+
+Signals: SIGHUP reloads config and zones atomically (a failed reload keeps the old data
+serving and logs every error); SIGTERM/SIGINT stop the server.
+Exit status: 0 on success, 1 on config or zone errors, 2 on bad usage.
+)";
+
+namespace {
+bool parseUnsigned(const std::string& s, unsigned& out) {
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), out);
+  return ec == std::errc() && p == s.data() + s.size() && !s.empty();
+}
+}  // namespace
+
+Options parseArgs(int argc, char** argv, ErrorList& errors) {
+  Options o;
+  int i = 1;
+  if (i < argc && std::strcmp(argv[i], "check-config") == 0) {
+    o.command = Command::CheckConfig;
+    ++i;
+  } else if (i < argc && std::strcmp(argv[i], "serve") == 0) {
+    ++i;
+  }
+  for (; i < argc; ++i) {
+    std::string a = argv[i];
+    std::string value;
+    bool hasInline = false;
+    if (a.rfind("--", 0) == 0) {
+      auto eq = a.find('=');
+      if (eq != std::string::npos) {
+        value = a.substr(eq + 1);
+        a = a.substr(0, eq);
+        hasInline = true;
+      }
+    }
+    auto need = [&](const char* flag) -> bool {
+      if (hasInline) return true;
+      if (i + 1 >= argc) {
+        errors.add("", std::string(flag) + " needs a value");
+        return false;
+      }
+      value = argv[++i];
+      return true;
+    };
+    if (a == "-h" || a == "--help") {
+      o.command = Command::Help;
+    } else if (a == "-V" || a == "--version") {
+      o.command = Command::Version;
+    } else if (a == "-c" || a == "--config") {
+      if (need("--config")) o.configPath = value;
+    } else if (a == "-l" || a == "--listen") {
+      if (need("--listen")) o.listen.push_back(value);
+    } else if (a == "-z" || a == "--zone") {
+      if (need("--zone")) o.zones.push_back(value);
+    } else if (a == "-w" || a == "--workers") {
+      unsigned v = 0;
+      if (need("--workers") && !(parseUnsigned(value, v) && v <= 256))
+        errors.add("", "--workers needs a number 0..256");
+      else o.workers = v;
+    } else if (a == "--max-udp-payload") {
+      unsigned v = 0;
+      if (need("--max-udp-payload") && !(parseUnsigned(value, v) && v >= 512 && v <= 65535))
+        errors.add("", "--max-udp-payload needs a number 512..65535");
+      else o.maxUdpPayload = v;
+    } else if (a == "--log-level") {
+      if (need("--log-level")) o.logLevel = value;
+    } else {
+      errors.add("", "unknown argument '" + std::string(argv[i]) + "' (see --help)");
+    }
+  }
+  return o;
+}
+
+std::optional<zones::ServerConfig> resolveConfig(const Options& opt, ErrorList& errors) {
+  zones::ServerConfig cfg;
+  if (!opt.configPath.empty()) {
+    auto loaded = zones::loadConfigFile(opt.configPath, errors);
+    if (!loaded) return std::nullopt;
+    cfg = std::move(*loaded);
+  }
+  const std::size_t before = errors.size();
+  if (!opt.listen.empty()) {
+    cfg.listen.clear();
+    for (const auto& l : opt.listen) {
+      std::string e;
+      if (!parseHostPort(l, &e)) errors.add("--listen " + l, e);
+      else cfg.listen.push_back(l);
+    }
+  }
+  for (const auto& z : opt.zones) {
+    auto eq = z.find('=');
+    if (eq == std::string::npos || eq == 0 || eq + 1 == z.size()) {
+      errors.add("--zone " + z, "expected ORIGIN=FILE");
+      continue;
+    }
+    cfg.zones.push_back({z.substr(0, eq), z.substr(eq + 1), "--zone " + z});
+  }
+  if (opt.workers) cfg.workers = *opt.workers;
+  if (opt.maxUdpPayload) cfg.limits.maxUdpPayload = static_cast<std::uint16_t>(*opt.maxUdpPayload);
+  if (cfg.listen.empty()) errors.add("", "no listener: give --listen ADDR:PORT or a config with \"listen\"");
+  if (cfg.zones.empty()) errors.add("", "no zones: give --zone ORIGIN=FILE or a config with \"zones\"");
+  if (errors.size() != before) return std::nullopt;
+  return cfg;
+}
+
+}  // namespace geodns::server

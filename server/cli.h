@@ -1,0 +1,33 @@
+#pragma once
+// Command line: `geodnsd [serve] [options]` and `geodnsd check-config [options]`.
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/result.h"
+#include "zones/config.h"
+
+namespace geodns::server {
+
+enum class Command { Serve, CheckConfig, Help, Version };
+
+struct Options {
+  Command command = Command::Serve;
+  std::string configPath;
+  std::vector<std::string> listen;   // --listen, repeatable
+  std::vector<std::string> zones;    // --zone ORIGIN=FILE, repeatable
+  std::optional<unsigned> workers;
+  std::optional<unsigned> maxUdpPayload;
+  std::string logLevel = "info";
+};
+
+extern const char* const kUsage;
+
+// Parses argv; errors (unknown flag, missing value) go to `errors`.
+Options parseArgs(int argc, char** argv, ErrorList& errors);
+
+// The effective config: the JSON file if given, then flags override or add
+// (flags alone are enough: --listen and --zone).
+std::optional<zones::ServerConfig> resolveConfig(const Options& opt, ErrorList& errors);
+
+}  // namespace geodns::server

@@ -1,0 +1,447 @@
+#include "server/engine.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include "core/compress.h"
+#include "core/dns.h"
+#include "core/wire.h"
+
+namespace geodns::server {
+
+using dns::Type;
+using zones::Node;
+using zones::RRset;
+using zones::Zone;
+
+namespace {
+
+constexpr std::size_t kOptSize = 11;  // root name, type, class, ttl, rdlength
+constexpr int kMaxCnameHops = 8;
+constexpr std::uint16_t T(Type t) { return dns::toU16(t); }
+
+// Skips one resource record (name, fixed part, RDATA); false when malformed.
+bool skipRR(Reader& r, std::uint16_t* typeOut, name::NameBuf& scratch) noexcept {
+  if (!name::read(r, scratch, false)) return false;
+  std::uint16_t type = r.u16();
+  r.skip(6);  // class, ttl
+  std::uint16_t rdlen = r.u16();
+  r.skip(rdlen);
+  if (typeOut) *typeOut = type;
+  return r.ok();
+}
+
+}  // namespace
+
+ParseVerdict parseQuery(std::span<const std::uint8_t> msg, ParsedQuery& q) noexcept {
+  if (msg.size() < dns::kHeaderSize) return ParseVerdict::Drop;
+  Reader r(msg);
+  q.id = r.u16();
+  q.flags = r.u16();
+  if (q.flags & dns::kFlagQR) return ParseVerdict::Drop;  // never answer a response
+  const std::uint16_t qd = r.u16(), an = r.u16(), ns = r.u16(), ar = r.u16();
+
+  if (qd == 1) {
+    if (name::read(r, q.qnameRaw, false)) {
+      q.qtype = r.u16();
+      q.qclass = r.u16();
+      if (r.ok()) {
+        q.haveQuestion = true;
+        std::memcpy(q.qname.data, q.qnameRaw.data, q.qnameRaw.len);
+        q.qname.len = q.qnameRaw.len;
+        name::toLower(q.qname.data, q.qname.len);
+      }
+    }
+  }
+  const std::uint8_t opcode = static_cast<std::uint8_t>((q.flags & dns::kOpcodeMask) >> 11);
+  if (opcode != static_cast<std::uint8_t>(dns::Opcode::Query)) return ParseVerdict::NotImp;
+  if (qd != 1 || !q.haveQuestion) return ParseVerdict::FormErr;
+
+  name::NameBuf scratch;
+  for (std::uint32_t i = 0; i < std::uint32_t{an} + ns; ++i)
+    if (!skipRR(r, nullptr, scratch)) return ParseVerdict::FormErr;
+  int opts = 0;
+  for (std::uint16_t i = 0; i < ar; ++i) {
+    const std::size_t start = r.pos();
+    std::uint16_t type = 0;
+    if (!skipRR(r, &type, scratch)) return ParseVerdict::FormErr;
+    if (type != T(Type::OPT)) continue;
+    if (++opts > 1) {
+      q.edns = false;  // RFC 6891 6.1.1: more than one OPT is FORMERR
+      return ParseVerdict::FormErr;
+    }
+    Reader o(msg, start);
+    if (o.u8() != 0) return ParseVerdict::FormErr;  // OPT owner must be the root
+    o.skip(2);
+    q.udpSize = std::max(o.u16(), dns::kMinUdpPayload);
+    const std::uint32_t ttl = o.u32();
+    q.ednsVersion = static_cast<std::uint8_t>(ttl >> 16);
+    q.dnssecOk = (ttl & dns::kEdnsDO) != 0;
+    std::uint16_t rdlen = o.u16();
+    Reader opt(o.bytes(rdlen));
+    while (opt.ok() && opt.remaining() > 0) {  // options: code, length, data
+      opt.u16();
+      opt.skip(opt.u16());
+    }
+    if (!o.ok() || !opt.ok()) return ParseVerdict::FormErr;
+    q.edns = true;
+  }
+  if (q.edns && q.ednsVersion > 0) return ParseVerdict::BadVers;
+  return ParseVerdict::Ok;
+}
+
+namespace {
+
+// Where the owner of an RRset comes from: the question name (a pointer to
+// offset 12, which also preserves the client's case for synthesized answers)
+// or a stored name.
+struct Owner {
+  bool isQname;
+  name::Span name;
+};
+constexpr std::uint16_t kQnamePointer = 0xC000 | dns::kHeaderSize;
+
+std::size_t nameLength(const std::uint8_t* p, std::size_t max) noexcept {
+  std::size_t i = 0;
+  while (i < max && p[i] != 0) i += std::size_t{1} + p[i];
+  return std::min(i + 1, max);
+}
+
+class Response {
+ public:
+  Response(std::span<std::uint8_t> out, std::size_t limit, bool edns) noexcept
+      : w_(out.data(), std::min(limit, out.size()) - (edns ? kOptSize : 0)),
+        fullLimit_(std::min(limit, out.size())),
+        edns_(edns) {}
+
+  void header(const ParsedQuery& q) noexcept {
+    w_.u16(q.id);
+    flags_ = static_cast<std::uint16_t>(dns::kFlagQR | (q.flags & (dns::kOpcodeMask | dns::kFlagRD)));
+    w_.u16(0);  // flags, patched in finish()
+    w_.u16(0);  // qdcount
+    w_.u16(0);
+    w_.u16(0);
+    w_.u16(0);
+  }
+  void question(const ParsedQuery& q) noexcept {
+    w_.bytes(q.qnameRaw.span());
+    w_.u16(q.qtype);
+    w_.u16(q.qclass);
+    qd_ = 1;
+    comp_.addWritten(w_.data(), dns::kHeaderSize);
+  }
+
+  // Adds a whole RRset to `section` (0 answer, 1 authority, 2 additional), or
+  // nothing when it does not fit. `ttl` overrides the stored TTL when set.
+  bool add(int section, Owner owner, const RRset& set, std::uint16_t rrclass = dns::kClassIN,
+           std::uint32_t ttl = 0xFFFFFFFF) noexcept {
+    if (stopped_) return false;
+    const std::size_t mark = w_.size();
+    const auto* base = reinterpret_cast<const std::uint8_t*>(set.bytes.data());
+    for (const auto& rd : set.rrs) {
+      if (owner.isQname) w_.u16(kQnamePointer);
+      else comp_.write(w_, owner.name);
+      w_.u16(set.type);
+      w_.u16(rrclass);
+      w_.u32(ttl == 0xFFFFFFFF ? set.ttl : ttl);
+      const std::size_t rdlenAt = w_.size();
+      w_.u16(0);
+      const std::uint8_t* rdata = base + rd.offset;
+      std::size_t pos = 0;
+      for (std::uint8_t k = 0; k < rd.nameCount; ++k) {
+        const std::size_t at = rd.namePos[k];
+        w_.bytes({rdata + pos, at - pos});
+        const std::size_t len = nameLength(rdata + at, rd.length - at);
+        comp_.write(w_, {rdata + at, len});
+        pos = at + len;
+      }
+      w_.bytes({rdata + pos, rd.length - pos});
+      if (!w_.ok()) break;
+      w_.patch16(rdlenAt, static_cast<std::uint16_t>(w_.size() - rdlenAt - 2));
+    }
+    if (!w_.ok()) {
+      w_.truncate(mark);
+      comp_.truncate(mark);
+      return false;
+    }
+    counts_[section] = static_cast<std::uint16_t>(counts_[section] + set.rrs.size());
+    return true;
+  }
+  // As add(), but a record that does not fit truncates the message (TC=1) and
+  // nothing more is added: for data the client must see whole.
+  bool addRequired(int section, Owner owner, const RRset& set, std::uint32_t ttl = 0xFFFFFFFF) noexcept {
+    if (add(section, owner, set, dns::kClassIN, ttl)) return true;
+    truncated_ = true;
+    stopped_ = true;
+    return false;
+  }
+  void addAdditional(const RRset& set) noexcept {
+    for (const auto& ref : set.additional) {
+      const RRset& a = ref.node->rrsets[ref.rrsetIndex];
+      add(2, Owner{false, name::asSpan(ref.node->name)}, a);
+    }
+  }
+
+  std::size_t finish(std::uint16_t rcode, bool aa, bool dnssecOk) noexcept {
+    std::uint16_t flags = static_cast<std::uint16_t>(flags_ | (rcode & 0x0F));
+    if (aa) flags |= dns::kFlagAA;
+    if (truncated_) flags |= dns::kFlagTC;
+    std::uint16_t ar = counts_[2];
+    if (edns_) {
+      w_.setLimit(fullLimit_);
+      w_.u8(0);
+      w_.u16(T(Type::OPT));
+      w_.u16(advertised_);
+      w_.u32((static_cast<std::uint32_t>(rcode >> 4) << 24) | (dnssecOk ? dns::kEdnsDO : 0));
+      w_.u16(0);
+      ++ar;
+    }
+    w_.patch16(2, flags);
+    w_.patch16(4, qd_);
+    w_.patch16(6, counts_[0]);
+    w_.patch16(8, counts_[1]);
+    w_.patch16(10, ar);
+    return w_.ok() ? w_.size() : 0;
+  }
+  void setAdvertised(std::uint16_t v) noexcept { advertised_ = v; }
+  bool truncated() const noexcept { return truncated_; }
+
+ private:
+  Writer w_;
+  Compressor comp_;
+  std::size_t fullLimit_;
+  bool edns_;
+  bool truncated_ = false;
+  bool stopped_ = false;
+  std::uint16_t flags_ = 0;
+  std::uint16_t qd_ = 0;
+  std::uint16_t counts_[3] = {0, 0, 0};
+  std::uint16_t advertised_ = 1232;
+};
+
+enum class Match : std::uint8_t { Exact, Wildcard, NXDomain, Referral };
+struct Found {
+  Match kind;
+  const Node* node;
+};
+
+// RFC 1034 4.3.2 step 3 within one zone, with RFC 4592 wildcards: walk down
+// from the apex; stop at a zone cut (unless it is a DS query for the cut
+// itself, which the parent answers); a missing name is synthesized from the
+// closest encloser's wildcard child if there is one.
+Found lookup(const Zone& z, name::Span qname, std::uint16_t qtype) noexcept {
+  std::uint8_t offs[128];
+  const std::size_t n = name::labelOffsets(qname, offs);
+  const Node* last = &z.apex();
+  for (std::size_t depth = z.originLabels() + 1; depth <= n; ++depth) {
+    const Node* node = z.find(qname.subspan(offs[n - depth]));
+    if (!node) {
+      std::uint8_t wild[dns::kMaxNameWire + 2];
+      if (last->name.size() + 2 > dns::kMaxNameWire) return {Match::NXDomain, last};
+      wild[0] = 1;
+      wild[1] = '*';
+      std::memcpy(wild + 2, last->name.data(), last->name.size());
+      const Node* w = z.find({wild, last->name.size() + 2});
+      if (w) return {Match::Wildcard, w};
+      return {Match::NXDomain, last};
+    }
+    if (node->delegation && !(depth == n && qtype == T(Type::DS))) return {Match::Referral, node};
+    last = node;
+  }
+  return {Match::Exact, last};
+}
+
+// An RRset to show for ANY (RFC 8482: one RRset is enough).
+const RRset* pickForAny(const Node& node) noexcept {
+  for (const auto& s : node.rrsets)
+    if (s.type != T(Type::RRSIG) && s.type != T(Type::NSEC)) return &s;
+  return nullptr;
+}
+
+struct Builder {
+  const ServingSnapshot& snap;
+  const ParsedQuery& q;
+  Response& resp;
+  QueryFacts& facts;
+
+  std::size_t negative(const Zone& z, std::uint16_t rcode) noexcept {
+    resp.addRequired(1, Owner{false, name::asSpan(z.origin())}, z.soa(), z.negativeTtl());
+    facts.outcome = rcode == 3 ? Outcome::NXDomain : Outcome::NoData;
+    return done(rcode, true);
+  }
+  std::size_t done(std::uint16_t rcode, bool aa) noexcept {
+    facts.rcode = rcode;
+    facts.truncated = resp.truncated();
+    return resp.finish(rcode, aa, q.dnssecOk);
+  }
+  std::size_t referral(const Node& cut) noexcept {
+    const RRset* ns = cut.find(T(Type::NS));
+    facts.outcome = Outcome::Referral;
+    if (resp.addRequired(1, Owner{false, name::asSpan(cut.name)}, *ns)) {
+      // In-domain glue must be complete or the message truncated (RFC 9471).
+      for (const auto& ref : ns->additional)
+        if (!resp.add(2, Owner{false, name::asSpan(ref.node->name)},
+                      ref.node->rrsets[ref.rrsetIndex])) {
+          resp.addRequired(2, Owner{false, name::asSpan(ref.node->name)},
+                           ref.node->rrsets[ref.rrsetIndex]);
+          break;
+        }
+    }
+    return done(0, false);
+  }
+
+  std::size_t run(const Zone& zone) noexcept {
+    const std::uint16_t qtype = q.qtype;
+    Found f = lookup(zone, q.qname.span(), qtype);
+    Owner owner{true, q.qname.span()};
+    const Node* visited[kMaxCnameHops + 1];
+    int hops = 0;
+    for (;;) {
+      switch (f.kind) {
+        case Match::NXDomain:
+          return negative(zone, 3);
+        case Match::Referral:
+          if (hops > 0) {  // a CNAME into a delegation: the chain stops here
+            facts.outcome = Outcome::Answer;
+            return done(0, true);
+          }
+          return referral(*f.node);
+        case Match::Exact:
+        case Match::Wildcard:
+          break;
+      }
+      const Node& node = *f.node;
+      visited[hops] = &node;
+      const RRset* cname = node.find(T(Type::CNAME));
+      if (cname && qtype != T(Type::CNAME)) {
+        if (!resp.addRequired(0, owner, *cname)) return done(0, true);
+        facts.outcome = Outcome::Answer;
+        name::Span target = name::asSpan(cname->target);
+        if (hops + 1 > kMaxCnameHops || !name::isSubdomain(target, name::asSpan(zone.origin())))
+          return done(0, true);  // out-of-zone target: the resolver follows it
+        f = lookup(zone, target, qtype);
+        if (f.kind == Match::Exact || f.kind == Match::Wildcard) {
+          for (int i = 0; i <= hops; ++i)
+            if (visited[i] == f.node) return done(0, true);  // loop: stop here
+        }
+        owner = Owner{false, target};
+        ++hops;
+        continue;
+      }
+      const RRset* set = qtype == T(Type::ANY) ? pickForAny(node) : node.find(qtype);
+      if (!set) {
+        if (hops > 0) {  // NODATA at the end of a chain: keep NOERROR, add SOA
+          resp.add(1, Owner{false, name::asSpan(zone.origin())}, zone.soa(), dns::kClassIN,
+                   zone.negativeTtl());
+          return done(0, true);
+        }
+        return negative(zone, 0);
+      }
+      facts.outcome = Outcome::Answer;
+      if (resp.addRequired(0, owner, *set)) resp.addAdditional(*set);
+      return done(0, true);
+    }
+  }
+
+  std::size_t chaos() noexcept {
+    static constexpr std::uint8_t kVersionBind[] = "\7version\4bind";
+    static constexpr std::uint8_t kVersionServer[] = "\7version\6server";
+    static constexpr std::uint8_t kIdServer[] = "\2id\6server";
+    static constexpr std::uint8_t kHostnameBind[] = "\10hostname\4bind";
+    auto is = [&](const std::uint8_t* n, std::size_t len) {
+      return q.qname.len == len && std::memcmp(q.qname.data, n, len) == 0;
+    };
+    const RRset* set = nullptr;
+    if (is(kVersionBind, sizeof kVersionBind) || is(kVersionServer, sizeof kVersionServer))
+      set = &snap.chaosVersion;
+    else if (is(kIdServer, sizeof kIdServer) || is(kHostnameBind, sizeof kHostnameBind))
+      set = &snap.chaosIdentity;
+    if (!set || set->rrs.empty() || (q.qtype != T(Type::TXT) && q.qtype != T(Type::ANY))) {
+      facts.outcome = Outcome::Refused;
+      return done(5, false);
+    }
+    facts.outcome = Outcome::Answer;
+    if (!resp.add(0, Owner{true, q.qname.span()}, *set, dns::kClassCH)) return done(2, false);
+    return done(0, true);
+  }
+};
+
+std::size_t responseLimit(const ServingSnapshot& snap, const ParsedQuery& q, Transport t,
+                          std::size_t outSize) noexcept {
+  std::size_t limit = dns::kMinUdpPayload;
+  if (t == Transport::Tcp) limit = dns::kMaxMessage;
+  else if (q.edns) limit = std::max<std::size_t>(dns::kMinUdpPayload,
+                                                 std::min(q.udpSize, snap.limits.maxUdpPayload));
+  return std::min(limit, outSize);
+}
+
+}  // namespace
+
+std::size_t answer(const ServingSnapshot& snap, std::span<const std::uint8_t> msg,
+                   std::span<std::uint8_t> out, Transport transport, QueryFacts* factsOut) noexcept {
+  QueryFacts localFacts;
+  QueryFacts& facts = factsOut ? *factsOut : localFacts;
+  facts = QueryFacts{};
+  ParsedQuery q;
+  const ParseVerdict v = parseQuery(msg, q);
+  if (v == ParseVerdict::Drop || out.size() < dns::kMinUdpPayload) return 0;
+  facts.qtype = q.qtype;
+  facts.edns = q.edns;
+
+  Response resp(out, responseLimit(snap, q, transport, out.size()), q.edns);
+  resp.setAdvertised(snap.limits.maxUdpPayload);
+  resp.header(q);
+  if (q.haveQuestion) resp.question(q);
+  Builder b{snap, q, resp, facts};
+
+  switch (v) {
+    case ParseVerdict::FormErr:
+      facts.outcome = Outcome::FormErr;
+      return b.done(1, false);
+    case ParseVerdict::NotImp:
+      facts.outcome = Outcome::NotImp;
+      return b.done(4, false);
+    case ParseVerdict::BadVers:
+      facts.outcome = Outcome::BadVers;
+      return b.done(16, false);
+    default:
+      break;
+  }
+
+  if (q.qclass == dns::kClassCH) return b.chaos();
+  if (q.qclass != dns::kClassIN) {
+    facts.outcome = Outcome::Refused;
+    return b.done(5, false);
+  }
+  switch (static_cast<Type>(q.qtype)) {
+    case Type::AXFR:
+    case Type::IXFR:  // zone transfers are not offered (yet)
+      facts.outcome = Outcome::Refused;
+      return b.done(5, false);
+    case Type::OPT:  // a meta type that only lives in the additional section
+      facts.outcome = Outcome::FormErr;
+      return b.done(1, false);
+    case Type::TKEY:
+    case Type::TSIG:
+    case Type::MAILA:
+    case Type::MAILB:
+      facts.outcome = Outcome::NotImp;
+      return b.done(4, false);
+    default:
+      break;
+  }
+
+  const zones::ZoneSet& zs = *snap.zones;
+  const Zone* zone = zs.findZone(q.qname.span());
+  if (!zone) {
+    facts.outcome = Outcome::Refused;
+    return b.done(5, false);
+  }
+  // DS lives on the parent side of a cut: if we also serve the parent, it answers.
+  if (q.qtype == T(Type::DS) && zone->origin().size() == q.qname.len) {
+    if (const Zone* parent = zs.findParent(*zone)) zone = parent;
+  }
+  return b.run(*zone);
+}
+
+}  // namespace geodns::server

@@ -1,0 +1,63 @@
+#pragma once
+// The data plane: one DNS message in, one response out. noexcept, no
+// allocation, no lock; everything it reads comes from a ServingSnapshot.
+#include <cstddef>
+#include <cstdint>
+#include <span>
+
+#include "core/name.h"
+#include "server/serving.h"
+
+namespace geodns::server {
+
+enum class Transport : std::uint8_t { Udp, Tcp };
+
+// Why a message got the response it got (for counters and tests).
+enum class Outcome : std::uint8_t {
+  Dropped,     // no response (too short, QR=1)
+  Answer,      // NOERROR with data
+  NoData,      // NOERROR, SOA in authority
+  NXDomain,
+  Referral,
+  Refused,
+  FormErr,
+  NotImp,
+  BadVers,
+};
+
+struct QueryFacts {
+  Outcome outcome = Outcome::Dropped;
+  std::uint16_t qtype = 0;
+  std::uint16_t rcode = 0;
+  bool truncated = false;
+  bool edns = false;
+};
+
+// Parsed view of a query (exposed for the fuzzers and unit tests).
+struct ParsedQuery {
+  std::uint16_t id = 0;
+  std::uint16_t flags = 0;
+  bool haveQuestion = false;
+  name::NameBuf qnameRaw;  // as sent, case kept
+  name::NameBuf qname;     // lowercase
+  std::uint16_t qtype = 0;
+  std::uint16_t qclass = 0;
+  bool edns = false;        // exactly one well-formed OPT
+  std::uint16_t udpSize = 0;
+  std::uint8_t ednsVersion = 0;
+  bool dnssecOk = false;
+};
+
+enum class ParseVerdict : std::uint8_t { Ok, Drop, FormErr, NotImp, BadVers };
+
+ParseVerdict parseQuery(std::span<const std::uint8_t> msg, ParsedQuery& q) noexcept;
+
+// Writes the response to `msg` into `out` and returns its length (0: send
+// nothing). `out` should hold 65535 bytes for TCP; for UDP the response is
+// limited to 512 bytes without EDNS, else min(client size, max_udp_payload),
+// and is cut at RRset boundaries with TC=1 when the answer does not fit.
+std::size_t answer(const ServingSnapshot& snap, std::span<const std::uint8_t> msg,
+                   std::span<std::uint8_t> out, Transport transport,
+                   QueryFacts* facts = nullptr) noexcept;
+
+}  // namespace geodns::server

@@ -1,0 +1,30 @@
+#include "server/serving.h"
+
+namespace geodns::server {
+
+namespace {
+zones::RRset txtSet(const std::string& s) {
+  zones::RRset set;
+  set.type = 16;  // TXT
+  set.ttl = 0;
+  set.bytes = std::string(1, static_cast<char>(s.size())) + s;
+  zones::Rdata rd;
+  rd.length = static_cast<std::uint16_t>(set.bytes.size());
+  set.rrs.push_back(rd);
+  return set;
+}
+}  // namespace
+
+std::shared_ptr<const ServingSnapshot> buildSnapshot(const zones::ServerConfig& cfg,
+                                                     ErrorList& errors) {
+  auto zs = zones::loadZones(cfg, errors);
+  if (!zs) return nullptr;
+  auto snap = std::make_shared<ServingSnapshot>();
+  snap->zones = std::move(zs);
+  snap->limits = cfg.limits;
+  if (cfg.chaos.version) snap->chaosVersion = txtSet(*cfg.chaos.version);
+  if (cfg.chaos.identity) snap->chaosIdentity = txtSet(*cfg.chaos.identity);
+  return snap;
+}
+
+}  // namespace geodns::server

@@ -1,0 +1,30 @@
+#pragma once
+// ServingSnapshot: everything a DNS worker reads, published as one immutable
+// object so that no query mixes generations (DESIGN.md).
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "core/snapshot.h"
+#include "zones/config.h"
+#include "zones/zone.h"
+
+namespace geodns::server {
+
+struct ServingSnapshot {
+  std::shared_ptr<const zones::ZoneSet> zones;
+  zones::Limits limits;
+  // TXT RRsets for CHAOS queries (version.bind, id.server); no records = REFUSED.
+  zones::RRset chaosVersion;
+  zones::RRset chaosIdentity;
+  std::uint64_t generation = 0;
+};
+
+// Builds a snapshot from a config: loads and compiles every zone. Control
+// thread only. Returns nullptr and fills `errors` on any error.
+std::shared_ptr<const ServingSnapshot> buildSnapshot(const zones::ServerConfig& cfg,
+                                                     ErrorList& errors);
+
+using SnapshotHolder = Snapshot<ServingSnapshot>;
+
+}  // namespace geodns::server

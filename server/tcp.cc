@@ -1,0 +1,224 @@
+#include "server/tcp.h"
+
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+
+#include "core/log.h"
+#include "server/engine.h"
+
+namespace geodns::server {
+
+namespace {
+constexpr std::size_t kMaxPendingOut = 256 * 1024;  // stop reading past this (back-pressure)
+using Clock = std::chrono::steady_clock;
+}  // namespace
+
+int openTcpSocket(const SocketAddress& addr, std::string* err) {
+  int fd = ::socket(addr.family(), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) {
+    *err = std::string("socket: ") + std::strerror(errno);
+    return -1;
+  }
+  int one = 1;
+  ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  if (addr.family() == AF_INET6) ::setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
+  if (::bind(fd, addr.sa(), addr.length) != 0 || ::listen(fd, 1024) != 0) {
+    *err = "bind/listen tcp " + addr.str() + ": " + std::strerror(errno);
+    ::close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+struct TcpServer::Conn {
+  int fd = -1;
+  std::vector<std::uint8_t> in;   // unparsed bytes
+  std::vector<std::uint8_t> out;  // framed responses not yet written
+  std::size_t outPos = 0;
+  Clock::time_point lastActive;
+  std::uint64_t served = 0;
+  bool wantWrite = false;
+  bool reading = true;
+  bool closing = false;  // close once `out` is flushed
+};
+
+TcpServer::TcpServer(std::vector<int> listenFds, const SnapshotHolder& snapshots,
+                     const std::atomic<bool>& stop)
+    : listenFds_(std::move(listenFds)), snapshots_(snapshots), stop_(stop), scratch_(65535) {}
+
+TcpServer::~TcpServer() {
+  join();
+  for (auto& c : conns_)
+    if (c) ::close(c->fd);
+  for (int fd : listenFds_) ::close(fd);
+  if (epfd_ >= 0) ::close(epfd_);
+}
+
+void TcpServer::start() {
+  epfd_ = ::epoll_create1(EPOLL_CLOEXEC);
+  for (int fd : listenFds_) {
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.fd = fd;
+    ::epoll_ctl(epfd_, EPOLL_CTL_ADD, fd, &ev);
+  }
+  thread_ = std::thread([this] { run(); });
+}
+
+void TcpServer::join() {
+  if (thread_.joinable()) thread_.join();
+}
+
+void TcpServer::close(int fd) {
+  if (fd < 0 || static_cast<std::size_t>(fd) >= conns_.size() || !conns_[fd]) return;
+  ::epoll_ctl(epfd_, EPOLL_CTL_DEL, fd, nullptr);
+  ::close(fd);
+  conns_[fd].reset();
+  --open_;
+}
+
+void TcpServer::updateInterest(Conn& c) {
+  epoll_event ev{};
+  ev.events = (c.reading ? EPOLLIN : 0u) | (c.wantWrite ? EPOLLOUT : 0u) | EPOLLRDHUP;
+  ev.data.fd = c.fd;
+  ::epoll_ctl(epfd_, EPOLL_CTL_MOD, c.fd, &ev);
+}
+
+// Writes what it can; false when the connection failed.
+bool TcpServer::flush(Conn& c) {
+  while (c.outPos < c.out.size()) {
+    ssize_t w = ::send(c.fd, c.out.data() + c.outPos, c.out.size() - c.outPos, MSG_NOSIGNAL);
+    if (w > 0) {
+      c.outPos += static_cast<std::size_t>(w);
+      c.lastActive = Clock::now();
+    } else if (w < 0 && errno == EINTR) {
+      continue;
+    } else if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+      break;
+    } else {
+      return false;
+    }
+  }
+  if (c.outPos == c.out.size()) {
+    c.out.clear();
+    c.outPos = 0;
+  }
+  return true;
+}
+
+void TcpServer::onReadable(Conn& c, const ServingSnapshot& snap) {
+  std::uint8_t buf[16384];
+  bool eof = false;
+  for (;;) {
+    ssize_t r = ::recv(c.fd, buf, sizeof buf, 0);
+    if (r > 0) {
+      c.in.insert(c.in.end(), buf, buf + r);
+      c.lastActive = Clock::now();
+      if (c.in.size() > 4 * 65537) break;  // process before reading more
+      continue;
+    }
+    if (r == 0) eof = true;
+    else if (errno == EINTR) continue;
+    else if (errno != EAGAIN && errno != EWOULDBLOCK) eof = true;
+    break;
+  }
+  // Answer every complete frame (pipelining, RFC 7766 s6.2.1.1).
+  std::size_t pos = 0;
+  const std::uint32_t maxQueries = snap.limits.tcpMaxQueriesPerConnection;
+  while (c.in.size() - pos >= 2 && c.out.size() < kMaxPendingOut && !c.closing) {
+    std::size_t len = (std::size_t{c.in[pos]} << 8) | c.in[pos + 1];
+    if (c.in.size() - pos - 2 < len) break;
+    std::size_t rlen = answer(snap, {c.in.data() + pos + 2, len}, scratch_, Transport::Tcp);
+    pos += 2 + len;
+    if (rlen > 0) {
+      c.out.push_back(static_cast<std::uint8_t>(rlen >> 8));
+      c.out.push_back(static_cast<std::uint8_t>(rlen));
+      c.out.insert(c.out.end(), scratch_.begin(), scratch_.begin() + static_cast<std::ptrdiff_t>(rlen));
+    }
+    if (maxQueries && ++c.served >= maxQueries) c.closing = true;
+  }
+  c.in.erase(c.in.begin(), c.in.begin() + static_cast<std::ptrdiff_t>(pos));
+  if (!flush(c)) return close(c.fd);
+  if (eof) c.closing = true;
+  if (c.closing && c.out.empty()) return close(c.fd);
+  // Back-pressure: a client that does not read its answers gets no more reads.
+  c.reading = !c.closing && c.out.size() < kMaxPendingOut;
+  c.wantWrite = !c.out.empty();
+  updateInterest(c);
+}
+
+void TcpServer::run() {
+  epoll_event events[64];
+  auto lastSweep = Clock::now();
+  SnapshotHolder::Reader reader(snapshots_);
+  while (!stop_.load(std::memory_order_relaxed)) {
+    int n = ::epoll_wait(epfd_, events, 64, 100);
+    const ServingSnapshot* snap = reader.refresh();
+    for (int i = 0; i < n; ++i) {
+      int fd = events[i].data.fd;
+      bool isListener = false;
+      for (int l : listenFds_) isListener = isListener || l == fd;
+      if (isListener) {
+        for (;;) {
+          int cfd = ::accept4(fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+          if (cfd < 0) break;
+          if (open_ >= snap->limits.maxTcpConnections) {
+            ::close(cfd);  // over the limit: refuse by closing at once
+            continue;
+          }
+          int one = 1;
+          ::setsockopt(cfd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+          if (static_cast<std::size_t>(cfd) >= conns_.size()) conns_.resize(static_cast<std::size_t>(cfd) + 64);
+          auto c = std::make_unique<Conn>();
+          c->fd = cfd;
+          c->lastActive = Clock::now();
+          epoll_event ev{};
+          ev.events = EPOLLIN | EPOLLRDHUP;
+          ev.data.fd = cfd;
+          ::epoll_ctl(epfd_, EPOLL_CTL_ADD, cfd, &ev);
+          conns_[cfd] = std::move(c);
+          ++open_;
+        }
+        continue;
+      }
+      if (static_cast<std::size_t>(fd) >= conns_.size() || !conns_[fd]) continue;
+      Conn& c = *conns_[fd];
+      if (events[i].events & EPOLLERR) {
+        close(fd);
+        continue;
+      }
+      if (events[i].events & EPOLLOUT) {
+        if (!flush(c)) {
+          close(fd);
+          continue;
+        }
+        if (c.out.empty() && c.closing) {
+          close(fd);
+          continue;
+        }
+        // Drained: resume reading, and answer anything already buffered.
+        if (c.out.empty()) onReadable(c, *snap);
+        else updateInterest(c);
+        continue;
+      }
+      if (events[i].events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP)) onReadable(c, *snap);
+    }
+    auto now = Clock::now();
+    if (now - lastSweep >= std::chrono::milliseconds(100)) {
+      lastSweep = now;
+      const auto idle = std::chrono::milliseconds(snap->limits.tcpIdleTimeoutMs);
+      for (auto& c : conns_)
+        if (c && now - c->lastActive > idle) close(c->fd);
+    }
+  }
+}
+
+}  // namespace geodns::server

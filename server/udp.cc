@@ -1,0 +1,162 @@
+#include "server/udp.h"
+
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "core/log.h"
+#include "server/engine.h"
+
+namespace geodns::server {
+
+namespace {
+bool isWildcard(const SocketAddress& a) {
+  if (a.family() == AF_INET)
+    return reinterpret_cast<const sockaddr_in*>(&a.storage)->sin_addr.s_addr == htonl(INADDR_ANY);
+  const auto* in6 = reinterpret_cast<const sockaddr_in6*>(&a.storage);
+  return std::memcmp(&in6->sin6_addr, &in6addr_any, sizeof(in6_addr)) == 0;
+}
+}  // namespace
+
+int openUdpSocket(const SocketAddress& addr, std::string* err) {
+  int fd = ::socket(addr.family(), SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) {
+    *err = std::string("socket: ") + std::strerror(errno);
+    return -1;
+  }
+  int one = 1;
+  ::setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
+  if (addr.family() == AF_INET6) ::setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
+  if (isWildcard(addr)) {
+    // Reply from the address the query was sent to.
+    if (addr.family() == AF_INET) ::setsockopt(fd, IPPROTO_IP, IP_PKTINFO, &one, sizeof one);
+    else ::setsockopt(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, &one, sizeof one);
+  }
+  int size = 4 << 20;
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
+  ::setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof size);
+  timeval tv{0, 200 * 1000};  // wake up to notice shutdown
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  if (::bind(fd, addr.sa(), addr.length) != 0) {
+    *err = "bind " + addr.str() + ": " + std::strerror(errno);
+    ::close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+struct UdpWorker::Buffers {
+  static constexpr std::size_t kInSize = 4096;   // larger queries are malformed anyway
+  static constexpr std::size_t kOutSize = 65535;
+  static constexpr std::size_t kCtlSize = 128;
+  std::uint8_t in[kBatch][kInSize];
+  std::uint8_t out[kBatch][kOutSize];
+  alignas(cmsghdr) std::uint8_t ctl[kBatch][kCtlSize];
+  alignas(cmsghdr) std::uint8_t outCtl[kBatch][kCtlSize];
+  sockaddr_storage peer[kBatch];
+  iovec inIov[kBatch];
+  iovec outIov[kBatch];
+  mmsghdr inMsg[kBatch];
+  mmsghdr outMsg[kBatch];
+};
+
+UdpWorker::UdpWorker(int fd, const SnapshotHolder& snapshots, const std::atomic<bool>& stop)
+    : fd_(fd), snapshots_(snapshots), stop_(stop), buf_(std::make_unique<Buffers>()) {}
+
+UdpWorker::~UdpWorker() {
+  join();
+  if (fd_ >= 0) ::close(fd_);
+}
+
+void UdpWorker::start() { thread_ = std::thread([this] { run(); }); }
+
+void UdpWorker::join() {
+  if (thread_.joinable()) thread_.join();
+}
+
+// Copies the destination address of a query into the control data of its reply.
+static std::size_t replyControl(const msghdr& in, std::uint8_t* out, std::size_t cap) noexcept {
+  for (cmsghdr* c = CMSG_FIRSTHDR(const_cast<msghdr*>(&in)); c;
+       c = CMSG_NXTHDR(const_cast<msghdr*>(&in), c)) {
+    if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO && CMSG_SPACE(sizeof(in_pktinfo)) <= cap) {
+      in_pktinfo info;
+      std::memcpy(&info, CMSG_DATA(c), sizeof info);
+      info.ipi_spec_dst = info.ipi_addr;
+      info.ipi_ifindex = 0;
+      std::memset(out, 0, CMSG_SPACE(sizeof info));
+      auto* oc = reinterpret_cast<cmsghdr*>(out);
+      oc->cmsg_level = IPPROTO_IP;
+      oc->cmsg_type = IP_PKTINFO;
+      oc->cmsg_len = CMSG_LEN(sizeof info);
+      std::memcpy(CMSG_DATA(oc), &info, sizeof info);
+      return CMSG_SPACE(sizeof info);
+    }
+    if (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_PKTINFO &&
+        CMSG_SPACE(sizeof(in6_pktinfo)) <= cap) {
+      std::memset(out, 0, CMSG_SPACE(sizeof(in6_pktinfo)));
+      auto* oc = reinterpret_cast<cmsghdr*>(out);
+      oc->cmsg_level = IPPROTO_IPV6;
+      oc->cmsg_type = IPV6_PKTINFO;
+      oc->cmsg_len = CMSG_LEN(sizeof(in6_pktinfo));
+      std::memcpy(CMSG_DATA(oc), CMSG_DATA(c), sizeof(in6_pktinfo));
+      return CMSG_SPACE(sizeof(in6_pktinfo));
+    }
+  }
+  return 0;
+}
+
+void UdpWorker::run() noexcept {
+  Buffers& b = *buf_;
+  SnapshotHolder::Reader reader(snapshots_);
+  while (!stop_.load(std::memory_order_relaxed)) {
+    for (std::size_t i = 0; i < kBatch; ++i) {
+      b.inIov[i] = {b.in[i], Buffers::kInSize};
+      std::memset(&b.inMsg[i], 0, sizeof(mmsghdr));
+      b.inMsg[i].msg_hdr.msg_name = &b.peer[i];
+      b.inMsg[i].msg_hdr.msg_namelen = sizeof(sockaddr_storage);
+      b.inMsg[i].msg_hdr.msg_iov = &b.inIov[i];
+      b.inMsg[i].msg_hdr.msg_iovlen = 1;
+      b.inMsg[i].msg_hdr.msg_control = b.ctl[i];
+      b.inMsg[i].msg_hdr.msg_controllen = Buffers::kCtlSize;
+    }
+    int n = ::recvmmsg(fd_, b.inMsg, kBatch, MSG_WAITFORONE, nullptr);
+    if (n <= 0) continue;  // timeout (checks stop_) or a transient error
+    const ServingSnapshot* snap = reader.refresh();  // once per batch
+    unsigned out = 0;
+    for (int i = 0; i < n; ++i) {
+      const msghdr& h = b.inMsg[i].msg_hdr;
+      std::size_t len = (h.msg_flags & MSG_TRUNC) ? 0 : b.inMsg[i].msg_len;
+      std::size_t rlen = answer(*snap, {b.in[i], len}, {b.out[out], Buffers::kOutSize},
+                                Transport::Udp);
+      if (rlen == 0) continue;
+      b.outIov[out] = {b.out[out], rlen};
+      msghdr& o = b.outMsg[out].msg_hdr;
+      std::memset(&b.outMsg[out], 0, sizeof(mmsghdr));
+      o.msg_name = &b.peer[i];
+      o.msg_namelen = h.msg_namelen;
+      o.msg_iov = &b.outIov[out];
+      o.msg_iovlen = 1;
+      std::size_t clen = replyControl(h, b.outCtl[out], Buffers::kCtlSize);
+      o.msg_control = clen ? b.outCtl[out] : nullptr;
+      o.msg_controllen = clen;
+      ++out;
+    }
+    queries_.fetch_add(static_cast<std::uint64_t>(n), std::memory_order_relaxed);
+    unsigned sent = 0;
+    while (sent < out) {
+      int s = ::sendmmsg(fd_, b.outMsg + sent, out - sent, 0);
+      if (s > 0) {
+        sent += static_cast<unsigned>(s);
+      } else if (s < 0 && errno == EINTR) {
+        continue;
+      } else {
+        ++sent;  // this one failed (e.g. unreachable peer): skip it
+      }
+    }
+  }
+}
+
+}  // namespace geodns::server

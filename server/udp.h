@@ -1,0 +1,43 @@
+#pragma once
+// UDP listeners: one SO_REUSEPORT socket per (listener, worker), each served
+// by its own thread with recvmmsg/sendmmsg batches. The query path allocates
+// nothing: buffers are made once per worker.
+#include <atomic>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "core/address.h"
+#include "server/serving.h"
+
+namespace geodns::server {
+
+// Opens a UDP socket bound to `addr` with SO_REUSEPORT (and IPV6_V6ONLY for
+// IPv6, packet-info for wildcard addresses). Returns -1 and sets *err.
+int openUdpSocket(const SocketAddress& addr, std::string* err);
+
+class UdpWorker {
+ public:
+  static constexpr std::size_t kBatch = 32;
+  UdpWorker(int fd, const SnapshotHolder& snapshots, const std::atomic<bool>& stop);
+  ~UdpWorker();
+  UdpWorker(const UdpWorker&) = delete;
+  UdpWorker& operator=(const UdpWorker&) = delete;
+
+  void start();
+  void join();
+  std::uint64_t queries() const noexcept { return queries_.load(std::memory_order_relaxed); }
+
+ private:
+  void run() noexcept;
+  struct Buffers;
+  int fd_;
+  const SnapshotHolder& snapshots_;
+  const std::atomic<bool>& stop_;
+  std::unique_ptr<Buffers> buf_;
+  std::thread thread_;
+  std::atomic<std::uint64_t> queries_{0};
+};
+
+}  // namespace geodns::server

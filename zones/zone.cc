@@ -1,0 +1,271 @@
+#include "zones/zone.h"
+
+#include <algorithm>
+#include <cstring>
+#include <map>
+
+#include "core/dns.h"
+
+namespace geodns::zones {
+
+// ---- NameIndex -------------------------------------------------------------
+
+std::uint64_t NameIndex::hash(name::Span name) noexcept {
+  std::uint64_t h = 1469598103934665603ULL;  // FNV-1a
+  for (std::uint8_t b : name) {
+    h ^= b;
+    h *= 1099511628211ULL;
+  }
+  return h ^ (h >> 29);
+}
+
+void NameIndex::build(const std::vector<std::string>& names) {
+  names_ = &names;
+  std::size_t cap = 8;
+  while (cap < names.size() * 2) cap <<= 1;
+  slots_.assign(cap, -1);
+  mask_ = cap - 1;
+  for (std::size_t i = 0; i < names.size(); ++i) {
+    std::uint64_t s = hash(name::asSpan(names[i])) & mask_;
+    while (slots_[s] >= 0) s = (s + 1) & mask_;
+    slots_[s] = static_cast<std::int32_t>(i);
+  }
+}
+
+std::int32_t NameIndex::find(name::Span name) const noexcept {
+  if (slots_.empty()) return -1;
+  std::uint64_t s = hash(name) & mask_;
+  for (;;) {
+    std::int32_t id = slots_[s];
+    if (id < 0) return -1;
+    const std::string& n = (*names_)[static_cast<std::size_t>(id)];
+    if (n.size() == name.size() && std::memcmp(n.data(), name.data(), name.size()) == 0) return id;
+    s = (s + 1) & mask_;
+  }
+}
+
+// ---- Zone ------------------------------------------------------------------
+
+namespace {
+
+bool sameData(const RRset& set, const ParsedRR& rr) {
+  for (const auto& d : set.rrs)
+    if (d.length == rr.rdata.size() &&
+        std::memcmp(set.bytes.data() + d.offset, rr.rdata.data(), d.length) == 0)
+      return true;
+  return false;
+}
+
+std::uint32_t readU32(const std::string& b, std::size_t at) {
+  return (std::uint32_t{static_cast<std::uint8_t>(b[at])} << 24) |
+         (std::uint32_t{static_cast<std::uint8_t>(b[at + 1])} << 16) |
+         (std::uint32_t{static_cast<std::uint8_t>(b[at + 2])} << 8) |
+         std::uint32_t{static_cast<std::uint8_t>(b[at + 3])};
+}
+
+// Offset of the target name inside an RDATA for types that point at a host.
+int targetNameOffset(std::uint16_t type) {
+  switch (static_cast<dns::Type>(type)) {
+    case dns::Type::NS: return 0;
+    case dns::Type::MX: return 2;
+    case dns::Type::SRV: return 6;
+    default: return -1;
+  }
+}
+
+}  // namespace
+
+std::unique_ptr<Zone> Zone::compile(const std::string& originText, std::vector<ParsedRR> rrs,
+                                    ErrorList& errors) {
+  auto z = std::make_unique<Zone>();
+  auto origin = name::fromText(originText);
+  if (!origin) {
+    errors.add("", "bad zone origin '" + originText + "'");
+    return nullptr;
+  }
+  z->origin_ = *origin;
+  z->originLabels_ = name::labelCount(name::asSpan(z->origin_));
+  const std::size_t errorsBefore = errors.size();
+  const std::string zoneText = name::toText(name::asSpan(z->origin_));
+
+  // Group records by owner; the apex sorts first because it is the shortest.
+  std::map<std::string, std::vector<const ParsedRR*>> byOwner;
+  byOwner[z->origin_];
+  for (const auto& rr : rrs) {
+    if (!name::isSubdomain(name::asSpan(rr.owner), name::asSpan(z->origin_))) {
+      errors.add(rr.where, name::toText(name::asSpan(rr.owner)) + " is outside zone " + zoneText);
+      continue;
+    }
+    if (rr.rrclass != dns::kClassIN) {
+      errors.add(rr.where, "only class IN is served (got class " + std::to_string(rr.rrclass) + ")");
+      continue;
+    }
+    byOwner[rr.owner].push_back(&rr);
+    // Empty non-terminals: every ancestor down to the apex must exist as a node.
+    name::Span n = name::asSpan(rr.owner);
+    while (n.size() > z->origin_.size()) {
+      n = name::parent(n);
+      byOwner[std::string(name::asView(n))];
+    }
+  }
+
+  // Apex first, then the rest in map order.
+  std::vector<std::string> order;
+  order.push_back(z->origin_);
+  for (const auto& [owner, list] : byOwner)
+    if (owner != z->origin_) order.push_back(owner);
+
+  z->nodes_.reserve(order.size());
+  for (const auto& owner : order) {
+    Node node;
+    node.name = owner;
+    for (const ParsedRR* rr : byOwner[owner]) {
+      auto it = std::find_if(node.rrsets.begin(), node.rrsets.end(),
+                             [&](const RRset& s) { return s.type == rr->type; });
+      if (it == node.rrsets.end()) {
+        node.rrsets.push_back(RRset{rr->type, rr->ttl, {}, {}, {}, {}});
+        it = node.rrsets.end() - 1;
+      }
+      if (sameData(*it, *rr)) continue;  // RFC 2181 s5: an RRset has no duplicates
+      if (rr->rdata.size() > 65535) {
+        errors.add(rr->where, "RDATA longer than 65535 bytes");
+        continue;
+      }
+      it->ttl = std::min(it->ttl, rr->ttl);  // RFC 2181 s5.2: one TTL per RRset
+      Rdata d;
+      d.offset = static_cast<std::uint32_t>(it->bytes.size());
+      d.length = static_cast<std::uint16_t>(rr->rdata.size());
+      d.nameCount = rr->nameCount;
+      d.namePos[0] = rr->namePos[0];
+      d.namePos[1] = rr->namePos[1];
+      it->bytes += rr->rdata;
+      it->rrs.push_back(d);
+      ++z->records_;
+    }
+    std::sort(node.rrsets.begin(), node.rrsets.end(),
+              [](const RRset& a, const RRset& b) { return a.type < b.type; });
+    z->nodes_.push_back(std::move(node));
+  }
+  for (const auto& n : z->nodes_) z->names_.push_back(n.name);
+  z->index_.build(z->names_);
+
+  // First line where a type appears at an owner, for error messages.
+  auto whereOf = [&](const std::string& owner, std::uint16_t type) -> std::string {
+    for (const ParsedRR* rr : byOwner[owner])
+      if (type == 0 || rr->type == type) return rr->where;
+    return "";
+  };
+  const auto tSOA = dns::toU16(dns::Type::SOA), tNS = dns::toU16(dns::Type::NS),
+             tCNAME = dns::toU16(dns::Type::CNAME), tA = dns::toU16(dns::Type::A),
+             tAAAA = dns::toU16(dns::Type::AAAA), tDS = dns::toU16(dns::Type::DS),
+             tRRSIG = dns::toU16(dns::Type::RRSIG), tNSEC = dns::toU16(dns::Type::NSEC);
+
+  Node& apex = z->nodes_[0];
+  const RRset* soa = apex.find(tSOA);
+  if (!soa) {
+    errors.add("", "zone " + zoneText + " has no SOA record at its apex");
+  } else if (soa->rrs.size() != 1) {
+    errors.add(whereOf(z->origin_, tSOA), "zone " + zoneText + " has more than one SOA record");
+  } else if (soa->bytes.size() < 22) {
+    errors.add(whereOf(z->origin_, tSOA), "malformed SOA record");
+  } else {
+    z->soa_ = soa;
+    z->serial_ = readU32(soa->bytes, soa->bytes.size() - 20);
+    z->negativeTtl_ = std::min(soa->ttl, readU32(soa->bytes, soa->bytes.size() - 4));
+  }
+  if (!apex.find(tNS)) errors.add("", "zone " + zoneText + " has no NS records at its apex");
+
+  for (auto& node : z->nodes_) {
+    bool isApex = &node == &z->nodes_[0];
+    if (!isApex) {
+      if (node.find(tSOA))
+        errors.add(whereOf(node.name, tSOA), "SOA record outside the zone apex");
+      node.delegation = node.find(tNS) != nullptr;
+      for (name::Span p = name::parent(name::asSpan(node.name)); p.size() > z->origin_.size();
+           p = name::parent(p)) {
+        const Node* anc = z->find(p);
+        if (anc && anc->find(tNS)) node.occluded = true;
+      }
+    }
+    if (const RRset* cn = node.find(tCNAME)) {
+      if (cn->rrs.size() > 1)
+        errors.add(whereOf(node.name, tCNAME), "more than one CNAME record at " +
+                                                   name::toText(name::asSpan(node.name)));
+      for (const auto& s : node.rrsets)
+        if (s.type != tCNAME && s.type != tRRSIG && s.type != tNSEC) {
+          errors.add(whereOf(node.name, tCNAME), "CNAME beside other data at " +
+                                                     name::toText(name::asSpan(node.name)));
+          break;
+        }
+    }
+  }
+  for (auto& node : z->nodes_) {
+    for (const auto& s : node.rrsets) {
+      bool glue = s.type == tA || s.type == tAAAA;
+      if (node.occluded && !glue) {
+        errors.add(whereOf(node.name, s.type),
+                   "data below the delegation is occluded (only A/AAAA glue is allowed) at " +
+                       name::toText(name::asSpan(node.name)));
+      } else if (node.delegation && !glue && s.type != tNS && s.type != tDS && s.type != tRRSIG &&
+                 s.type != tNSEC) {
+        errors.add(whereOf(node.name, s.type),
+                   "only NS, DS and glue may stand at the delegation " +
+                       name::toText(name::asSpan(node.name)));
+      }
+    }
+  }
+  if (errors.size() != errorsBefore) return nullptr;
+
+  // Precompute CNAME targets and additional-section references.
+  for (auto& node : z->nodes_) {
+    for (auto& set : node.rrsets) {
+      if (set.type == tCNAME && !set.rrs.empty()) {
+        set.target = set.bytes.substr(set.rrs[0].offset, set.rrs[0].length);
+        continue;
+      }
+      int at = targetNameOffset(set.type);
+      if (at < 0) continue;
+      for (const auto& d : set.rrs) {
+        if (d.length <= at) continue;
+        std::string target = set.bytes.substr(d.offset + static_cast<std::uint32_t>(at),
+                                              d.length - static_cast<std::uint16_t>(at));
+        name::toLower(reinterpret_cast<std::uint8_t*>(target.data()), target.size());
+        const Node* t = z->find(name::asSpan(target));
+        if (!t || (t->occluded && !node.delegation && !(&node == &z->nodes_[0]))) continue;
+        for (std::uint16_t i = 0; i < t->rrsets.size(); ++i) {
+          std::uint16_t tt = t->rrsets[i].type;
+          if (tt != tA && tt != tAAAA) continue;
+          bool dup = std::any_of(set.additional.begin(), set.additional.end(),
+                                 [&](const AdditionalRef& r) { return r.node == t && r.rrsetIndex == i; });
+          if (!dup) set.additional.push_back({t, i});
+        }
+      }
+    }
+  }
+  return z;
+}
+
+// ---- ZoneSet ---------------------------------------------------------------
+
+void ZoneSet::add(std::unique_ptr<Zone> zone) {
+  origins_.push_back(zone->origin());
+  zones_.push_back(std::move(zone));
+}
+
+void ZoneSet::finish() { index_.build(origins_); }
+
+const Zone* ZoneSet::findZone(name::Span qname) const noexcept {
+  for (name::Span s = qname;; s = name::parent(s)) {
+    std::int32_t id = index_.find(s);
+    if (id >= 0) return zones_[static_cast<std::size_t>(id)].get();
+    if (s.size() <= 1) return nullptr;
+  }
+}
+
+const Zone* ZoneSet::findParent(const Zone& zone) const noexcept {
+  name::Span o = name::asSpan(zone.origin());
+  if (o.size() <= 1) return nullptr;
+  return findZone(name::parent(o));
+}
+
+}  // namespace geodns::zones

@@ -1,0 +1,117 @@
+#pragma once
+// The compiled, immutable zone tree the data plane reads. Built once on the
+// control thread from parsed records; after that only const access.
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "core/name.h"
+#include "core/result.h"
+#include "zones/zone_file.h"
+
+namespace geodns::zones {
+
+// Open-addressing index of lowercase wire names -> dense ids. Lookup is
+// noexcept and allocation-free.
+class NameIndex {
+ public:
+  void build(const std::vector<std::string>& names);
+  // Returns the id or -1.
+  std::int32_t find(name::Span name) const noexcept;
+  static std::uint64_t hash(name::Span name) noexcept;
+
+ private:
+  const std::vector<std::string>* names_ = nullptr;
+  std::vector<std::int32_t> slots_;  // id, or -1 when empty
+  std::uint64_t mask_ = 0;
+};
+
+struct Node;
+
+// One resource record's RDATA inside RRset::bytes.
+struct Rdata {
+  std::uint32_t offset = 0;
+  std::uint16_t length = 0;
+  std::uint8_t nameCount = 0;     // embedded names to compress (0 for most types)
+  std::uint16_t namePos[2] = {0, 0};
+};
+
+// An A/AAAA RRset to place in the additional section, with its owner.
+struct AdditionalRef {
+  const Node* node = nullptr;
+  std::uint16_t rrsetIndex = 0;
+};
+
+struct RRset {
+  std::uint16_t type = 0;
+  std::uint32_t ttl = 0;
+  std::string bytes;               // concatenated RDATA
+  std::vector<Rdata> rrs;
+  std::vector<AdditionalRef> additional;  // addresses of in-zone NS/MX/SRV targets
+  std::string target;              // CNAME target (lowercase wire), else empty
+};
+
+struct Node {
+  std::string name;  // lowercase wire
+  std::vector<RRset> rrsets;  // sorted by type
+  bool delegation = false;    // NS below the apex: a zone cut
+  bool occluded = false;      // at or below a cut, not the cut itself (glue)
+  const RRset* find(std::uint16_t type) const noexcept {
+    for (const auto& r : rrsets)
+      if (r.type == type) return &r;
+    return nullptr;
+  }
+};
+
+class Zone {
+ public:
+  // Builds and checks a zone; on errors returns nullptr and fills `errors`.
+  static std::unique_ptr<Zone> compile(const std::string& origin, std::vector<ParsedRR> rrs,
+                                       ErrorList& errors);
+
+  const std::string& origin() const noexcept { return origin_; }
+  std::size_t originLabels() const noexcept { return originLabels_; }
+  const Node* find(name::Span name) const noexcept {
+    std::int32_t id = index_.find(name);
+    return id < 0 ? nullptr : &nodes_[static_cast<std::size_t>(id)];
+  }
+  const Node& apex() const noexcept { return nodes_[0]; }
+  const RRset& soa() const noexcept { return *soa_; }
+  // TTL for negative answers: min(SOA TTL, SOA MINIMUM) (RFC 2308 s5).
+  std::uint32_t negativeTtl() const noexcept { return negativeTtl_; }
+  std::size_t nodeCount() const noexcept { return nodes_.size(); }
+  std::size_t recordCount() const noexcept { return records_; }
+  std::uint32_t serial() const noexcept { return serial_; }
+
+ private:
+  std::string origin_;
+  std::size_t originLabels_ = 0;
+  std::vector<Node> nodes_;  // nodes_[0] is the apex
+  std::vector<std::string> names_;
+  NameIndex index_;
+  const RRset* soa_ = nullptr;
+  std::uint32_t negativeTtl_ = 0;
+  std::uint32_t serial_ = 0;
+  std::size_t records_ = 0;
+};
+
+// All loaded zones; finds the zone with the longest matching origin.
+class ZoneSet {
+ public:
+  void add(std::unique_ptr<Zone> zone);
+  void finish();  // builds the index; call once after the last add()
+  // Longest-match zone for `qname` (lowercase wire), or nullptr.
+  const Zone* findZone(name::Span qname) const noexcept;
+  // The longest zone strictly above `zone` that contains it (parent side of a cut).
+  const Zone* findParent(const Zone& zone) const noexcept;
+  std::span<const std::unique_ptr<Zone>> zones() const noexcept { return zones_; }
+
+ private:
+  std::vector<std::unique_ptr<Zone>> zones_;
+  std::vector<std::string> origins_;
+  NameIndex index_;
+};
+
+}  // namespace geodns::zones

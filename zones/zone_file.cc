@@ -1,0 +1,165 @@
+#include "zones/zone_file.h"
+
+// ldns/common.h redefines `false` in C++ unless stdbool.h came first (FIELD-NOTES.md).
+#include <stdbool.h>
+#include <ldns/ldns.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <memory>
+
+#include "core/dns.h"
+#include "core/name.h"
+
+namespace geodns::zones {
+namespace {
+
+constexpr int kMaxIncludeDepth = 8;
+
+struct FileCloser {
+  void operator()(FILE* f) const noexcept { std::fclose(f); }
+};
+struct RdfFree {
+  void operator()(ldns_rdf* r) const noexcept { ldns_rdf_deep_free(r); }
+};
+struct RrFree {
+  void operator()(ldns_rr* r) const noexcept { ldns_rr_free(r); }
+};
+using FilePtr = std::unique_ptr<FILE, FileCloser>;
+using RdfPtr = std::unique_ptr<ldns_rdf, RdfFree>;
+using RrPtr = std::unique_ptr<ldns_rr, RrFree>;
+
+std::string rdfBytes(const ldns_rdf* rdf) {
+  return std::string(reinterpret_cast<const char*>(ldns_rdf_data(rdf)), ldns_rdf_size(rdf));
+}
+
+ParsedRR convert(const ldns_rr* rr, const std::string& where) {
+  ParsedRR out;
+  out.owner = rdfBytes(ldns_rr_owner(rr));
+  name::toLower(reinterpret_cast<std::uint8_t*>(out.owner.data()), out.owner.size());
+  out.type = static_cast<std::uint16_t>(ldns_rr_get_type(rr));
+  out.rrclass = static_cast<std::uint16_t>(ldns_rr_get_class(rr));
+  out.ttl = ldns_rr_ttl(rr);
+  out.where = where;
+  bool compressible = dns::rdataNamesCompressible(out.type);
+  for (std::size_t i = 0; i < ldns_rr_rd_count(rr); ++i) {
+    const ldns_rdf* f = ldns_rr_rdf(rr, i);
+    std::string b = rdfBytes(f);
+    if (compressible && ldns_rdf_get_type(f) == LDNS_RDF_TYPE_DNAME && out.nameCount < 2) {
+      name::toLower(reinterpret_cast<std::uint8_t*>(b.data()), b.size());
+      out.namePos[out.nameCount++] = static_cast<std::uint16_t>(out.rdata.size());
+    }
+    out.rdata += b;
+  }
+  return out;
+}
+
+struct ParseState {
+  ErrorList& errors;
+  std::vector<ParsedRR> rrs;
+  std::uint32_t defaultTtl = 3600;
+};
+
+void parseFile(const std::filesystem::path& path, ldns_rdf* originIn, ParseState& st, int depth) {
+  FilePtr fp(std::fopen(path.c_str(), "r"));
+  if (!fp) {
+    st.errors.add(path.string(), std::string("cannot open: ") + std::strerror(errno));
+    return;
+  }
+  RdfPtr origin(ldns_rdf_clone(originIn));
+  ldns_rdf* prevRaw = nullptr;
+  int line = 1;
+  for (;;) {
+    int c = std::fgetc(fp.get());
+    if (c == EOF) break;
+    std::ungetc(c, fp.get());
+    long before = std::ftell(fp.get());
+    int startLine = line;
+    ldns_rr* rawRr = nullptr;
+    ldns_rdf* originRaw = origin.release();
+    ldns_status s = ldns_rr_new_frm_fp_l(&rawRr, fp.get(), &st.defaultTtl, &originRaw, &prevRaw, &line);
+    origin.reset(originRaw);
+    RrPtr rr(rawRr);
+    // ldns counts the newline that ends a record; report the record's own line.
+    std::string where = path.string() + ":" + std::to_string(line > startLine ? line - 1 : line);
+    switch (s) {
+      case LDNS_STATUS_OK:
+        if (rr) st.rrs.push_back(convert(rr.get(), where));
+        break;
+      case LDNS_STATUS_SYNTAX_EMPTY:
+      case LDNS_STATUS_SYNTAX_TTL:
+      case LDNS_STATUS_SYNTAX_ORIGIN:
+        break;
+      case LDNS_STATUS_SYNTAX_INCLUDE: {
+        // ldns drops the file name: re-read the directive ourselves.
+        long after = std::ftell(fp.get());
+        std::fseek(fp.get(), before, SEEK_SET);
+        char buf[4096];
+        std::string text;
+        if (std::fgets(buf, sizeof buf, fp.get())) text = buf;
+        std::fseek(fp.get(), after, SEEK_SET);
+        auto pos = text.find("$INCLUDE");
+        std::string rest = pos == std::string::npos ? "" : text.substr(pos + 8);
+        char file[1024] = {0}, inclOrigin[1024] = {0};
+        int n = std::sscanf(rest.c_str(), "%1023s %1023s", file, inclOrigin);
+        if (n < 1) {
+          st.errors.add(where, "$INCLUDE needs a file name");
+          break;
+        }
+        if (depth >= kMaxIncludeDepth) {
+          st.errors.add(where, "$INCLUDE nested deeper than " + std::to_string(kMaxIncludeDepth));
+          break;
+        }
+        std::filesystem::path inc(file);
+        if (inc.is_relative()) inc = path.parent_path() / inc;
+        RdfPtr incOrigin;
+        if (n >= 2 && inclOrigin[0] != ';') {
+          ldns_rdf* o = nullptr;
+          if (ldns_str2rdf_dname(&o, inclOrigin) != LDNS_STATUS_OK) {
+            st.errors.add(where, std::string("bad $INCLUDE origin '") + inclOrigin + "'");
+            break;
+          }
+          incOrigin.reset(o);
+        }
+        parseFile(inc, incOrigin ? incOrigin.get() : origin.get(), st, depth + 1);
+        break;
+      }
+      default:
+        st.errors.add(where, ldns_get_errorstr_by_id(s));
+        break;
+    }
+  }
+  if (prevRaw) ldns_rdf_deep_free(prevRaw);
+}
+
+}  // namespace
+
+std::vector<ParsedRR> parseZoneFile(const std::string& path, const std::string& origin,
+                                    ErrorList& errors) {
+  ldns_rdf* o = nullptr;
+  std::string abs = origin.empty() || origin.back() != '.' ? origin + "." : origin;
+  if (ldns_str2rdf_dname(&o, abs.c_str()) != LDNS_STATUS_OK) {
+    errors.add(path, "bad zone origin '" + origin + "'");
+    return {};
+  }
+  RdfPtr originPtr(o);
+  ParseState st{errors, {}, 3600};
+  parseFile(path, originPtr.get(), st, 0);
+  return std::move(st.rrs);
+}
+
+std::string rrToText(const ParsedRR& rr) {
+  std::string text = name::toText(name::asSpan(rr.owner)) + " " + std::to_string(rr.ttl) +
+                     " TYPE" + std::to_string(rr.type) + " \\# " + std::to_string(rr.rdata.size());
+  if (!rr.rdata.empty()) text += " ";
+  static const char* hex = "0123456789abcdef";
+  for (unsigned char c : rr.rdata) {
+    text.push_back(hex[c >> 4]);
+    text.push_back(hex[c & 15]);
+  }
+  return text;
+}
+
+}  // namespace geodns::zones

@@ -1,0 +1,34 @@
+#pragma once
+// RFC 1035 master files, parsed with ldns (the only file that includes it).
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "core/result.h"
+
+namespace geodns::zones {
+
+// One resource record as read from a file, in uncompressed wire form.
+struct ParsedRR {
+  std::string owner;  // lowercase wire name
+  std::uint16_t type = 0;
+  std::uint16_t rrclass = 0;
+  std::uint32_t ttl = 0;
+  std::string rdata;  // wire bytes; names in compressible types are lowercased
+  // Byte offsets of embedded domain names inside rdata, for types whose names
+  // may be compressed (RFC 3597 s4); at most two (SOA, MINFO).
+  std::uint8_t nameCount = 0;
+  std::uint16_t namePos[2] = {0, 0};
+  std::string where;  // "file:line"
+};
+
+// Parses `path` with $ORIGIN defaulting to `origin` (presentation form).
+// $INCLUDE paths are relative to the including file. Every syntax error is
+// added to `errors` (file:line) and parsing continues with the next record.
+std::vector<ParsedRR> parseZoneFile(const std::string& path, const std::string& origin,
+                                    ErrorList& errors);
+
+// Presentation form of one record (for explain/diagnostics and tests).
+std::string rrToText(const ParsedRR& rr);
+
+}  // namespace geodns::zones
