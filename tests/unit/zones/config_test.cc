@@ -1,0 +1,72 @@
+#include <doctest/doctest.h>
+
+#include "zones/config.h"
+
+using namespace geodns;
+
+TEST_CASE("a full config parses, relative zone paths resolve against the config") {
+  ErrorList errors;
+  auto cfg = zones::parseConfig(R"({
+    "listen": ["127.0.0.1:53", "[::1]:53"],
+    "workers": 3,
+    "zones": [{"origin": "example.test", "file": "z/example.zone"},
+              {"origin": "abs.test", "file": "/etc/abs.zone"}],
+    "limits": {"max_udp_payload": 1400, "tcp_idle_timeout_ms": 5000, "max_tcp_connections": 10},
+    "chaos": {"version": "v1", "identity": "ns1"}
+  })", "/etc/geodnsd/geodnsd.json", errors);
+  REQUIRE(errors.empty());
+  REQUIRE(cfg);
+  CHECK(cfg->listen.size() == 2);
+  CHECK(cfg->workers == 3);
+  CHECK(cfg->zones[0].file == "/etc/geodnsd/z/example.zone");
+  CHECK(cfg->zones[1].file == "/etc/abs.zone");
+  CHECK(cfg->limits.maxUdpPayload == 1400);
+  CHECK(cfg->limits.maxTcpConnections == 10);
+  CHECK(*cfg->chaos.identity == "ns1");
+}
+
+TEST_CASE("defaults") {
+  ErrorList errors;
+  auto cfg = zones::parseConfig(R"({"listen": ["127.0.0.1:53"]})", "c.json", errors);
+  REQUIRE(cfg);
+  CHECK(cfg->limits.maxUdpPayload == 1232);
+  CHECK(cfg->workers == 0);
+  CHECK_FALSE(cfg->chaos.version);
+}
+
+struct BadConfig {
+  const char* json;
+  const char* expect;
+};
+
+TEST_CASE("config errors name their JSON path") {
+  const BadConfig cases[] = {
+      {R"({"listen": ["127.0.0.1:53"], "bogus": 1})", "c.json /bogus: unknown key 'bogus'"},
+      {R"({"listen": ["127.0.0.1"]})", "c.json /listen/0: expected addr:port"},
+      {R"({"listen": ["[::1]:99999"]})", "c.json /listen/0: bad port"},
+      {R"({"listen": ["host.example:53"]})", "c.json /listen/0: bad address"},
+      {R"({})", "c.json /listen: missing"},
+      {R"({"listen": ["127.0.0.1:53"], "workers": -1})", "c.json /workers: expected a non-negative integer"},
+      {R"({"listen": ["127.0.0.1:53"], "zones": [{"origin": "a..b", "file": "x"}]})", "c.json /zones/0/origin: not a valid"},
+      {R"({"listen": ["127.0.0.1:53"], "zones": [{"origin": "a"}]})", "c.json /zones/0/file: missing"},
+      {R"({"listen": ["127.0.0.1:53"], "zones": [{"origin": "a", "file": "x"}, {"origin": "A.", "file": "y"}]})",
+       "c.json /zones/1/origin: zone 'A.' is listed twice"},
+      {R"({"listen": ["127.0.0.1:53"], "limits": {"max_udp_payload": 100}})", "c.json /limits/max_udp_payload: must be between 512"},
+      {R"({"listen": ["127.0.0.1:53"], "limits": {"idle": 1}})", "c.json /limits/idle: unknown key"},
+      {R"({"listen": ["127.0.0.1:53"], "chaos": {"version": 1}})", "c.json /chaos/version: expected a string"},
+      {"[1]", "c.json /: the config must be a JSON object"},
+      {"{\n\"listen\": [\n,]}", "c.json:3:1: syntax error"},
+  };
+  for (const auto& c : cases) {
+    CAPTURE(c.json);
+    ErrorList errors;
+    CHECK_FALSE(zones::parseConfig(c.json, "c.json", errors));
+    CHECK(errors.str().find(c.expect) != std::string::npos);
+  }
+}
+
+TEST_CASE("all config errors are reported at once") {
+  ErrorList errors;
+  zones::parseConfig(R"({"listen": ["x"], "workers": "2", "zones": [{"file": 1}], "x": 1})", "c.json", errors);
+  CHECK(errors.size() == 5);  // listen/0, workers, zones/0/origin, zones/0/file, x
+}

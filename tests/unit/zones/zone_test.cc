@@ -1,0 +1,109 @@
+#include <doctest/doctest.h>
+
+#include "support/temp_dir.h"
+#include "zones/zone.h"
+
+using namespace geodns;
+using geodns::test::TempDir;
+
+namespace {
+
+std::unique_ptr<zones::Zone> compile(const std::string& text, ErrorList& errors) {
+  TempDir d;
+  auto f = d.write("z.zone", "$ORIGIN z.test.\n$TTL 60\n" + text);
+  auto rrs = zones::parseZoneFile(f, "z.test", errors);
+  return zones::Zone::compile("z.test", std::move(rrs), errors);
+}
+
+const char* kGood =
+    "@ SOA ns h 1 2 3 4 30\n"
+    "@ NS ns\n"
+    "ns A 192.0.2.1\n";
+
+}  // namespace
+
+TEST_CASE("a good zone compiles with empty non-terminals and precomputed data") {
+  ErrorList errors;
+  auto z = compile(std::string(kGood) + "a.b.c A 192.0.2.2\nmx MX 1 ns\nns A 192.0.2.1\n", errors);
+  REQUIRE(errors.empty());
+  REQUIRE(z);
+  CHECK(z->negativeTtl() == 30);
+  CHECK(z->serial() == 1);
+  CHECK(z->recordCount() == 5);  // the duplicate ns A is dropped
+  CHECK(z->find(name::asSpan(*name::fromText("b.c.z.test"))));  // ENT
+  CHECK(z->find(name::asSpan(*name::fromText("c.z.test"))));
+  CHECK(z->find(name::asSpan(*name::fromText("c.z.test")))->rrsets.empty());
+  const auto* mx = z->find(name::asSpan(*name::fromText("mx.z.test")))->find(15);
+  REQUIRE(mx);
+  CHECK(mx->additional.size() == 1);
+}
+
+struct BadZone {
+  const char* what;
+  std::string text;
+  const char* message;
+};
+
+TEST_CASE("zone checks at load") {
+  const BadZone cases[] = {
+      {"no SOA", "@ NS ns\nns A 192.0.2.1\n", "has no SOA"},
+      {"two SOA", std::string(kGood) + "@ SOA ns h 2 2 3 4 5\n", "more than one SOA"},
+      {"SOA below apex", std::string(kGood) + "x SOA ns h 2 2 3 4 5\n", "SOA record outside"},
+      {"no NS", "@ SOA ns h 1 2 3 4 5\n", "no NS records"},
+      {"CNAME and data", std::string(kGood) + "c CNAME ns\nc TXT x\n", "CNAME beside other data"},
+      {"two CNAMEs", std::string(kGood) + "c CNAME ns\nc CNAME ns2\n", "more than one CNAME"},
+      {"CNAME at apex", std::string(kGood) + "@ CNAME ns\n", "CNAME beside other data"},
+      {"out of zone", std::string(kGood) + "www.other. A 192.0.2.1\n", "outside zone z.test."},
+      {"occluded", std::string(kGood) + "d NS ns.d\nns.d A 192.0.2.1\nx.d TXT y\n", "occluded"},
+      {"data at cut", std::string(kGood) + "d NS ns.d\nd TXT y\n", "only NS, DS and glue"},
+      {"class CH", std::string(kGood) + "x CH TXT y\n", "only class IN"},
+  };
+  for (const auto& c : cases) {
+    CAPTURE(c.what);
+    ErrorList errors;
+    auto z = compile(c.text, errors);
+    CHECK_FALSE(z);
+    REQUIRE_FALSE(errors.empty());
+    CHECK(errors.str().find(c.message) != std::string::npos);
+  }
+}
+
+TEST_CASE("all errors of a zone are reported together") {
+  ErrorList errors;
+  auto z = compile("@ NS ns\nc CNAME ns\nc A 192.0.2.1\nq.other. A 192.0.2.1\n", errors);
+  CHECK_FALSE(z);
+  CHECK(errors.size() == 3);  // no SOA, CNAME beside data, out of zone
+}
+
+TEST_CASE("glue below a delegation is allowed and marked occluded") {
+  ErrorList errors;
+  auto z = compile(std::string(kGood) + "d NS ns.d\nd DS 1 13 2 abcd\nns.d A 192.0.2.1\n", errors);
+  REQUIRE(z);
+  auto d = z->find(name::asSpan(*name::fromText("d.z.test")));
+  REQUIRE(d);
+  CHECK(d->delegation);
+  CHECK_FALSE(d->occluded);
+  auto glue = z->find(name::asSpan(*name::fromText("ns.d.z.test")));
+  CHECK(glue->occluded);
+  CHECK(d->find(2)->additional.size() == 1);
+}
+
+TEST_CASE("ZoneSet picks the longest matching origin") {
+  ErrorList errors;
+  zones::ZoneSet set;
+  set.add(compile(kGood, errors));
+  TempDir d;
+  auto f = d.write("c.zone", "$ORIGIN c.z.test.\n@ SOA ns h 1 2 3 4 5\n@ NS ns\nns A 192.0.2.1\n");
+  auto rrs = zones::parseZoneFile(f, "c.z.test", errors);
+  set.add(zones::Zone::compile("c.z.test", std::move(rrs), errors));
+  set.finish();
+  REQUIRE(errors.empty());
+  auto www = *name::fromText("www.c.z.test");
+  auto other = *name::fromText("www.z.test");
+  auto outside = *name::fromText("www.example");
+  CHECK(name::toText(name::asSpan(set.findZone(name::asSpan(www))->origin())) == "c.z.test.");
+  CHECK(name::toText(name::asSpan(set.findZone(name::asSpan(other))->origin())) == "z.test.");
+  CHECK(set.findZone(name::asSpan(outside)) == nullptr);
+  const auto* child = set.findZone(name::asSpan(www));
+  CHECK(set.findParent(*child) == set.findZone(name::asSpan(other)));
+}
