@@ -17,6 +17,10 @@ namespace {
 std::atomic<long> gAllocations{0};
 }
 
+// These replacements pair malloc with free on purpose; GCC's optimizer flags
+// the inlined pairing of new/free as a mismatch.
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
+
 void* operator new(std::size_t n) {
   gAllocations.fetch_add(1, std::memory_order_relaxed);
   if (void* p = std::malloc(n ? n : 1)) return p;
