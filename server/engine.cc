@@ -31,6 +31,32 @@ bool skipRR(Reader& r, std::uint16_t* typeOut, name::NameBuf& scratch) noexcept 
   return r.ok();
 }
 
+constexpr std::uint16_t kOptionEcs = 8;
+
+// RFC 7871 s6 and s7.1.1: a malformed option, or a second one, is FORMERR.
+bool parseEcs(std::span<const std::uint8_t> data, ParsedQuery& q) noexcept {
+  if (q.ecs) return false;
+  Reader r(data);
+  const std::uint16_t family = r.u16();
+  const std::uint8_t source = r.u8();
+  r.u8();  // SCOPE PREFIX-LENGTH: must be 0 in queries; ignored
+  if (!r.ok()) return false;
+  const unsigned maxBits = family == 1 ? 32 : family == 2 ? 128 : 0;
+  if (maxBits == 0 || source > maxBits) return false;
+  const std::size_t len = (source + 7u) / 8u;
+  if (r.remaining() != len) return false;
+  auto addr = r.bytes(len);
+  if (len > 0 && (source % 8) != 0 &&
+      (addr[len - 1] & static_cast<std::uint8_t>(0xFFu >> (source % 8))) != 0)
+    return false;  // bits set beyond the source prefix
+  q.ecs = true;
+  q.ecsFamily = family;
+  q.ecsSource = source;
+  std::memset(q.ecsAddress, 0, sizeof q.ecsAddress);
+  if (len) std::memcpy(q.ecsAddress, addr.data(), len);
+  return true;
+}
+
 }  // namespace
 
 ParseVerdict parseQuery(std::span<const std::uint8_t> msg, ParsedQuery& q) noexcept {
@@ -80,8 +106,11 @@ ParseVerdict parseQuery(std::span<const std::uint8_t> msg, ParsedQuery& q) noexc
     std::uint16_t rdlen = o.u16();
     Reader opt(o.bytes(rdlen));
     while (opt.ok() && opt.remaining() > 0) {  // options: code, length, data
-      opt.u16();
-      opt.skip(opt.u16());
+      const std::uint16_t code = opt.u16();
+      const std::uint16_t len = opt.u16();
+      auto data = opt.bytes(len);
+      if (!opt.ok()) break;
+      if (code == kOptionEcs && !parseEcs(data, q)) return ParseVerdict::FormErr;
     }
     if (!o.ok() || !opt.ok()) return ParseVerdict::FormErr;
     q.edns = true;
@@ -109,10 +138,17 @@ std::size_t nameLength(const std::uint8_t* p, std::size_t max) noexcept {
 
 class Response {
  public:
-  Response(std::span<std::uint8_t> out, std::size_t limit, bool edns) noexcept
-      : w_(out.data(), std::min(limit, out.size()) - (edns ? kOptSize : 0)),
+  // The OPT record (with the ECS echo when the query had ECS) always fits: its
+  // space is reserved before anything else is written.
+  Response(std::span<std::uint8_t> out, std::size_t limit, const ParsedQuery& q) noexcept
+      : w_(out.data(), std::min(limit, out.size()) - (q.edns ? optSize(q) : 0)),
         fullLimit_(std::min(limit, out.size())),
-        edns_(edns) {}
+        edns_(q.edns),
+        query_(q) {}
+  static std::size_t optSize(const ParsedQuery& q) noexcept {
+    return kOptSize + (q.ecs ? 8 + (q.ecsSource + 7u) / 8u : 0);
+  }
+  void setEcsScope(std::uint8_t scope) noexcept { ecsScope_ = scope; }
 
   void header(const ParsedQuery& q) noexcept {
     w_.u16(q.id);
@@ -175,6 +211,40 @@ class Response {
     stopped_ = true;
     return false;
   }
+  // One record with raw RDATA (pool answers). False when it does not fit.
+  bool addRecord(int section, Owner owner, std::uint16_t type, std::uint32_t ttl,
+                 std::span<const std::uint8_t> rdata, bool rdataIsName) noexcept {
+    if (stopped_) return false;
+    const std::size_t mark = w_.size();
+    if (owner.isQname) w_.u16(kQnamePointer);
+    else comp_.write(w_, owner.name);
+    w_.u16(type);
+    w_.u16(dns::kClassIN);
+    w_.u32(ttl);
+    const std::size_t rdlenAt = w_.size();
+    w_.u16(0);
+    if (rdataIsName) comp_.write(w_, rdata);
+    else w_.bytes(rdata);
+    if (!w_.ok()) {
+      w_.truncate(mark);
+      comp_.truncate(mark);
+      truncated_ = true;
+      stopped_ = true;
+      return false;
+    }
+    w_.patch16(rdlenAt, static_cast<std::uint16_t>(w_.size() - rdlenAt - 2));
+    ++counts_[section];
+    return true;
+  }
+  // Rolls back every answer record written after `mark` (a partial pool answer).
+  std::size_t mark() const noexcept { return w_.size(); }
+  std::uint16_t answerCount() const noexcept { return counts_[0]; }
+  void rollbackAnswers(std::size_t mark, std::uint16_t count) noexcept {
+    w_.truncate(mark);
+    comp_.truncate(mark);
+    counts_[0] = count;
+  }
+
   void addAdditional(const RRset& set) noexcept {
     for (const auto& ref : set.additional) {
       const RRset& a = ref.node->rrsets[ref.rrsetIndex];
@@ -193,7 +263,18 @@ class Response {
       w_.u16(T(Type::OPT));
       w_.u16(advertised_);
       w_.u32((static_cast<std::uint32_t>(rcode >> 4) << 24) | (dnssecOk ? dns::kEdnsDO : 0));
-      w_.u16(0);
+      if (query_.ecs) {  // RFC 7871 s7.2.1: echo FAMILY, SOURCE PREFIX and ADDRESS
+        const std::size_t len = (query_.ecsSource + 7u) / 8u;
+        w_.u16(static_cast<std::uint16_t>(4 + 4 + len));
+        w_.u16(kOptionEcs);
+        w_.u16(static_cast<std::uint16_t>(4 + len));
+        w_.u16(query_.ecsFamily);
+        w_.u8(query_.ecsSource);
+        w_.u8(ecsScope_);
+        w_.bytes({query_.ecsAddress, len});
+      } else {
+        w_.u16(0);
+      }
       ++ar;
     }
     w_.patch16(2, flags);
@@ -217,6 +298,8 @@ class Response {
   std::uint16_t qd_ = 0;
   std::uint16_t counts_[3] = {0, 0, 0};
   std::uint16_t advertised_ = 1232;
+  const ParsedQuery& query_;
+  std::uint8_t ecsScope_ = 0;
 };
 
 enum class Match : std::uint8_t { Exact, Wildcard, NXDomain, Referral };
@@ -263,6 +346,52 @@ struct Builder {
   const ParsedQuery& q;
   Response& resp;
   QueryFacts& facts;
+  const IpAddress& source;
+
+  // A/AAAA (or CNAME) for a name bound to a pool.
+  std::size_t pool(const Zone& zone, const Node& node, Owner owner) noexcept {
+    const Gslb& g = *snap.gslb;
+    const Binding& b = g.bindings[static_cast<std::size_t>(node.binding)];
+    const Policy& policy = g.policies[b.policy];
+    const Pool& p = g.pools[b.pool];
+    facts.gslb = true;
+    facts.binding = node.binding;
+    Client client{source, source.bits(), false};
+    if (q.ecs && policy.ecs && q.ecsSource > 0) {
+      client.address.family = q.ecsFamily == 1 ? 4 : 6;
+      std::memset(client.address.bytes, 0, sizeof client.address.bytes);
+      std::memcpy(client.address.bytes, q.ecsAddress, client.address.size());
+      client.sourcePrefix = q.ecsSource;
+      client.fromEcs = true;
+    }
+    const std::uint16_t qtype = q.qtype;
+    int family = 0;
+    if (!p.isCname) family = qtype == T(Type::AAAA) ? 6 : 4;
+    Decision d;
+    decide(g, b, client, family, q.qname.span(), q.id, d);
+    // Scope only for answers that depend on the ECS address (RFC 7871 s7.2.1).
+    resp.setEcsScope(client.fromEcs ? d.scope : 0);
+    facts.ecsScope = client.fromEcs ? d.scope : 0;
+    if (p.isCname) {
+      if (!d.chosen) return negative(zone, 0);
+      facts.outcome = Outcome::Answer;
+      resp.addRecord(0, owner, T(Type::CNAME), p.ttl, name::asSpan(d.chosen->cname), true);
+      return done(0, true);
+    }
+    if (qtype == T(Type::CNAME) || d.picked == 0) return negative(zone, 0);  // NODATA
+    const std::uint16_t type = family == 6 ? T(Type::AAAA) : T(Type::A);
+    const std::size_t mark = resp.mark();
+    const std::uint16_t before = resp.answerCount();
+    for (std::uint8_t i = 0; i < d.picked; ++i) {
+      const IpAddress& a = d.members[i]->addr;
+      if (!resp.addRecord(0, owner, type, p.ttl, {a.bytes, a.size()}, false)) {
+        resp.rollbackAnswers(mark, before);  // an RRset is cut whole
+        break;
+      }
+    }
+    facts.outcome = Outcome::Answer;
+    return done(0, true);
+  }
 
   std::size_t negative(const Zone& z, std::uint16_t rcode) noexcept {
     resp.addRequired(1, Owner{false, name::asSpan(z.origin())}, z.soa(), z.negativeTtl());
@@ -312,6 +441,9 @@ struct Builder {
       }
       const Node& node = *f.node;
       visited[hops] = &node;
+      if (node.binding >= 0 && (qtype == T(Type::A) || qtype == T(Type::AAAA) ||
+                                qtype == T(Type::CNAME) || qtype == T(Type::ANY)))
+        return pool(zone, node, owner);
       const RRset* cname = node.find(T(Type::CNAME));
       if (cname && qtype != T(Type::CNAME)) {
         if (!resp.addRequired(0, owner, *cname)) return done(0, true);
@@ -378,7 +510,8 @@ std::size_t responseLimit(const ServingSnapshot& snap, const ParsedQuery& q, Tra
 }  // namespace
 
 std::size_t answer(const ServingSnapshot& snap, std::span<const std::uint8_t> msg,
-                   std::span<std::uint8_t> out, Transport transport, QueryFacts* factsOut) noexcept {
+                   std::span<std::uint8_t> out, Transport transport, const IpAddress& source,
+                   QueryFacts* factsOut) noexcept {
   QueryFacts localFacts;
   QueryFacts& facts = factsOut ? *factsOut : localFacts;
   facts = QueryFacts{};
@@ -388,11 +521,11 @@ std::size_t answer(const ServingSnapshot& snap, std::span<const std::uint8_t> ms
   facts.qtype = q.qtype;
   facts.edns = q.edns;
 
-  Response resp(out, responseLimit(snap, q, transport, out.size()), q.edns);
+  Response resp(out, responseLimit(snap, q, transport, out.size()), q);
   resp.setAdvertised(snap.limits.maxUdpPayload);
   resp.header(q);
   if (q.haveQuestion) resp.question(q);
-  Builder b{snap, q, resp, facts};
+  Builder b{snap, q, resp, facts, source};
 
   switch (v) {
     case ParseVerdict::FormErr:

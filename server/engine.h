@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <span>
 
+#include "core/ip.h"
 #include "core/name.h"
 #include "server/serving.h"
 
@@ -31,6 +32,9 @@ struct QueryFacts {
   std::uint16_t rcode = 0;
   bool truncated = false;
   bool edns = false;
+  bool gslb = false;            // answered from a pool
+  std::uint8_t ecsScope = 0;    // scope returned, when ECS was echoed
+  std::int32_t binding = -1;
 };
 
 // Parsed view of a query (exposed for the fuzzers and unit tests).
@@ -46,6 +50,11 @@ struct ParsedQuery {
   std::uint16_t udpSize = 0;
   std::uint8_t ednsVersion = 0;
   bool dnssecOk = false;
+  // EDNS Client Subnet (RFC 7871), validated.
+  bool ecs = false;
+  std::uint16_t ecsFamily = 0;  // 1 = IPv4, 2 = IPv6
+  std::uint8_t ecsSource = 0;   // SOURCE PREFIX-LENGTH
+  std::uint8_t ecsAddress[16] = {};
 };
 
 enum class ParseVerdict : std::uint8_t { Ok, Drop, FormErr, NotImp, BadVers };
@@ -56,8 +65,10 @@ ParseVerdict parseQuery(std::span<const std::uint8_t> msg, ParsedQuery& q) noexc
 // nothing). `out` should hold 65535 bytes for TCP; for UDP the response is
 // limited to 512 bytes without EDNS, else min(client size, max_udp_payload),
 // and is cut at RRset boundaries with TC=1 when the answer does not fit.
+// `source` is the address the query came from (the resolver); names bound to
+// a pool are answered for the ECS address when the query carries one.
 std::size_t answer(const ServingSnapshot& snap, std::span<const std::uint8_t> msg,
-                   std::span<std::uint8_t> out, Transport transport,
+                   std::span<std::uint8_t> out, Transport transport, const IpAddress& source = {},
                    QueryFacts* facts = nullptr) noexcept;
 
 }  // namespace geodns::server

@@ -17,11 +17,13 @@ zones::RRset txtSet(const std::string& s) {
 
 std::shared_ptr<const ServingSnapshot> buildSnapshot(const zones::ServerConfig& cfg,
                                                      ErrorList& errors) {
+  auto gslb = Gslb::build(cfg.gslb, errors);
   auto zs = zones::loadZones(cfg, errors);
-  if (!zs) return nullptr;
+  if (!zs || !gslb) return nullptr;
   auto snap = std::make_shared<ServingSnapshot>();
   snap->zones = std::move(zs);
   snap->limits = cfg.limits;
+  snap->gslb = std::move(gslb);
   if (cfg.chaos.version) snap->chaosVersion = txtSet(*cfg.chaos.version);
   if (cfg.chaos.identity) snap->chaosIdentity = txtSet(*cfg.chaos.identity);
   return snap;

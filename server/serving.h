@@ -6,6 +6,7 @@
 #include <string>
 
 #include "core/snapshot.h"
+#include "server/gslb.h"
 #include "zones/config.h"
 #include "zones/zone.h"
 
@@ -17,6 +18,7 @@ struct ServingSnapshot {
   // TXT RRsets for CHAOS queries (version.bind, id.server); no records = REFUSED.
   zones::RRset chaosVersion;
   zones::RRset chaosIdentity;
+  std::shared_ptr<const Gslb> gslb;  // pools, policies, geo data; never null
   std::uint64_t generation = 0;
 };
 

@@ -48,6 +48,7 @@ struct TcpServer::Conn {
   bool wantWrite = false;
   bool reading = true;
   bool closing = false;  // close once `out` is flushed
+  IpAddress peer;
 };
 
 TcpServer::TcpServer(std::vector<int> listenFds, const SnapshotHolder& snapshots,
@@ -136,7 +137,7 @@ void TcpServer::onReadable(Conn& c, const ServingSnapshot& snap) {
   while (c.in.size() - pos >= 2 && c.out.size() < kMaxPendingOut && !c.closing) {
     std::size_t len = (std::size_t{c.in[pos]} << 8) | c.in[pos + 1];
     if (c.in.size() - pos - 2 < len) break;
-    std::size_t rlen = answer(snap, {c.in.data() + pos + 2, len}, scratch_, Transport::Tcp);
+    std::size_t rlen = answer(snap, {c.in.data() + pos + 2, len}, scratch_, Transport::Tcp, c.peer);
     pos += 2 + len;
     if (rlen > 0) {
       c.out.push_back(static_cast<std::uint8_t>(rlen >> 8));
@@ -168,7 +169,9 @@ void TcpServer::run() {
       for (int l : listenFds_) isListener = isListener || l == fd;
       if (isListener) {
         for (;;) {
-          int cfd = ::accept4(fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+          sockaddr_storage peer{};
+          socklen_t peerLen = sizeof peer;
+          int cfd = ::accept4(fd, reinterpret_cast<sockaddr*>(&peer), &peerLen, SOCK_NONBLOCK | SOCK_CLOEXEC);
           if (cfd < 0) break;
           if (open_ >= snap->limits.maxTcpConnections) {
             ::close(cfd);  // over the limit: refuse by closing at once
@@ -180,6 +183,7 @@ void TcpServer::run() {
           auto c = std::make_unique<Conn>();
           c->fd = cfd;
           c->lastActive = Clock::now();
+          c->peer = IpAddress::fromSockaddr(reinterpret_cast<const sockaddr*>(&peer));
           epoll_event ev{};
           ev.events = EPOLLIN | EPOLLRDHUP;
           ev.data.fd = cfd;

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "core/address.h"
+#include "core/ip.h"
 #include "server/serving.h"
 
 namespace geodns::server {

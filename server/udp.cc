@@ -129,8 +129,9 @@ void UdpWorker::run() noexcept {
     for (int i = 0; i < n; ++i) {
       const msghdr& h = b.inMsg[i].msg_hdr;
       std::size_t len = (h.msg_flags & MSG_TRUNC) ? 0 : b.inMsg[i].msg_len;
+      const IpAddress source = IpAddress::fromSockaddr(reinterpret_cast<const sockaddr*>(&b.peer[i]));
       std::size_t rlen = answer(*snap, {b.in[i], len}, {b.out[out], Buffers::kOutSize},
-                                Transport::Udp);
+                                Transport::Udp, source);
       if (rlen == 0) continue;
       b.outIov[out] = {b.out[out], rlen};
       msghdr& o = b.outMsg[out].msg_hdr;

@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "core/address.h"
+#include "core/ip.h"
 #include "core/name.h"
 
 namespace geodns::zones {
@@ -64,6 +65,374 @@ std::string lineColumn(const std::string& text, std::size_t byte) {
   return std::to_string(line) + ":" + std::to_string(col);
 }
 
+bool getString(Ctx& c, const json& obj, const char* key, const std::string& ptr, std::string& out,
+               bool required) {
+  if (!obj.contains(key)) {
+    if (required) c.err(ptr + "/" + key, "missing");
+    return false;
+  }
+  if (!obj[key].is_string() || obj[key].get<std::string>().empty()) {
+    c.err(ptr + "/" + key, "expected a non-empty string");
+    return false;
+  }
+  out = obj[key].get<std::string>();
+  return true;
+}
+
+bool getDouble(Ctx& c, const json& obj, const char* key, const std::string& ptr, double& out,
+               double min, double max) {
+  if (!obj.contains(key)) return false;
+  if (!obj[key].is_number()) {
+    c.err(ptr + "/" + key, "expected a number");
+    return false;
+  }
+  double v = obj[key].get<double>();
+  if (v < min || v > max) {
+    c.err(ptr + "/" + key, "must be between " + std::to_string(min) + " and " + std::to_string(max));
+    return false;
+  }
+  out = v;
+  return true;
+}
+
+std::vector<std::string> stringList(Ctx& c, const json& v, const std::string& ptr) {
+  std::vector<std::string> out;
+  if (!v.is_array() || v.empty()) {
+    c.err(ptr, "expected a non-empty array of region names");
+    return out;
+  }
+  for (std::size_t i = 0; i < v.size(); ++i) {
+    if (!v[i].is_string()) c.err(ptr + "/" + std::to_string(i), "expected a region name");
+    else out.push_back(v[i].get<std::string>());
+  }
+  return out;
+}
+
+// JSON pointer escaping for keys (RFC 6901).
+std::string esc(const std::string& key) {
+  std::string out;
+  for (char ch : key) {
+    if (ch == '~') out += "~0";
+    else if (ch == '/') out += "~1";
+    else out.push_back(ch);
+  }
+  return out;
+}
+
+std::optional<GeoDatabaseConfig> parseDatabase(Ctx& c, const json& d, const std::string& p,
+                                               const std::filesystem::path& base) {
+  if (!d.is_object()) {
+    c.err(p, "expected an object {\"file\", \"layout\", \"fields\", \"optional\"}");
+    return std::nullopt;
+  }
+  checkKeys(c, d, p, {"file", "layout", "fields", "optional"});
+  GeoDatabaseConfig db;
+  db.where = c.path + " " + p;
+  std::string file;
+  if (getString(c, d, "file", p, file, true)) {
+    std::filesystem::path f = file;
+    db.file = (f.is_relative() && !base.empty() ? base / f : f).string();
+  }
+  db.layout = "auto";
+  if (getString(c, d, "layout", p, db.layout, false) && db.layout != "auto" && db.layout != "geoip2" &&
+      db.layout != "flat" && db.layout != "asn")
+    c.err(p + "/layout", "must be auto, geoip2, flat or asn");
+  if (d.contains("optional")) {
+    if (!d["optional"].is_boolean()) c.err(p + "/optional", "expected true or false");
+    else db.optional = d["optional"].get<bool>();
+  }
+  if (d.contains("fields")) {
+    const json& f = d["fields"];
+    if (!f.is_object()) {
+      c.err(p + "/fields", "expected an object of field -> dotted path");
+    } else {
+      checkKeys(c, f, p + "/fields", {"continent", "country", "subdivision", "latitude", "longitude", "asn"});
+      for (auto it = f.begin(); it != f.end(); ++it) {
+        if (!it.value().is_string()) c.err(p + "/fields/" + it.key(), "expected a dotted path string");
+        else db.fields.emplace_back(it.key(), it.value().get<std::string>());
+      }
+    }
+  }
+  return db;
+}
+
+void parseGslb(Ctx& c, const json& root, ServerConfig& cfg, const std::filesystem::path& base) {
+  GslbConfig& g = cfg.gslb;
+  std::set<std::string> regionNames;
+  if (root.contains("regions")) {
+    const json& rs = root["regions"];
+    if (!rs.is_object()) {
+      c.err("/regions", "expected an object of region name -> {lat, lon, labels}");
+    } else {
+      for (auto it = rs.begin(); it != rs.end(); ++it) {
+        std::string p = "/regions/" + esc(it.key());
+        RegionConfig r;
+        r.name = it.key();
+        r.where = c.path + " " + p;
+        const json& v = it.value();
+        if (!v.is_object()) {
+          c.err(p, "expected an object");
+          continue;
+        }
+        checkKeys(c, v, p, {"lat", "lon", "labels"});
+        double lat = 0, lon = 0;
+        bool hasLat = getDouble(c, v, "lat", p, lat, -90, 90);
+        bool hasLon = getDouble(c, v, "lon", p, lon, -180, 180);
+        if (hasLat != hasLon && v.contains("lat") != v.contains("lon"))
+          c.err(p, "give both lat and lon, or neither");
+        if (hasLat && hasLon) {
+          r.lat = lat;
+          r.lon = lon;
+        }
+        if (v.contains("labels")) {
+          if (!v["labels"].is_object()) c.err(p + "/labels", "expected an object of strings");
+          else
+            for (auto l = v["labels"].begin(); l != v["labels"].end(); ++l) {
+              if (!l.value().is_string()) c.err(p + "/labels/" + esc(l.key()), "expected a string");
+              else r.labels.emplace_back(l.key(), l.value().get<std::string>());
+            }
+        }
+        regionNames.insert(r.name);
+        g.regions.push_back(std::move(r));
+      }
+    }
+  }
+  auto checkRegion = [&](const std::string& name, const std::string& p) {
+    if (!regionNames.count(name)) c.err(p, "unknown region '" + name + "'");
+  };
+
+  if (root.contains("geo")) {
+    const json& geo = root["geo"];
+    if (!geo.is_object()) {
+      c.err("/geo", "expected an object {databases, asn_database, nets}");
+    } else {
+      checkKeys(c, geo, "/geo", {"databases", "asn_database", "nets"});
+      if (geo.contains("databases")) {
+        const json& ds = geo["databases"];
+        if (!ds.is_array()) c.err("/geo/databases", "expected an array");
+        else
+          for (std::size_t i = 0; i < ds.size(); ++i)
+            if (auto db = parseDatabase(c, ds[i], "/geo/databases/" + std::to_string(i), base))
+              g.databases.push_back(std::move(*db));
+      }
+      if (geo.contains("asn_database"))
+        g.asnDatabase = parseDatabase(c, geo["asn_database"], "/geo/asn_database", base);
+      if (geo.contains("nets")) {
+        const json& ns = geo["nets"];
+        if (!ns.is_object()) {
+          c.err("/geo/nets", "expected an object of prefix -> {label} or {regions}");
+        } else {
+          for (auto it = ns.begin(); it != ns.end(); ++it) {
+            std::string p = "/geo/nets/" + esc(it.key());
+            NetConfig n;
+            n.prefix = it.key();
+            n.where = c.path + " " + p;
+            std::string e;
+            if (!IpPrefix::parse(n.prefix, &e)) c.err(p, e);
+            const json& v = it.value();
+            if (!v.is_object()) {
+              c.err(p, "expected {\"label\": NAME} or {\"regions\": [...]}");
+              continue;
+            }
+            checkKeys(c, v, p, {"label", "regions"});
+            getString(c, v, "label", p, n.label, false);
+            if (v.contains("regions")) {
+              n.regions = stringList(c, v["regions"], p + "/regions");
+              for (std::size_t i = 0; i < n.regions.size(); ++i)
+                checkRegion(n.regions[i], p + "/regions/" + std::to_string(i));
+            }
+            if (n.label.empty() == n.regions.empty()) c.err(p, "give exactly one of label or regions");
+            g.nets.push_back(std::move(n));
+          }
+        }
+      }
+    }
+  }
+
+  std::set<std::string> poolNames, policyNames;
+  if (root.contains("pools")) {
+    const json& ps = root["pools"];
+    if (!ps.is_object()) {
+      c.err("/pools", "expected an object of pool name -> pool");
+    } else {
+      for (auto it = ps.begin(); it != ps.end(); ++it) {
+        std::string p = "/pools/" + esc(it.key());
+        const json& v = it.value();
+        PoolConfig pool;
+        pool.name = it.key();
+        pool.where = c.path + " " + p;
+        if (!v.is_object()) {
+          c.err(p, "expected an object");
+          continue;
+        }
+        checkKeys(c, v, p, {"ttl", "max_answers", "regions"});
+        getUnsigned(c, v, "ttl", p, pool.ttl, 0, 604800);
+        getUnsigned(c, v, "max_answers", p, pool.maxAnswers, 1, 16);
+        if (!v.contains("regions") || !v["regions"].is_object() || v["regions"].empty()) {
+          c.err(p + "/regions", "expected an object of region name -> {members} or {cname}");
+        } else {
+          for (auto r = v["regions"].begin(); r != v["regions"].end(); ++r) {
+            std::string rp = p + "/regions/" + esc(r.key());
+            PoolRegionConfig pr;
+            pr.region = r.key();
+            pr.where = c.path + " " + rp;
+            checkRegion(pr.region, rp);
+            const json& rv = r.value();
+            if (!rv.is_object()) {
+              c.err(rp, "expected {\"members\": [...]} or {\"cname\": NAME}");
+              continue;
+            }
+            checkKeys(c, rv, rp, {"members", "cname"});
+            if (getString(c, rv, "cname", rp, pr.cname, false) && !name::fromText(pr.cname))
+              c.err(rp + "/cname", "not a valid domain name");
+            if (rv.contains("members")) {
+              const json& ms = rv["members"];
+              if (!ms.is_array() || ms.empty()) {
+                c.err(rp + "/members", "expected a non-empty array of {address, weight}");
+              } else {
+                for (std::size_t i = 0; i < ms.size(); ++i) {
+                  std::string mp = rp + "/members/" + std::to_string(i);
+                  MemberConfig m;
+                  m.where = c.path + " " + mp;
+                  if (!ms[i].is_object()) {
+                    c.err(mp, "expected {\"address\": IP, \"weight\": N}");
+                    continue;
+                  }
+                  checkKeys(c, ms[i], mp, {"address", "weight"});
+                  if (getString(c, ms[i], "address", mp, m.address, true) && !IpAddress::parse(m.address))
+                    c.err(mp + "/address", "not an IPv4 or IPv6 address: '" + m.address + "'");
+                  getUnsigned(c, ms[i], "weight", mp, m.weight, 0, 1000000);
+                  pr.members.push_back(std::move(m));
+                }
+              }
+            }
+            if (pr.cname.empty() == pr.members.empty() && rv.contains("cname") == rv.contains("members"))
+              c.err(rp, "give exactly one of members or cname");
+            pool.regions.push_back(std::move(pr));
+          }
+          bool anyCname = false, anyMembers = false;
+          for (const auto& pr : pool.regions) {
+            anyCname = anyCname || !pr.cname.empty();
+            anyMembers = anyMembers || !pr.members.empty();
+          }
+          if (anyCname && anyMembers) c.err(p + "/regions", "a pool answers either addresses or CNAMEs, not both");
+        }
+        poolNames.insert(pool.name);
+        g.pools.push_back(std::move(pool));
+      }
+    }
+  }
+
+  if (root.contains("policies")) {
+    const json& ps = root["policies"];
+    if (!ps.is_object()) {
+      c.err("/policies", "expected an object of policy name -> {ecs, steps}");
+    } else {
+      for (auto it = ps.begin(); it != ps.end(); ++it) {
+        std::string p = "/policies/" + esc(it.key());
+        const json& v = it.value();
+        PolicyConfig pol;
+        pol.name = it.key();
+        pol.where = c.path + " " + p;
+        if (!v.is_object()) {
+          c.err(p, "expected an object");
+          continue;
+        }
+        checkKeys(c, v, p, {"ecs", "steps"});
+        if (v.contains("ecs")) {
+          if (!v["ecs"].is_boolean()) c.err(p + "/ecs", "expected true or false");
+          else pol.ecs = v["ecs"].get<bool>();
+        }
+        if (!v.contains("steps") || !v["steps"].is_array()) {
+          c.err(p + "/steps", "expected an array of steps");
+        } else {
+          const json& ss = v["steps"];
+          for (std::size_t i = 0; i < ss.size(); ++i) {
+            std::string sp = p + "/steps/" + std::to_string(i);
+            StepConfig st;
+            st.where = c.path + " " + sp;
+            if (!ss[i].is_object() || !getString(c, ss[i], "step", sp, st.kind, true)) {
+              if (!ss[i].is_object()) c.err(sp, "expected an object {\"step\": KIND, ...}");
+              continue;
+            }
+            const json& sv = ss[i];
+            if (st.kind == "geo_map") {
+              checkKeys(c, sv, sp, {"step", "map"});
+              if (!sv.contains("map") || !sv["map"].is_object() || sv["map"].empty()) {
+                c.err(sp + "/map", "expected an object of key -> [regions]");
+              } else {
+                for (auto m = sv["map"].begin(); m != sv["map"].end(); ++m) {
+                  std::string mp = sp + "/map/" + esc(m.key());
+                  const std::string& k = m.key();
+                  bool keyOk = k == "default" || k.rfind("country:", 0) == 0 || k.rfind("continent:", 0) == 0 ||
+                               k.rfind("subdivision:", 0) == 0 || k.rfind("label:", 0) == 0;
+                  if (!keyOk)
+                    c.err(mp, "key must be default, country:CC, continent:CC, subdivision:CC-XX or label:NAME");
+                  auto regions = stringList(c, m.value(), mp);
+                  for (std::size_t r = 0; r < regions.size(); ++r) checkRegion(regions[r], mp + "/" + std::to_string(r));
+                  st.map.emplace_back(k, std::move(regions));
+                }
+              }
+            } else if (st.kind == "nearest") {
+              checkKeys(c, sv, sp, {"step", "bias_km"});
+              if (sv.contains("bias_km")) {
+                if (!sv["bias_km"].is_object()) c.err(sp + "/bias_km", "expected an object of region -> km");
+                else
+                  for (auto b = sv["bias_km"].begin(); b != sv["bias_km"].end(); ++b) {
+                    std::string bp = sp + "/bias_km/" + esc(b.key());
+                    checkRegion(b.key(), bp);
+                    if (!b.value().is_number()) c.err(bp, "expected a number of km (negative attracts)");
+                    else st.biasKm.emplace_back(b.key(), b.value().get<double>());
+                  }
+              }
+            } else if (st.kind == "first_n") {
+              checkKeys(c, sv, sp, {"step", "n"});
+              if (!sv.contains("n")) c.err(sp + "/n", "missing");
+              getUnsigned(c, sv, "n", sp, st.n, 1, 32);
+            } else if (st.kind == "weighted") {
+              checkKeys(c, sv, sp, {"step"});
+            } else {
+              c.err(sp + "/step", "unknown step '" + st.kind + "' (geo_map, nearest, first_n, weighted)");
+            }
+            pol.steps.push_back(std::move(st));
+          }
+        }
+        policyNames.insert(pol.name);
+        g.policies.push_back(std::move(pol));
+      }
+    }
+  }
+
+  if (root.contains("bindings")) {
+    const json& bs = root["bindings"];
+    if (!bs.is_array()) {
+      c.err("/bindings", "expected an array of {name, pool, policy}");
+    } else {
+      std::set<std::string> seen;
+      for (std::size_t i = 0; i < bs.size(); ++i) {
+        std::string p = "/bindings/" + std::to_string(i);
+        BindingConfig b;
+        b.where = c.path + " " + p;
+        if (!bs[i].is_object()) {
+          c.err(p, "expected {\"name\", \"pool\", \"policy\"}");
+          continue;
+        }
+        checkKeys(c, bs[i], p, {"name", "pool", "policy"});
+        if (getString(c, bs[i], "name", p, b.name, true)) {
+          auto wire = name::fromText(b.name);
+          if (!wire) c.err(p + "/name", "not a valid domain name");
+          else if (!seen.insert(*wire).second) c.err(p + "/name", "'" + b.name + "' is bound twice");
+        }
+        if (getString(c, bs[i], "pool", p, b.pool, true) && !poolNames.count(b.pool))
+          c.err(p + "/pool", "unknown pool '" + b.pool + "'");
+        if (getString(c, bs[i], "policy", p, b.policy, true) && !policyNames.count(b.policy))
+          c.err(p + "/policy", "unknown policy '" + b.policy + "'");
+        g.bindings.push_back(std::move(b));
+      }
+    }
+  }
+}
+
 }  // namespace
 
 std::optional<ServerConfig> parseConfig(const std::string& text, const std::string& path,
@@ -78,6 +447,12 @@ std::optional<ServerConfig> parseConfig(const std::string& text, const std::stri
     errors.add(path + ":" + lineColumn(text, e.byte == 0 ? 0 : e.byte - 1),
                p == std::string::npos ? what : what.substr(p));
     return std::nullopt;
+  } catch (const json::exception& e) {
+    // e.g. out_of_range for a number too large for a double (found by fuzz_config)
+    std::string what = e.what();
+    auto p = what.find("] ");
+    errors.add(path, p == std::string::npos ? what : what.substr(p + 2));
+    return std::nullopt;
   }
   Ctx c{path, errors};
   if (!root.is_object()) {
@@ -87,7 +462,8 @@ std::optional<ServerConfig> parseConfig(const std::string& text, const std::stri
   ServerConfig cfg;
   cfg.path = path;
   std::filesystem::path base = std::filesystem::path(path).parent_path();
-  checkKeys(c, root, "", {"listen", "workers", "zones", "limits", "chaos"});
+  checkKeys(c, root, "", {"listen", "workers", "zones", "limits", "chaos", "geo", "regions", "pools",
+                          "policies", "bindings"});
 
   if (root.contains("listen")) {
     const json& l = root["listen"];
@@ -180,6 +556,7 @@ std::optional<ServerConfig> parseConfig(const std::string& text, const std::stri
       }
     }
   }
+  parseGslb(c, root, cfg, base);
   if (errors.size() != before) return std::nullopt;
   return cfg;
 }
@@ -198,11 +575,33 @@ std::optional<ServerConfig> loadConfigFile(const std::string& path, ErrorList& e
 std::shared_ptr<const ZoneSet> loadZones(const ServerConfig& cfg, ErrorList& errors) {
   auto set = std::make_shared<ZoneSet>();
   const std::size_t before = errors.size();
-  for (const auto& spec : cfg.zones) {
+  // Attach each binding to the longest zone that contains it.
+  std::vector<std::vector<BoundName>> bound(cfg.zones.size());
+  for (std::size_t b = 0; b < cfg.gslb.bindings.size(); ++b) {
+    const auto& binding = cfg.gslb.bindings[b];
+    auto wire = name::fromText(binding.name);
+    if (!wire) continue;  // reported by parseConfig
+    std::size_t best = cfg.zones.size(), bestLen = 0;
+    for (std::size_t z = 0; z < cfg.zones.size(); ++z) {
+      auto origin = name::fromText(cfg.zones[z].origin);
+      if (origin && name::isSubdomain(name::asSpan(*wire), name::asSpan(*origin)) &&
+          (best == cfg.zones.size() || origin->size() > bestLen)) {
+        best = z;
+        bestLen = origin->size();
+      }
+    }
+    if (best == cfg.zones.size()) {
+      errors.add(binding.where + "/name", "'" + binding.name + "' is not inside any loaded zone");
+      continue;
+    }
+    bound[best].push_back({*wire, static_cast<std::int32_t>(b), binding.where + "/name"});
+  }
+  for (std::size_t zi = 0; zi < cfg.zones.size(); ++zi) {
+    const auto& spec = cfg.zones[zi];
     ErrorList zoneErrors;
     auto rrs = parseZoneFile(spec.file, spec.origin, zoneErrors);
     // Compile even after syntax errors so that every problem is reported at once.
-    auto zone = Zone::compile(spec.origin, std::move(rrs), zoneErrors);
+    auto zone = Zone::compile(spec.origin, std::move(rrs), zoneErrors, bound[zi]);
     if (!zoneErrors.empty()) {
       // Errors without a line are about the zone as a whole: name the file.
       for (const auto& e : zoneErrors.all())

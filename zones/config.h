@@ -32,6 +32,83 @@ struct ChaosConfig {
   std::optional<std::string> identity;
 };
 
+// ---- GSLB: geo databases, regions, pools, policies, bindings (docs/config.md) ----
+
+struct GeoDatabaseConfig {
+  std::string file;    // resolved against the config's directory
+  std::string layout;  // "auto", "geoip2", "flat", "asn"
+  std::vector<std::pair<std::string, std::string>> fields;  // field -> dotted path
+  bool optional = false;
+  std::string where;
+};
+
+struct NetConfig {
+  std::string prefix;                // "10.0.0.0/8"
+  std::string label;                 // or
+  std::vector<std::string> regions;  // a fixed region order
+  std::string where;
+};
+
+struct RegionConfig {
+  std::string name;
+  std::optional<double> lat, lon;
+  std::vector<std::pair<std::string, std::string>> labels;
+  std::string where;
+};
+
+struct MemberConfig {
+  std::string address;
+  std::uint32_t weight = 1;
+  std::string where;
+};
+
+struct PoolRegionConfig {
+  std::string region;
+  std::vector<MemberConfig> members;
+  std::string cname;  // presentation form; set instead of members
+  std::string where;
+};
+
+struct PoolConfig {
+  std::string name;
+  std::uint32_t ttl = 60;
+  std::uint32_t maxAnswers = 1;
+  std::vector<PoolRegionConfig> regions;
+  std::string where;
+};
+
+struct StepConfig {
+  std::string kind;  // geo_map, nearest, weighted, first_n
+  std::vector<std::pair<std::string, std::vector<std::string>>> map;  // geo_map: key -> regions
+  std::vector<std::pair<std::string, double>> biasKm;                   // nearest
+  std::uint32_t n = 1;                                                  // first_n
+  std::string where;
+};
+
+struct PolicyConfig {
+  std::string name;
+  bool ecs = true;
+  std::vector<StepConfig> steps;
+  std::string where;
+};
+
+struct BindingConfig {
+  std::string name;  // owner name, may start with "*."
+  std::string pool;
+  std::string policy;
+  std::string where;
+};
+
+struct GslbConfig {
+  std::vector<GeoDatabaseConfig> databases;
+  std::optional<GeoDatabaseConfig> asnDatabase;
+  std::vector<NetConfig> nets;
+  std::vector<RegionConfig> regions;
+  std::vector<PoolConfig> pools;
+  std::vector<PolicyConfig> policies;
+  std::vector<BindingConfig> bindings;
+};
+
 struct ServerConfig {
   std::string path;                 // the config file, empty for command-line configs
   std::vector<std::string> listen;  // "addr:port"
@@ -39,6 +116,7 @@ struct ServerConfig {
   std::vector<ZoneSpec> zones;
   Limits limits;
   ChaosConfig chaos;
+  GslbConfig gslb;
 };
 
 // Parses the JSON text of a config file. `path` is used for messages and to
@@ -48,6 +126,8 @@ std::optional<ServerConfig> parseConfig(const std::string& text, const std::stri
 std::optional<ServerConfig> loadConfigFile(const std::string& path, ErrorList& errors);
 
 // Parses and compiles every zone of `cfg`; all errors of all zones are collected.
+// Each binding name is attached (as its index in cfg.gslb.bindings) to a node
+// of the longest zone containing it; a binding outside every zone is an error.
 std::shared_ptr<const ZoneSet> loadZones(const ServerConfig& cfg, ErrorList& errors);
 
 }  // namespace geodns::zones

@@ -76,7 +76,7 @@ int targetNameOffset(std::uint16_t type) {
 }  // namespace
 
 std::unique_ptr<Zone> Zone::compile(const std::string& originText, std::vector<ParsedRR> rrs,
-                                    ErrorList& errors) {
+                                    ErrorList& errors, const std::vector<BoundName>& bound) {
   auto z = std::make_unique<Zone>();
   auto origin = name::fromText(originText);
   if (!origin) {
@@ -103,6 +103,16 @@ std::unique_ptr<Zone> Zone::compile(const std::string& originText, std::vector<P
     byOwner[rr.owner].push_back(&rr);
     // Empty non-terminals: every ancestor down to the apex must exist as a node.
     name::Span n = name::asSpan(rr.owner);
+    while (n.size() > z->origin_.size()) {
+      n = name::parent(n);
+      byOwner[std::string(name::asView(n))];
+    }
+  }
+
+  // Bound names exist even when the zone file has nothing there.
+  for (const auto& b : bound) {
+    name::Span n = name::asSpan(b.name);
+    byOwner[b.name];
     while (n.size() > z->origin_.size()) {
       n = name::parent(n);
       byOwner[std::string(name::asView(n))];
@@ -213,6 +223,19 @@ std::unique_ptr<Zone> Zone::compile(const std::string& originText, std::vector<P
                        name::toText(name::asSpan(node.name)));
       }
     }
+  }
+  for (const auto& b : bound) {
+    Node* node = const_cast<Node*>(z->find(name::asSpan(b.name)));
+    if (!node) continue;
+    node->binding = b.id;
+    const std::string nameText = name::toText(name::asSpan(b.name));
+    if (node->occluded || node->delegation)
+      errors.add(b.where, nameText + " is at or below a delegation and cannot be bound to a pool");
+    for (std::uint16_t t : {tA, tAAAA, tCNAME})
+      if (node->find(t))
+        errors.add(b.where, nameText + " is bound to a pool, but the zone file also has " +
+                                (t == tA ? "A" : t == tAAAA ? "AAAA" : "CNAME") + " records there (" +
+                                whereOf(node->name, t) + ")");
   }
   if (errors.size() != errorsBefore) return nullptr;
 

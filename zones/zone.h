@@ -58,6 +58,7 @@ struct Node {
   std::vector<RRset> rrsets;  // sorted by type
   bool delegation = false;    // NS below the apex: a zone cut
   bool occluded = false;      // at or below a cut, not the cut itself (glue)
+  std::int32_t binding = -1;  // GSLB binding (index in the config's bindings), or -1
   const RRset* find(std::uint16_t type) const noexcept {
     for (const auto& r : rrsets)
       if (r.type == type) return &r;
@@ -65,11 +66,18 @@ struct Node {
   }
 };
 
+// A name bound to a GSLB pool: A/AAAA/CNAME at it come from the pool.
+struct BoundName {
+  std::string name;     // lowercase wire, inside the zone
+  std::int32_t id = 0;  // binding index
+  std::string where;    // config place, for errors
+};
+
 class Zone {
  public:
   // Builds and checks a zone; on errors returns nullptr and fills `errors`.
   static std::unique_ptr<Zone> compile(const std::string& origin, std::vector<ParsedRR> rrs,
-                                       ErrorList& errors);
+                                       ErrorList& errors, const std::vector<BoundName>& bound = {});
 
   const std::string& origin() const noexcept { return origin_; }
   std::size_t originLabels() const noexcept { return originLabels_; }

@@ -31,7 +31,7 @@ Result ask(const QuerySpec& spec, Transport t = Transport::Udp) {
   std::fill(out.begin(), out.end(), 0xEE);  // garbage shows a missing write
   auto q = makeQuery(spec);
   Result r{};
-  r.len = answer(snap(), q, out, t, &r.facts);
+  r.len = answer(snap(), q, out, t, {}, &r.facts);
   r.resp = parseResponse({out.data(), r.len});
   return r;
 }

@@ -1,0 +1,192 @@
+#include "geo/database.h"
+
+#include <maxminddb.h>
+
+#include <cstring>
+#include <sstream>
+
+#include "geo/continents.h"
+
+namespace geodns::geo {
+
+FieldPaths FieldPaths::preset(Layout layout) {
+  switch (layout) {
+    case Layout::GeoIP2:
+      return {"continent.code", "country.iso_code", "subdivisions.0.iso_code", "location.latitude",
+              "location.longitude", ""};
+    case Layout::Flat:
+      // state1 holds a region *name* in DB-IP data, not an ISO code: not read by default.
+      return {"", "country_code", "", "latitude", "longitude", ""};
+    case Layout::Asn:
+      return {"", "", "", "", "", "autonomous_system_number"};
+    case Layout::Auto:
+      break;
+  }
+  return {};
+}
+
+const char* layoutName(Layout l) noexcept {
+  switch (l) {
+    case Layout::GeoIP2: return "geoip2";
+    case Layout::Flat: return "flat";
+    case Layout::Asn: return "asn";
+    case Layout::Auto: return "auto";
+  }
+  return "?";
+}
+
+namespace {
+
+// A field path split for MMDB_aget_value (NULL-terminated array of C strings).
+struct Path {
+  std::vector<std::string> parts;
+  std::vector<const char*> ptrs;
+  bool empty() const { return parts.empty(); }
+  void set(const std::string& dotted) {
+    parts.clear();
+    ptrs.clear();
+    if (dotted.empty()) return;
+    std::stringstream ss(dotted);
+    std::string p;
+    while (std::getline(ss, p, '.')) parts.push_back(p);
+    for (auto& s : parts) ptrs.push_back(s.c_str());
+    ptrs.push_back(nullptr);
+  }
+};
+
+bool readString(MMDB_entry_s* entry, const Path& path, char* out, std::size_t cap) noexcept {
+  if (path.empty()) return false;
+  MMDB_entry_data_s d;
+  if (MMDB_aget_value(entry, &d, path.ptrs.data()) != MMDB_SUCCESS || !d.has_data ||
+      d.type != MMDB_DATA_TYPE_UTF8_STRING || d.data_size == 0 || d.data_size >= cap)
+    return false;
+  std::memcpy(out, d.utf8_string, d.data_size);
+  out[d.data_size] = 0;
+  return true;
+}
+
+bool readNumber(MMDB_entry_s* entry, const Path& path, double& out) noexcept {
+  if (path.empty()) return false;
+  MMDB_entry_data_s d;
+  if (MMDB_aget_value(entry, &d, path.ptrs.data()) != MMDB_SUCCESS || !d.has_data) return false;
+  switch (d.type) {
+    case MMDB_DATA_TYPE_DOUBLE: out = d.double_value; return true;
+    case MMDB_DATA_TYPE_FLOAT: out = static_cast<double>(d.float_value); return true;
+    case MMDB_DATA_TYPE_UINT16: out = d.uint16; return true;
+    case MMDB_DATA_TYPE_UINT32: out = d.uint32; return true;
+    case MMDB_DATA_TYPE_INT32: out = d.int32; return true;
+    default: return false;
+  }
+}
+
+}  // namespace
+
+struct Database::Impl {
+  MMDB_s mmdb{};
+  bool opened = false;
+  Path continent, country, subdivision, latitude, longitude, asn;
+  ~Impl() {
+    if (opened) MMDB_close(&mmdb);
+  }
+};
+
+Database::~Database() = default;
+
+std::unique_ptr<Database> Database::open(const DatabaseSpec& spec, std::string* err) {
+  std::unique_ptr<Database> db(new Database());
+  db->impl_ = std::make_unique<Impl>();
+  db->file_ = spec.file;
+  int rc = MMDB_open(spec.file.c_str(), MMDB_MODE_MMAP, &db->impl_->mmdb);
+  if (rc != MMDB_SUCCESS) {
+    *err = spec.file + ": cannot open geo database: " + MMDB_strerror(rc) +
+           (rc == MMDB_IO_ERROR ? std::string(" (") + std::strerror(errno) + ")" : "");
+    return nullptr;
+  }
+  db->impl_->opened = true;
+  const auto& meta = db->impl_->mmdb.metadata;
+  db->type_ = meta.database_type ? meta.database_type : "";
+  db->ipVersion_ = meta.ip_version;
+  Layout layout = spec.layout;
+  if (layout == Layout::Auto) {
+    // GeoIP2-style files (MaxMind, DB-IP's own mmdb) name themselves; the flat
+    // ip-location-db files do not.
+    const std::string& t = db->type_;
+    if (t.find("ASN") != std::string::npos) layout = Layout::Asn;
+    else if (t.rfind("GeoIP2", 0) == 0 || t.rfind("GeoLite2", 0) == 0 || t.rfind("DBIP-", 0) == 0 ||
+             t.rfind("GeoDNS", 0) == 0)
+      layout = Layout::GeoIP2;
+    else layout = Layout::Flat;
+  }
+  db->layout_ = layout;
+  FieldPaths f = FieldPaths::preset(layout);
+  const FieldPaths& o = spec.overrides;
+  auto pick = [](std::string& dst, const std::string& src) {
+    if (!src.empty()) dst = src;
+  };
+  pick(f.continent, o.continent);
+  pick(f.country, o.country);
+  pick(f.subdivision, o.subdivision);
+  pick(f.latitude, o.latitude);
+  pick(f.longitude, o.longitude);
+  pick(f.asn, o.asn);
+  db->fields_ = f;
+  db->impl_->continent.set(f.continent);
+  db->impl_->country.set(f.country);
+  db->impl_->subdivision.set(f.subdivision);
+  db->impl_->latitude.set(f.latitude);
+  db->impl_->longitude.set(f.longitude);
+  db->impl_->asn.set(f.asn);
+  return db;
+}
+
+Database::Result Database::lookup(const IpAddress& ip, Location& loc) const noexcept {
+  sockaddr_storage ss{};
+  if (ip.family == 4) {
+    auto* in = reinterpret_cast<sockaddr_in*>(&ss);
+    in->sin_family = AF_INET;
+    std::memcpy(&in->sin_addr, ip.bytes, 4);
+  } else {
+    if (ipVersion_ == 4) return Result::WrongFamily;
+    auto* in6 = reinterpret_cast<sockaddr_in6*>(&ss);
+    in6->sin6_family = AF_INET6;
+    std::memcpy(&in6->sin6_addr, ip.bytes, 16);
+  }
+  int mmdbErr = MMDB_SUCCESS;
+  MMDB_lookup_result_s r =
+      MMDB_lookup_sockaddr(&impl_->mmdb, reinterpret_cast<const sockaddr*>(&ss), &mmdbErr);
+  if (mmdbErr == MMDB_IPV6_LOOKUP_IN_IPV4_DATABASE_ERROR) return Result::WrongFamily;
+  if (mmdbErr != MMDB_SUCCESS) return Result::Error;
+  // libmaxminddb reports IPv4 netmasks in an IPv6 tree as 96 + n (FIELD-NOTES.md).
+  unsigned mask = r.netmask;
+  if (ip.family == 4 && ipVersion_ == 6) mask = mask >= 96 ? mask - 96 : 0;
+  if (mask > ip.bits()) mask = ip.bits();
+  loc.prefix = static_cast<std::uint8_t>(mask);
+  if (!r.found_entry) return Result::NotFound;
+
+  // Fields are optional: a record may hold only some (continent-only, no
+  // location); every read is checked.
+  readString(&r.entry, impl_->continent, loc.continent, sizeof loc.continent);
+  readString(&r.entry, impl_->country, loc.country, sizeof loc.country);
+  char sub[8] = {};
+  if (loc.country[0] && readString(&r.entry, impl_->subdivision, sub, sizeof sub)) {
+    // Store as ISO 3166-2 with the country ("US-CA").
+    std::memcpy(loc.subdivision, loc.country, 2);
+    loc.subdivision[2] = '-';
+    std::memcpy(loc.subdivision + 3, sub, std::strlen(sub) + 1);
+  }
+  if (!loc.continent[0] && loc.country[0]) {
+    if (const char* c = continentOf(loc.country)) std::memcpy(loc.continent, c, 3);
+  }
+  double lat = 0, lon = 0;
+  if (readNumber(&r.entry, impl_->latitude, lat) && readNumber(&r.entry, impl_->longitude, lon) &&
+      lat >= -90 && lat <= 90 && lon >= -180 && lon <= 180) {
+    loc.hasCoords = true;
+    loc.lat = lat;
+    loc.lon = lon;
+  }
+  double asn = 0;
+  if (readNumber(&r.entry, impl_->asn, asn) && asn > 0) loc.asn = static_cast<std::uint32_t>(asn);
+  return Result::Found;
+}
+
+}  // namespace geodns::geo

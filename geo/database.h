@@ -1,0 +1,59 @@
+#pragma once
+// One MaxMind DB file (libmaxminddb, mmap), read through configurable field
+// paths. The only file that includes maxminddb.h is database.cc.
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/ip.h"
+#include "geo/location.h"
+
+namespace geodns::geo {
+
+enum class Layout { Auto, GeoIP2, Flat, Asn };
+
+// Dotted paths into a record ("country.iso_code", "subdivisions.0.iso_code").
+// Empty = not read.
+struct FieldPaths {
+  std::string continent, country, subdivision, latitude, longitude, asn;
+  static FieldPaths preset(Layout layout);
+};
+
+struct DatabaseSpec {
+  std::string file;
+  Layout layout = Layout::Auto;
+  FieldPaths overrides;  // non-empty entries replace the preset's
+  bool optional = false; // a missing file is skipped instead of an error
+};
+
+class Database {
+ public:
+  ~Database();
+  // Opens and validates a database; nullptr with *err on failure.
+  static std::unique_ptr<Database> open(const DatabaseSpec& spec, std::string* err);
+
+  enum class Result { Found, NotFound, WrongFamily, Error };
+  // Looks `ip` up (IPv4 also in IPv6-layout files, with the -96 prefix fix),
+  // filling `loc` (fields it holds; prefix = matched or unmatched block in
+  // bits of ip's family). noexcept, allocation-free.
+  Result lookup(const IpAddress& ip, Location& loc) const noexcept;
+
+  const std::string& file() const noexcept { return file_; }
+  const std::string& type() const noexcept { return type_; }
+  Layout layout() const noexcept { return layout_; }
+  int ipVersion() const noexcept { return ipVersion_; }
+  const FieldPaths& fields() const noexcept { return fields_; }
+
+ private:
+  Database() = default;
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+  std::string file_, type_;
+  Layout layout_ = Layout::Auto;
+  int ipVersion_ = 0;
+  FieldPaths fields_;
+};
+
+const char* layoutName(Layout l) noexcept;
+
+}  // namespace geodns::geo

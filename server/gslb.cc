@@ -1,0 +1,319 @@
+#include "server/gslb.h"
+
+#include <algorithm>
+#include <cstring>
+#include <cctype>
+#include <map>
+#include <optional>
+
+namespace geodns::server {
+
+const char* stepName(StepKind k) noexcept {
+  switch (k) {
+    case StepKind::GeoMap: return "geo_map";
+    case StepKind::Nearest: return "nearest";
+    case StepKind::FirstN: return "first_n";
+    case StepKind::Weighted: return "weighted";
+  }
+  return "?";
+}
+
+std::shared_ptr<const Gslb> Gslb::build(const zones::GslbConfig& cfg, ErrorList& errors,
+                                        std::vector<std::string>* skipped) {
+  auto g = std::make_shared<Gslb>();
+  const std::size_t before = errors.size();
+  std::map<std::string, RegionId> regionIds;
+  for (const auto& r : cfg.regions) {
+    if (g->regions.size() >= 65535) break;
+    regionIds[r.name] = static_cast<RegionId>(g->regions.size());
+    Region reg;
+    reg.name = r.name;
+    if (r.lat && r.lon) {
+      reg.hasCoords = true;
+      reg.lat = *r.lat;
+      reg.lon = *r.lon;
+    }
+    g->regions.push_back(reg);
+  }
+  std::map<std::string, std::int32_t> labelIds;
+  auto labelId = [&](const std::string& l) {
+    auto [it, inserted] = labelIds.emplace(l, static_cast<std::int32_t>(g->labels.size()));
+    if (inserted) g->labels.push_back(l);
+    return it->second;
+  };
+
+  // Geo databases and operator nets.
+  auto toSpec = [](const zones::GeoDatabaseConfig& d) {
+    geo::DatabaseSpec s;
+    s.file = d.file;
+    s.optional = d.optional;
+    s.layout = d.layout == "geoip2" ? geo::Layout::GeoIP2
+               : d.layout == "flat" ? geo::Layout::Flat
+               : d.layout == "asn"  ? geo::Layout::Asn
+                                    : geo::Layout::Auto;
+    for (const auto& [field, path] : d.fields) {
+      if (field == "continent") s.overrides.continent = path;
+      else if (field == "country") s.overrides.country = path;
+      else if (field == "subdivision") s.overrides.subdivision = path;
+      else if (field == "latitude") s.overrides.latitude = path;
+      else if (field == "longitude") s.overrides.longitude = path;
+      else if (field == "asn") s.overrides.asn = path;
+    }
+    return s;
+  };
+  std::vector<geo::DatabaseSpec> specs;
+  for (const auto& d : cfg.databases) specs.push_back(toSpec(d));
+  std::optional<geo::DatabaseSpec> asn;
+  if (cfg.asnDatabase) asn = toSpec(*cfg.asnDatabase);
+  ErrorList geoErrors;
+  auto locator = geo::Locator::open(specs, asn ? &*asn : nullptr, geoErrors, skipped);
+  for (std::size_t i = 0; i < geoErrors.size(); ++i) {
+    const auto& e = geoErrors.all()[i];
+    std::string where;
+    for (const auto& d : cfg.databases)
+      if (e.message.rfind(d.file + ":", 0) == 0) where = d.where + "/file";
+    errors.add(where, e.message);
+  }
+  if (locator) {
+    for (const auto& n : cfg.nets) {
+      auto prefix = IpPrefix::parse(n.prefix);
+      if (!prefix) continue;  // reported by the config parser
+      NetEntry e;
+      e.prefix = prefix->str();
+      if (!n.label.empty()) e.label = labelId(n.label);
+      for (const auto& r : n.regions) e.regions.push_back(regionIds[r]);
+      if (!locator->addNet(*prefix, static_cast<std::int32_t>(g->nets.size())))
+        errors.add(n.where, "prefix " + e.prefix + " is listed twice");
+      g->nets.push_back(std::move(e));
+    }
+    g->locator = locator;
+  }
+
+  std::map<std::string, std::uint32_t> poolIds, policyIds;
+  for (const auto& pc : cfg.pools) {
+    Pool p;
+    p.name = pc.name;
+    p.ttl = pc.ttl;
+    p.maxAnswers = static_cast<std::uint8_t>(std::min<std::uint32_t>(pc.maxAnswers, kMaxAnswers));
+    if (pc.regions.size() > kMaxPoolRegions)
+      errors.add(pc.where + "/regions", "at most " + std::to_string(kMaxPoolRegions) + " regions per pool");
+    for (const auto& rc : pc.regions) {
+      PoolRegion pr;
+      pr.region = regionIds[rc.region];
+      if (!rc.cname.empty()) {
+        pr.cname = *name::fromText(rc.cname);
+        p.isCname = true;
+      }
+      for (const auto& m : rc.members) {
+        auto a = IpAddress::parse(m.address);
+        if (!a) continue;
+        (a->family == 4 ? pr.v4 : pr.v6).push_back({*a, m.weight});
+      }
+      if (p.regions.size() < kMaxPoolRegions) p.regions.push_back(std::move(pr));
+    }
+    poolIds[p.name] = static_cast<std::uint32_t>(g->pools.size());
+    g->pools.push_back(std::move(p));
+  }
+  for (const auto& pc : cfg.policies) {
+    Policy pol;
+    pol.name = pc.name;
+    pol.ecs = pc.ecs;
+    if (pc.steps.size() > kMaxSteps)
+      errors.add(pc.where + "/steps", "at most " + std::to_string(kMaxSteps) + " steps");
+    for (const auto& sc : pc.steps) {
+      Step st;
+      if (sc.kind == "geo_map") {
+        st.kind = StepKind::GeoMap;
+        pol.usesLocation = true;
+        for (const auto& [key, regions] : sc.map) {
+          std::vector<RegionId> ids;
+          for (const auto& r : regions) ids.push_back(regionIds[r]);
+          geo::MatchKind kind = geo::MatchKind::Default;
+          std::string code;
+          auto colon = key.find(':');
+          std::string prefix = colon == std::string::npos ? key : key.substr(0, colon);
+          if (colon != std::string::npos) code = key.substr(colon + 1);
+          bool ok = true;
+          if (prefix == "country") {
+            kind = geo::MatchKind::Country;
+            ok = code.size() == 2;
+          } else if (prefix == "continent") {
+            kind = geo::MatchKind::Continent;
+            ok = code.size() == 2;
+          } else if (prefix == "subdivision") {
+            kind = geo::MatchKind::Subdivision;
+            ok = code.size() >= 4 && code.size() <= 11 && code[2] == '-';
+          } else if (prefix == "label") {
+            kind = geo::MatchKind::Label;
+            code = std::to_string(labelId(code));
+          }
+          for (auto& ch : code)
+            if (kind != geo::MatchKind::Label) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+          if (!ok) {
+            errors.add(sc.where + "/map/" + key, "bad code '" + code + "' for " + prefix);
+            continue;
+          }
+          if (!st.map.add(kind, code, std::move(ids))) errors.add(sc.where + "/map/" + key, "duplicate key");
+        }
+      } else if (sc.kind == "nearest") {
+        st.kind = StepKind::Nearest;
+        pol.usesLocation = true;
+        st.biasKm.assign(g->regions.size(), 0.0);
+        for (const auto& [r, km] : sc.biasKm) st.biasKm[regionIds[r]] = km;
+      } else if (sc.kind == "first_n") {
+        st.kind = StepKind::FirstN;
+        st.n = sc.n;
+      } else {
+        st.kind = StepKind::Weighted;
+      }
+      pol.steps.push_back(std::move(st));
+    }
+    policyIds[pol.name] = static_cast<std::uint32_t>(g->policies.size());
+    g->policies.push_back(std::move(pol));
+  }
+  for (const auto& bc : cfg.bindings) g->bindings.push_back({bc.name, poolIds[bc.pool], policyIds[bc.policy]});
+  for (const auto& pol : g->policies)
+    if (pol.usesLocation && !g->locator) errors.add("", "policy " + pol.name + " needs geo data");
+  if (errors.size() != before) return nullptr;
+  return g;
+}
+
+namespace {
+
+std::uint64_t mix(std::uint64_t x) noexcept {  // splitmix64 finalizer
+  x += 0x9e3779b97f4a7c15ULL;
+  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+  return x ^ (x >> 31);
+}
+
+// Reorders `d.order` to follow `list` (regions absent from the pool are skipped;
+// pool regions absent from the list are dropped).
+void applyRegionList(const Pool& pool, const std::vector<RegionId>& list, Decision& d) noexcept {
+  std::uint8_t out[kMaxPoolRegions];
+  std::uint8_t n = 0;
+  for (RegionId r : list)
+    for (std::uint8_t i = 0; i < d.candidates; ++i)
+      if (pool.regions[d.order[i]].region == r && n < kMaxPoolRegions) {
+        out[n++] = d.order[i];
+        break;
+      }
+  std::memcpy(d.order, out, n);
+  d.candidates = n;
+}
+
+}  // namespace
+
+void decide(const Gslb& g, const Binding& binding, const Client& client, int family,
+            name::Span qname, std::uint16_t queryId, Decision& d, Trace* trace) noexcept {
+  const Pool& pool = g.pools[binding.pool];
+  const Policy& policy = g.policies[binding.policy];
+  d = Decision{};
+  d.candidates = static_cast<std::uint8_t>(pool.regions.size());
+  for (std::uint8_t i = 0; i < d.candidates; ++i) d.order[i] = i;
+
+  const NetEntry* net = nullptr;
+  if (policy.usesLocation && g.locator && client.address.family != 0) {
+    d.located = g.locator->locate(client.address, d.location);
+    if (d.location.netEntry >= 0) net = &g.nets[static_cast<std::size_t>(d.location.netEntry)];
+    // The scope is in bits of the family the client address was given in.
+    unsigned scope = d.location.prefix;
+    if (client.address.isV4Mapped()) scope += 96;
+    d.scope = static_cast<std::uint8_t>(std::min<unsigned>(scope, client.sourcePrefix));
+  }
+  bool weighted = false;
+  for (const Step& st : policy.steps) {
+    Trace::StepLog* log = trace && trace->steps < kMaxSteps ? &trace->log[trace->steps++] : nullptr;
+    if (log) {
+      log->kind = st.kind;
+      for (auto& x : log->distanceKm) x = -1;
+    }
+    switch (st.kind) {
+      case StepKind::GeoMap: {
+        const std::vector<RegionId>* list = nullptr;
+        if (net && !net->regions.empty()) {
+          list = &net->regions;
+          d.matched = geo::MatchKind::Net;
+        } else {
+          list = st.map.match(d.location, net ? net->label : -1, &d.matched);
+        }
+        if (list) applyRegionList(pool, *list, d);
+        if (log) log->matched = d.matched;
+        break;
+      }
+      case StepKind::Nearest: {
+        if (net && !net->regions.empty()) {
+          applyRegionList(pool, net->regions, d);
+          if (log) log->matched = geo::MatchKind::Net;
+          break;
+        }
+        if (!d.location.hasCoords) break;  // keep the current order
+        double dist[kMaxPoolRegions];
+        for (std::uint8_t i = 0; i < d.candidates; ++i) {
+          const Region& r = g.regions[pool.regions[d.order[i]].region];
+          dist[i] = r.hasCoords ? std::max(0.0, geo::distanceKm(d.location.lat, d.location.lon, r.lat, r.lon) +
+                                                    st.biasKm[pool.regions[d.order[i]].region])
+                                : 1e12;  // regions without coordinates go last
+          if (log) log->distanceKm[d.order[i]] = r.hasCoords ? dist[i] : -1;
+        }
+        // Stable insertion sort: ties keep the previous order.
+        for (std::uint8_t i = 1; i < d.candidates; ++i)
+          for (std::uint8_t j = i; j > 0 && dist[j] < dist[j - 1]; --j) {
+            std::swap(dist[j], dist[j - 1]);
+            std::swap(d.order[j], d.order[j - 1]);
+          }
+        break;
+      }
+      case StepKind::FirstN:
+        if (d.candidates > st.n) d.candidates = static_cast<std::uint8_t>(st.n);
+        break;
+      case StepKind::Weighted:
+        weighted = true;
+        break;
+    }
+    if (log) {
+      log->count = d.candidates;
+      std::memcpy(log->order, d.order, d.candidates);
+    }
+  }
+
+  // Pick from the best candidate region that can answer this family.
+  for (std::uint8_t i = 0; i < d.candidates && !d.chosen; ++i) {
+    const PoolRegion& pr = pool.regions[d.order[i]];
+    if (pool.isCname ? !pr.cname.empty() : !(family == 4 ? pr.v4 : pr.v6).empty()) d.chosen = &pr;
+  }
+  if (!d.chosen || pool.isCname) return;
+  const std::vector<Member>& ms = family == 4 ? d.chosen->v4 : d.chosen->v6;
+  if (!weighted) {
+    for (const Member& m : ms)
+      if (m.weight > 0 && d.picked < pool.maxAnswers) d.members[d.picked++] = &m;
+    return;
+  }
+  // Weighted sampling without replacement, reproducible from (qname, client
+  // prefix, query id).
+  std::uint64_t h = 1469598103934665603ULL;
+  for (std::uint8_t b : qname) h = (h ^ b) * 1099511628211ULL;
+  const IpAddress prefix = client.address.family ? client.address.masked(d.scope) : client.address;
+  for (std::size_t i = 0; i < prefix.size(); ++i) h = (h ^ prefix.bytes[i]) * 1099511628211ULL;
+  h ^= queryId;
+  std::uint64_t total = 0;
+  bool used[256] = {};
+  const std::size_t n = std::min<std::size_t>(ms.size(), 256);
+  for (std::size_t i = 0; i < n; ++i) total += ms[i].weight;
+  while (d.picked < pool.maxAnswers && total > 0) {
+    h = mix(h);
+    std::uint64_t x = h % total;
+    for (std::size_t i = 0; i < n; ++i) {
+      if (used[i] || ms[i].weight == 0) continue;
+      if (x < ms[i].weight) {
+        used[i] = true;
+        total -= ms[i].weight;
+        d.members[d.picked++] = &ms[i];
+        break;
+      }
+      x -= ms[i].weight;
+    }
+  }
+}
+
+}  // namespace geodns::server

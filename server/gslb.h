@@ -1,0 +1,131 @@
+#pragma once
+// GSLB decisions: pools of regional members, and policies compiled into a
+// pipeline of steps run per query over fixed-size arrays (no allocation, no
+// virtual call). Health, drain, load, latency and failover steps slot in as
+// further StepKinds that filter or reorder the same candidate array.
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/ip.h"
+#include "core/name.h"
+#include "core/result.h"
+#include "geo/geo_map.h"
+#include "geo/locator.h"
+#include "zones/config.h"
+
+namespace geodns::server {
+
+using geo::RegionId;
+inline constexpr std::size_t kMaxAnswers = 16;
+inline constexpr std::size_t kMaxPoolRegions = geo::kMaxRegions;
+inline constexpr std::size_t kMaxSteps = 16;
+
+struct Region {
+  std::string name;
+  bool hasCoords = false;
+  double lat = 0, lon = 0;
+};
+
+struct Member {
+  IpAddress addr;
+  std::uint32_t weight = 1;
+};
+
+struct PoolRegion {
+  RegionId region = 0;
+  std::vector<Member> v4, v6;
+  std::string cname;  // lowercase wire target, for CNAME pools
+};
+
+struct Pool {
+  std::string name;
+  std::uint32_t ttl = 60;
+  std::uint8_t maxAnswers = 1;
+  bool isCname = false;
+  std::vector<PoolRegion> regions;  // config order = the default order
+};
+
+enum class StepKind : std::uint8_t { GeoMap, Nearest, FirstN, Weighted };
+const char* stepName(StepKind k) noexcept;
+
+struct Step {
+  StepKind kind = StepKind::Weighted;
+  geo::GeoMap map;                 // GeoMap
+  std::vector<double> biasKm;      // Nearest: by RegionId
+  std::uint32_t n = 1;             // FirstN
+};
+
+struct Policy {
+  std::string name;
+  bool ecs = true;           // use the ECS address when the query carries one
+  bool usesLocation = false; // some step depends on where the client is
+  std::vector<Step> steps;
+};
+
+struct NetEntry {
+  std::string prefix;
+  std::int32_t label = -1;
+  std::vector<RegionId> regions;  // a fixed order, overrides geo_map and nearest
+};
+
+struct Binding {
+  std::string name;
+  std::uint32_t pool = 0;
+  std::uint32_t policy = 0;
+};
+
+class Gslb {
+ public:
+  // Control thread: opens the geo databases and compiles pools and policies.
+  static std::shared_ptr<const Gslb> build(const zones::GslbConfig& cfg, ErrorList& errors,
+                                           std::vector<std::string>* skippedDatabases = nullptr);
+
+  std::vector<Region> regions;
+  std::vector<std::string> labels;
+  std::vector<NetEntry> nets;
+  std::vector<Pool> pools;
+  std::vector<Policy> policies;
+  std::vector<Binding> bindings;
+  std::shared_ptr<const geo::Locator> locator;
+};
+
+// The client as the engine sees it.
+struct Client {
+  IpAddress address;          // ECS address (masked) or the resolver's address
+  std::uint8_t sourcePrefix;  // bits of `address` that are meaningful
+  bool fromEcs = false;
+};
+
+// Why each region ended where it did (for explain); filled only when asked.
+struct Trace {
+  struct StepLog {
+    StepKind kind;
+    std::uint8_t count = 0;
+    std::uint8_t order[kMaxPoolRegions];  // pool-region indices after the step
+    double distanceKm[kMaxPoolRegions];   // Nearest: effective distance per pool region, <0 unknown
+    geo::MatchKind matched = geo::MatchKind::None;
+  };
+  std::uint8_t steps = 0;
+  StepLog log[kMaxSteps];
+};
+
+struct Decision {
+  geo::Location location;
+  bool located = false;
+  geo::MatchKind matched = geo::MatchKind::None;
+  std::uint8_t scope = 0;  // ECS scope in bits of the client's family; 0 = answer not client-specific
+  std::uint8_t candidates = 0;
+  std::uint8_t order[kMaxPoolRegions];  // pool-region indices, best first
+  const PoolRegion* chosen = nullptr;
+  std::uint8_t picked = 0;
+  const Member* members[kMaxAnswers];
+};
+
+// Runs `binding`'s policy for one query. `family` is 4 (A) or 6 (AAAA) or 0
+// (CNAME pools). noexcept, allocation-free.
+void decide(const Gslb& g, const Binding& binding, const Client& client, int family,
+            name::Span qname, std::uint16_t queryId, Decision& out, Trace* trace = nullptr) noexcept;
+
+}  // namespace geodns::server
