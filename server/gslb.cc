@@ -173,7 +173,8 @@ std::shared_ptr<const Gslb> Gslb::build(const zones::GslbConfig& cfg, ErrorList&
   }
   for (const auto& bc : cfg.bindings) g->bindings.push_back({bc.name, poolIds[bc.pool], policyIds[bc.policy]});
   for (const auto& pol : g->policies)
-    if (pol.usesLocation && !g->locator) errors.add("", "policy " + pol.name + " needs geo data");
+    if (pol.usesLocation && g->locator && g->locator->databases().empty() && g->nets.empty())
+      errors.add("", "policy " + pol.name + " orders by location but geo has no databases and no nets");
   if (errors.size() != before) return nullptr;
   return g;
 }

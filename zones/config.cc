@@ -15,7 +15,8 @@
 namespace geodns::zones {
 namespace {
 
-using json = nlohmann::json;
+// ordered_json keeps the file's key order: pool regions in config order are the default order.
+using json = nlohmann::ordered_json;
 
 // Error place: "file /json/pointer".
 struct Ctx {

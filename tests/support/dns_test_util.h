@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "core/ip.h"
 #include "core/name.h"
 #include "core/wire.h"
 
@@ -20,27 +21,44 @@ struct QuerySpec {
   std::uint16_t udpSize = 1232;
   std::uint8_t version = 0;
   bool dnssecOk = false;
+  std::vector<std::uint8_t> options = {};  // raw EDNS options (implies edns)
 };
 
+// An ECS option (RFC 7871) for `address`/`source`; address bytes are cut to
+// the source prefix and host bits cleared unless `raw` gives them as is.
+inline std::vector<std::uint8_t> ecsOption(const char* address, std::uint8_t source,
+                                           std::uint16_t family = 0) {
+  IpAddress a = *IpAddress::parse(address);
+  if (family == 0) family = a.family == 4 ? 1 : 2;
+  a = a.masked(source);
+  std::size_t len = (source + 7u) / 8u;
+  std::vector<std::uint8_t> o = {0, 8, 0, static_cast<std::uint8_t>(4 + len),
+                                 0, static_cast<std::uint8_t>(family), source, 0};
+  o.insert(o.end(), a.bytes, a.bytes + len);
+  return o;
+}
+
 inline std::vector<std::uint8_t> makeQuery(const QuerySpec& s) {
-  std::vector<std::uint8_t> buf(600);
+  std::vector<std::uint8_t> buf(600 + s.options.size());
+  const bool edns = s.edns || !s.options.empty();
   Writer w(buf.data(), buf.size());
   w.u16(s.id);
   w.u16(s.flags);
   w.u16(1);
   w.u16(0);
   w.u16(0);
-  w.u16(s.edns ? 1 : 0);
+  w.u16(edns ? 1 : 0);
   auto n = name::fromText(s.name);
   w.bytes(name::asSpan(*n));
   w.u16(s.qtype);
   w.u16(s.qclass);
-  if (s.edns) {
+  if (edns) {
     w.u8(0);
     w.u16(41);
     w.u16(s.udpSize);
     w.u32((std::uint32_t{s.version} << 16) | (s.dnssecOk ? 0x8000u : 0u));
-    w.u16(0);
+    w.u16(static_cast<std::uint16_t>(s.options.size()));
+    w.bytes(s.options);
   }
   buf.resize(w.size());
   return buf;
@@ -66,6 +84,26 @@ struct ParsedResponse {
   bool hasOpt = false;
   std::uint32_t optTtl = 0;
   std::uint16_t optPayload = 0;
+  std::vector<std::uint8_t> optRdata;
+  // The ECS option of the response: -1 when absent, else its SCOPE PREFIX-LENGTH.
+  int ecsScope() const {
+    Reader r(optRdata);
+    while (r.ok() && r.remaining() >= 4) {
+      std::uint16_t code = r.u16(), len = r.u16();
+      auto d = r.bytes(len);
+      if (code == 8 && d.size() >= 4) return d[3];
+    }
+    return -1;
+  }
+  std::vector<std::uint8_t> ecsOption() const {
+    Reader r(optRdata);
+    while (r.ok() && r.remaining() >= 4) {
+      std::uint16_t code = r.u16(), len = r.u16();
+      auto d = r.bytes(len);
+      if (code == 8) return {d.begin(), d.end()};
+    }
+    return {};
+  }
 };
 
 inline ParsedResponse parseResponse(std::span<const std::uint8_t> msg) {
@@ -95,6 +133,7 @@ inline ParsedResponse parseResponse(std::span<const std::uint8_t> msg) {
         p.hasOpt = true;
         p.optTtl = rr.ttl;
         p.optPayload = rr.rrclass;
+        p.optRdata = rr.rdata;
         continue;
       }
       p.sections[s].push_back(std::move(rr));

@@ -23,3 +23,37 @@ inline std::shared_ptr<const server::ServingSnapshot> exampleSnapshot() {
 }
 
 }  // namespace geodns::test
+
+#include <fstream>
+#include <sstream>
+
+namespace geodns::test {
+
+// The GSLB config of the integration tests (gslb-config.json) over the
+// gslb.test zone and the generated GeoIP2 fixture.
+inline std::string gslbConfigText(const std::string& zoneDir) {
+  std::ifstream in(std::string(GEODNS_TEST_DATA) + "/integration/gslb-config.json");
+  std::stringstream ss;
+  ss << in.rdbuf();
+  std::string text = ss.str();
+  const std::string dir = std::string(GEODNS_TEST_DATA) + "/data/geoip";
+  for (auto p = text.find("GEOIP_DIR"); p != std::string::npos; p = text.find("GEOIP_DIR"))
+    text.replace(p, 9, dir);
+  // Splice listeners and zones into the object.
+  auto brace = text.find('{');
+  text.insert(brace + 1, "\"listen\": [\"127.0.0.1:53\"], \"zones\": [{\"origin\": \"gslb.test\", \"file\": \"" +
+                             zoneDir + "/gslb.test.zone\"}],");
+  return text;
+}
+
+inline std::shared_ptr<const server::ServingSnapshot> gslbSnapshot() {
+  ErrorList errors;
+  auto cfg = zones::parseConfig(gslbConfigText(std::string(GEODNS_TEST_DATA) + "/integration/zones"),
+                                "gslb-config.json", errors);
+  if (!cfg) throw std::runtime_error("gslb config failed: " + errors.str());
+  auto snap = server::buildSnapshot(*cfg, errors);
+  if (!snap) throw std::runtime_error("gslb snapshot failed: " + errors.str());
+  return snap;
+}
+
+}  // namespace geodns::test

@@ -80,3 +80,26 @@ TEST_CASE("answering a batch of queries performs zero heap allocations") {
   delete probe;
   CHECK(gAllocations.load() > after);
 }
+
+TEST_CASE("GSLB answers (mmdb lookups, CIDR maps, pipelines, ECS) allocate nothing") {
+  auto snap = test::gslbSnapshot();
+  std::vector<std::vector<std::uint8_t>> batch;
+  const char* names[] = {"www.gslb.test", "near.gslb.test", "noecs.gslb.test", "plain.gslb.test",
+                         "two.gslb.test", "a.cdn.gslb.test"};
+  const char* nets[] = {"198.51.100.0", "203.0.113.0", "10.1.0.0", "172.16.0.0", "8.8.8.0", "100.64.0.0"};
+  for (const char* n : names)
+    for (const char* e : nets) {
+      batch.push_back(test::makeQuery({.name = n, .options = test::ecsOption(e, 24)}));
+      batch.push_back(test::makeQuery({.name = n, .qtype = 28, .options = test::ecsOption("2001:db8:1::", 48)}));
+    }
+  batch.push_back(test::makeQuery({.name = "www.gslb.test"}));
+  std::vector<std::uint8_t> out(65535);
+  const IpAddress source = *IpAddress::parse("192.0.2.77");
+  server::answer(*snap, batch[0], out, server::Transport::Udp, source);  // warm up
+  const long before = gAllocations.load();
+  std::size_t bytes = 0;
+  for (int round = 0; round < 50; ++round)
+    for (const auto& q : batch) bytes += server::answer(*snap, q, out, server::Transport::Udp, source);
+  CHECK(bytes > 0);
+  CHECK(gAllocations.load() - before == 0);
+}

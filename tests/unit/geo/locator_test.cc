@@ -1,0 +1,204 @@
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <cstring>
+#include <string>
+
+#include "geo/geo_map.h"
+#include "geo/locator.h"
+
+using namespace geodns;
+using namespace geodns::geo;
+
+namespace {
+const std::string kData = std::string(GEODNS_TEST_DATA) + "/data/geoip/";
+
+std::shared_ptr<Locator> open(std::vector<DatabaseSpec> specs, const DatabaseSpec* asn = nullptr) {
+  ErrorList errors;
+  auto l = Locator::open(specs, asn, errors);
+  REQUIRE_MESSAGE(l, errors.str());
+  return l;
+}
+IpAddress ip(const char* s) { return *IpAddress::parse(s); }
+DatabaseSpec db(const std::string& file) {
+  DatabaseSpec s;
+  s.file = kData + file;
+  return s;
+}
+}  // namespace
+
+struct LocCase {
+  const char* what;
+  const char* ip;
+  bool found;
+  const char* continent;
+  const char* country;
+  const char* subdivision;
+  double lat, lon;  // NAN: no coordinates
+  int prefix;
+};
+
+TEST_CASE("GeoIP2 layout: MaxMind City test database") {
+  auto l = open({db("GeoIP2-City-Test.mmdb")});
+  CHECK(l->databases()[0]->layout() == Layout::GeoIP2);
+  const LocCase cases[] = {
+      {"IPv4 in IPv6 tree, prefix -96", "81.2.69.142", true, "EU", "GB", "GB-ENG", 51.5142, -0.0931, 31},
+      {"US /29", "216.160.83.56", true, "NA", "US", "US-WA", 47.2513, -122.3149, 29},
+      {"continent only", "2.3.3.1", true, "EU", "", "", NAN, NAN, 24},
+      {"found, no geo", "214.1.1.1", true, "", "", "", NAN, NAN, 24},
+      {"IPv6", "2001:218::1", true, "AS", "JP", "", 35.68536, 139.75309, 32},
+      {"location without country", "2a02:d500::1", true, "EU", "", "", 48.69096, 9.14062, 29},
+      {"v4-mapped looked up as IPv4", "::ffff:81.2.69.142", true, "EU", "GB", "GB-ENG", 51.5142, -0.0931, 31},
+  };
+  for (const auto& c : cases) {
+    CAPTURE(c.what);
+    Location loc;
+    CHECK(l->locate(ip(c.ip), loc) == c.found);
+    CHECK(std::string(loc.continent) == c.continent);
+    CHECK(std::string(loc.country) == c.country);
+    if (std::strlen(c.subdivision)) CHECK(std::string(loc.subdivision) == c.subdivision);
+    CHECK(loc.hasCoords == !std::isnan(c.lat));
+    if (loc.hasCoords) {
+      CHECK(loc.lat == doctest::Approx(c.lat).epsilon(0.0001));
+      CHECK(loc.lon == doctest::Approx(c.lon).epsilon(0.0001));
+    }
+    CHECK(loc.prefix == c.prefix);
+    CHECK(loc.database == 0);
+  }
+}
+
+TEST_CASE("misses report the unmatched block, never 0") {
+  auto l = open({db("GeoIP2-City-Test.mmdb")});
+  Location loc;
+  CHECK_FALSE(l->locate(ip("8.8.8.8"), loc));
+  CHECK(loc.prefix > 0);
+  CHECK(loc.prefix <= 32);
+  CHECK(loc.database == -1);
+  CHECK_FALSE(l->locate(ip("2001:db8::1"), loc));
+  CHECK(loc.prefix > 0);
+}
+
+TEST_CASE("flat layout (ip-location-db): float coordinates, continent derived from country") {
+  auto l = open({db("flat-city-ipv4.mmdb"), db("flat-city-ipv6.mmdb")});
+  CHECK(l->databases()[0]->layout() == Layout::Flat);
+  CHECK(l->databases()[0]->ipVersion() == 4);
+  const LocCase cases[] = {
+      {"IPv4 file", "198.51.100.7", true, "EU", "DE", "", 50.1109, 8.6821, 24},
+      {"IPv4 file, other net", "203.0.113.9", true, "AS", "JP", "", 35.6895, 139.6917, 24},
+      {"IPv6 skips the IPv4-only file", "2001:db8:2::5", true, "AS", "JP", "", 35.6895, 139.6917, 48},
+      {"IPv6 /32 rest, split around the /48s", "2001:db8:99::1", true, "NA", "US", "", 37.751, -97.822, 41},
+  };
+  for (const auto& c : cases) {
+    CAPTURE(c.what);
+    Location loc;
+    CHECK(l->locate(ip(c.ip), loc) == c.found);
+    CHECK(std::string(loc.continent) == c.continent);
+    CHECK(std::string(loc.country) == c.country);
+    CHECK(loc.lat == doctest::Approx(c.lat).epsilon(0.0001));
+    CHECK(loc.prefix == c.prefix);
+  }
+  Location loc;
+  CHECK(l->locate(ip("2001:db8:2::5"), loc));
+  CHECK(loc.database == 1);
+}
+
+TEST_CASE("field overrides and the generated GeoIP2 fixture") {
+  DatabaseSpec spec = db("geodns-test-city.mmdb");
+  spec.overrides.country = "registered_country.iso_code";
+  auto l = open({spec});
+  Location loc;
+  CHECK(l->locate(ip("198.51.100.1"), loc));
+  CHECK(std::string(loc.country) == "DE");
+  CHECK(std::string(loc.subdivision) == "DE-HE");
+  CHECK(l->locate(ip("192.0.2.200"), loc));  // 192.0.2.128/25: a record with no geo
+  CHECK(loc.country[0] == 0);
+  CHECK(loc.prefix == 25);
+}
+
+TEST_CASE("ASN database") {
+  DatabaseSpec asn = db("GeoLite2-ASN-Test.mmdb");
+  auto l = open({db("GeoIP2-City-Test.mmdb")}, &asn);
+  CHECK(l->asnDatabase()->layout() == Layout::Asn);
+  Location loc;
+  CHECK(l->locate(ip("89.160.20.112"), loc));
+  CHECK(loc.asn == 29518);
+}
+
+TEST_CASE("CIDR map overrides the database; longest prefix wins; stable block") {
+  auto l = open({db("GeoIP2-City-Test.mmdb")});
+  REQUIRE(l->addNet(*IpPrefix::parse("81.2.0.0/16"), 0));
+  REQUIRE(l->addNet(*IpPrefix::parse("81.2.69.0/24"), 1));
+  REQUIRE(l->addNet(*IpPrefix::parse("2001:db8::/32"), 2));
+  CHECK_FALSE(l->addNet(*IpPrefix::parse("81.2.69.0/24"), 3));
+  struct NetCase {
+    const char* ip;
+    int entry;
+    int prefix;
+  } cases[] = {
+      {"81.2.69.142", 1, 24},  // more specific entry wins over the database
+      {"81.2.70.1", 0, 23},    // /16 matched; 81.2.70.0/23 is the largest block free of the /24 entry
+      {"81.2.200.1", 0, 17},
+      {"2001:db8::1", 2, 32},
+  };
+  for (const auto& c : cases) {
+    CAPTURE(c.ip);
+    Location loc;
+    CHECK(l->locate(ip(c.ip), loc));
+    CHECK(loc.netEntry == c.entry);
+    CHECK(loc.prefix == c.prefix);
+    CHECK(loc.country[0] == 0);  // the map overrides the database entirely
+  }
+}
+
+TEST_CASE("missing and corrupt databases are clear errors; optional ones are skipped") {
+  ErrorList errors;
+  CHECK_FALSE(Locator::open({db("nope.mmdb")}, nullptr, errors));
+  CHECK(errors.str().find("nope.mmdb: cannot open geo database") != std::string::npos);
+  ErrorList e2;
+  CHECK_FALSE(Locator::open({db("GeoIP2-City-Test-Invalid-Node-Count.mmdb")}, nullptr, e2));
+  CHECK(e2.str().find("invalid metadata") != std::string::npos);
+  ErrorList e3;
+  std::vector<std::string> skipped;
+  DatabaseSpec opt = db("nope.mmdb");
+  opt.optional = true;
+  auto l = Locator::open({opt, db("GeoIP2-Country-Test.mmdb")}, nullptr, e3, &skipped);
+  REQUIRE(l);
+  CHECK(skipped.size() == 1);
+  Location loc;
+  CHECK(l->locate(ip("89.160.20.112"), loc));
+  CHECK(std::string(loc.country) == "SE");
+  CHECK_FALSE(loc.hasCoords);  // the Country database has no location
+}
+
+TEST_CASE("geo map: subdivision, country, continent, label, default") {
+  GeoMap m;
+  m.add(MatchKind::Subdivision, "US-CA", {1});
+  m.add(MatchKind::Country, "US", {2});
+  m.add(MatchKind::Continent, "EU", {3});
+  m.add(MatchKind::Label, "0", {4});
+  CHECK_FALSE(m.add(MatchKind::Country, "US", {9}));
+  Location loc;
+  MatchKind k;
+  CHECK(m.match(loc, -1, &k) == nullptr);
+  m.add(MatchKind::Default, "default", {5});
+  std::strcpy(loc.country, "US");
+  std::strcpy(loc.subdivision, "US-CA");
+  CHECK((*m.match(loc, -1, &k))[0] == 1);
+  CHECK(k == MatchKind::Subdivision);
+  std::strcpy(loc.subdivision, "US-WA");
+  CHECK((*m.match(loc, -1, &k))[0] == 2);
+  Location eu;
+  std::strcpy(eu.continent, "EU");
+  std::strcpy(eu.country, "FR");
+  CHECK((*m.match(eu, -1, &k))[0] == 3);
+  CHECK(k == MatchKind::Continent);
+  CHECK((*m.match(Location{}, 0, &k))[0] == 4);
+  CHECK((*m.match(Location{}, -1, &k))[0] == 5);
+  CHECK(k == MatchKind::Default);
+}
+
+TEST_CASE("great-circle distance") {
+  CHECK(distanceKm(51.5074, -0.1278, 48.8566, 2.3522) == doctest::Approx(343.5).epsilon(0.01));   // London-Paris
+  CHECK(distanceKm(40.7128, -74.006, 35.6762, 139.6503) == doctest::Approx(10850).epsilon(0.01)); // NYC-Tokyo
+  CHECK(distanceKm(10, 10, 10, 10) == 0);
+}
