@@ -13,6 +13,8 @@ Usage:
   geodnsd [serve] --config FILE [options]     serve DNS over UDP and TCP
   geodnsd [serve] --listen ADDR:PORT --zone ORIGIN=FILE [...]
   geodnsd check-config --config FILE          validate config and zones, then exit
+  geodnsd explain --config FILE --name NAME [--type TYPE] --client IP[/PREFIX] [--json]
+                                              what would this client get, and why
   geodnsd --help | --version
 
 Options:
@@ -24,6 +26,13 @@ Options:
   -w, --workers N          UDP worker threads per listener (default: number of cores)
       --max-udp-payload N  largest UDP response with EDNS, 512..65535 (default 1232)
       --log-level LEVEL    debug, info, warn or error (default info)
+explain:
+      --name NAME          the query name
+      --type TYPE          the query type (default A)
+      --client IP[/PREFIX] the client: a bare address is the resolver's own address (no ECS);
+                           with /PREFIX it is sent as EDNS Client Subnet from --resolver
+      --resolver IP        the resolver address for ECS queries (default 127.0.0.1)
+      --json               machine-readable output
   -h, --help               this text
   -V, --version            print the version
 
@@ -44,6 +53,9 @@ Options parseArgs(int argc, char** argv, ErrorList& errors) {
   int i = 1;
   if (i < argc && std::strcmp(argv[i], "check-config") == 0) {
     o.command = Command::CheckConfig;
+    ++i;
+  } else if (i < argc && std::strcmp(argv[i], "explain") == 0) {
+    o.command = Command::Explain;
     ++i;
   } else if (i < argc && std::strcmp(argv[i], "serve") == 0) {
     ++i;
@@ -89,6 +101,16 @@ Options parseArgs(int argc, char** argv, ErrorList& errors) {
       if (need("--max-udp-payload") && !(parseUnsigned(value, v) && v >= 512 && v <= 65535))
         errors.add("", "--max-udp-payload needs a number 512..65535");
       else o.maxUdpPayload = v;
+    } else if (a == "--name") {
+      if (need("--name")) o.name = value;
+    } else if (a == "--type") {
+      if (need("--type")) o.type = value;
+    } else if (a == "--client") {
+      if (need("--client")) o.client = value;
+    } else if (a == "--resolver") {
+      if (need("--resolver")) o.resolver = value;
+    } else if (a == "--json") {
+      o.json = true;
     } else if (a == "--log-level") {
       if (need("--log-level")) o.logLevel = value;
     } else {
@@ -124,7 +146,7 @@ std::optional<zones::ServerConfig> resolveConfig(const Options& opt, ErrorList& 
   }
   if (opt.workers) cfg.workers = *opt.workers;
   if (opt.maxUdpPayload) cfg.limits.maxUdpPayload = static_cast<std::uint16_t>(*opt.maxUdpPayload);
-  if (cfg.listen.empty()) errors.add("", "no listener: give --listen ADDR:PORT or a config with \"listen\"");
+  if (cfg.listen.empty() && opt.command != Command::Explain) errors.add("", "no listener: give --listen ADDR:PORT or a config with \"listen\"");
   if (cfg.zones.empty()) errors.add("", "no zones: give --zone ORIGIN=FILE or a config with \"zones\"");
   if (errors.size() != before) return std::nullopt;
   return cfg;

@@ -9,7 +9,7 @@
 
 namespace geodns::server {
 
-enum class Command { Serve, CheckConfig, Help, Version };
+enum class Command { Serve, CheckConfig, Explain, Help, Version };
 
 struct Options {
   Command command = Command::Serve;
@@ -19,6 +19,12 @@ struct Options {
   std::optional<unsigned> workers;
   std::optional<unsigned> maxUdpPayload;
   std::string logLevel = "info";
+  // explain
+  std::string name;
+  std::string type = "A";
+  std::string client;
+  std::string resolver = "127.0.0.1";
+  bool json = false;
 };
 
 extern const char* const kUsage;

@@ -12,6 +12,7 @@
 #include "core/address.h"
 #include "core/log.h"
 #include "server/cli.h"
+#include "server/explain.h"
 #include "server/serving.h"
 #include "server/tcp.h"
 #include "server/udp.h"
@@ -63,6 +64,27 @@ int main(int argc, char** argv) {
     printErrors(errors);
     std::fprintf(stderr, "geodnsd: %zu error(s); nothing served\n", errors.size());
     return 1;
+  }
+  if (opt.command == Command::Explain) {
+    ExplainRequest req;
+    req.name = opt.name;
+    req.type = opt.type;
+    req.json = opt.json;
+    std::string err;
+    auto client = IpPrefix::parse(opt.client, &err, true);
+    auto resolver = IpAddress::parse(opt.resolver);
+    if (opt.name.empty() || !client || !resolver) {
+      std::fprintf(stderr, "geodnsd explain: needs --name NAME and --client IP[/PREFIX]%s%s\n",
+                   err.empty() ? "" : ": ", err.c_str());
+      return 2;
+    }
+    req.client = *client;
+    req.clientIsEcs = opt.client.find('/') != std::string::npos;
+    req.resolver = *resolver;
+    bool ok = false;
+    std::string report = explain(*snap, req, ok);
+    std::fputs(report.c_str(), ok ? stdout : stderr);
+    return ok ? 0 : 2;
   }
   if (opt.command == Command::CheckConfig) {
     std::printf("config OK: %zu zone(s), %zu record(s)\n", snap->zones->zones().size(),

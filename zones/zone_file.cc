@@ -6,6 +6,7 @@
 
 #include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <memory>
@@ -160,6 +161,27 @@ std::string rrToText(const ParsedRR& rr) {
     text.push_back(hex[c & 15]);
   }
   return text;
+}
+
+std::string messageToText(const std::uint8_t* data, std::size_t len) {
+  ldns_pkt* pkt = nullptr;
+  if (ldns_wire2pkt(&pkt, data, len) != LDNS_STATUS_OK || !pkt) return "(unparseable message)\n";
+  char* text = ldns_pkt2str(pkt);
+  std::string out = text ? text : "";
+  std::free(text);
+  ldns_pkt_free(pkt);
+  return out;
+}
+
+std::string typeToText(std::uint16_t type) {
+  char* t = ldns_rr_type2str(static_cast<ldns_rr_type>(type));
+  std::string out = t ? t : "TYPE" + std::to_string(type);
+  std::free(t);
+  return out;
+}
+
+std::uint16_t typeFromText(const std::string& text) {
+  return static_cast<std::uint16_t>(ldns_get_rr_type_by_name(text.c_str()));
 }
 
 }  // namespace geodns::zones
