@@ -124,9 +124,10 @@ std::string explain(const ServingSnapshot& snap, const ExplainRequest& req, bool
         const geo::FieldPaths& f = db.fields();
         t << "location: " << db.file() << " (" << geo::layoutName(db.layout()) << ", " << db.type()
           << "), network " << net << "\n";
-        t << "          continent " << (loc.continent[0] ? loc.continent : "-") << " [" << f.continent
-          << "], country " << (loc.country[0] ? loc.country : "-") << " [" << f.country << "], subdivision "
-          << (loc.subdivision[0] ? loc.subdivision : "-") << " [" << f.subdivision << "]";
+        t << "          continent " << (loc.continent[0] ? loc.continent : "-") << " ["
+          << (f.continent.empty() ? "from the country" : f.continent) << "], country " << (loc.country[0] ? loc.country : "-") << " [" << f.country << "], subdivision "
+          << (loc.subdivision[0] ? loc.subdivision : "-") << " ["
+          << (f.subdivision.empty() ? "not read" : f.subdivision) << "]";
         if (loc.hasCoords) t << ", lat " << coord(loc.lat) << " lon " << coord(loc.lon);
         if (loc.asn) t << ", AS" << loc.asn;
         t << "\n";
