@@ -32,9 +32,13 @@ inline std::vector<std::uint8_t> ecsOption(const char* address, std::uint8_t sou
   if (family == 0) family = a.family == 4 ? 1 : 2;
   a = a.masked(source);
   std::size_t len = (source + 7u) / 8u;
-  std::vector<std::uint8_t> o = {0, 8, 0, static_cast<std::uint8_t>(4 + len),
-                                 0, static_cast<std::uint8_t>(family), source, 0};
-  o.insert(o.end(), a.bytes, a.bytes + len);
+  // Built by index: GCC 12 -O2/-O3 warns falsely (-Warray-bounds) on vector::insert here.
+  std::vector<std::uint8_t> o(8 + len);
+  o[3] = static_cast<std::uint8_t>(4 + len);
+  o[1] = 8;
+  o[5] = static_cast<std::uint8_t>(family);
+  o[6] = source;
+  for (std::size_t i = 0; i < len; ++i) o[8 + i] = a.bytes[i];
   return o;
 }
 

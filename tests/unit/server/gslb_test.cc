@@ -125,8 +125,10 @@ TEST_CASE("ECS echo: family, source prefix and address as sent") {
 
 TEST_CASE("malformed ECS is FORMERR") {
   auto opt = [](std::vector<std::uint8_t> body) {
-    std::vector<std::uint8_t> o = {0, 8, 0, static_cast<std::uint8_t>(body.size())};
-    o.insert(o.end(), body.begin(), body.end());
+    std::vector<std::uint8_t> o(4 + body.size());
+    o[1] = 8;
+    o[3] = static_cast<std::uint8_t>(body.size());
+    for (std::size_t i = 0; i < body.size(); ++i) o[4 + i] = body[i];
     return o;
   };
   struct Bad {
@@ -148,7 +150,7 @@ TEST_CASE("malformed ECS is FORMERR") {
   }
   auto two = ecsOption("198.51.100.0", 24);
   auto second = ecsOption("203.0.113.0", 24);
-  two.insert(two.end(), second.begin(), second.end());
+  for (auto b : second) two.push_back(b);
   CHECK(ask({.name = "www.gslb.test", .options = two}).resp.rcode() == 1);
 }
 
