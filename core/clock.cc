@@ -2,7 +2,9 @@
 
 namespace geodns {
 
-TimePoint SteadyClock::now() const noexcept { return std::chrono::steady_clock::now(); }
+TimePoint SteadyClock::now() const noexcept {
+  return std::chrono::steady_clock::now();
+}
 
 std::int64_t SteadyClock::unixSeconds() const noexcept {
   return std::chrono::duration_cast<std::chrono::seconds>(

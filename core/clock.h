@@ -11,7 +11,7 @@ using TimePoint = std::chrono::steady_clock::time_point;
 class Clock {
  public:
   virtual ~Clock() = default;
-  virtual TimePoint now() const noexcept = 0;     // monotonic
+  virtual TimePoint now() const noexcept = 0;             // monotonic
   virtual std::int64_t unixSeconds() const noexcept = 0;  // wall clock, for records and logs
 };
 

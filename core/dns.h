@@ -11,11 +11,46 @@ inline constexpr std::size_t kMaxMessage = 65535;
 inline constexpr std::uint16_t kMinUdpPayload = 512;
 
 enum class Type : std::uint16_t {
-  A = 1, NS = 2, MD = 3, MF = 4, CNAME = 5, SOA = 6, MB = 7, MG = 8, MR = 9, NUL = 10, WKS = 11,
-  PTR = 12, HINFO = 13, MINFO = 14, MX = 15, TXT = 16, RP = 17, AFSDB = 18, RT = 21,
-  SIG = 24, KEY = 25, PX = 26, AAAA = 28, SRV = 33, NAPTR = 35, KX = 36, DNAME = 39, OPT = 41,
-  DS = 43, RRSIG = 46, NSEC = 47, DNSKEY = 48, NSEC3 = 50, TKEY = 249, TSIG = 250, IXFR = 251,
-  AXFR = 252, MAILB = 253, MAILA = 254, ANY = 255,
+  A = 1,
+  NS = 2,
+  MD = 3,
+  MF = 4,
+  CNAME = 5,
+  SOA = 6,
+  MB = 7,
+  MG = 8,
+  MR = 9,
+  NUL = 10,
+  WKS = 11,
+  PTR = 12,
+  HINFO = 13,
+  MINFO = 14,
+  MX = 15,
+  TXT = 16,
+  RP = 17,
+  AFSDB = 18,
+  RT = 21,
+  SIG = 24,
+  KEY = 25,
+  PX = 26,
+  AAAA = 28,
+  SRV = 33,
+  NAPTR = 35,
+  KX = 36,
+  DNAME = 39,
+  OPT = 41,
+  DS = 43,
+  RRSIG = 46,
+  NSEC = 47,
+  DNSKEY = 48,
+  NSEC3 = 50,
+  TKEY = 249,
+  TSIG = 250,
+  IXFR = 251,
+  AXFR = 252,
+  MAILB = 253,
+  MAILA = 254,
+  ANY = 255,
 };
 
 inline constexpr std::uint16_t kClassIN = 1;
@@ -23,7 +58,12 @@ inline constexpr std::uint16_t kClassCH = 3;
 inline constexpr std::uint16_t kClassANY = 255;
 
 enum class Rcode : std::uint16_t {
-  NoError = 0, FormErr = 1, ServFail = 2, NXDomain = 3, NotImp = 4, Refused = 5,
+  NoError = 0,
+  FormErr = 1,
+  ServFail = 2,
+  NXDomain = 3,
+  NotImp = 4,
+  Refused = 5,
   BadVers = 16,  // extended: needs OPT, upper 8 bits in the OPT TTL
 };
 
@@ -40,13 +80,24 @@ inline constexpr std::uint16_t kFlagCD = 0x0010;
 inline constexpr std::uint16_t kOpcodeMask = 0x7800;
 inline constexpr std::uint32_t kEdnsDO = 0x8000;  // in the low 16 bits of the OPT TTL
 
-constexpr std::uint16_t toU16(Type t) noexcept { return static_cast<std::uint16_t>(t); }
+constexpr std::uint16_t toU16(Type t) noexcept {
+  return static_cast<std::uint16_t>(t);
+}
 
 // Types whose RDATA holds domain names that may be compressed (RFC 3597 section 4).
 constexpr bool rdataNamesCompressible(std::uint16_t t) noexcept {
   switch (static_cast<Type>(t)) {
-    case Type::NS: case Type::MD: case Type::MF: case Type::CNAME: case Type::SOA: case Type::MB:
-    case Type::MG: case Type::MR: case Type::PTR: case Type::MINFO: case Type::MX:
+    case Type::NS:
+    case Type::MD:
+    case Type::MF:
+    case Type::CNAME:
+    case Type::SOA:
+    case Type::MB:
+    case Type::MG:
+    case Type::MR:
+    case Type::PTR:
+    case Type::MINFO:
+    case Type::MX:
       return true;
     default:
       return false;

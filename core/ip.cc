@@ -8,9 +8,12 @@ namespace geodns {
 
 std::string IpAddress::str() const {
   char buf[INET6_ADDRSTRLEN] = {};
-  if (family == 4) inet_ntop(AF_INET, bytes, buf, sizeof buf);
-  else if (family == 6) inet_ntop(AF_INET6, bytes, buf, sizeof buf);
-  else return "-";
+  if (family == 4)
+    inet_ntop(AF_INET, bytes, buf, sizeof buf);
+  else if (family == 6)
+    inet_ntop(AF_INET6, bytes, buf, sizeof buf);
+  else
+    return "-";
   return buf;
 }
 
@@ -40,7 +43,8 @@ IpAddress IpAddress::fromSockaddr(const sockaddr* sa) noexcept {
   return a;
 }
 
-std::optional<IpPrefix> IpPrefix::parse(std::string_view text, std::string* err, bool allowHostBits) {
+std::optional<IpPrefix> IpPrefix::parse(std::string_view text, std::string* err,
+                                        bool allowHostBits) {
   auto slash = text.find('/');
   auto addr = IpAddress::parse(text.substr(0, slash));
   if (!addr) {
@@ -59,7 +63,9 @@ std::optional<IpPrefix> IpPrefix::parse(std::string_view text, std::string* err,
     p.length = static_cast<std::uint8_t>(n);
   }
   if (!allowHostBits && !(p.addr.masked(p.length) == p.addr)) {
-    if (err) *err = "host bits set beyond /" + std::to_string(p.length) + " in '" + std::string(text) + "'";
+    if (err)
+      *err =
+          "host bits set beyond /" + std::to_string(p.length) + " in '" + std::string(text) + "'";
     return std::nullopt;
   }
   return p;

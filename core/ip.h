@@ -12,7 +12,7 @@
 namespace geodns {
 
 struct IpAddress {
-  std::uint8_t family = 0;  // 4 or 6; 0 = none
+  std::uint8_t family = 0;      // 4 or 6; 0 = none
   std::uint8_t bytes[16] = {};  // IPv4 uses the first 4
 
   std::uint8_t bits() const noexcept { return family == 4 ? 32 : 128; }
@@ -31,7 +31,8 @@ struct IpAddress {
   // Zeroes every bit from `prefix` on.
   IpAddress masked(unsigned prefix) const noexcept {
     IpAddress a = *this;
-    for (unsigned i = prefix; i < bits(); ++i) a.bytes[i / 8] &= static_cast<std::uint8_t>(~(0x80u >> (i % 8)));
+    for (unsigned i = prefix; i < bits(); ++i)
+      a.bytes[i / 8] &= static_cast<std::uint8_t>(~(0x80u >> (i % 8)));
     return a;
   }
   bool operator==(const IpAddress& o) const noexcept {

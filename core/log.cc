@@ -12,16 +12,22 @@ std::atomic<int> gLevel{static_cast<int>(Level::Info)};
 std::mutex gMu;
 const char* name(Level l) {
   switch (l) {
-    case Level::Debug: return "debug";
-    case Level::Info: return "info";
-    case Level::Warn: return "warn";
-    case Level::Error: return "error";
+    case Level::Debug:
+      return "debug";
+    case Level::Info:
+      return "info";
+    case Level::Warn:
+      return "warn";
+    case Level::Error:
+      return "error";
   }
   return "?";
 }
 }  // namespace
 
-void setLevel(Level level) noexcept { gLevel.store(static_cast<int>(level)); }
+void setLevel(Level level) noexcept {
+  gLevel.store(static_cast<int>(level));
+}
 
 bool parseLevel(const char* text, Level& out) noexcept {
   for (Level l : {Level::Debug, Level::Info, Level::Warn, Level::Error})

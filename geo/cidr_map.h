@@ -15,8 +15,8 @@ class CidrMap {
   bool add(const IpPrefix& prefix, std::int32_t entry);
 
   struct Match {
-    std::int32_t entry = -1;   // -1: no entry covers the address
-    std::uint8_t prefix = 0;   // matched entry's length; for a miss, 0
+    std::int32_t entry = -1;  // -1: no entry covers the address
+    std::uint8_t prefix = 0;  // matched entry's length; for a miss, 0
     // Longest prefix over which the lookup result is the same for every
     // address (a more specific entry elsewhere shortens nothing; one below the
     // address's path lengthens it).

@@ -13,8 +13,8 @@ namespace geodns::geo {
 FieldPaths FieldPaths::preset(Layout layout) {
   switch (layout) {
     case Layout::GeoIP2:
-      return {"continent.code", "country.iso_code", "subdivisions.0.iso_code", "location.latitude",
-              "location.longitude", ""};
+      return {"continent.code",    "country.iso_code",   "subdivisions.0.iso_code",
+              "location.latitude", "location.longitude", ""};
     case Layout::Flat:
       // state1 holds a region *name* in DB-IP data, not an ISO code: not read by default.
       return {"", "country_code", "", "latitude", "longitude", ""};
@@ -28,10 +28,14 @@ FieldPaths FieldPaths::preset(Layout layout) {
 
 const char* layoutName(Layout l) noexcept {
   switch (l) {
-    case Layout::GeoIP2: return "geoip2";
-    case Layout::Flat: return "flat";
-    case Layout::Asn: return "asn";
-    case Layout::Auto: return "auto";
+    case Layout::GeoIP2:
+      return "geoip2";
+    case Layout::Flat:
+      return "flat";
+    case Layout::Asn:
+      return "asn";
+    case Layout::Auto:
+      return "auto";
   }
   return "?";
 }
@@ -71,12 +75,23 @@ bool readNumber(MMDB_entry_s* entry, const Path& path, double& out) noexcept {
   MMDB_entry_data_s d;
   if (MMDB_aget_value(entry, &d, path.ptrs.data()) != MMDB_SUCCESS || !d.has_data) return false;
   switch (d.type) {
-    case MMDB_DATA_TYPE_DOUBLE: out = d.double_value; return true;
-    case MMDB_DATA_TYPE_FLOAT: out = static_cast<double>(d.float_value); return true;
-    case MMDB_DATA_TYPE_UINT16: out = d.uint16; return true;
-    case MMDB_DATA_TYPE_UINT32: out = d.uint32; return true;
-    case MMDB_DATA_TYPE_INT32: out = d.int32; return true;
-    default: return false;
+    case MMDB_DATA_TYPE_DOUBLE:
+      out = d.double_value;
+      return true;
+    case MMDB_DATA_TYPE_FLOAT:
+      out = static_cast<double>(d.float_value);
+      return true;
+    case MMDB_DATA_TYPE_UINT16:
+      out = d.uint16;
+      return true;
+    case MMDB_DATA_TYPE_UINT32:
+      out = d.uint32;
+      return true;
+    case MMDB_DATA_TYPE_INT32:
+      out = d.int32;
+      return true;
+    default:
+      return false;
   }
 }
 
@@ -93,9 +108,9 @@ struct Database::Impl {
   Path continent, country, subdivision, latitude, longitude, asn;
   static constexpr std::uint32_t kEmpty = 0xFFFFFFFFu;
   static constexpr std::uint32_t kLeaf = 0x80000000u;
-  std::vector<std::uint32_t> tree;     // 2 per node: left, right
+  std::vector<std::uint32_t> tree;  // 2 per node: left, right
   std::vector<Location> records;
-  std::uint32_t v4Start = 0;           // value to start IPv4 lookups from
+  std::uint32_t v4Start = 0;  // value to start IPv4 lookups from
   ~Impl() {
     if (opened) MMDB_close(&mmdb);
   }
@@ -119,14 +134,15 @@ void Database::Impl::decode(MMDB_entry_s* entry, Location& loc) const noexcept {
     if (const char* c = continentOf(loc.country)) std::memcpy(loc.continent, c, 3);
   }
   double lat = 0, lon = 0;
-  if (readNumber(entry, latitude, lat) && readNumber(entry, longitude, lon) && lat >= -90 && lat <= 90 &&
-      lon >= -180 && lon <= 180) {
+  if (readNumber(entry, latitude, lat) && readNumber(entry, longitude, lon) && lat >= -90 &&
+      lat <= 90 && lon >= -180 && lon <= 180) {
     loc.hasCoords = true;
     loc.lat = lat;
     loc.lon = lon;
   }
   double a = 0;
-  if (readNumber(entry, asn, a) && a > 0 && a < 4294967296.0) loc.asn = static_cast<std::uint32_t>(a);
+  if (readNumber(entry, asn, a) && a > 0 && a < 4294967296.0)
+    loc.asn = static_cast<std::uint32_t>(a);
 }
 
 bool Database::Impl::compile(std::string* err) {
@@ -160,7 +176,8 @@ bool Database::Impl::compile(std::string* err) {
         case MMDB_RECORD_TYPE_EMPTY:
           break;
         case MMDB_RECORD_TYPE_DATA: {
-          auto [it, inserted] = byOffset.emplace(entries[side].offset, static_cast<std::uint32_t>(records.size()));
+          auto [it, inserted] =
+              byOffset.emplace(entries[side].offset, static_cast<std::uint32_t>(records.size()));
           if (inserted) {
             Location loc;
             decode(&entries[side], loc);
@@ -204,11 +221,13 @@ std::unique_ptr<Database> Database::open(const DatabaseSpec& spec, std::string* 
     // GeoIP2-style files (MaxMind, DB-IP's own mmdb) name themselves; the flat
     // ip-location-db files do not.
     const std::string& t = db->type_;
-    if (t.find("ASN") != std::string::npos) layout = Layout::Asn;
+    if (t.find("ASN") != std::string::npos)
+      layout = Layout::Asn;
     else if (t.rfind("GeoIP2", 0) == 0 || t.rfind("GeoLite2", 0) == 0 || t.rfind("DBIP-", 0) == 0 ||
              t.rfind("GeoDNS", 0) == 0)
       layout = Layout::GeoIP2;
-    else layout = Layout::Flat;
+    else
+      layout = Layout::Flat;
   }
   db->layout_ = layout;
   FieldPaths f = FieldPaths::preset(layout);

@@ -22,8 +22,8 @@ struct FieldPaths {
 struct DatabaseSpec {
   std::string file;
   Layout layout = Layout::Auto;
-  FieldPaths overrides;  // non-empty entries replace the preset's
-  bool optional = false; // a missing file is skipped instead of an error
+  FieldPaths overrides;   // non-empty entries replace the preset's
+  bool optional = false;  // a missing file is skipped instead of an error
 };
 
 class Database {

@@ -95,12 +95,14 @@ Options parseArgs(int argc, char** argv, ErrorList& errors) {
       unsigned v = 0;
       if (need("--workers") && !(parseUnsigned(value, v) && v <= 256))
         errors.add("", "--workers needs a number 0..256");
-      else o.workers = v;
+      else
+        o.workers = v;
     } else if (a == "--max-udp-payload") {
       unsigned v = 0;
       if (need("--max-udp-payload") && !(parseUnsigned(value, v) && v >= 512 && v <= 65535))
         errors.add("", "--max-udp-payload needs a number 512..65535");
-      else o.maxUdpPayload = v;
+      else
+        o.maxUdpPayload = v;
     } else if (a == "--name") {
       if (need("--name")) o.name = value;
     } else if (a == "--type") {
@@ -132,8 +134,10 @@ std::optional<zones::ServerConfig> resolveConfig(const Options& opt, ErrorList& 
     cfg.listen.clear();
     for (const auto& l : opt.listen) {
       std::string e;
-      if (!parseHostPort(l, &e)) errors.add("--listen " + l, e);
-      else cfg.listen.push_back(l);
+      if (!parseHostPort(l, &e))
+        errors.add("--listen " + l, e);
+      else
+        cfg.listen.push_back(l);
     }
   }
   for (const auto& z : opt.zones) {
@@ -146,8 +150,10 @@ std::optional<zones::ServerConfig> resolveConfig(const Options& opt, ErrorList& 
   }
   if (opt.workers) cfg.workers = *opt.workers;
   if (opt.maxUdpPayload) cfg.limits.maxUdpPayload = static_cast<std::uint16_t>(*opt.maxUdpPayload);
-  if (cfg.listen.empty() && opt.command != Command::Explain) errors.add("", "no listener: give --listen ADDR:PORT or a config with \"listen\"");
-  if (cfg.zones.empty()) errors.add("", "no zones: give --zone ORIGIN=FILE or a config with \"zones\"");
+  if (cfg.listen.empty() && opt.command != Command::Explain)
+    errors.add("", "no listener: give --listen ADDR:PORT or a config with \"listen\"");
+  if (cfg.zones.empty())
+    errors.add("", "no zones: give --zone ORIGIN=FILE or a config with \"zones\"");
   if (errors.size() != before) return std::nullopt;
   return cfg;
 }

@@ -14,8 +14,8 @@ enum class Command { Serve, CheckConfig, Explain, Help, Version };
 struct Options {
   Command command = Command::Serve;
   std::string configPath;
-  std::vector<std::string> listen;   // --listen, repeatable
-  std::vector<std::string> zones;    // --zone ORIGIN=FILE, repeatable
+  std::vector<std::string> listen;  // --listen, repeatable
+  std::vector<std::string> zones;   // --zone ORIGIN=FILE, repeatable
   std::optional<unsigned> workers;
   std::optional<unsigned> maxUdpPayload;
   std::string logLevel = "info";

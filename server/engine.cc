@@ -18,7 +18,9 @@ namespace {
 
 constexpr std::size_t kOptSize = 11;  // root name, type, class, ttl, rdlength
 constexpr int kMaxCnameHops = 8;
-constexpr std::uint16_t T(Type t) { return dns::toU16(t); }
+constexpr std::uint16_t T(Type t) {
+  return dns::toU16(t);
+}
 
 // Skips one resource record (name, fixed part, RDATA); false when malformed.
 bool skipRR(Reader& r, std::uint16_t* typeOut, name::NameBuf& scratch) noexcept {
@@ -152,7 +154,8 @@ class Response {
 
   void header(const ParsedQuery& q) noexcept {
     w_.u16(q.id);
-    flags_ = static_cast<std::uint16_t>(dns::kFlagQR | (q.flags & (dns::kOpcodeMask | dns::kFlagRD)));
+    flags_ =
+        static_cast<std::uint16_t>(dns::kFlagQR | (q.flags & (dns::kOpcodeMask | dns::kFlagRD)));
     w_.u16(0);  // flags, patched in finish()
     w_.u16(0);  // qdcount
     w_.u16(0);
@@ -175,8 +178,10 @@ class Response {
     const std::size_t mark = w_.size();
     const auto* base = reinterpret_cast<const std::uint8_t*>(set.bytes.data());
     for (const auto& rd : set.rrs) {
-      if (owner.isQname) w_.u16(kQnamePointer);
-      else comp_.write(w_, owner.name);
+      if (owner.isQname)
+        w_.u16(kQnamePointer);
+      else
+        comp_.write(w_, owner.name);
       w_.u16(set.type);
       w_.u16(rrclass);
       w_.u32(ttl == 0xFFFFFFFF ? set.ttl : ttl);
@@ -205,7 +210,8 @@ class Response {
   }
   // As add(), but a record that does not fit truncates the message (TC=1) and
   // nothing more is added: for data the client must see whole.
-  bool addRequired(int section, Owner owner, const RRset& set, std::uint32_t ttl = 0xFFFFFFFF) noexcept {
+  bool addRequired(int section, Owner owner, const RRset& set,
+                   std::uint32_t ttl = 0xFFFFFFFF) noexcept {
     if (add(section, owner, set, dns::kClassIN, ttl)) return true;
     truncated_ = true;
     stopped_ = true;
@@ -216,15 +222,19 @@ class Response {
                  std::span<const std::uint8_t> rdata, bool rdataIsName) noexcept {
     if (stopped_) return false;
     const std::size_t mark = w_.size();
-    if (owner.isQname) w_.u16(kQnamePointer);
-    else comp_.write(w_, owner.name);
+    if (owner.isQname)
+      w_.u16(kQnamePointer);
+    else
+      comp_.write(w_, owner.name);
     w_.u16(type);
     w_.u16(dns::kClassIN);
     w_.u32(ttl);
     const std::size_t rdlenAt = w_.size();
     w_.u16(0);
-    if (rdataIsName) comp_.write(w_, rdata);
-    else w_.bytes(rdata);
+    if (rdataIsName)
+      comp_.write(w_, rdata);
+    else
+      w_.bytes(rdata);
     if (!w_.ok()) {
       w_.truncate(mark);
       comp_.truncate(mark);
@@ -501,9 +511,11 @@ struct Builder {
 std::size_t responseLimit(const ServingSnapshot& snap, const ParsedQuery& q, Transport t,
                           std::size_t outSize) noexcept {
   std::size_t limit = dns::kMinUdpPayload;
-  if (t == Transport::Tcp) limit = dns::kMaxMessage;
-  else if (q.edns) limit = std::max<std::size_t>(dns::kMinUdpPayload,
-                                                 std::min(q.udpSize, snap.limits.maxUdpPayload));
+  if (t == Transport::Tcp)
+    limit = dns::kMaxMessage;
+  else if (q.edns)
+    limit =
+        std::max<std::size_t>(dns::kMinUdpPayload, std::min(q.udpSize, snap.limits.maxUdpPayload));
   return std::min(limit, outSize);
 }
 

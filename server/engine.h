@@ -15,9 +15,9 @@ enum class Transport : std::uint8_t { Udp, Tcp };
 
 // Why a message got the response it got (for counters and tests).
 enum class Outcome : std::uint8_t {
-  Dropped,     // no response (too short, QR=1)
-  Answer,      // NOERROR with data
-  NoData,      // NOERROR, SOA in authority
+  Dropped,  // no response (too short, QR=1)
+  Answer,   // NOERROR with data
+  NoData,   // NOERROR, SOA in authority
   NXDomain,
   Referral,
   Refused,
@@ -32,8 +32,8 @@ struct QueryFacts {
   std::uint16_t rcode = 0;
   bool truncated = false;
   bool edns = false;
-  bool gslb = false;            // answered from a pool
-  std::uint8_t ecsScope = 0;    // scope returned, when ECS was echoed
+  bool gslb = false;          // answered from a pool
+  std::uint8_t ecsScope = 0;  // scope returned, when ECS was echoed
   std::int32_t binding = -1;
 };
 
@@ -46,7 +46,7 @@ struct ParsedQuery {
   name::NameBuf qname;     // lowercase
   std::uint16_t qtype = 0;
   std::uint16_t qclass = 0;
-  bool edns = false;        // exactly one well-formed OPT
+  bool edns = false;  // exactly one well-formed OPT
   std::uint16_t udpSize = 0;
   std::uint8_t ednsVersion = 0;
   bool dnssecOk = false;

@@ -65,11 +65,13 @@ std::string explain(const ServingSnapshot& snap, const ExplainRequest& req, bool
   if (qtype == 0) return "unknown type '" + req.type + "'\n";
   nlohmann::ordered_json j;
   std::ostringstream t;
-  const std::string clientText = req.client.str() + (req.clientIsEcs ? " (ECS, from resolver " + req.resolver.str() + ")"
-                                                                      : " (resolver address, no ECS)");
+  const std::string clientText =
+      req.client.str() + (req.clientIsEcs ? " (ECS, from resolver " + req.resolver.str() + ")"
+                                          : " (resolver address, no ECS)");
   j["query"] = {{"name", name::toText(name::asSpan(*qname))}, {"type", zones::typeToText(qtype)}};
   j["client"] = clientText;
-  t << "query:    " << name::toText(name::asSpan(*qname)) << " " << zones::typeToText(qtype) << "\n";
+  t << "query:    " << name::toText(name::asSpan(*qname)) << " " << zones::typeToText(qtype)
+    << "\n";
   t << "client:   " << clientText << "\n";
 
   // Run the real engine first: it says whether (and through which binding,
@@ -86,7 +88,8 @@ std::string explain(const ServingSnapshot& snap, const ExplainRequest& req, bool
     const Policy& policy = g.policies[b.policy];
     t << "binding:  " << b.name << " -> pool " << pool.name << ", policy " << policy.name
       << (policy.ecs ? "" : " (ecs: false)") << "\n";
-    j["binding"] = {{"name", b.name}, {"pool", pool.name}, {"policy", policy.name}, {"ecs", policy.ecs}};
+    j["binding"] = {
+        {"name", b.name}, {"pool", pool.name}, {"policy", policy.name}, {"ecs", policy.ecs}};
     Client client{req.clientIsEcs ? req.client.addr.masked(req.client.length) : req.client.addr,
                   req.clientIsEcs ? req.client.length : req.client.addr.bits(), req.clientIsEcs};
     if (req.clientIsEcs && (!policy.ecs || req.client.length == 0))
@@ -103,7 +106,8 @@ std::string explain(const ServingSnapshot& snap, const ExplainRequest& req, bool
       t << "location: not used by this policy\n";
       jl["used"] = false;
     } else {
-      IpAddress looked = client.address.isV4Mapped() ? client.address.v4FromMapped() : client.address;
+      IpAddress looked =
+          client.address.isV4Mapped() ? client.address.v4FromMapped() : client.address;
       std::string net = looked.masked(loc.prefix).str() + "/" + std::to_string(loc.prefix);
       jl["address"] = looked.str();
       jl["found"] = loc.found;
@@ -125,7 +129,8 @@ std::string explain(const ServingSnapshot& snap, const ExplainRequest& req, bool
         t << "location: " << db.file() << " (" << geo::layoutName(db.layout()) << ", " << db.type()
           << "), network " << net << "\n";
         t << "          continent " << (loc.continent[0] ? loc.continent : "-") << " ["
-          << (f.continent.empty() ? "from the country" : f.continent) << "], country " << (loc.country[0] ? loc.country : "-") << " [" << f.country << "], subdivision "
+          << (f.continent.empty() ? "from the country" : f.continent) << "], country "
+          << (loc.country[0] ? loc.country : "-") << " [" << f.country << "], subdivision "
           << (loc.subdivision[0] ? loc.subdivision : "-") << " ["
           << (f.subdivision.empty() ? "not read" : f.subdivision) << "]";
         if (loc.hasCoords) t << ", lat " << coord(loc.lat) << " lon " << coord(loc.lon);
@@ -150,7 +155,8 @@ std::string explain(const ServingSnapshot& snap, const ExplainRequest& req, bool
       nlohmann::ordered_json js;
       js["step"] = stepName(log.kind);
       t << "step " << int(s + 1) << ":   " << stepName(log.kind);
-      if (log.kind == StepKind::GeoMap || (log.kind == StepKind::Nearest && log.matched == geo::MatchKind::Net)) {
+      if (log.kind == StepKind::GeoMap ||
+          (log.kind == StepKind::Nearest && log.matched == geo::MatchKind::Net)) {
         t << " (matched " << geo::matchKindName(log.matched) << ")";
         js["matched"] = geo::matchKindName(log.matched);
       }
@@ -190,8 +196,10 @@ std::string explain(const ServingSnapshot& snap, const ExplainRequest& req, bool
         j["cname"] = name::toText(name::asSpan(d.chosen->cname));
       }
       for (std::uint8_t i = 0; i < d.picked; ++i) {
-        t << (i ? ", " : "; members ") << d.members[i]->addr.str() << " (weight " << d.members[i]->weight << ")";
-        members.push_back({{"address", d.members[i]->addr.str()}, {"weight", d.members[i]->weight}});
+        t << (i ? ", " : "; members ") << d.members[i]->addr.str() << " (weight "
+          << d.members[i]->weight << ")";
+        members.push_back(
+            {{"address", d.members[i]->addr.str()}, {"weight", d.members[i]->weight}});
       }
       j["members"] = members;
       t << "\n";
@@ -201,7 +209,8 @@ std::string explain(const ServingSnapshot& snap, const ExplainRequest& req, bool
     }
     t << "ttl:      " << pool.ttl << "\n";
     t << "scope:    /" << int(client.fromEcs ? d.scope : 0)
-      << (client.fromEcs ? "" : " (no ECS used: the answer is not tied to a client subnet)") << "\n";
+      << (client.fromEcs ? "" : " (no ECS used: the answer is not tied to a client subnet)")
+      << "\n";
     j["ttl"] = pool.ttl;
     j["ecs_scope"] = client.fromEcs ? d.scope : 0;
   } else {
@@ -212,7 +221,8 @@ std::string explain(const ServingSnapshot& snap, const ExplainRequest& req, bool
   std::string wire;
   std::istringstream lines(zones::messageToText(out.data(), n));
   for (std::string line; std::getline(lines, line);)  // drop dig's client-side lines
-    if (line.rfind(";; Query time", 0) != 0 && line.rfind(";; WHEN", 0) != 0 && line.rfind(";; SERVER", 0) != 0)
+    if (line.rfind(";; Query time", 0) != 0 && line.rfind(";; WHEN", 0) != 0 &&
+        line.rfind(";; SERVER", 0) != 0)
       wire += line + "\n";
   t << "\nanswer:\n" << wire;
   j["answer"] = wire;

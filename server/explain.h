@@ -12,7 +12,7 @@ namespace geodns::server {
 struct ExplainRequest {
   std::string name;
   std::string type = "A";
-  IpPrefix client;        // address and prefix
+  IpPrefix client;           // address and prefix
   bool clientIsEcs = false;  // given as IP/PREFIX: sent as ECS from `resolver`
   IpAddress resolver;
   bool json = false;

@@ -1,8 +1,8 @@
 #include "server/gslb.h"
 
 #include <algorithm>
-#include <cstring>
 #include <cctype>
+#include <cstring>
 #include <map>
 #include <optional>
 
@@ -10,10 +10,14 @@ namespace geodns::server {
 
 const char* stepName(StepKind k) noexcept {
   switch (k) {
-    case StepKind::GeoMap: return "geo_map";
-    case StepKind::Nearest: return "nearest";
-    case StepKind::FirstN: return "first_n";
-    case StepKind::Weighted: return "weighted";
+    case StepKind::GeoMap:
+      return "geo_map";
+    case StepKind::Nearest:
+      return "nearest";
+    case StepKind::FirstN:
+      return "first_n";
+    case StepKind::Weighted:
+      return "weighted";
   }
   return "?";
 }
@@ -52,12 +56,18 @@ std::shared_ptr<const Gslb> Gslb::build(const zones::GslbConfig& cfg, ErrorList&
                : d.layout == "asn"  ? geo::Layout::Asn
                                     : geo::Layout::Auto;
     for (const auto& [field, path] : d.fields) {
-      if (field == "continent") s.overrides.continent = path;
-      else if (field == "country") s.overrides.country = path;
-      else if (field == "subdivision") s.overrides.subdivision = path;
-      else if (field == "latitude") s.overrides.latitude = path;
-      else if (field == "longitude") s.overrides.longitude = path;
-      else if (field == "asn") s.overrides.asn = path;
+      if (field == "continent")
+        s.overrides.continent = path;
+      else if (field == "country")
+        s.overrides.country = path;
+      else if (field == "subdivision")
+        s.overrides.subdivision = path;
+      else if (field == "latitude")
+        s.overrides.latitude = path;
+      else if (field == "longitude")
+        s.overrides.longitude = path;
+      else if (field == "asn")
+        s.overrides.asn = path;
     }
     return s;
   };
@@ -96,7 +106,8 @@ std::shared_ptr<const Gslb> Gslb::build(const zones::GslbConfig& cfg, ErrorList&
     p.ttl = pc.ttl;
     p.maxAnswers = static_cast<std::uint8_t>(std::min<std::uint32_t>(pc.maxAnswers, kMaxAnswers));
     if (pc.regions.size() > kMaxPoolRegions)
-      errors.add(pc.where + "/regions", "at most " + std::to_string(kMaxPoolRegions) + " regions per pool");
+      errors.add(pc.where + "/regions",
+                 "at most " + std::to_string(kMaxPoolRegions) + " regions per pool");
     for (const auto& rc : pc.regions) {
       PoolRegion pr;
       pr.region = regionIds[rc.region];
@@ -148,12 +159,14 @@ std::shared_ptr<const Gslb> Gslb::build(const zones::GslbConfig& cfg, ErrorList&
             code = std::to_string(labelId(code));
           }
           for (auto& ch : code)
-            if (kind != geo::MatchKind::Label) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+            if (kind != geo::MatchKind::Label)
+              ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
           if (!ok) {
             errors.add(sc.where + "/map/" + key, "bad code '" + code + "' for " + prefix);
             continue;
           }
-          if (!st.map.add(kind, code, std::move(ids))) errors.add(sc.where + "/map/" + key, "duplicate key");
+          if (!st.map.add(kind, code, std::move(ids)))
+            errors.add(sc.where + "/map/" + key, "duplicate key");
         }
       } else if (sc.kind == "nearest") {
         st.kind = StepKind::Nearest;
@@ -171,10 +184,12 @@ std::shared_ptr<const Gslb> Gslb::build(const zones::GslbConfig& cfg, ErrorList&
     policyIds[pol.name] = static_cast<std::uint32_t>(g->policies.size());
     g->policies.push_back(std::move(pol));
   }
-  for (const auto& bc : cfg.bindings) g->bindings.push_back({bc.name, poolIds[bc.pool], policyIds[bc.policy]});
+  for (const auto& bc : cfg.bindings)
+    g->bindings.push_back({bc.name, poolIds[bc.pool], policyIds[bc.policy]});
   for (const auto& pol : g->policies)
     if (pol.usesLocation && g->locator && g->locator->databases().empty() && g->nets.empty())
-      errors.add("", "policy " + pol.name + " orders by location but geo has no databases and no nets");
+      errors.add("",
+                 "policy " + pol.name + " orders by location but geo has no databases and no nets");
   if (errors.size() != before) return nullptr;
   return g;
 }
@@ -252,9 +267,11 @@ void decide(const Gslb& g, const Binding& binding, const Client& client, int fam
         double dist[kMaxPoolRegions];
         for (std::uint8_t i = 0; i < d.candidates; ++i) {
           const Region& r = g.regions[pool.regions[d.order[i]].region];
-          dist[i] = r.hasCoords ? std::max(0.0, geo::distanceKm(d.location.lat, d.location.lon, r.lat, r.lon) +
-                                                    st.biasKm[pool.regions[d.order[i]].region])
-                                : 1e12;  // regions without coordinates go last
+          dist[i] =
+              r.hasCoords
+                  ? std::max(0.0, geo::distanceKm(d.location.lat, d.location.lon, r.lat, r.lon) +
+                                      st.biasKm[pool.regions[d.order[i]].region])
+                  : 1e12;  // regions without coordinates go last
           if (log) log->distanceKm[d.order[i]] = r.hasCoords ? dist[i] : -1;
         }
         // Stable insertion sort: ties keep the previous order.

@@ -52,15 +52,15 @@ const char* stepName(StepKind k) noexcept;
 
 struct Step {
   StepKind kind = StepKind::Weighted;
-  geo::GeoMap map;                 // GeoMap
-  std::vector<double> biasKm;      // Nearest: by RegionId
-  std::uint32_t n = 1;             // FirstN
+  geo::GeoMap map;             // GeoMap
+  std::vector<double> biasKm;  // Nearest: by RegionId
+  std::uint32_t n = 1;         // FirstN
 };
 
 struct Policy {
   std::string name;
-  bool ecs = true;           // use the ECS address when the query carries one
-  bool usesLocation = false; // some step depends on where the client is
+  bool ecs = true;            // use the ECS address when the query carries one
+  bool usesLocation = false;  // some step depends on where the client is
   std::vector<Step> steps;
 };
 
@@ -115,7 +115,8 @@ struct Decision {
   geo::Location location;
   bool located = false;
   geo::MatchKind matched = geo::MatchKind::None;
-  std::uint8_t scope = 0;  // ECS scope in bits of the client's family; 0 = answer not client-specific
+  std::uint8_t scope =
+      0;  // ECS scope in bits of the client's family; 0 = answer not client-specific
   std::uint8_t candidates = 0;
   std::uint8_t order[kMaxPoolRegions];  // pool-region indices, best first
   const PoolRegion* chosen = nullptr;
@@ -126,6 +127,7 @@ struct Decision {
 // Runs `binding`'s policy for one query. `family` is 4 (A) or 6 (AAAA) or 0
 // (CNAME pools). noexcept, allocation-free.
 void decide(const Gslb& g, const Binding& binding, const Client& client, int family,
-            name::Span qname, std::uint16_t queryId, Decision& out, Trace* trace = nullptr) noexcept;
+            name::Span qname, std::uint16_t queryId, Decision& out,
+            Trace* trace = nullptr) noexcept;
 
 }  // namespace geodns::server

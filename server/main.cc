@@ -105,7 +105,8 @@ int main(int argc, char** argv) {
   holder.publish(snap);
   std::atomic<bool> stop{false};
 
-  unsigned workers = cfg->workers ? cfg->workers : std::max(1u, std::thread::hardware_concurrency());
+  unsigned workers =
+      cfg->workers ? cfg->workers : std::max(1u, std::thread::hardware_concurrency());
   std::vector<std::unique_ptr<UdpWorker>> udp;
   std::vector<int> tcpFds;
   for (const auto& l : cfg->listen) {
@@ -131,8 +132,9 @@ int main(int argc, char** argv) {
   tcp.start();
   std::string listening;
   for (const auto& l : cfg->listen) listening += (listening.empty() ? "" : " ") + l;
-  GEODNS_LOG_INFO("ready: %zu zone(s), %zu record(s), %u UDP worker(s) per listener, listening on %s",
-                  snap->zones->zones().size(), countRecords(*snap), workers, listening.c_str());
+  GEODNS_LOG_INFO(
+      "ready: %zu zone(s), %zu record(s), %u UDP worker(s) per listener, listening on %s",
+      snap->zones->zones().size(), countRecords(*snap), workers, listening.c_str());
 
   for (;;) {
     timespec tick{1, 0};

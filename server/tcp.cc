@@ -126,9 +126,12 @@ void TcpServer::onReadable(Conn& c, const ServingSnapshot& snap) {
       if (c.in.size() > 4 * 65537) break;  // process before reading more
       continue;
     }
-    if (r == 0) eof = true;
-    else if (errno == EINTR) continue;
-    else if (errno != EAGAIN && errno != EWOULDBLOCK) eof = true;
+    if (r == 0)
+      eof = true;
+    else if (errno == EINTR)
+      continue;
+    else if (errno != EAGAIN && errno != EWOULDBLOCK)
+      eof = true;
     break;
   }
   // Answer every complete frame (pipelining, RFC 7766 s6.2.1.1).
@@ -142,7 +145,8 @@ void TcpServer::onReadable(Conn& c, const ServingSnapshot& snap) {
     if (rlen > 0) {
       c.out.push_back(static_cast<std::uint8_t>(rlen >> 8));
       c.out.push_back(static_cast<std::uint8_t>(rlen));
-      c.out.insert(c.out.end(), scratch_.begin(), scratch_.begin() + static_cast<std::ptrdiff_t>(rlen));
+      c.out.insert(c.out.end(), scratch_.begin(),
+                   scratch_.begin() + static_cast<std::ptrdiff_t>(rlen));
     }
     if (maxQueries && ++c.served >= maxQueries) c.closing = true;
   }
@@ -171,7 +175,8 @@ void TcpServer::run() {
         for (;;) {
           sockaddr_storage peer{};
           socklen_t peerLen = sizeof peer;
-          int cfd = ::accept4(fd, reinterpret_cast<sockaddr*>(&peer), &peerLen, SOCK_NONBLOCK | SOCK_CLOEXEC);
+          int cfd = ::accept4(fd, reinterpret_cast<sockaddr*>(&peer), &peerLen,
+                              SOCK_NONBLOCK | SOCK_CLOEXEC);
           if (cfd < 0) break;
           if (open_ >= snap->limits.maxTcpConnections) {
             ::close(cfd);  // over the limit: refuse by closing at once
@@ -179,7 +184,8 @@ void TcpServer::run() {
           }
           int one = 1;
           ::setsockopt(cfd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-          if (static_cast<std::size_t>(cfd) >= conns_.size()) conns_.resize(static_cast<std::size_t>(cfd) + 64);
+          if (static_cast<std::size_t>(cfd) >= conns_.size())
+            conns_.resize(static_cast<std::size_t>(cfd) + 64);
           auto c = std::make_unique<Conn>();
           c->fd = cfd;
           c->lastActive = Clock::now();
@@ -209,8 +215,10 @@ void TcpServer::run() {
           continue;
         }
         // Drained: resume reading, and answer anything already buffered.
-        if (c.out.empty()) onReadable(c, *snap);
-        else updateInterest(c);
+        if (c.out.empty())
+          onReadable(c, *snap);
+        else
+          updateInterest(c);
         continue;
       }
       if (events[i].events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP)) onReadable(c, *snap);

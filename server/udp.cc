@@ -32,8 +32,10 @@ int openUdpSocket(const SocketAddress& addr, std::string* err) {
   if (addr.family() == AF_INET6) ::setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
   if (isWildcard(addr)) {
     // Reply from the address the query was sent to.
-    if (addr.family() == AF_INET) ::setsockopt(fd, IPPROTO_IP, IP_PKTINFO, &one, sizeof one);
-    else ::setsockopt(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, &one, sizeof one);
+    if (addr.family() == AF_INET)
+      ::setsockopt(fd, IPPROTO_IP, IP_PKTINFO, &one, sizeof one);
+    else
+      ::setsockopt(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, &one, sizeof one);
   }
   int size = 4 << 20;
   ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
@@ -49,7 +51,7 @@ int openUdpSocket(const SocketAddress& addr, std::string* err) {
 }
 
 struct UdpWorker::Buffers {
-  static constexpr std::size_t kInSize = 4096;   // larger queries are malformed anyway
+  static constexpr std::size_t kInSize = 4096;  // larger queries are malformed anyway
   static constexpr std::size_t kOutSize = 65535;
   static constexpr std::size_t kCtlSize = 128;
   std::uint8_t in[kBatch][kInSize];
@@ -71,7 +73,9 @@ UdpWorker::~UdpWorker() {
   if (fd_ >= 0) ::close(fd_);
 }
 
-void UdpWorker::start() { thread_ = std::thread([this] { run(); }); }
+void UdpWorker::start() {
+  thread_ = std::thread([this] { run(); });
+}
 
 void UdpWorker::join() {
   if (thread_.joinable()) thread_.join();
@@ -81,7 +85,8 @@ void UdpWorker::join() {
 static std::size_t replyControl(const msghdr& in, std::uint8_t* out, std::size_t cap) noexcept {
   for (cmsghdr* c = CMSG_FIRSTHDR(const_cast<msghdr*>(&in)); c;
        c = CMSG_NXTHDR(const_cast<msghdr*>(&in), c)) {
-    if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO && CMSG_SPACE(sizeof(in_pktinfo)) <= cap) {
+    if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO &&
+        CMSG_SPACE(sizeof(in_pktinfo)) <= cap) {
       in_pktinfo info;
       std::memcpy(&info, CMSG_DATA(c), sizeof info);
       info.ipi_spec_dst = info.ipi_addr;
@@ -123,15 +128,16 @@ void UdpWorker::run() noexcept {
       b.inMsg[i].msg_hdr.msg_controllen = Buffers::kCtlSize;
     }
     int n = ::recvmmsg(fd_, b.inMsg, kBatch, MSG_WAITFORONE, nullptr);
-    if (n <= 0) continue;  // timeout (checks stop_) or a transient error
+    if (n <= 0) continue;                            // timeout (checks stop_) or a transient error
     const ServingSnapshot* snap = reader.refresh();  // once per batch
     unsigned out = 0;
     for (int i = 0; i < n; ++i) {
       const msghdr& h = b.inMsg[i].msg_hdr;
       std::size_t len = (h.msg_flags & MSG_TRUNC) ? 0 : b.inMsg[i].msg_len;
-      const IpAddress source = IpAddress::fromSockaddr(reinterpret_cast<const sockaddr*>(&b.peer[i]));
-      std::size_t rlen = answer(*snap, {b.in[i], len}, {b.out[out], Buffers::kOutSize},
-                                Transport::Udp, source);
+      const IpAddress source =
+          IpAddress::fromSockaddr(reinterpret_cast<const sockaddr*>(&b.peer[i]));
+      std::size_t rlen =
+          answer(*snap, {b.in[i], len}, {b.out[out], Buffers::kOutSize}, Transport::Udp, source);
       if (rlen == 0) continue;
       b.outIov[out] = {b.out[out], rlen};
       msghdr& o = b.outMsg[out].msg_hdr;

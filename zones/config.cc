@@ -27,7 +27,8 @@ struct Ctx {
   }
 };
 
-void checkKeys(Ctx& c, const json& obj, const std::string& ptr, std::initializer_list<const char*> allowed) {
+void checkKeys(Ctx& c, const json& obj, const std::string& ptr,
+               std::initializer_list<const char*> allowed) {
   for (auto it = obj.begin(); it != obj.end(); ++it) {
     bool ok = false;
     for (const char* a : allowed) ok = ok || it.key() == a;
@@ -46,7 +47,8 @@ bool getUnsigned(Ctx& c, const json& obj, const char* key, const std::string& pt
   }
   auto n = v.get<std::uint64_t>();
   if (n < min || n > max) {
-    c.err(ptr + "/" + key, "must be between " + std::to_string(min) + " and " + std::to_string(max));
+    c.err(ptr + "/" + key,
+          "must be between " + std::to_string(min) + " and " + std::to_string(max));
     return false;
   }
   out = static_cast<T>(n);
@@ -89,7 +91,8 @@ bool getDouble(Ctx& c, const json& obj, const char* key, const std::string& ptr,
   }
   double v = obj[key].get<double>();
   if (v < min || v > max) {
-    c.err(ptr + "/" + key, "must be between " + std::to_string(min) + " and " + std::to_string(max));
+    c.err(ptr + "/" + key,
+          "must be between " + std::to_string(min) + " and " + std::to_string(max));
     return false;
   }
   out = v;
@@ -103,8 +106,10 @@ std::vector<std::string> stringList(Ctx& c, const json& v, const std::string& pt
     return out;
   }
   for (std::size_t i = 0; i < v.size(); ++i) {
-    if (!v[i].is_string()) c.err(ptr + "/" + std::to_string(i), "expected a region name");
-    else out.push_back(v[i].get<std::string>());
+    if (!v[i].is_string())
+      c.err(ptr + "/" + std::to_string(i), "expected a region name");
+    else
+      out.push_back(v[i].get<std::string>());
   }
   return out;
 }
@@ -113,9 +118,12 @@ std::vector<std::string> stringList(Ctx& c, const json& v, const std::string& pt
 std::string esc(const std::string& key) {
   std::string out;
   for (char ch : key) {
-    if (ch == '~') out += "~0";
-    else if (ch == '/') out += "~1";
-    else out.push_back(ch);
+    if (ch == '~')
+      out += "~0";
+    else if (ch == '/')
+      out += "~1";
+    else
+      out.push_back(ch);
   }
   return out;
 }
@@ -135,22 +143,27 @@ std::optional<GeoDatabaseConfig> parseDatabase(Ctx& c, const json& d, const std:
     db.file = (f.is_relative() && !base.empty() ? base / f : f).string();
   }
   db.layout = "auto";
-  if (getString(c, d, "layout", p, db.layout, false) && db.layout != "auto" && db.layout != "geoip2" &&
-      db.layout != "flat" && db.layout != "asn")
+  if (getString(c, d, "layout", p, db.layout, false) && db.layout != "auto" &&
+      db.layout != "geoip2" && db.layout != "flat" && db.layout != "asn")
     c.err(p + "/layout", "must be auto, geoip2, flat or asn");
   if (d.contains("optional")) {
-    if (!d["optional"].is_boolean()) c.err(p + "/optional", "expected true or false");
-    else db.optional = d["optional"].get<bool>();
+    if (!d["optional"].is_boolean())
+      c.err(p + "/optional", "expected true or false");
+    else
+      db.optional = d["optional"].get<bool>();
   }
   if (d.contains("fields")) {
     const json& f = d["fields"];
     if (!f.is_object()) {
       c.err(p + "/fields", "expected an object of field -> dotted path");
     } else {
-      checkKeys(c, f, p + "/fields", {"continent", "country", "subdivision", "latitude", "longitude", "asn"});
+      checkKeys(c, f, p + "/fields",
+                {"continent", "country", "subdivision", "latitude", "longitude", "asn"});
       for (auto it = f.begin(); it != f.end(); ++it) {
-        if (!it.value().is_string()) c.err(p + "/fields/" + it.key(), "expected a dotted path string");
-        else db.fields.emplace_back(it.key(), it.value().get<std::string>());
+        if (!it.value().is_string())
+          c.err(p + "/fields/" + it.key(), "expected a dotted path string");
+        else
+          db.fields.emplace_back(it.key(), it.value().get<std::string>());
       }
     }
   }
@@ -186,11 +199,14 @@ void parseGslb(Ctx& c, const json& root, ServerConfig& cfg, const std::filesyste
           r.lon = lon;
         }
         if (v.contains("labels")) {
-          if (!v["labels"].is_object()) c.err(p + "/labels", "expected an object of strings");
+          if (!v["labels"].is_object())
+            c.err(p + "/labels", "expected an object of strings");
           else
             for (auto l = v["labels"].begin(); l != v["labels"].end(); ++l) {
-              if (!l.value().is_string()) c.err(p + "/labels/" + esc(l.key()), "expected a string");
-              else r.labels.emplace_back(l.key(), l.value().get<std::string>());
+              if (!l.value().is_string())
+                c.err(p + "/labels/" + esc(l.key()), "expected a string");
+              else
+                r.labels.emplace_back(l.key(), l.value().get<std::string>());
             }
         }
         regionNames.insert(r.name);
@@ -210,7 +226,8 @@ void parseGslb(Ctx& c, const json& root, ServerConfig& cfg, const std::filesyste
       checkKeys(c, geo, "/geo", {"databases", "asn_database", "nets"});
       if (geo.contains("databases")) {
         const json& ds = geo["databases"];
-        if (!ds.is_array()) c.err("/geo/databases", "expected an array");
+        if (!ds.is_array())
+          c.err("/geo/databases", "expected an array");
         else
           for (std::size_t i = 0; i < ds.size(); ++i)
             if (auto db = parseDatabase(c, ds[i], "/geo/databases/" + std::to_string(i), base))
@@ -242,7 +259,8 @@ void parseGslb(Ctx& c, const json& root, ServerConfig& cfg, const std::filesyste
               for (std::size_t i = 0; i < n.regions.size(); ++i)
                 checkRegion(n.regions[i], p + "/regions/" + std::to_string(i));
             }
-            if (n.label.empty() == n.regions.empty()) c.err(p, "give exactly one of label or regions");
+            if (n.label.empty() == n.regions.empty())
+              c.err(p, "give exactly one of label or regions");
             g.nets.push_back(std::move(n));
           }
         }
@@ -300,14 +318,16 @@ void parseGslb(Ctx& c, const json& root, ServerConfig& cfg, const std::filesyste
                     continue;
                   }
                   checkKeys(c, ms[i], mp, {"address", "weight"});
-                  if (getString(c, ms[i], "address", mp, m.address, true) && !IpAddress::parse(m.address))
+                  if (getString(c, ms[i], "address", mp, m.address, true) &&
+                      !IpAddress::parse(m.address))
                     c.err(mp + "/address", "not an IPv4 or IPv6 address: '" + m.address + "'");
                   getUnsigned(c, ms[i], "weight", mp, m.weight, 0, 1000000);
                   pr.members.push_back(std::move(m));
                 }
               }
             }
-            if (pr.cname.empty() == pr.members.empty() && rv.contains("cname") == rv.contains("members"))
+            if (pr.cname.empty() == pr.members.empty() &&
+                rv.contains("cname") == rv.contains("members"))
               c.err(rp, "give exactly one of members or cname");
             pool.regions.push_back(std::move(pr));
           }
@@ -316,7 +336,8 @@ void parseGslb(Ctx& c, const json& root, ServerConfig& cfg, const std::filesyste
             anyCname = anyCname || !pr.cname.empty();
             anyMembers = anyMembers || !pr.members.empty();
           }
-          if (anyCname && anyMembers) c.err(p + "/regions", "a pool answers either addresses or CNAMEs, not both");
+          if (anyCname && anyMembers)
+            c.err(p + "/regions", "a pool answers either addresses or CNAMEs, not both");
         }
         poolNames.insert(pool.name);
         g.pools.push_back(std::move(pool));
@@ -341,8 +362,10 @@ void parseGslb(Ctx& c, const json& root, ServerConfig& cfg, const std::filesyste
         }
         checkKeys(c, v, p, {"ecs", "steps"});
         if (v.contains("ecs")) {
-          if (!v["ecs"].is_boolean()) c.err(p + "/ecs", "expected true or false");
-          else pol.ecs = v["ecs"].get<bool>();
+          if (!v["ecs"].is_boolean())
+            c.err(p + "/ecs", "expected true or false");
+          else
+            pol.ecs = v["ecs"].get<bool>();
         }
         if (!v.contains("steps") || !v["steps"].is_array()) {
           c.err(p + "/steps", "expected an array of steps");
@@ -365,25 +388,32 @@ void parseGslb(Ctx& c, const json& root, ServerConfig& cfg, const std::filesyste
                 for (auto m = sv["map"].begin(); m != sv["map"].end(); ++m) {
                   std::string mp = sp + "/map/" + esc(m.key());
                   const std::string& k = m.key();
-                  bool keyOk = k == "default" || k.rfind("country:", 0) == 0 || k.rfind("continent:", 0) == 0 ||
-                               k.rfind("subdivision:", 0) == 0 || k.rfind("label:", 0) == 0;
+                  bool keyOk = k == "default" || k.rfind("country:", 0) == 0 ||
+                               k.rfind("continent:", 0) == 0 || k.rfind("subdivision:", 0) == 0 ||
+                               k.rfind("label:", 0) == 0;
                   if (!keyOk)
-                    c.err(mp, "key must be default, country:CC, continent:CC, subdivision:CC-XX or label:NAME");
+                    c.err(mp,
+                          "key must be default, country:CC, continent:CC, subdivision:CC-XX or "
+                          "label:NAME");
                   auto regions = stringList(c, m.value(), mp);
-                  for (std::size_t r = 0; r < regions.size(); ++r) checkRegion(regions[r], mp + "/" + std::to_string(r));
+                  for (std::size_t r = 0; r < regions.size(); ++r)
+                    checkRegion(regions[r], mp + "/" + std::to_string(r));
                   st.map.emplace_back(k, std::move(regions));
                 }
               }
             } else if (st.kind == "nearest") {
               checkKeys(c, sv, sp, {"step", "bias_km"});
               if (sv.contains("bias_km")) {
-                if (!sv["bias_km"].is_object()) c.err(sp + "/bias_km", "expected an object of region -> km");
+                if (!sv["bias_km"].is_object())
+                  c.err(sp + "/bias_km", "expected an object of region -> km");
                 else
                   for (auto b = sv["bias_km"].begin(); b != sv["bias_km"].end(); ++b) {
                     std::string bp = sp + "/bias_km/" + esc(b.key());
                     checkRegion(b.key(), bp);
-                    if (!b.value().is_number()) c.err(bp, "expected a number of km (negative attracts)");
-                    else st.biasKm.emplace_back(b.key(), b.value().get<double>());
+                    if (!b.value().is_number())
+                      c.err(bp, "expected a number of km (negative attracts)");
+                    else
+                      st.biasKm.emplace_back(b.key(), b.value().get<double>());
                   }
               }
             } else if (st.kind == "first_n") {
@@ -393,7 +423,8 @@ void parseGslb(Ctx& c, const json& root, ServerConfig& cfg, const std::filesyste
             } else if (st.kind == "weighted") {
               checkKeys(c, sv, sp, {"step"});
             } else {
-              c.err(sp + "/step", "unknown step '" + st.kind + "' (geo_map, nearest, first_n, weighted)");
+              c.err(sp + "/step",
+                    "unknown step '" + st.kind + "' (geo_map, nearest, first_n, weighted)");
             }
             pol.steps.push_back(std::move(st));
           }
@@ -421,8 +452,10 @@ void parseGslb(Ctx& c, const json& root, ServerConfig& cfg, const std::filesyste
         checkKeys(c, bs[i], p, {"name", "pool", "policy"});
         if (getString(c, bs[i], "name", p, b.name, true)) {
           auto wire = name::fromText(b.name);
-          if (!wire) c.err(p + "/name", "not a valid domain name");
-          else if (!seen.insert(*wire).second) c.err(p + "/name", "'" + b.name + "' is bound twice");
+          if (!wire)
+            c.err(p + "/name", "not a valid domain name");
+          else if (!seen.insert(*wire).second)
+            c.err(p + "/name", "'" + b.name + "' is bound twice");
         }
         if (getString(c, bs[i], "pool", p, b.pool, true) && !poolNames.count(b.pool))
           c.err(p + "/pool", "unknown pool '" + b.pool + "'");
@@ -463,8 +496,9 @@ std::optional<ServerConfig> parseConfig(const std::string& text, const std::stri
   ServerConfig cfg;
   cfg.path = path;
   std::filesystem::path base = std::filesystem::path(path).parent_path();
-  checkKeys(c, root, "", {"listen", "workers", "zones", "limits", "chaos", "geo", "regions", "pools",
-                          "policies", "bindings"});
+  checkKeys(c, root, "",
+            {"listen", "workers", "zones", "limits", "chaos", "geo", "regions", "pools", "policies",
+             "bindings"});
 
   if (root.contains("listen")) {
     const json& l = root["listen"];
@@ -509,7 +543,8 @@ std::optional<ServerConfig> parseConfig(const std::string& text, const std::stri
         } else {
           spec.origin = z["origin"].get<std::string>();
           auto wire = name::fromText(spec.origin);
-          if (!wire) c.err(p + "/origin", "not a valid domain name: '" + spec.origin + "'");
+          if (!wire)
+            c.err(p + "/origin", "not a valid domain name: '" + spec.origin + "'");
           else if (!seen.insert(*wire).second)
             c.err(p + "/origin", "zone '" + spec.origin + "' is listed twice");
         }

@@ -19,8 +19,8 @@ struct ZoneSpec {
 };
 
 struct Limits {
-  std::uint16_t maxUdpPayload = 1232;        // advertised and enforced EDNS size (bytes)
-  std::uint32_t tcpIdleTimeoutMs = 10000;    // RFC 7766 s6.2.3 suggests seconds, not minutes
+  std::uint16_t maxUdpPayload = 1232;      // advertised and enforced EDNS size (bytes)
+  std::uint32_t tcpIdleTimeoutMs = 10000;  // RFC 7766 s6.2.3 suggests seconds, not minutes
   std::uint32_t maxTcpConnections = 1024;
   std::uint32_t tcpMaxQueriesPerConnection = 0;  // 0 = unlimited
 };
@@ -80,8 +80,8 @@ struct PoolConfig {
 struct StepConfig {
   std::string kind;  // geo_map, nearest, weighted, first_n
   std::vector<std::pair<std::string, std::vector<std::string>>> map;  // geo_map: key -> regions
-  std::vector<std::pair<std::string, double>> biasKm;                   // nearest
-  std::uint32_t n = 1;                                                  // first_n
+  std::vector<std::pair<std::string, double>> biasKm;                 // nearest
+  std::uint32_t n = 1;                                                // first_n
   std::string where;
 };
 

@@ -66,10 +66,14 @@ std::uint32_t readU32(const std::string& b, std::size_t at) {
 // Offset of the target name inside an RDATA for types that point at a host.
 int targetNameOffset(std::uint16_t type) {
   switch (static_cast<dns::Type>(type)) {
-    case dns::Type::NS: return 0;
-    case dns::Type::MX: return 2;
-    case dns::Type::SRV: return 6;
-    default: return -1;
+    case dns::Type::NS:
+      return 0;
+    case dns::Type::MX:
+      return 2;
+    case dns::Type::SRV:
+      return 6;
+    default:
+      return -1;
   }
 }
 
@@ -97,7 +101,8 @@ std::unique_ptr<Zone> Zone::compile(const std::string& originText, std::vector<P
       continue;
     }
     if (rr.rrclass != dns::kClassIN) {
-      errors.add(rr.where, "only class IN is served (got class " + std::to_string(rr.rrclass) + ")");
+      errors.add(rr.where,
+                 "only class IN is served (got class " + std::to_string(rr.rrclass) + ")");
       continue;
     }
     byOwner[rr.owner].push_back(&rr);
@@ -188,8 +193,7 @@ std::unique_ptr<Zone> Zone::compile(const std::string& originText, std::vector<P
   for (auto& node : z->nodes_) {
     bool isApex = &node == &z->nodes_[0];
     if (!isApex) {
-      if (node.find(tSOA))
-        errors.add(whereOf(node.name, tSOA), "SOA record outside the zone apex");
+      if (node.find(tSOA)) errors.add(whereOf(node.name, tSOA), "SOA record outside the zone apex");
       node.delegation = node.find(tNS) != nullptr;
       for (name::Span p = name::parent(name::asSpan(node.name)); p.size() > z->origin_.size();
            p = name::parent(p)) {
@@ -199,12 +203,12 @@ std::unique_ptr<Zone> Zone::compile(const std::string& originText, std::vector<P
     }
     if (const RRset* cn = node.find(tCNAME)) {
       if (cn->rrs.size() > 1)
-        errors.add(whereOf(node.name, tCNAME), "more than one CNAME record at " +
-                                                   name::toText(name::asSpan(node.name)));
+        errors.add(whereOf(node.name, tCNAME),
+                   "more than one CNAME record at " + name::toText(name::asSpan(node.name)));
       for (const auto& s : node.rrsets)
         if (s.type != tCNAME && s.type != tRRSIG && s.type != tNSEC) {
-          errors.add(whereOf(node.name, tCNAME), "CNAME beside other data at " +
-                                                     name::toText(name::asSpan(node.name)));
+          errors.add(whereOf(node.name, tCNAME),
+                     "CNAME beside other data at " + name::toText(name::asSpan(node.name)));
           break;
         }
     }
@@ -218,9 +222,8 @@ std::unique_ptr<Zone> Zone::compile(const std::string& originText, std::vector<P
                        name::toText(name::asSpan(node.name)));
       } else if (node.delegation && !glue && s.type != tNS && s.type != tDS && s.type != tRRSIG &&
                  s.type != tNSEC) {
-        errors.add(whereOf(node.name, s.type),
-                   "only NS, DS and glue may stand at the delegation " +
-                       name::toText(name::asSpan(node.name)));
+        errors.add(whereOf(node.name, s.type), "only NS, DS and glue may stand at the delegation " +
+                                                   name::toText(name::asSpan(node.name)));
       }
     }
   }
@@ -234,8 +237,10 @@ std::unique_ptr<Zone> Zone::compile(const std::string& originText, std::vector<P
     for (std::uint16_t t : {tA, tAAAA, tCNAME})
       if (node->find(t))
         errors.add(b.where, nameText + " is bound to a pool, but the zone file also has " +
-                                (t == tA ? "A" : t == tAAAA ? "AAAA" : "CNAME") + " records there (" +
-                                whereOf(node->name, t) + ")");
+                                (t == tA      ? "A"
+                                 : t == tAAAA ? "AAAA"
+                                              : "CNAME") +
+                                " records there (" + whereOf(node->name, t) + ")");
   }
   if (errors.size() != errorsBefore) return nullptr;
 
@@ -258,8 +263,9 @@ std::unique_ptr<Zone> Zone::compile(const std::string& originText, std::vector<P
         for (std::uint16_t i = 0; i < t->rrsets.size(); ++i) {
           std::uint16_t tt = t->rrsets[i].type;
           if (tt != tA && tt != tAAAA) continue;
-          bool dup = std::any_of(set.additional.begin(), set.additional.end(),
-                                 [&](const AdditionalRef& r) { return r.node == t && r.rrsetIndex == i; });
+          bool dup =
+              std::any_of(set.additional.begin(), set.additional.end(),
+                          [&](const AdditionalRef& r) { return r.node == t && r.rrsetIndex == i; });
           if (!dup) set.additional.push_back({t, i});
         }
       }
@@ -275,7 +281,9 @@ void ZoneSet::add(std::unique_ptr<Zone> zone) {
   zones_.push_back(std::move(zone));
 }
 
-void ZoneSet::finish() { index_.build(origins_); }
+void ZoneSet::finish() {
+  index_.build(origins_);
+}
 
 const Zone* ZoneSet::findZone(name::Span qname) const noexcept {
   for (name::Span s = qname;; s = name::parent(s)) {

@@ -34,7 +34,7 @@ struct Node;
 struct Rdata {
   std::uint32_t offset = 0;
   std::uint16_t length = 0;
-  std::uint8_t nameCount = 0;     // embedded names to compress (0 for most types)
+  std::uint8_t nameCount = 0;  // embedded names to compress (0 for most types)
   std::uint16_t namePos[2] = {0, 0};
 };
 
@@ -47,14 +47,14 @@ struct AdditionalRef {
 struct RRset {
   std::uint16_t type = 0;
   std::uint32_t ttl = 0;
-  std::string bytes;               // concatenated RDATA
+  std::string bytes;  // concatenated RDATA
   std::vector<Rdata> rrs;
   std::vector<AdditionalRef> additional;  // addresses of in-zone NS/MX/SRV targets
-  std::string target;              // CNAME target (lowercase wire), else empty
+  std::string target;                     // CNAME target (lowercase wire), else empty
 };
 
 struct Node {
-  std::string name;  // lowercase wire
+  std::string name;           // lowercase wire
   std::vector<RRset> rrsets;  // sorted by type
   bool delegation = false;    // NS below the apex: a zone cut
   bool occluded = false;      // at or below a cut, not the cut itself (glue)

@@ -1,8 +1,10 @@
 #include "zones/zone_file.h"
 
 // ldns/common.h redefines `false` in C++ unless stdbool.h came first (FIELD-NOTES.md).
-#include <stdbool.h>
+// clang-format off
+#include <stdbool.h>  // must precede ldns: see the comment above
 #include <ldns/ldns.h>
+// clang-format on
 
 #include <cerrno>
 #include <cstdio>
@@ -80,7 +82,8 @@ void parseFile(const std::filesystem::path& path, ldns_rdf* originIn, ParseState
     int startLine = line;
     ldns_rr* rawRr = nullptr;
     ldns_rdf* originRaw = origin.release();
-    ldns_status s = ldns_rr_new_frm_fp_l(&rawRr, fp.get(), &st.defaultTtl, &originRaw, &prevRaw, &line);
+    ldns_status s =
+        ldns_rr_new_frm_fp_l(&rawRr, fp.get(), &st.defaultTtl, &originRaw, &prevRaw, &line);
     origin.reset(originRaw);
     RrPtr rr(rawRr);
     // ldns counts the newline that ends a record; report the record's own line.
@@ -152,8 +155,8 @@ std::vector<ParsedRR> parseZoneFile(const std::string& path, const std::string& 
 }
 
 std::string rrToText(const ParsedRR& rr) {
-  std::string text = name::toText(name::asSpan(rr.owner)) + " " + std::to_string(rr.ttl) +
-                     " TYPE" + std::to_string(rr.type) + " \\# " + std::to_string(rr.rdata.size());
+  std::string text = name::toText(name::asSpan(rr.owner)) + " " + std::to_string(rr.ttl) + " TYPE" +
+                     std::to_string(rr.type) + " \\# " + std::to_string(rr.rdata.size());
   if (!rr.rdata.empty()) text += " ";
   static const char* hex = "0123456789abcdef";
   for (unsigned char c : rr.rdata) {

@@ -7,6 +7,7 @@
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   geodns::server::ParsedQuery q;
   auto v = geodns::server::parseQuery({data, size}, q);
-  if (v == geodns::server::ParseVerdict::Ok && q.qname.len == 0) __builtin_trap();  // a name always has a root
+  if (v == geodns::server::ParseVerdict::Ok && q.qname.len == 0)
+    __builtin_trap();  // a name always has a root
   return 0;
 }

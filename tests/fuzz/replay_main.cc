@@ -21,7 +21,8 @@ int main(int argc, char** argv) {
     }
     for (const auto& f : files) {
       std::ifstream in(f, std::ios::binary);
-      std::vector<std::uint8_t> data((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+      std::vector<std::uint8_t> data((std::istreambuf_iterator<char>(in)),
+                                     std::istreambuf_iterator<char>());
       LLVMFuzzerTestOneInput(data.data(), data.size());
       ++n;
     }

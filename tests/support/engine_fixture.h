@@ -41,15 +41,18 @@ inline std::string gslbConfigText(const std::string& zoneDir) {
     text.replace(p, 9, dir);
   // Splice listeners and zones into the object.
   auto brace = text.find('{');
-  text.insert(brace + 1, "\"listen\": [\"127.0.0.1:53\"], \"zones\": [{\"origin\": \"gslb.test\", \"file\": \"" +
-                             zoneDir + "/gslb.test.zone\"}],");
+  text.insert(
+      brace + 1,
+      "\"listen\": [\"127.0.0.1:53\"], \"zones\": [{\"origin\": \"gslb.test\", \"file\": \"" +
+          zoneDir + "/gslb.test.zone\"}],");
   return text;
 }
 
 inline std::shared_ptr<const server::ServingSnapshot> gslbSnapshot() {
   ErrorList errors;
-  auto cfg = zones::parseConfig(gslbConfigText(std::string(GEODNS_TEST_DATA) + "/integration/zones"),
-                                "gslb-config.json", errors);
+  auto cfg =
+      zones::parseConfig(gslbConfigText(std::string(GEODNS_TEST_DATA) + "/integration/zones"),
+                         "gslb-config.json", errors);
   if (!cfg) throw std::runtime_error("gslb config failed: " + errors.str());
   auto snap = server::buildSnapshot(*cfg, errors);
   if (!snap) throw std::runtime_error("gslb snapshot failed: " + errors.str());

@@ -13,7 +13,8 @@ TEST_CASE("Compressor points at the longest shared suffix, case-insensitively") 
   for (int i = 0; i < 12; ++i) w.u8(0);
   auto q = *name::fromText("www.example.test");
   // The question as a client wrote it, with mixed case.
-  const std::uint8_t mixed[] = {3, 'W', 'w', 'W', 7, 'E', 'x', 'a', 'm', 'p', 'l', 'e', 4, 't', 'e', 's', 't', 0};
+  const std::uint8_t mixed[] = {3,   'W', 'w', 'W', 7,   'E', 'x', 'a', 'm',
+                                'p', 'l', 'e', 4,   't', 'e', 's', 't', 0};
   w.bytes(mixed);
   Compressor c;
   c.addWritten(w.data(), 12);

@@ -9,7 +9,9 @@ using namespace geodns;
 using namespace std::string_literals;
 
 namespace {
-std::vector<std::uint8_t> bytes(std::string s) { return {s.begin(), s.end()}; }
+std::vector<std::uint8_t> bytes(std::string s) {
+  return {s.begin(), s.end()};
+}
 }  // namespace
 
 TEST_CASE("name::read follows backward pointers and lowercases on request") {
@@ -59,11 +61,8 @@ TEST_CASE("name text conversion") {
     const char* text;
     const char* expectText;
   } cases[] = {
-      {"Example.TEST", "example.test."},
-      {"example.test.", "example.test."},
-      {".", "."},
-      {"a\\.b.test", "a\\.b.test."},
-      {"\\065bc.test", "abc.test."},
+      {"Example.TEST", "example.test."}, {"example.test.", "example.test."}, {".", "."},
+      {"a\\.b.test", "a\\.b.test."},     {"\\065bc.test", "abc.test."},
   };
   for (const auto& c : cases) {
     CAPTURE(c.text);
@@ -82,7 +81,8 @@ TEST_CASE("subdomain, parent and label offsets") {
   CHECK(name::isSubdomain(name::asSpan(www), name::asSpan(zone)));
   CHECK(name::isSubdomain(name::asSpan(zone), name::asSpan(zone)));
   CHECK_FALSE(name::isSubdomain(name::asSpan(zone), name::asSpan(www)));
-  CHECK_FALSE(name::isSubdomain(name::asSpan(*name::fromText("www.eexample.test")), name::asSpan(zone)));
+  CHECK_FALSE(
+      name::isSubdomain(name::asSpan(*name::fromText("www.eexample.test")), name::asSpan(zone)));
   CHECK(name::isSubdomain(name::asSpan(www), name::asSpan(*name::fromText("."))));
   (void)other;
   CHECK(name::labelCount(name::asSpan(www)) == 3);

@@ -19,7 +19,9 @@ std::shared_ptr<Locator> open(std::vector<DatabaseSpec> specs, const DatabaseSpe
   REQUIRE_MESSAGE(l, errors.str());
   return l;
 }
-IpAddress ip(const char* s) { return *IpAddress::parse(s); }
+IpAddress ip(const char* s) {
+  return *IpAddress::parse(s);
+}
 DatabaseSpec db(const std::string& file) {
   DatabaseSpec s;
   s.file = kData + file;
@@ -42,13 +44,15 @@ TEST_CASE("GeoIP2 layout: MaxMind City test database") {
   auto l = open({db("GeoIP2-City-Test.mmdb")});
   CHECK(l->databases()[0]->layout() == Layout::GeoIP2);
   const LocCase cases[] = {
-      {"IPv4 in IPv6 tree, prefix -96", "81.2.69.142", true, "EU", "GB", "GB-ENG", 51.5142, -0.0931, 31},
+      {"IPv4 in IPv6 tree, prefix -96", "81.2.69.142", true, "EU", "GB", "GB-ENG", 51.5142, -0.0931,
+       31},
       {"US /29", "216.160.83.56", true, "NA", "US", "US-WA", 47.2513, -122.3149, 29},
       {"continent only", "2.3.3.1", true, "EU", "", "", NAN, NAN, 24},
       {"found, no geo", "214.1.1.1", true, "", "", "", NAN, NAN, 24},
       {"IPv6", "2001:218::1", true, "AS", "JP", "", 35.68536, 139.75309, 32},
       {"location without country", "2a02:d500::1", true, "EU", "", "", 48.69096, 9.14062, 29},
-      {"v4-mapped looked up as IPv4", "::ffff:81.2.69.142", true, "EU", "GB", "GB-ENG", 51.5142, -0.0931, 31},
+      {"v4-mapped looked up as IPv4", "::ffff:81.2.69.142", true, "EU", "GB", "GB-ENG", 51.5142,
+       -0.0931, 31},
   };
   for (const auto& c : cases) {
     CAPTURE(c.what);
@@ -85,8 +89,10 @@ TEST_CASE("flat layout (ip-location-db): float coordinates, continent derived fr
   const LocCase cases[] = {
       {"IPv4 file", "198.51.100.7", true, "EU", "DE", "", 50.1109, 8.6821, 24},
       {"IPv4 file, other net", "203.0.113.9", true, "AS", "JP", "", 35.6895, 139.6917, 24},
-      {"IPv6 skips the IPv4-only file", "2001:db8:2::5", true, "AS", "JP", "", 35.6895, 139.6917, 48},
-      {"IPv6 /32 rest, split around the /48s", "2001:db8:99::1", true, "NA", "US", "", 37.751, -97.822, 41},
+      {"IPv6 skips the IPv4-only file", "2001:db8:2::5", true, "AS", "JP", "", 35.6895, 139.6917,
+       48},
+      {"IPv6 /32 rest, split around the /48s", "2001:db8:99::1", true, "NA", "US", "", 37.751,
+       -97.822, 41},
   };
   for (const auto& c : cases) {
     CAPTURE(c.what);
@@ -136,7 +142,7 @@ TEST_CASE("CIDR map overrides the database; longest prefix wins; stable block") 
     int prefix;
   } cases[] = {
       {"81.2.69.142", 1, 24},  // more specific entry wins over the database
-      {"81.2.70.1", 0, 23},    // /16 matched; 81.2.70.0/23 is the largest block free of the /24 entry
+      {"81.2.70.1", 0, 23},  // /16 matched; 81.2.70.0/23 is the largest block free of the /24 entry
       {"81.2.200.1", 0, 17},
       {"2001:db8::1", 2, 32},
   };
@@ -198,7 +204,9 @@ TEST_CASE("geo map: subdivision, country, continent, label, default") {
 }
 
 TEST_CASE("great-circle distance") {
-  CHECK(distanceKm(51.5074, -0.1278, 48.8566, 2.3522) == doctest::Approx(343.5).epsilon(0.01));   // London-Paris
-  CHECK(distanceKm(40.7128, -74.006, 35.6762, 139.6503) == doctest::Approx(10850).epsilon(0.01)); // NYC-Tokyo
+  CHECK(distanceKm(51.5074, -0.1278, 48.8566, 2.3522) ==
+        doctest::Approx(343.5).epsilon(0.01));  // London-Paris
+  CHECK(distanceKm(40.7128, -74.006, 35.6762, 139.6503) ==
+        doctest::Approx(10850).epsilon(0.01));  // NYC-Tokyo
   CHECK(distanceKm(10, 10, 10, 10) == 0);
 }

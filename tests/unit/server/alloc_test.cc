@@ -31,10 +31,18 @@ void* operator new[](std::size_t n) {
   if (void* p = std::malloc(n ? n : 1)) return p;
   throw std::bad_alloc();
 }
-void operator delete(void* p) noexcept { std::free(p); }
-void operator delete[](void* p) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t) noexcept { std::free(p); }
-void operator delete[](void* p, std::size_t) noexcept { std::free(p); }
+void operator delete(void* p) noexcept {
+  std::free(p);
+}
+void operator delete[](void* p) noexcept {
+  std::free(p);
+}
+void operator delete(void* p, std::size_t) noexcept {
+  std::free(p);
+}
+void operator delete[](void* p, std::size_t) noexcept {
+  std::free(p);
+}
 
 using namespace geodns;
 
@@ -64,7 +72,8 @@ TEST_CASE("answering a batch of queries performs zero heap allocations") {
   server::SnapshotHolder holder;
   holder.publish(snap);
   server::SnapshotHolder::Reader reader(holder);
-  reader.refresh();  // the first refresh copies a shared_ptr: no allocation either, but do it outside
+  reader
+      .refresh();  // the first refresh copies a shared_ptr: no allocation either, but do it outside
 
   const long before = gAllocations.load();
   std::size_t bytes = 0;
@@ -84,13 +93,15 @@ TEST_CASE("answering a batch of queries performs zero heap allocations") {
 TEST_CASE("GSLB answers (mmdb lookups, CIDR maps, pipelines, ECS) allocate nothing") {
   auto snap = test::gslbSnapshot();
   std::vector<std::vector<std::uint8_t>> batch;
-  const char* names[] = {"www.gslb.test", "near.gslb.test", "noecs.gslb.test", "plain.gslb.test",
-                         "two.gslb.test", "a.cdn.gslb.test"};
-  const char* nets[] = {"198.51.100.0", "203.0.113.0", "10.1.0.0", "172.16.0.0", "8.8.8.0", "100.64.0.0"};
+  const char* names[] = {"www.gslb.test",   "near.gslb.test", "noecs.gslb.test",
+                         "plain.gslb.test", "two.gslb.test",  "a.cdn.gslb.test"};
+  const char* nets[] = {"198.51.100.0", "203.0.113.0", "10.1.0.0",
+                        "172.16.0.0",   "8.8.8.0",     "100.64.0.0"};
   for (const char* n : names)
     for (const char* e : nets) {
       batch.push_back(test::makeQuery({.name = n, .options = test::ecsOption(e, 24)}));
-      batch.push_back(test::makeQuery({.name = n, .qtype = 28, .options = test::ecsOption("2001:db8:1::", 48)}));
+      batch.push_back(test::makeQuery(
+          {.name = n, .qtype = 28, .options = test::ecsOption("2001:db8:1::", 48)}));
     }
   batch.push_back(test::makeQuery({.name = "www.gslb.test"}));
   std::vector<std::uint8_t> out(65535);
@@ -99,7 +110,8 @@ TEST_CASE("GSLB answers (mmdb lookups, CIDR maps, pipelines, ECS) allocate nothi
   const long before = gAllocations.load();
   std::size_t bytes = 0;
   for (int round = 0; round < 50; ++round)
-    for (const auto& q : batch) bytes += server::answer(*snap, q, out, server::Transport::Udp, source);
+    for (const auto& q : batch)
+      bytes += server::answer(*snap, q, out, server::Transport::Udp, source);
   CHECK(bytes > 0);
   CHECK(gAllocations.load() - before == 0);
 }

@@ -13,7 +13,8 @@ TEST_CASE("a full config parses, relative zone paths resolve against the config"
               {"origin": "abs.test", "file": "/etc/abs.zone"}],
     "limits": {"max_udp_payload": 1400, "tcp_idle_timeout_ms": 5000, "max_tcp_connections": 10},
     "chaos": {"version": "v1", "identity": "ns1"}
-  })", "/etc/geodnsd/geodnsd.json", errors);
+  })",
+                                "/etc/geodnsd/geodnsd.json", errors);
   REQUIRE(errors.empty());
   REQUIRE(cfg);
   CHECK(cfg->listen.size() == 2);
@@ -46,14 +47,20 @@ TEST_CASE("config errors name their JSON path") {
       {R"({"listen": ["[::1]:99999"]})", "c.json /listen/0: bad port"},
       {R"({"listen": ["host.example:53"]})", "c.json /listen/0: bad address"},
       {R"({})", "c.json /listen: missing"},
-      {R"({"listen": ["127.0.0.1:53"], "workers": -1})", "c.json /workers: expected a non-negative integer"},
-      {R"({"listen": ["127.0.0.1:53"], "zones": [{"origin": "a..b", "file": "x"}]})", "c.json /zones/0/origin: not a valid"},
-      {R"({"listen": ["127.0.0.1:53"], "zones": [{"origin": "a"}]})", "c.json /zones/0/file: missing"},
+      {R"({"listen": ["127.0.0.1:53"], "workers": -1})",
+       "c.json /workers: expected a non-negative integer"},
+      {R"({"listen": ["127.0.0.1:53"], "zones": [{"origin": "a..b", "file": "x"}]})",
+       "c.json /zones/0/origin: not a valid"},
+      {R"({"listen": ["127.0.0.1:53"], "zones": [{"origin": "a"}]})",
+       "c.json /zones/0/file: missing"},
       {R"({"listen": ["127.0.0.1:53"], "zones": [{"origin": "a", "file": "x"}, {"origin": "A.", "file": "y"}]})",
        "c.json /zones/1/origin: zone 'A.' is listed twice"},
-      {R"({"listen": ["127.0.0.1:53"], "limits": {"max_udp_payload": 100}})", "c.json /limits/max_udp_payload: must be between 512"},
-      {R"({"listen": ["127.0.0.1:53"], "limits": {"idle": 1}})", "c.json /limits/idle: unknown key"},
-      {R"({"listen": ["127.0.0.1:53"], "chaos": {"version": 1}})", "c.json /chaos/version: expected a string"},
+      {R"({"listen": ["127.0.0.1:53"], "limits": {"max_udp_payload": 100}})",
+       "c.json /limits/max_udp_payload: must be between 512"},
+      {R"({"listen": ["127.0.0.1:53"], "limits": {"idle": 1}})",
+       "c.json /limits/idle: unknown key"},
+      {R"({"listen": ["127.0.0.1:53"], "chaos": {"version": 1}})",
+       "c.json /chaos/version: expected a string"},
       {"[1]", "c.json /: the config must be a JSON object"},
       {"{\n\"listen\": [\n,]}", "c.json:3:1: syntax error"},
   };
@@ -67,6 +74,7 @@ TEST_CASE("config errors name their JSON path") {
 
 TEST_CASE("all config errors are reported at once") {
   ErrorList errors;
-  zones::parseConfig(R"({"listen": ["x"], "workers": "2", "zones": [{"file": 1}], "x": 1})", "c.json", errors);
+  zones::parseConfig(R"({"listen": ["x"], "workers": "2", "zones": [{"file": 1}], "x": 1})",
+                     "c.json", errors);
   CHECK(errors.size() == 5);  // listen/0, workers, zones/0/origin, zones/0/file, x
 }

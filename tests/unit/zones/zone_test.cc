@@ -29,7 +29,7 @@ TEST_CASE("a good zone compiles with empty non-terminals and precomputed data") 
   REQUIRE(z);
   CHECK(z->negativeTtl() == 30);
   CHECK(z->serial() == 1);
-  CHECK(z->recordCount() == 5);  // the duplicate ns A is dropped
+  CHECK(z->recordCount() == 5);                                 // the duplicate ns A is dropped
   CHECK(z->find(name::asSpan(*name::fromText("b.c.z.test"))));  // ENT
   CHECK(z->find(name::asSpan(*name::fromText("c.z.test"))));
   CHECK(z->find(name::asSpan(*name::fromText("c.z.test")))->rrsets.empty());
