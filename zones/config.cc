@@ -11,6 +11,7 @@
 #include "core/address.h"
 #include "core/ip.h"
 #include "core/name.h"
+#include "zones/json_positions.h"
 
 namespace geodns::zones {
 namespace {
@@ -18,13 +19,25 @@ namespace {
 // ordered_json keeps the file's key order: pool regions in config order are the default order.
 using json = nlohmann::ordered_json;
 
-// Error place: "file /json/pointer".
+// Error place: "file:line:column /json/pointer" (the line of the value, or of
+// its nearest enclosing value when the key is missing).
 struct Ctx {
   const std::string& path;
   ErrorList& errors;
-  void err(const std::string& pointer, const std::string& msg) {
-    errors.add(path + " " + (pointer.empty() ? "/" : pointer), msg);
+  JsonPositions positions;
+  std::string where(const std::string& pointer) const {
+    std::string p = pointer;
+    for (;;) {
+      auto it = positions.find(p);
+      if (it != positions.end())
+        return path + ":" + std::to_string(it->second.first) + ":" + std::to_string(it->second.second) + " " +
+               (pointer.empty() ? "/" : pointer);
+      if (p.empty()) break;
+      p = p.substr(0, p.rfind('/'));
+    }
+    return path + " " + (pointer.empty() ? "/" : pointer);
   }
+  void err(const std::string& pointer, const std::string& msg) { errors.add(where(pointer), msg); }
 };
 
 void checkKeys(Ctx& c, const json& obj, const std::string& ptr,
@@ -136,7 +149,7 @@ std::optional<GeoDatabaseConfig> parseDatabase(Ctx& c, const json& d, const std:
   }
   checkKeys(c, d, p, {"file", "layout", "fields", "optional"});
   GeoDatabaseConfig db;
-  db.where = c.path + " " + p;
+  db.where = c.where(p);
   std::string file;
   if (getString(c, d, "file", p, file, true)) {
     std::filesystem::path f = file;
@@ -182,7 +195,7 @@ void parseGslb(Ctx& c, const json& root, ServerConfig& cfg, const std::filesyste
         std::string p = "/regions/" + esc(it.key());
         RegionConfig r;
         r.name = it.key();
-        r.where = c.path + " " + p;
+        r.where = c.where(p);
         const json& v = it.value();
         if (!v.is_object()) {
           c.err(p, "expected an object");
@@ -244,7 +257,7 @@ void parseGslb(Ctx& c, const json& root, ServerConfig& cfg, const std::filesyste
             std::string p = "/geo/nets/" + esc(it.key());
             NetConfig n;
             n.prefix = it.key();
-            n.where = c.path + " " + p;
+            n.where = c.where(p);
             std::string e;
             if (!IpPrefix::parse(n.prefix, &e)) c.err(p, e);
             const json& v = it.value();
@@ -279,7 +292,7 @@ void parseGslb(Ctx& c, const json& root, ServerConfig& cfg, const std::filesyste
         const json& v = it.value();
         PoolConfig pool;
         pool.name = it.key();
-        pool.where = c.path + " " + p;
+        pool.where = c.where(p);
         if (!v.is_object()) {
           c.err(p, "expected an object");
           continue;
@@ -294,7 +307,7 @@ void parseGslb(Ctx& c, const json& root, ServerConfig& cfg, const std::filesyste
             std::string rp = p + "/regions/" + esc(r.key());
             PoolRegionConfig pr;
             pr.region = r.key();
-            pr.where = c.path + " " + rp;
+            pr.where = c.where(rp);
             checkRegion(pr.region, rp);
             const json& rv = r.value();
             if (!rv.is_object()) {
@@ -312,7 +325,7 @@ void parseGslb(Ctx& c, const json& root, ServerConfig& cfg, const std::filesyste
                 for (std::size_t i = 0; i < ms.size(); ++i) {
                   std::string mp = rp + "/members/" + std::to_string(i);
                   MemberConfig m;
-                  m.where = c.path + " " + mp;
+                  m.where = c.where(mp);
                   if (!ms[i].is_object()) {
                     c.err(mp, "expected {\"address\": IP, \"weight\": N}");
                     continue;
@@ -355,7 +368,7 @@ void parseGslb(Ctx& c, const json& root, ServerConfig& cfg, const std::filesyste
         const json& v = it.value();
         PolicyConfig pol;
         pol.name = it.key();
-        pol.where = c.path + " " + p;
+        pol.where = c.where(p);
         if (!v.is_object()) {
           c.err(p, "expected an object");
           continue;
@@ -374,7 +387,7 @@ void parseGslb(Ctx& c, const json& root, ServerConfig& cfg, const std::filesyste
           for (std::size_t i = 0; i < ss.size(); ++i) {
             std::string sp = p + "/steps/" + std::to_string(i);
             StepConfig st;
-            st.where = c.path + " " + sp;
+            st.where = c.where(sp);
             if (!ss[i].is_object() || !getString(c, ss[i], "step", sp, st.kind, true)) {
               if (!ss[i].is_object()) c.err(sp, "expected an object {\"step\": KIND, ...}");
               continue;
@@ -444,7 +457,7 @@ void parseGslb(Ctx& c, const json& root, ServerConfig& cfg, const std::filesyste
       for (std::size_t i = 0; i < bs.size(); ++i) {
         std::string p = "/bindings/" + std::to_string(i);
         BindingConfig b;
-        b.where = c.path + " " + p;
+        b.where = c.where(p);
         if (!bs[i].is_object()) {
           c.err(p, "expected {\"name\", \"pool\", \"policy\"}");
           continue;
@@ -488,7 +501,7 @@ std::optional<ServerConfig> parseConfig(const std::string& text, const std::stri
     errors.add(path, p == std::string::npos ? what : what.substr(p + 2));
     return std::nullopt;
   }
-  Ctx c{path, errors};
+  Ctx c{path, errors, jsonPositions(text)};
   if (!root.is_object()) {
     c.err("", "the config must be a JSON object");
     return std::nullopt;
@@ -537,7 +550,7 @@ std::optional<ServerConfig> parseConfig(const std::string& text, const std::stri
         }
         checkKeys(c, z, p, {"origin", "file"});
         ZoneSpec spec;
-        spec.where = path + " " + p;
+        spec.where = c.where(p);
         if (!z.contains("origin") || !z["origin"].is_string()) {
           c.err(p + "/origin", "missing or not a string");
         } else {

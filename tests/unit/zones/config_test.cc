@@ -42,26 +42,26 @@ struct BadConfig {
 
 TEST_CASE("config errors name their JSON path") {
   const BadConfig cases[] = {
-      {R"({"listen": ["127.0.0.1:53"], "bogus": 1})", "c.json /bogus: unknown key 'bogus'"},
-      {R"({"listen": ["127.0.0.1"]})", "c.json /listen/0: expected addr:port"},
-      {R"({"listen": ["[::1]:99999"]})", "c.json /listen/0: bad port"},
-      {R"({"listen": ["host.example:53"]})", "c.json /listen/0: bad address"},
-      {R"({})", "c.json /listen: missing"},
+      {R"({"listen": ["127.0.0.1:53"], "bogus": 1})", "/bogus: unknown key 'bogus'"},
+      {R"({"listen": ["127.0.0.1"]})", "/listen/0: expected addr:port"},
+      {R"({"listen": ["[::1]:99999"]})", "/listen/0: bad port"},
+      {R"({"listen": ["host.example:53"]})", "/listen/0: bad address"},
+      {R"({})", "/listen: missing"},
       {R"({"listen": ["127.0.0.1:53"], "workers": -1})",
-       "c.json /workers: expected a non-negative integer"},
+       "/workers: expected a non-negative integer"},
       {R"({"listen": ["127.0.0.1:53"], "zones": [{"origin": "a..b", "file": "x"}]})",
-       "c.json /zones/0/origin: not a valid"},
+       "/zones/0/origin: not a valid"},
       {R"({"listen": ["127.0.0.1:53"], "zones": [{"origin": "a"}]})",
-       "c.json /zones/0/file: missing"},
+       "/zones/0/file: missing"},
       {R"({"listen": ["127.0.0.1:53"], "zones": [{"origin": "a", "file": "x"}, {"origin": "A.", "file": "y"}]})",
-       "c.json /zones/1/origin: zone 'A.' is listed twice"},
+       "/zones/1/origin: zone 'A.' is listed twice"},
       {R"({"listen": ["127.0.0.1:53"], "limits": {"max_udp_payload": 100}})",
-       "c.json /limits/max_udp_payload: must be between 512"},
+       "/limits/max_udp_payload: must be between 512"},
       {R"({"listen": ["127.0.0.1:53"], "limits": {"idle": 1}})",
-       "c.json /limits/idle: unknown key"},
+       "/limits/idle: unknown key"},
       {R"({"listen": ["127.0.0.1:53"], "chaos": {"version": 1}})",
-       "c.json /chaos/version: expected a string"},
-      {"[1]", "c.json /: the config must be a JSON object"},
+       "/chaos/version: expected a string"},
+      {"[1]", "/: the config must be a JSON object"},
       {"{\n\"listen\": [\n,]}", "c.json:3:1: syntax error"},
   };
   for (const auto& c : cases) {
@@ -70,6 +70,15 @@ TEST_CASE("config errors name their JSON path") {
     CHECK_FALSE(zones::parseConfig(c.json, "c.json", errors));
     CHECK(errors.str().find(c.expect) != std::string::npos);
   }
+}
+
+TEST_CASE("errors carry the line and column of the offending value") {
+  ErrorList errors;
+  zones::parseConfig("{\n  \"listen\": [\"127.0.0.1:53\"],\n  \"limits\": {\n    \"max_udp_payload\": 9\n  },\n  \"zones\": [{\"origin\": \"a\"}]\n}\n",
+                     "geodnsd.json", errors);
+  CHECK(errors.str().find("geodnsd.json:4:24 /limits/max_udp_payload: must be between 512") != std::string::npos);
+  // A missing key is placed at the object that lacks it.
+  CHECK(errors.str().find("geodnsd.json:6:13 /zones/0/file: missing") != std::string::npos);
 }
 
 TEST_CASE("all config errors are reported at once") {
