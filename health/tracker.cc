@@ -1,0 +1,58 @@
+#include "health/tracker.h"
+
+namespace geodns::health {
+
+Tracker::Tracker(const ProbeSpec& spec, TimePoint now) : spec_(&spec), state_(spec.initial), since_(now) {}
+
+bool Tracker::onResult(const ProbeResult& r, TimePoint now) {
+  last_ = now;
+  if (r.ok) {
+    ++ok_;
+    fail_ = 0;
+    lastError_.clear();
+    latencyMs_ = latencyMs_ == 0 ? r.totalMs : kEwmaAlpha * r.totalMs + (1 - kEwmaAlpha) * latencyMs_;
+    if (r.load) load_ = r.load;
+  } else {
+    ++fail_;
+    ok_ = 0;
+    lastError_ = r.error;
+  }
+  State next = state_;
+  if (state_ != State::Up && ok_ >= spec_->rise) next = State::Up;
+  else if (state_ != State::Down && fail_ >= spec_->fall) next = State::Down;
+  if (next == state_) return false;
+  state_ = next;
+  since_ = now;
+  return true;
+}
+
+bool Tracker::tick(TimePoint now) {
+  if (state_ == State::Unknown) return false;
+  const TimePoint ref = last_ ? *last_ : since_;
+  if (now - ref < spec_->interval * spec_->staleAfter + spec_->timeout) return false;
+  state_ = State::Unknown;
+  since_ = now;
+  ok_ = fail_ = 0;
+  lastError_ = "no result for " + std::to_string(spec_->staleAfter) + " intervals";
+  return true;
+}
+
+Duration Tracker::timeUntilPossibleChange() const noexcept {
+  unsigned left = 1;
+  if (state_ == State::Up) left = spec_->fall > fail_ ? spec_->fall - fail_ : 1;
+  else if (state_ == State::Down) left = spec_->rise > ok_ ? spec_->rise - ok_ : 1;
+  return spec_->interval * left;
+}
+
+void Tracker::restore(State s, TimePoint since, unsigned ok, unsigned fail, double latencyMs,
+                      std::optional<double> load, std::string lastError) {
+  state_ = s;
+  since_ = since;
+  ok_ = ok;
+  fail_ = fail;
+  latencyMs_ = latencyMs;
+  load_ = load;
+  lastError_ = std::move(lastError);
+}
+
+}  // namespace geodns::health
