@@ -377,15 +377,39 @@ struct Builder {
     const std::uint16_t qtype = q.qtype;
     int family = 0;
     if (!p.isCname) family = qtype == T(Type::AAAA) ? 6 : 4;
+    const health::HealthView* hv = snap.health.get();
     Decision d;
-    decide(g, b, client, family, q.qname.span(), q.id, d);
+    decide(g, b, p, client, family, q.qname.span(), q.id, hv, d);
+    const Pool* answering = &p;
+    if (d.allDown && !d.failedOpen) {
+      facts.allDown = true;
+      switch (p.allDown) {
+        case AllDown::ServFail:
+          facts.outcome = Outcome::ServFail;
+          return done(2, false);
+        case AllDown::NoData:
+          return negative(zone, 0);
+        case AllDown::Fallback: {
+          // The fallback pool, with the same policy; if it is down too, it
+          // answers as if all were up (no chains of fallbacks).
+          answering = &g.pools[static_cast<std::size_t>(p.fallbackPool)];
+          const std::uint8_t scope = d.scope;
+          decide(g, b, *answering, client, family, q.qname.span(), q.id, hv, d);
+          if (d.allDown && !d.failedOpen) decide(g, b, *answering, client, family, q.qname.span(), q.id, nullptr, d);
+          d.scope = std::max(d.scope, scope);
+          break;
+        }
+        case AllDown::FailOpen:
+          break;
+      }
+    }
     // Scope only for answers that depend on the ECS address (RFC 7871 s7.2.1).
     resp.setEcsScope(client.fromEcs ? d.scope : 0);
     facts.ecsScope = client.fromEcs ? d.scope : 0;
-    if (p.isCname) {
+    if (answering->isCname) {
       if (!d.chosen) return negative(zone, 0);
       facts.outcome = Outcome::Answer;
-      resp.addRecord(0, owner, T(Type::CNAME), p.ttl, name::asSpan(d.chosen->cname), true);
+      resp.addRecord(0, owner, T(Type::CNAME), d.ttl, name::asSpan(d.chosen->cname), true);
       return done(0, true);
     }
     if (qtype == T(Type::CNAME) || d.picked == 0) return negative(zone, 0);  // NODATA
@@ -394,7 +418,7 @@ struct Builder {
     const std::uint16_t before = resp.answerCount();
     for (std::uint8_t i = 0; i < d.picked; ++i) {
       const IpAddress& a = d.members[i]->addr;
-      if (!resp.addRecord(0, owner, type, p.ttl, {a.bytes, a.size()}, false)) {
+      if (!resp.addRecord(0, owner, type, d.ttl, {a.bytes, a.size()}, false)) {
         resp.rollbackAnswers(mark, before);  // an RRset is cut whole
         break;
       }

@@ -98,7 +98,7 @@ std::string explain(const ServingSnapshot& snap, const ExplainRequest& req, bool
     Decision d;
     Trace trace;
     // The same inputs as the engine: the query name and id of the query above.
-    decide(g, b, client, family, name::asSpan(*qname), 0x4558, d, &trace);
+    decide(g, b, pool, client, family, name::asSpan(*qname), 0x4558, snap.health.get(), d, &trace);
 
     const geo::Location& loc = d.location;
     nlohmann::ordered_json jl;
@@ -207,11 +207,13 @@ std::string explain(const ServingSnapshot& snap, const ExplainRequest& req, bool
       t << "chosen:   nothing (no candidate region can answer this type): NODATA\n";
       j["chosen_region"] = nullptr;
     }
-    t << "ttl:      " << pool.ttl << "\n";
+    if (d.allDown) t << "health:   no region has enough members up: all_down " << (d.failedOpen ? "fail_open" : "applies") << "\n";
+    t << "ttl:      " << d.ttl << (d.healthDependent ? " (capped by the time until health could change)" : "") << "\n";
     t << "scope:    /" << int(client.fromEcs ? d.scope : 0)
       << (client.fromEcs ? "" : " (no ECS used: the answer is not tied to a client subnet)")
       << "\n";
-    j["ttl"] = pool.ttl;
+    j["ttl"] = d.ttl;
+    j["all_down"] = d.allDown;
     j["ecs_scope"] = client.fromEcs ? d.scope : 0;
   } else {
     t << "binding:  none (static data from the zone file; ECS scope 0)\n";

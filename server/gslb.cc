@@ -18,6 +18,8 @@ const char* stepName(StepKind k) noexcept {
       return "first_n";
     case StepKind::Weighted:
       return "weighted";
+    case StepKind::Up:
+      return "up";
   }
   return "?";
 }
@@ -99,7 +101,47 @@ std::shared_ptr<const Gslb> Gslb::build(const zones::GslbConfig& cfg, ErrorList&
     g->locator = locator;
   }
 
+  // Probes: one ProbeSpec per distinct target (same probe, same probed address).
+  std::map<std::string, const zones::ProbeConfig*> probeConfigs;
+  for (const auto& pc : cfg.probes) probeConfigs[pc.name] = &pc;
+  std::map<std::string, std::int32_t> targetIds;
+  auto targetFor = [&](const std::string& probeName, const IpAddress& addr) -> std::int32_t {
+    auto it = probeConfigs.find(probeName);
+    if (probeName.empty() || it == probeConfigs.end()) return -1;
+    const zones::ProbeConfig& pc = *it->second;
+    health::ProbeSpec s;
+    s.kind = pc.type == "http"    ? health::ProbeKind::Http
+             : pc.type == "https" ? health::ProbeKind::Https
+             : pc.type == "dns"   ? health::ProbeKind::Dns
+                                  : health::ProbeKind::Tcp;
+    s.address = addr;
+    s.port = static_cast<std::uint16_t>(
+        pc.port ? pc.port : s.kind == health::ProbeKind::Https ? 443 : s.kind == health::ProbeKind::Dns ? 53 : 80);
+    s.method = pc.method;
+    s.path = pc.path;
+    s.host = pc.host;
+    for (const auto& [h, v] : pc.headers) s.headers.push_back(h + ": " + v);
+    if (!pc.expectStatus.empty()) s.expectStatus = pc.expectStatus;
+    s.bodyContains = pc.bodyContains;
+    s.tlsVerify = pc.tlsVerify;
+    s.loadHeader = pc.loadHeader;
+    s.loadJsonPointer = pc.loadJsonPointer;
+    s.dnsName = pc.dnsName;
+    s.interval = std::chrono::milliseconds(pc.intervalMs);
+    s.timeout = std::chrono::milliseconds(pc.timeoutMs);
+    s.rise = pc.rise;
+    s.fall = pc.fall;
+    s.jitter = pc.jitter;
+    s.staleAfter = pc.staleAfter;
+    s.initial = pc.initial == "down" ? health::State::Down : health::State::Up;
+    auto [t, inserted] = targetIds.emplace(s.key(), static_cast<std::int32_t>(g->probes.size()));
+    if (inserted) g->probes.push_back(std::move(s));
+    return t->second;
+  };
+  g->minTtl = cfg.health.minTtl;
+
   std::map<std::string, std::uint32_t> poolIds, policyIds;
+  for (std::size_t i = 0; i < cfg.pools.size(); ++i) poolIds[cfg.pools[i].name] = static_cast<std::uint32_t>(i);
   for (const auto& pc : cfg.pools) {
     Pool p;
     p.name = pc.name;
@@ -118,14 +160,22 @@ std::shared_ptr<const Gslb> Gslb::build(const zones::GslbConfig& cfg, ErrorList&
       for (const auto& m : rc.members) {
         auto a = IpAddress::parse(m.address);
         if (!a) continue;
-        (a->family == 4 ? pr.v4 : pr.v6).push_back({*a, m.weight});
+        auto probed = m.target.empty() ? a : IpAddress::parse(m.target);
+        const std::int32_t target = targetFor(m.probe.empty() ? pc.probe : m.probe, probed ? *probed : *a);
+        (a->family == 4 ? pr.v4 : pr.v6).push_back({*a, m.weight, target});
       }
       if (p.regions.size() < kMaxPoolRegions) p.regions.push_back(std::move(pr));
     }
-    poolIds[p.name] = static_cast<std::uint32_t>(g->pools.size());
+    p.minHealthy = pc.minHealthy;
+    p.allDown = pc.allDown == "fallback"  ? AllDown::Fallback
+                : pc.allDown == "nodata"  ? AllDown::NoData
+                : pc.allDown == "servfail" ? AllDown::ServFail
+                                           : AllDown::FailOpen;
+    if (!pc.fallbackPool.empty()) p.fallbackPool = static_cast<std::int32_t>(poolIds[pc.fallbackPool]);
     g->pools.push_back(std::move(p));
   }
   for (const auto& pc : cfg.policies) {
+    // (pools are indexed above; policies follow)
     Policy pol;
     pol.name = pc.name;
     pol.ecs = pc.ecs;
@@ -173,6 +223,8 @@ std::shared_ptr<const Gslb> Gslb::build(const zones::GslbConfig& cfg, ErrorList&
         pol.usesLocation = true;
         st.biasKm.assign(g->regions.size(), 0.0);
         for (const auto& [r, km] : sc.biasKm) st.biasKm[regionIds[r]] = km;
+      } else if (sc.kind == "up") {
+        st.kind = StepKind::Up;
       } else if (sc.kind == "first_n") {
         st.kind = StepKind::FirstN;
         st.n = sc.n;
@@ -220,10 +272,23 @@ void applyRegionList(const Pool& pool, const std::vector<RegionId>& list, Decisi
 
 }  // namespace
 
-void decide(const Gslb& g, const Binding& binding, const Client& client, int family,
-            name::Span qname, std::uint16_t queryId, Decision& d, Trace* trace) noexcept {
-  const Pool& pool = g.pools[binding.pool];
+namespace {
+
+bool memberUp(const Member& m, const health::HealthView* hv) noexcept {
+  if (!hv || m.target < 0 || static_cast<std::size_t>(m.target) >= hv->targets.size()) return true;
+  return hv->targets[static_cast<std::size_t>(m.target)].up;
+}
+
+}  // namespace
+
+void decide(const Gslb& g, const Binding& binding, const Pool& pool, const Client& client, int family,
+            name::Span qname, std::uint16_t queryId, const health::HealthView* health, Decision& d,
+            Trace* trace) noexcept {
   const Policy& policy = g.policies[binding.policy];
+  // A view built for another config generation is ignored (all up) until the
+  // probe thread publishes one for this config.
+  const health::HealthView* hv = health && health->forConfig == &g ? health : nullptr;
+  bool filterMembers = false;
   d = Decision{};
   d.candidates = static_cast<std::uint8_t>(pool.regions.size());
   for (std::uint8_t i = 0; i < d.candidates; ++i) d.order[i] = i;
@@ -288,6 +353,41 @@ void decide(const Gslb& g, const Binding& binding, const Client& client, int fam
       case StepKind::Weighted:
         weighted = true;
         break;
+      case StepKind::Up: {
+        if (pool.isCname) break;  // CNAME targets are not probed here
+        d.healthDependent = true;
+        std::uint8_t kept[kMaxPoolRegions];
+        std::uint8_t n = 0;
+        std::uint32_t cap = pool.ttl;
+        for (std::uint8_t i = 0; i < d.candidates; ++i) {
+          const PoolRegion& pr = pool.regions[d.order[i]];
+          const std::vector<Member>& ms = family == 6 ? pr.v6 : pr.v4;
+          std::size_t up = 0, total = 0;
+          for (const Member& m : ms) {
+            if (m.weight == 0) continue;
+            ++total;
+            if (memberUp(m, hv)) ++up;
+            if (hv && m.target >= 0 && static_cast<std::size_t>(m.target) < hv->targets.size())
+              cap = std::min(cap, hv->targets[static_cast<std::size_t>(m.target)].changeInSec);
+          }
+          const double need = pool.minHealthy >= 1 ? pool.minHealthy : pool.minHealthy * static_cast<double>(total);
+          if (total > 0 && up > 0 && static_cast<double>(up) >= need) kept[n++] = d.order[i];
+        }
+        d.ttl = std::max(std::min(cap, pool.ttl), std::min(g.minTtl, pool.ttl));
+        if (n == 0) {
+          d.allDown = true;
+          if (pool.allDown == AllDown::FailOpen) {
+            d.failedOpen = true;  // answer as if every member were up
+          } else {
+            d.candidates = 0;
+          }
+        } else {
+          std::memcpy(d.order, kept, n);
+          d.candidates = n;
+          filterMembers = true;
+        }
+        break;
+      }
     }
     if (log) {
       log->count = d.candidates;
@@ -295,6 +395,7 @@ void decide(const Gslb& g, const Binding& binding, const Client& client, int fam
     }
   }
 
+  if (!d.healthDependent) d.ttl = pool.ttl;
   // Pick from the best candidate region that can answer this family.
   for (std::uint8_t i = 0; i < d.candidates && !d.chosen; ++i) {
     const PoolRegion& pr = pool.regions[d.order[i]];
@@ -302,9 +403,10 @@ void decide(const Gslb& g, const Binding& binding, const Client& client, int fam
   }
   if (!d.chosen || pool.isCname) return;
   const std::vector<Member>& ms = family == 4 ? d.chosen->v4 : d.chosen->v6;
+  auto eligible = [&](const Member& m) { return m.weight > 0 && (!filterMembers || memberUp(m, hv)); };
   if (!weighted) {
     for (const Member& m : ms)
-      if (m.weight > 0 && d.picked < pool.maxAnswers) d.members[d.picked++] = &m;
+      if (eligible(m) && d.picked < pool.maxAnswers) d.members[d.picked++] = &m;
     return;
   }
   // Weighted sampling without replacement, reproducible from (qname, client
@@ -317,12 +419,15 @@ void decide(const Gslb& g, const Binding& binding, const Client& client, int fam
   std::uint64_t total = 0;
   bool used[256] = {};
   const std::size_t n = std::min<std::size_t>(ms.size(), 256);
-  for (std::size_t i = 0; i < n; ++i) total += ms[i].weight;
+  for (std::size_t i = 0; i < n; ++i) {
+    if (!eligible(ms[i])) used[i] = true;
+    else total += ms[i].weight;
+  }
   while (d.picked < pool.maxAnswers && total > 0) {
     h = mix(h);
     std::uint64_t x = h % total;
     for (std::size_t i = 0; i < n; ++i) {
-      if (used[i] || ms[i].weight == 0) continue;
+      if (used[i]) continue;
       if (x < ms[i].weight) {
         used[i] = true;
         total -= ms[i].weight;

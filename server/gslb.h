@@ -13,6 +13,8 @@
 #include "core/result.h"
 #include "geo/geo_map.h"
 #include "geo/locator.h"
+#include "health/health_view.h"
+#include "health/probe.h"
 #include "zones/config.h"
 
 namespace geodns::server {
@@ -31,6 +33,7 @@ struct Region {
 struct Member {
   IpAddress addr;
   std::uint32_t weight = 1;
+  std::int32_t target = -1;  // index in Gslb::probes; -1 = not probed (always up)
 };
 
 struct PoolRegion {
@@ -39,15 +42,20 @@ struct PoolRegion {
   std::string cname;  // lowercase wire target, for CNAME pools
 };
 
+enum class AllDown : std::uint8_t { FailOpen, Fallback, NoData, ServFail };
+
 struct Pool {
   std::string name;
   std::uint32_t ttl = 60;
   std::uint8_t maxAnswers = 1;
   bool isCname = false;
+  double minHealthy = 1;  // >= 1 a count, < 1 a fraction of a region's members
+  AllDown allDown = AllDown::FailOpen;
+  std::int32_t fallbackPool = -1;
   std::vector<PoolRegion> regions;  // config order = the default order
 };
 
-enum class StepKind : std::uint8_t { GeoMap, Nearest, FirstN, Weighted };
+enum class StepKind : std::uint8_t { GeoMap, Nearest, FirstN, Weighted, Up };
 const char* stepName(StepKind k) noexcept;
 
 struct Step {
@@ -89,6 +97,8 @@ class Gslb {
   std::vector<Policy> policies;
   std::vector<Binding> bindings;
   std::shared_ptr<const geo::Locator> locator;
+  std::vector<health::ProbeSpec> probes;  // one per distinct target
+  std::uint32_t minTtl = 5;               // floor for health-capped TTLs
 };
 
 // The client as the engine sees it.
@@ -122,12 +132,20 @@ struct Decision {
   const PoolRegion* chosen = nullptr;
   std::uint8_t picked = 0;
   const Member* members[kMaxAnswers];
+  // Health: set by an `up` step.
+  bool healthDependent = false;
+  bool allDown = false;      // no region had enough members up
+  bool failedOpen = false;   // ...and the pool answered as if all were up
+  std::uint32_t ttl = 0;     // the answer's TTL (pool TTL, capped by health)
 };
 
-// Runs `binding`'s policy for one query. `family` is 4 (A) or 6 (AAAA) or 0
-// (CNAME pools). noexcept, allocation-free.
-void decide(const Gslb& g, const Binding& binding, const Client& client, int family,
-            name::Span qname, std::uint16_t queryId, Decision& out,
+// Runs `binding`'s policy over `pool` for one query. `family` is 4 (A) or 6
+// (AAAA) or 0 (CNAME pools); `health` may be null (everything up). When every
+// region is down, the pool's all_down applies: fail_open answers as if all
+// were up; fallback/nodata/servfail leave `chosen` null with `allDown` set for
+// the caller. noexcept, allocation-free.
+void decide(const Gslb& g, const Binding& binding, const Pool& pool, const Client& client, int family,
+            name::Span qname, std::uint16_t queryId, const health::HealthView* health, Decision& out,
             Trace* trace = nullptr) noexcept;
 
 }  // namespace geodns::server

@@ -19,6 +19,7 @@ struct ServingSnapshot {
   zones::RRset chaosVersion;
   zones::RRset chaosIdentity;
   std::shared_ptr<const Gslb> gslb;  // pools, policies, geo data; never null
+  std::shared_ptr<const health::HealthView> health;  // may be null: everything up
   std::uint64_t generation = 0;
 };
 

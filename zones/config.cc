@@ -281,6 +281,108 @@ void parseGslb(Ctx& c, const json& root, ServerConfig& cfg, const std::filesyste
     }
   }
 
+  std::set<std::string> probeNames;
+  if (root.contains("probes")) {
+    const json& ps = root["probes"];
+    if (!ps.is_object()) {
+      c.err("/probes", "expected an object of probe name -> probe");
+    } else {
+      for (auto it = ps.begin(); it != ps.end(); ++it) {
+        std::string p = "/probes/" + esc(it.key());
+        const json& v = it.value();
+        ProbeConfig pr;
+        pr.name = it.key();
+        pr.where = c.where(p);
+        if (!v.is_object()) {
+          c.err(p, "expected an object");
+          continue;
+        }
+        checkKeys(c, v, p, {"type", "port", "method", "path", "host", "headers", "expect_status", "body_contains",
+                            "tls_verify", "load", "name", "qtype", "rcode", "interval_ms", "timeout_ms", "rise",
+                            "fall", "jitter", "initial", "stale_after"});
+        if (getString(c, v, "type", p, pr.type, true) && pr.type != "http" && pr.type != "https" &&
+            pr.type != "tcp" && pr.type != "dns")
+          c.err(p + "/type", "must be http, https, tcp or dns");
+        getUnsigned(c, v, "port", p, pr.port, 1, 65535);
+        getString(c, v, "method", p, pr.method, false);
+        getString(c, v, "path", p, pr.path, false);
+        getString(c, v, "host", p, pr.host, false);
+        getString(c, v, "body_contains", p, pr.bodyContains, false);
+        getString(c, v, "name", p, pr.dnsName, false);
+        getString(c, v, "qtype", p, pr.dnsType, false);
+        getString(c, v, "rcode", p, pr.dnsRcode, false);
+        getString(c, v, "initial", p, pr.initial, false);
+        if (pr.initial != "up" && pr.initial != "down") c.err(p + "/initial", "must be up or down");
+        if (pr.type == "dns" && pr.dnsName.empty()) c.err(p + "/name", "a dns probe needs the name to query");
+        if (!pr.path.empty() && pr.path[0] != '/') c.err(p + "/path", "must start with /");
+        if (v.contains("tls_verify")) {
+          if (!v["tls_verify"].is_boolean()) c.err(p + "/tls_verify", "expected true or false");
+          else pr.tlsVerify = v["tls_verify"].get<bool>();
+        }
+        if (v.contains("headers")) {
+          if (!v["headers"].is_object()) c.err(p + "/headers", "expected an object of header -> value");
+          else
+            for (auto h = v["headers"].begin(); h != v["headers"].end(); ++h) {
+              if (!h.value().is_string() || h.key().find_first_of(":\r\n") != std::string::npos ||
+                  h.value().get<std::string>().find_first_of("\r\n") != std::string::npos)
+                c.err(p + "/headers/" + esc(h.key()), "expected a header name and a one-line string value");
+              else pr.headers.emplace_back(h.key(), h.value().get<std::string>());
+            }
+        }
+        if (v.contains("expect_status")) {
+          const json& es = v["expect_status"];
+          if (!es.is_array() || es.empty()) {
+            c.err(p + "/expect_status", "expected an array of codes or [low, high] ranges");
+          } else {
+            for (std::size_t i = 0; i < es.size(); ++i) {
+              const json& e = es[i];
+              if (e.is_number_unsigned() && e.get<int>() >= 100 && e.get<int>() <= 599)
+                pr.expectStatus.emplace_back(e.get<int>(), e.get<int>());
+              else if (e.is_array() && e.size() == 2 && e[0].is_number_unsigned() && e[1].is_number_unsigned() &&
+                       e[0].get<int>() >= 100 && e[0].get<int>() <= e[1].get<int>() && e[1].get<int>() <= 599)
+                pr.expectStatus.emplace_back(e[0].get<int>(), e[1].get<int>());
+              else
+                c.err(p + "/expect_status/" + std::to_string(i), "expected a status code or [low, high] in 100..599");
+            }
+          }
+        }
+        if (v.contains("load")) {
+          const json& l = v["load"];
+          if (!l.is_object()) {
+            c.err(p + "/load", "expected {\"header\": NAME} or {\"json_pointer\": \"/path\"}");
+          } else {
+            checkKeys(c, l, p + "/load", {"header", "json_pointer"});
+            getString(c, l, "header", p + "/load", pr.loadHeader, false);
+            getString(c, l, "json_pointer", p + "/load", pr.loadJsonPointer, false);
+            if (pr.loadHeader.empty() == pr.loadJsonPointer.empty())
+              c.err(p + "/load", "give exactly one of header or json_pointer");
+          }
+        }
+        getUnsigned(c, v, "interval_ms", p, pr.intervalMs, 100, 3600000);
+        getUnsigned(c, v, "timeout_ms", p, pr.timeoutMs, 10, 600000);
+        getUnsigned(c, v, "rise", p, pr.rise, 1, 100);
+        getUnsigned(c, v, "fall", p, pr.fall, 1, 100);
+        getUnsigned(c, v, "stale_after", p, pr.staleAfter, 1, 1000);
+        getDouble(c, v, "jitter", p, pr.jitter, 0, 0.5);
+        if (pr.timeoutMs > pr.intervalMs) c.err(p + "/timeout_ms", "must not exceed interval_ms");
+        probeNames.insert(pr.name);
+        g.probes.push_back(std::move(pr));
+      }
+    }
+  }
+  if (root.contains("health")) {
+    const json& h = root["health"];
+    if (!h.is_object()) {
+      c.err("/health", "expected an object");
+    } else {
+      checkKeys(c, h, "/health", {"min_ttl"});
+      getUnsigned(c, h, "min_ttl", "/health", g.health.minTtl, 0, 86400);
+    }
+  }
+  auto checkProbe = [&](const std::string& name, const std::string& p) {
+    if (!probeNames.count(name)) c.err(p, "unknown probe '" + name + "'");
+  };
+
   std::set<std::string> poolNames, policyNames;
   if (root.contains("pools")) {
     const json& ps = root["pools"];
@@ -297,9 +399,19 @@ void parseGslb(Ctx& c, const json& root, ServerConfig& cfg, const std::filesyste
           c.err(p, "expected an object");
           continue;
         }
-        checkKeys(c, v, p, {"ttl", "max_answers", "regions"});
+        checkKeys(c, v, p, {"ttl", "max_answers", "regions", "probe", "min_healthy", "all_down", "fallback_pool"});
         getUnsigned(c, v, "ttl", p, pool.ttl, 0, 604800);
         getUnsigned(c, v, "max_answers", p, pool.maxAnswers, 1, 16);
+        if (getString(c, v, "probe", p, pool.probe, false)) checkProbe(pool.probe, p + "/probe");
+        if (getDouble(c, v, "min_healthy", p, pool.minHealthy, 0, 1000) && pool.minHealthy > 1 &&
+            pool.minHealthy != static_cast<double>(static_cast<unsigned>(pool.minHealthy)))
+          c.err(p + "/min_healthy", "a count (1, 2, ...) or a fraction in (0, 1]");
+        if (getString(c, v, "all_down", p, pool.allDown, false) && pool.allDown != "fail_open" &&
+            pool.allDown != "fallback" && pool.allDown != "nodata" && pool.allDown != "servfail")
+          c.err(p + "/all_down", "must be fail_open, fallback, nodata or servfail");
+        getString(c, v, "fallback_pool", p, pool.fallbackPool, false);
+        if ((pool.allDown == "fallback") != !pool.fallbackPool.empty())
+          c.err(p + "/fallback_pool", "give fallback_pool exactly when all_down is fallback");
         if (!v.contains("regions") || !v["regions"].is_object() || v["regions"].empty()) {
           c.err(p + "/regions", "expected an object of region name -> {members} or {cname}");
         } else {
@@ -330,11 +442,14 @@ void parseGslb(Ctx& c, const json& root, ServerConfig& cfg, const std::filesyste
                     c.err(mp, "expected {\"address\": IP, \"weight\": N}");
                     continue;
                   }
-                  checkKeys(c, ms[i], mp, {"address", "weight"});
+                  checkKeys(c, ms[i], mp, {"address", "weight", "probe", "target"});
                   if (getString(c, ms[i], "address", mp, m.address, true) &&
                       !IpAddress::parse(m.address))
                     c.err(mp + "/address", "not an IPv4 or IPv6 address: '" + m.address + "'");
                   getUnsigned(c, ms[i], "weight", mp, m.weight, 0, 1000000);
+                  if (getString(c, ms[i], "probe", mp, m.probe, false)) checkProbe(m.probe, mp + "/probe");
+                  if (getString(c, ms[i], "target", mp, m.target, false) && !IpAddress::parse(m.target))
+                    c.err(mp + "/target", "not an IPv4 or IPv6 address: '" + m.target + "'");
                   pr.members.push_back(std::move(m));
                 }
               }
@@ -357,6 +472,10 @@ void parseGslb(Ctx& c, const json& root, ServerConfig& cfg, const std::filesyste
       }
     }
   }
+
+  for (const auto& pool : g.pools)
+    if (!pool.fallbackPool.empty() && (!poolNames.count(pool.fallbackPool) || pool.fallbackPool == pool.name))
+      c.err("/pools/" + esc(pool.name) + "/fallback_pool", "unknown pool '" + pool.fallbackPool + "'");
 
   if (root.contains("policies")) {
     const json& ps = root["policies"];
@@ -433,11 +552,11 @@ void parseGslb(Ctx& c, const json& root, ServerConfig& cfg, const std::filesyste
               checkKeys(c, sv, sp, {"step", "n"});
               if (!sv.contains("n")) c.err(sp + "/n", "missing");
               getUnsigned(c, sv, "n", sp, st.n, 1, 32);
-            } else if (st.kind == "weighted") {
+            } else if (st.kind == "weighted" || st.kind == "up") {
               checkKeys(c, sv, sp, {"step"});
             } else {
               c.err(sp + "/step",
-                    "unknown step '" + st.kind + "' (geo_map, nearest, first_n, weighted)");
+                    "unknown step '" + st.kind + "' (geo_map, nearest, first_n, up, weighted)");
             }
             pol.steps.push_back(std::move(st));
           }
@@ -511,7 +630,7 @@ std::optional<ServerConfig> parseConfig(const std::string& text, const std::stri
   std::filesystem::path base = std::filesystem::path(path).parent_path();
   checkKeys(c, root, "",
             {"listen", "workers", "zones", "limits", "chaos", "geo", "regions", "pools", "policies",
-             "bindings"});
+             "bindings", "probes", "health"});
 
   if (root.contains("listen")) {
     const json& l = root["listen"];

@@ -59,6 +59,24 @@ struct RegionConfig {
 struct MemberConfig {
   std::string address;
   std::uint32_t weight = 1;
+  std::string probe;   // name in "probes"; empty = the pool's probe, or none
+  std::string target;  // probed address when it differs from `address`
+  std::string where;
+};
+
+struct ProbeConfig {
+  std::string name;
+  std::string type;  // http, https, tcp, dns
+  std::uint32_t port = 0;  // 0 = the type's default
+  std::string method = "GET", path = "/", host, bodyContains;
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::vector<std::pair<int, int>> expectStatus;  // empty = 200-399
+  bool tlsVerify = true;
+  std::string loadHeader, loadJsonPointer;
+  std::string dnsName, dnsType = "A", dnsRcode = "NOERROR";
+  std::uint32_t intervalMs = 1000, timeoutMs = 1000, rise = 2, fall = 3, staleAfter = 3;
+  double jitter = 0.1;
+  std::string initial = "up";
   std::string where;
 };
 
@@ -73,12 +91,16 @@ struct PoolConfig {
   std::string name;
   std::uint32_t ttl = 60;
   std::uint32_t maxAnswers = 1;
+  std::string probe;              // default probe of its members
+  double minHealthy = 1;          // >= 1: a count of members; < 1: a fraction
+  std::string allDown = "fail_open";  // fail_open, fallback, nodata, servfail
+  std::string fallbackPool;
   std::vector<PoolRegionConfig> regions;
   std::string where;
 };
 
 struct StepConfig {
-  std::string kind;  // geo_map, nearest, weighted, first_n
+  std::string kind;  // geo_map, nearest, weighted, first_n, up
   std::vector<std::pair<std::string, std::vector<std::string>>> map;  // geo_map: key -> regions
   std::vector<std::pair<std::string, double>> biasKm;                 // nearest
   std::uint32_t n = 1;                                                // first_n
@@ -99,6 +121,10 @@ struct BindingConfig {
   std::string where;
 };
 
+struct HealthConfig {
+  std::uint32_t minTtl = 5;  // health-dependent answers never get a TTL below this (seconds)
+};
+
 struct GslbConfig {
   std::vector<GeoDatabaseConfig> databases;
   std::optional<GeoDatabaseConfig> asnDatabase;
@@ -107,6 +133,8 @@ struct GslbConfig {
   std::vector<PoolConfig> pools;
   std::vector<PolicyConfig> policies;
   std::vector<BindingConfig> bindings;
+  std::vector<ProbeConfig> probes;
+  HealthConfig health;
 };
 
 struct ServerConfig {

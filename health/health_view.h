@@ -1,0 +1,27 @@
+#pragma once
+// HealthView: the health of every probed target, as the DNS workers see it.
+// Built by the probe thread and published inside the ServingSnapshot; probe
+// results never touch the query path directly.
+#include <cstdint>
+#include <vector>
+
+#include "health/probe.h"
+
+namespace geodns::health {
+
+struct TargetHealth {
+  State state = State::Unknown;
+  bool up = true;                 // Up, or Unknown (fail open while data is missing)
+  std::uint32_t changeInSec = 0;  // earliest the state could flip (interval x checks left)
+  float latencyMs = 0;
+  float load = -1;                // -1: no reading
+};
+
+struct HealthView {
+  // Indexed by the probe index of the GSLB config it was built for; `forConfig`
+  // identifies that config so a view never applies to another generation.
+  const void* forConfig = nullptr;
+  std::vector<TargetHealth> targets;
+};
+
+}  // namespace geodns::health

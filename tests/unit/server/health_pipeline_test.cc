@@ -1,0 +1,191 @@
+// The `up` step, min_healthy, every all_down mode and TTL capping, driven by
+// hand-made HealthViews through the real engine.
+#include <doctest/doctest.h>
+
+#include <string>
+#include <vector>
+
+#include "server/engine.h"
+#include "support/dns_test_util.h"
+#include "support/temp_dir.h"
+
+using namespace geodns;
+using namespace geodns::server;
+
+namespace {
+
+const char* kConfig = R"({
+  "listen": ["127.0.0.1:53"],
+  "zones": [{"origin": "h.test", "file": "ZONE"}],
+  "regions": {"a": {}, "b": {}},
+  "probes": {
+    "web": {"type": "http", "port": 8080, "path": "/health", "interval_ms": 2000, "rise": 2, "fall": 3},
+    "tcp": {"type": "tcp", "port": 443, "interval_ms": 1000}
+  },
+  "health": {"min_ttl": 3},
+  "pools": {
+    "open":  {"ttl": 60, "probe": "web", "max_answers": 4, "regions": {
+               "a": {"members": [{"address": "192.0.2.1"}, {"address": "192.0.2.2"}, {"address": "192.0.2.3"}]},
+               "b": {"members": [{"address": "198.51.100.1"}]}}},
+    "half":  {"ttl": 60, "probe": "web", "min_healthy": 0.5, "max_answers": 4, "all_down": "nodata", "regions": {
+               "a": {"members": [{"address": "192.0.2.1"}, {"address": "192.0.2.2"}, {"address": "192.0.2.3"}]},
+               "b": {"members": [{"address": "198.51.100.1"}]}}},
+    "sf":    {"ttl": 60, "probe": "web", "all_down": "servfail", "regions": {
+               "a": {"members": [{"address": "192.0.2.1"}]}}},
+    "fb":    {"ttl": 60, "probe": "web", "all_down": "fallback", "fallback_pool": "spare", "regions": {
+               "a": {"members": [{"address": "192.0.2.1"}]}}},
+    "spare": {"ttl": 20, "regions": {"b": {"members": [{"address": "203.0.113.9"}]}}},
+    "probed-elsewhere": {"ttl": 60, "regions": {"a": {"members": [
+               {"address": "192.0.2.50", "probe": "tcp", "target": "10.9.9.9"}]}}}
+  },
+  "policies": {"health": {"steps": [{"step": "up"}]}, "blind": {"steps": []}},
+  "bindings": [
+    {"name": "open.h.test", "pool": "open", "policy": "health"},
+    {"name": "half.h.test", "pool": "half", "policy": "health"},
+    {"name": "sf.h.test", "pool": "sf", "policy": "health"},
+    {"name": "fb.h.test", "pool": "fb", "policy": "health"},
+    {"name": "blind.h.test", "pool": "open", "policy": "blind"},
+    {"name": "pe.h.test", "pool": "probed-elsewhere", "policy": "health"}
+  ]
+})";
+
+struct Fixture {
+  test::TempDir dir;
+  std::shared_ptr<const ServingSnapshot> base;
+  Fixture() {
+    auto zone = dir.write("h.zone", "$ORIGIN h.test.\n@ SOA ns h 1 2 3 4 30\n@ NS ns\nns A 192.0.2.53\n");
+    std::string json = kConfig;
+    json.replace(json.find("ZONE"), 4, zone);
+    ErrorList errors;
+    auto cfg = zones::parseConfig(json, "h.json", errors);
+    REQUIRE_MESSAGE(cfg, errors.str());
+    base = buildSnapshot(*cfg, errors);
+    REQUIRE_MESSAGE(base, errors.str());
+  }
+  // Index of the probe for address `a` (the web probe shares targets across pools).
+  std::int32_t target(const char* addr) const {
+    const auto& probes = base->gslb->probes;
+    for (std::size_t i = 0; i < probes.size(); ++i)
+      if (probes[i].address.str() == addr) return static_cast<std::int32_t>(i);
+    return -1;
+  }
+  // A snapshot whose view marks `down` addresses down; changeIn for all targets.
+  std::shared_ptr<const ServingSnapshot> with(std::vector<const char*> down, std::uint32_t changeIn = 100,
+                                              const void* forConfig = nullptr) const {
+    auto hv = std::make_shared<health::HealthView>();
+    hv->forConfig = forConfig ? forConfig : base->gslb.get();
+    hv->targets.resize(base->gslb->probes.size());
+    for (auto& t : hv->targets) {
+      t.state = health::State::Up;
+      t.up = true;
+      t.changeInSec = changeIn;
+    }
+    for (const char* a : down) {
+      auto i = target(a);
+      REQUIRE(i >= 0);
+      hv->targets[static_cast<std::size_t>(i)].up = false;
+      hv->targets[static_cast<std::size_t>(i)].state = health::State::Down;
+    }
+    auto s = std::make_shared<ServingSnapshot>(*base);
+    s->health = hv;
+    return s;
+  }
+};
+
+struct Answer {
+  std::uint16_t rcode;
+  std::vector<std::string> addrs;
+  std::uint32_t ttl = 0;
+  QueryFacts facts;
+};
+
+Answer ask(const ServingSnapshot& snap, const char* name) {
+  std::vector<std::uint8_t> out(4096);
+  auto q = test::makeQuery({.name = name});
+  Answer a;
+  auto n = answer(snap, q, out, Transport::Udp, *IpAddress::parse("127.0.0.1"), &a.facts);
+  auto r = test::parseResponse({out.data(), n});
+  a.rcode = r.rcode();
+  for (const auto& rr : r.sections[0]) {
+    IpAddress ip;
+    ip.family = 4;
+    std::memcpy(ip.bytes, rr.rdata.data(), 4);
+    a.addrs.push_back(ip.str());
+    a.ttl = rr.ttl;
+  }
+  return a;
+}
+
+using V = std::vector<std::string>;
+
+}  // namespace
+
+TEST_CASE("the up step drops down members and regions") {
+  Fixture f;
+  CHECK(ask(*f.with({}), "open.h.test").addrs == V{"192.0.2.1", "192.0.2.2", "192.0.2.3"});
+  CHECK(ask(*f.with({"192.0.2.2"}), "open.h.test").addrs == V{"192.0.2.1", "192.0.2.3"});
+  // Region a entirely down: spill to b.
+  CHECK(ask(*f.with({"192.0.2.1", "192.0.2.2", "192.0.2.3"}), "open.h.test").addrs == V{"198.51.100.1"});
+  // Without an up step, health is not looked at.
+  CHECK(ask(*f.with({"192.0.2.1"}), "blind.h.test").addrs == V{"192.0.2.1", "192.0.2.2", "192.0.2.3"});
+  // No health view yet: everything counts as up.
+  CHECK(ask(*f.base, "open.h.test").addrs.size() == 3);
+}
+
+TEST_CASE("min_healthy as a fraction: a region with too few members up is skipped") {
+  Fixture f;
+  // 2 of 3 up >= 0.5: region a stays, answering its healthy members.
+  CHECK(ask(*f.with({"192.0.2.1"}), "half.h.test").addrs == V{"192.0.2.2", "192.0.2.3"});
+  // 1 of 3 up < 0.5 x 3: region a is unavailable, b answers.
+  CHECK(ask(*f.with({"192.0.2.1", "192.0.2.2"}), "half.h.test").addrs == V{"198.51.100.1"});
+}
+
+TEST_CASE("all_down modes") {
+  Fixture f;
+  auto allDown = f.with({"192.0.2.1", "192.0.2.2", "192.0.2.3", "198.51.100.1"});
+  SUBCASE("fail_open answers as if all were up") {
+    auto a = ask(*allDown, "open.h.test");
+    CHECK(a.addrs == V{"192.0.2.1", "192.0.2.2", "192.0.2.3"});
+    CHECK_FALSE(a.facts.allDown);  // degraded but answered: counted as fail-open by the caller
+  }
+  SUBCASE("nodata") {
+    auto a = ask(*allDown, "half.h.test");
+    CHECK(a.rcode == 0);
+    CHECK(a.addrs.empty());
+    CHECK(a.facts.allDown);
+  }
+  SUBCASE("servfail") {
+    auto a = ask(*allDown, "sf.h.test");
+    CHECK(a.rcode == 2);
+  }
+  SUBCASE("fallback to another pool") {
+    auto a = ask(*allDown, "fb.h.test");
+    CHECK(a.addrs == V{"203.0.113.9"});
+    CHECK(a.ttl == 20);  // the fallback pool's TTL
+  }
+}
+
+TEST_CASE("TTL capped by the time until health could change, never below min_ttl") {
+  Fixture f;
+  CHECK(ask(*f.with({}, 100), "open.h.test").ttl == 60);  // pool TTL is the ceiling
+  CHECK(ask(*f.with({}, 12), "open.h.test").ttl == 12);
+  CHECK(ask(*f.with({}, 1), "open.h.test").ttl == 3);     // health.min_ttl
+  CHECK(ask(*f.with({}, 1), "blind.h.test").ttl == 60);   // not health-dependent
+}
+
+TEST_CASE("a view built for another config generation is ignored") {
+  Fixture f;
+  int other = 0;
+  CHECK(ask(*f.with({"192.0.2.1"}, 100, &other), "open.h.test").addrs.size() == 3);
+}
+
+TEST_CASE("probes: one per distinct target, shared across pools; probed address may differ") {
+  Fixture f;
+  // web probe on 192.0.2.1..3 and 198.51.100.1 shared by four pools, plus one tcp probe.
+  CHECK(f.base->gslb->probes.size() == 5);
+  auto t = f.target("10.9.9.9");
+  REQUIRE(t >= 0);
+  CHECK(f.base->gslb->probes[static_cast<std::size_t>(t)].kind == health::ProbeKind::Tcp);
+  CHECK(f.base->gslb->probes[static_cast<std::size_t>(t)].port == 443);
+  CHECK(ask(*f.with({"10.9.9.9"}), "pe.h.test").addrs == V{"192.0.2.50"});  // fail-open: only member
+}
