@@ -12,7 +12,10 @@
 #include "core/address.h"
 #include "core/log.h"
 #include "server/cli.h"
+#include "core/rng.h"
+#include "health/curl_transport.h"
 #include "server/explain.h"
+#include "server/health_runner.h"
 #include "server/serving.h"
 #include "server/tcp.h"
 #include "server/udp.h"
@@ -102,7 +105,11 @@ int main(int argc, char** argv) {
   signal(SIGPIPE, SIG_IGN);
 
   SnapshotHolder holder;
-  holder.publish(snap);
+  SteadyClock clock;
+  SplitMixRng rng(static_cast<std::uint64_t>(clock.unixSeconds()) ^ static_cast<std::uint64_t>(getpid()));
+  health::CurlProbeTransport transport;
+  HealthRunner healthRunner(holder, clock, rng, transport);
+  healthRunner.prime(snap);  // the first snapshot carries health before any query is answered
   std::atomic<bool> stop{false};
 
   unsigned workers =
@@ -130,6 +137,7 @@ int main(int argc, char** argv) {
   TcpServer tcp(tcpFds, holder, stop);
   for (auto& w : udp) w->start();
   tcp.start();
+  healthRunner.start();
   std::string listening;
   for (const auto& l : cfg->listen) listening += (listening.empty() ? "" : " ") + l;
   GEODNS_LOG_INFO(
@@ -139,7 +147,6 @@ int main(int argc, char** argv) {
   for (;;) {
     timespec tick{1, 0};
     int sig = sigtimedwait(&sigs, nullptr, &tick);
-    holder.collect();  // free snapshots the workers have let go of
     if (sig == SIGHUP) {
       ErrorList reloadErrors;
       auto next = resolveConfig(opt, reloadErrors);
@@ -153,7 +160,7 @@ int main(int argc, char** argv) {
       }
       if (next->listen != cfg->listen || next->workers != cfg->workers)
         GEODNS_LOG_WARN("reload: listener and worker changes take effect only after a restart");
-      holder.publish(nextSnap);
+      healthRunner.submit(nextSnap);  // published with its health by the probe thread
       GEODNS_LOG_INFO("reloaded: %zu zone(s), %zu record(s)", nextSnap->zones->zones().size(),
                       countRecords(*nextSnap));
     } else if (sig == SIGTERM || sig == SIGINT) {
@@ -162,6 +169,7 @@ int main(int argc, char** argv) {
     }
   }
   stop.store(true);
+  healthRunner.stop();
   tcp.join();
   for (auto& w : udp) w->join();
   GEODNS_LOG_INFO("stopped");

@@ -1,0 +1,293 @@
+#include "health/curl_transport.h"
+
+#include <curl/curl.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstring>
+#include <list>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "core/name.h"
+#include "core/wire.h"
+
+namespace geodns::health {
+
+namespace {
+
+constexpr std::size_t kMaxBody = 64 * 1024;
+
+struct HttpProbe {
+  TargetId id = 0;
+  const ProbeSpec* spec = nullptr;
+  CURL* easy = nullptr;
+  curl_slist* headers = nullptr;
+  curl_slist* resolve = nullptr;
+  std::string body;
+  std::string loadHeaderValue;
+  char error[CURL_ERROR_SIZE] = {};
+};
+
+struct DnsProbe {
+  TargetId id = 0;
+  const ProbeSpec* spec = nullptr;
+  int fd = -1;
+  std::uint16_t qid = 0;
+  TimePoint started;
+  TimePoint deadline;
+};
+
+std::size_t onBody(char* data, std::size_t size, std::size_t n, void* user) {
+  auto* p = static_cast<HttpProbe*>(user);
+  const std::size_t len = size * n;
+  if (p->body.size() < kMaxBody) p->body.append(data, std::min(len, kMaxBody - p->body.size()));
+  return len;
+}
+
+std::size_t onHeader(char* data, std::size_t size, std::size_t n, void* user) {
+  auto* p = static_cast<HttpProbe*>(user);
+  const std::size_t len = size * n;
+  const std::string& want = p->spec->loadHeader;
+  if (!want.empty() && len > want.size() + 1 && strncasecmp(data, want.c_str(), want.size()) == 0 &&
+      data[want.size()] == ':') {
+    std::string v(data + want.size() + 1, len - want.size() - 1);
+    v.erase(0, v.find_first_not_of(" \t"));
+    while (!v.empty() && (v.back() == '\r' || v.back() == '\n' || v.back() == ' ')) v.pop_back();
+    p->loadHeaderValue = v;
+  }
+  return len;
+}
+
+std::string hostForUrl(const IpAddress& a) { return a.family == 6 ? "[" + a.str() + "]" : a.str(); }
+
+}  // namespace
+
+struct CurlProbeTransport::Impl {
+  CURLM* multi = nullptr;
+  std::list<HttpProbe> http;  // stable addresses: curl keeps pointers into them
+  std::list<DnsProbe> dns;
+  std::uint16_t nextQid = 1;
+
+  void finishHttp(HttpProbe& p, CURLcode code, std::vector<ProbeResult>& out);
+  void startDns(TargetId id, const ProbeSpec& spec, std::vector<ProbeResult>& failed);
+};
+
+CurlProbeTransport::CurlProbeTransport() : impl_(std::make_unique<Impl>()) {
+  curl_global_init(CURL_GLOBAL_DEFAULT);
+  impl_->multi = curl_multi_init();
+  curl_multi_setopt(impl_->multi, CURLMOPT_MAX_HOST_CONNECTIONS, 0L);
+}
+
+CurlProbeTransport::~CurlProbeTransport() {
+  for (auto& p : impl_->http) {
+    curl_multi_remove_handle(impl_->multi, p.easy);
+    curl_easy_cleanup(p.easy);
+    curl_slist_free_all(p.headers);
+    curl_slist_free_all(p.resolve);
+  }
+  for (auto& d : impl_->dns) ::close(d.fd);
+  curl_multi_cleanup(impl_->multi);
+}
+
+std::size_t CurlProbeTransport::running() const noexcept { return impl_->http.size() + impl_->dns.size(); }
+
+void CurlProbeTransport::start(TargetId id, const ProbeSpec& spec) {
+  if (spec.kind == ProbeKind::Dns) {
+    std::vector<ProbeResult> failed;  // a socket error is reported on the next collect()
+    impl_->startDns(id, spec, failed);
+    return;
+  }
+  HttpProbe& p = impl_->http.emplace_back();
+  p.id = id;
+  p.spec = &spec;
+  p.easy = curl_easy_init();
+  CURL* e = p.easy;
+  const bool web = spec.kind == ProbeKind::Http || spec.kind == ProbeKind::Https;
+  const std::string scheme = spec.kind == ProbeKind::Https ? "https" : "http";
+  std::string host = hostForUrl(spec.address);
+  if (web && !spec.host.empty()) {
+    // Connect to the probed address but speak to the named host (Host header and SNI).
+    host = spec.host;
+    p.resolve = curl_slist_append(nullptr, (spec.host + ":" + std::to_string(spec.port) + ":" +
+                                            spec.address.str()).c_str());
+    curl_easy_setopt(e, CURLOPT_RESOLVE, p.resolve);
+  }
+  const std::string url = scheme + "://" + host + ":" + std::to_string(spec.port) + (web ? spec.path : "/");
+  curl_easy_setopt(e, CURLOPT_URL, url.c_str());
+  curl_easy_setopt(e, CURLOPT_PRIVATE, &p);
+  curl_easy_setopt(e, CURLOPT_ERRORBUFFER, p.error);
+  curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, static_cast<long>(
+      std::chrono::duration_cast<std::chrono::milliseconds>(spec.timeout).count()));
+  curl_easy_setopt(e, CURLOPT_FORBID_REUSE, 1L);
+  curl_easy_setopt(e, CURLOPT_NOPROXY, "*");  // probes go straight to their target
+  curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
+  curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+  if (!web) {
+    curl_easy_setopt(e, CURLOPT_CONNECT_ONLY, 1L);  // TCP: success = connected
+  } else {
+    if (spec.method == "HEAD") curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
+    else if (spec.method != "GET") curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, spec.method.c_str());
+    p.headers = curl_slist_append(p.headers, "User-Agent: geodnsd-probe/0.1");
+    for (const auto& h : spec.headers) p.headers = curl_slist_append(p.headers, h.c_str());
+    curl_easy_setopt(e, CURLOPT_HTTPHEADER, p.headers);
+    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, onBody);
+    curl_easy_setopt(e, CURLOPT_WRITEDATA, &p);
+    curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, onHeader);
+    curl_easy_setopt(e, CURLOPT_HEADERDATA, &p);
+    curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, spec.tlsVerify ? 1L : 0L);
+    curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, spec.tlsVerify ? 2L : 0L);
+  }
+  curl_multi_add_handle(impl_->multi, e);
+}
+
+void CurlProbeTransport::Impl::finishHttp(HttpProbe& p, CURLcode code, std::vector<ProbeResult>& out) {
+  ProbeResult r;
+  r.target = p.id;
+  curl_off_t connectUs = 0, totalUs = 0;
+  curl_easy_getinfo(p.easy, CURLINFO_CONNECT_TIME_T, &connectUs);
+  curl_easy_getinfo(p.easy, CURLINFO_TOTAL_TIME_T, &totalUs);
+  r.connectMs = static_cast<double>(connectUs) / 1000.0;
+  r.totalMs = static_cast<double>(totalUs) / 1000.0;
+  const ProbeSpec& s = *p.spec;
+  if (code != CURLE_OK) {
+    r.error = p.error[0] ? p.error : curl_easy_strerror(code);
+  } else if (s.kind == ProbeKind::Tcp) {
+    r.ok = true;
+  } else {
+    long status = 0;
+    curl_easy_getinfo(p.easy, CURLINFO_RESPONSE_CODE, &status);
+    bool statusOk = false;
+    for (const auto& [lo, hi] : s.expectStatus) statusOk = statusOk || (status >= lo && status <= hi);
+    if (!statusOk) {
+      r.error = "HTTP status " + std::to_string(status);
+    } else if (!s.bodyContains.empty() && p.body.find(s.bodyContains) == std::string::npos) {
+      r.error = "body does not contain '" + s.bodyContains + "'";
+    } else {
+      r.ok = true;
+    }
+    if (!s.loadHeader.empty()) {
+      r.load = parseLoad(p.loadHeaderValue);
+    } else if (!s.loadJsonPointer.empty()) {
+      auto j = nlohmann::json::parse(p.body, nullptr, false);
+      try {
+        if (!j.is_discarded()) {
+          const auto& v = j.at(nlohmann::json::json_pointer(s.loadJsonPointer));
+          if (v.is_number()) r.load = parseLoad(std::to_string(v.get<double>()));
+          else if (v.is_string()) r.load = parseLoad(v.get<std::string>());
+        }
+      } catch (const nlohmann::json::exception&) {  // no such member: no reading
+      }
+    }
+  }
+  out.push_back(std::move(r));
+}
+
+void CurlProbeTransport::Impl::startDns(TargetId id, const ProbeSpec& spec, std::vector<ProbeResult>& failed) {
+  DnsProbe d;
+  d.id = id;
+  d.spec = &spec;
+  d.qid = nextQid++;
+  d.started = std::chrono::steady_clock::now();
+  d.deadline = d.started + spec.timeout;
+  d.fd = ::socket(spec.address.family == 6 ? AF_INET6 : AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  std::uint8_t q[512];
+  Writer w(q, sizeof q);
+  w.u16(d.qid);
+  w.u16(0);  // no recursion desired: ask the server itself
+  w.u16(1);
+  w.u16(0);
+  w.u16(0);
+  w.u16(0);
+  auto qname = name::fromText(spec.dnsName);
+  if (qname) w.bytes(name::asSpan(*qname));
+  w.u16(spec.dnsType);
+  w.u16(1);
+  sockaddr_storage ss{};
+  socklen_t len = 0;
+  if (spec.address.family == 6) {
+    auto* in6 = reinterpret_cast<sockaddr_in6*>(&ss);
+    in6->sin6_family = AF_INET6;
+    in6->sin6_port = htons(spec.port);
+    std::memcpy(&in6->sin6_addr, spec.address.bytes, 16);
+    len = sizeof(sockaddr_in6);
+  } else {
+    auto* in = reinterpret_cast<sockaddr_in*>(&ss);
+    in->sin_family = AF_INET;
+    in->sin_port = htons(spec.port);
+    std::memcpy(&in->sin_addr, spec.address.bytes, 4);
+    len = sizeof(sockaddr_in);
+  }
+  if (d.fd < 0 || !qname || ::connect(d.fd, reinterpret_cast<sockaddr*>(&ss), len) != 0 ||
+      ::send(d.fd, q, w.size(), 0) < 0) {
+    if (d.fd >= 0) ::close(d.fd);
+    d.fd = -1;
+    d.deadline = d.started;  // fails on the next collect()
+  }
+  dns.push_back(d);
+  (void)failed;
+}
+
+void CurlProbeTransport::collect(std::vector<ProbeResult>& out, Duration maxWait) {
+  Impl& m = *impl_;
+  // DNS sockets join curl's poll as extra descriptors.
+  std::vector<curl_waitfd> extra;
+  for (const auto& d : m.dns)
+    if (d.fd >= 0) extra.push_back({d.fd, CURL_WAIT_POLLIN, 0});
+  auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(maxWait).count();
+  const auto now0 = std::chrono::steady_clock::now();
+  for (const auto& d : m.dns)
+    wait = std::min<long long>(wait, std::max<long long>(0, std::chrono::duration_cast<std::chrono::milliseconds>(d.deadline - now0).count()));
+  int running = 0;
+  curl_multi_perform(m.multi, &running);
+  curl_multi_poll(m.multi, extra.data(), static_cast<unsigned>(extra.size()), static_cast<int>(wait), nullptr);
+  curl_multi_perform(m.multi, &running);
+  int left = 0;
+  while (CURLMsg* msg = curl_multi_info_read(m.multi, &left)) {
+    if (msg->msg != CURLMSG_DONE) continue;
+    HttpProbe* p = nullptr;
+    curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, &p);
+    m.finishHttp(*p, msg->data.result, out);
+    curl_multi_remove_handle(m.multi, p->easy);
+    curl_easy_cleanup(p->easy);
+    curl_slist_free_all(p->headers);
+    curl_slist_free_all(p->resolve);
+    m.http.remove_if([p](const HttpProbe& x) { return &x == p; });
+  }
+  const auto now = std::chrono::steady_clock::now();
+  for (auto it = m.dns.begin(); it != m.dns.end();) {
+    ProbeResult r;
+    r.target = it->id;
+    bool done = false;
+    if (it->fd >= 0) {
+      std::uint8_t buf[4096];
+      ssize_t n;
+      while ((n = ::recv(it->fd, buf, sizeof buf, 0)) >= 0) {
+        if (n < 12 || ((buf[0] << 8) | buf[1]) != it->qid || !(buf[2] & 0x80)) continue;  // not our answer
+        const int rcode = buf[3] & 0x0F;
+        r.totalMs = r.connectMs =
+            std::chrono::duration<double, std::milli>(now - it->started).count();
+        r.ok = rcode == it->spec->dnsRcode;
+        if (!r.ok) r.error = "DNS rcode " + std::to_string(rcode);
+        done = true;
+        break;
+      }
+    }
+    if (!done && now >= it->deadline) {
+      r.error = it->fd < 0 ? "cannot send the DNS query" : "DNS timeout";
+      done = true;
+    }
+    if (done) {
+      if (it->fd >= 0) ::close(it->fd);
+      out.push_back(std::move(r));
+      it = m.dns.erase(it);
+    } else {
+      ++it;
+    }
+  }
+}
+
+}  // namespace geodns::health

@@ -1,0 +1,28 @@
+#pragma once
+// CurlProbeTransport: HTTP/HTTPS and TCP-connect probes on libcurl's multi
+// interface, plus DNS probes over UDP sockets on the same poll; one thread,
+// non-blocking, thousands of targets. The only file that includes curl.
+#include <memory>
+#include <vector>
+
+#include "health/scheduler.h"
+
+namespace geodns::health {
+
+class CurlProbeTransport final : public ProbeTransport {
+ public:
+  CurlProbeTransport();
+  ~CurlProbeTransport() override;
+  CurlProbeTransport(const CurlProbeTransport&) = delete;
+  CurlProbeTransport& operator=(const CurlProbeTransport&) = delete;
+
+  void start(TargetId id, const ProbeSpec& spec) override;
+  void collect(std::vector<ProbeResult>& out, Duration maxWait) override;
+  std::size_t running() const noexcept;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace geodns::health

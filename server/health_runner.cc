@@ -1,0 +1,96 @@
+#include "server/health_runner.h"
+
+#include <cmath>
+
+#include "core/log.h"
+
+namespace geodns::server {
+
+HealthRunner::HealthRunner(SnapshotHolder& holder, Clock& clock, Rng& rng, health::ProbeTransport& transport)
+    : holder_(holder), clock_(clock), scheduler_(clock, rng, transport) {
+  scheduler_.onChange([this](health::TargetId id, const health::Tracker& t) {
+    stateChanged_ = true;
+    const auto& s = scheduler_.spec(id);
+    // Every transition is logged once (never per probe).
+    GEODNS_LOG_INFO("health: %s %s:%u is %s%s%s", health::kindName(s.kind), s.address.str().c_str(),
+                    static_cast<unsigned>(s.port), health::stateName(t.state()),
+                    t.lastError().empty() ? "" : ": ", t.lastError().c_str());
+  });
+  scheduler_.onResult([this](health::TargetId, const health::ProbeResult&) { resultsSincePublish_ = true; });
+}
+
+HealthRunner::~HealthRunner() { stop(); }
+
+void HealthRunner::adopt(std::shared_ptr<const ServingSnapshot> snap) {
+  base_ = std::move(snap);
+  const auto& probes = base_->gslb->probes;
+  targetOf_.resize(probes.size());
+  // Same key, same target: trackers keep their state across reloads.
+  for (std::size_t i = 0; i < probes.size(); ++i) targetOf_[i] = scheduler_.add(probes[i]);
+}
+
+std::shared_ptr<const health::HealthView> HealthRunner::buildView() const {
+  auto view = std::make_shared<health::HealthView>();
+  view->forConfig = base_->gslb.get();
+  view->targets.resize(targetOf_.size());
+  for (std::size_t i = 0; i < targetOf_.size(); ++i) {
+    const health::Tracker& t = scheduler_.tracker(targetOf_[i]);
+    health::TargetHealth& h = view->targets[i];
+    h.state = t.state();
+    h.up = t.state() != health::State::Down;
+    h.changeInSec = static_cast<std::uint32_t>(
+        std::ceil(std::chrono::duration<double>(t.timeUntilPossibleChange()).count()));
+    h.latencyMs = static_cast<float>(t.latencyMs());
+    h.load = t.load() ? static_cast<float>(*t.load()) : -1.0f;
+  }
+  return view;
+}
+
+void HealthRunner::publish() {
+  auto next = std::make_shared<ServingSnapshot>(*base_);
+  next->health = buildView();
+  holder_.publish(std::move(next));
+  stateChanged_ = false;
+  resultsSincePublish_ = false;
+  lastPublish_ = clock_.now();
+}
+
+void HealthRunner::prime(std::shared_ptr<const ServingSnapshot> snap) {
+  adopt(std::move(snap));
+  publish();
+}
+
+void HealthRunner::submit(std::shared_ptr<const ServingSnapshot> snap) {
+  std::lock_guard lock(pendingMu_);
+  pending_ = std::move(snap);
+}
+
+void HealthRunner::start() {
+  thread_ = std::thread([this] { run(); });
+}
+
+void HealthRunner::stop() {
+  stop_.store(true);
+  if (thread_.joinable()) thread_.join();
+}
+
+void HealthRunner::run() {
+  while (!stop_.load(std::memory_order_relaxed)) {
+    std::shared_ptr<const ServingSnapshot> next;
+    {
+      std::lock_guard lock(pendingMu_);
+      next.swap(pending_);
+    }
+    if (next) {
+      adopt(std::move(next));
+      publish();
+    }
+    scheduler_.step(std::chrono::milliseconds(100));
+    // State changes publish at once; TTL caps and latencies at most twice a second.
+    if (stateChanged_ || (resultsSincePublish_ && clock_.now() - lastPublish_ >= std::chrono::milliseconds(500)))
+      publish();
+    holder_.collect();
+  }
+}
+
+}  // namespace geodns::server

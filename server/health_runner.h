@@ -1,0 +1,56 @@
+#pragma once
+// The probe thread: runs the health Scheduler over the probes of the current
+// config, and publishes ServingSnapshots that carry a HealthView built for
+// exactly that config. After start-up it is the only publisher: reloads hand
+// their new snapshot to it, so no query ever sees a config without its health.
+#include <atomic>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "core/clock.h"
+#include "core/rng.h"
+#include "health/scheduler.h"
+#include "server/serving.h"
+
+namespace geodns::server {
+
+class HealthRunner {
+ public:
+  HealthRunner(SnapshotHolder& holder, Clock& clock, Rng& rng, health::ProbeTransport& transport);
+  ~HealthRunner();
+
+  // Control thread, before the workers start: adopt `snap`, publish it with
+  // the health known so far.
+  void prime(std::shared_ptr<const ServingSnapshot> snap);
+  void start();
+  void stop();
+  // Any thread: a new config to serve; published by the probe thread with its
+  // health attached (within one loop turn, ~100 ms).
+  void submit(std::shared_ptr<const ServingSnapshot> snap);
+
+  health::Scheduler& scheduler() noexcept { return scheduler_; }
+
+ private:
+  void run();
+  void adopt(std::shared_ptr<const ServingSnapshot> snap);
+  void publish();
+  std::shared_ptr<const health::HealthView> buildView() const;
+
+  SnapshotHolder& holder_;
+  Clock& clock_;
+  health::Scheduler scheduler_;
+  std::shared_ptr<const ServingSnapshot> base_;
+  std::vector<health::TargetId> targetOf_;  // gslb probe index -> scheduler target
+  std::mutex pendingMu_;
+  std::shared_ptr<const ServingSnapshot> pending_;
+  std::atomic<bool> stop_{false};
+  bool stateChanged_ = false;
+  bool resultsSincePublish_ = false;
+  TimePoint lastPublish_{};
+  std::thread thread_;
+};
+
+}  // namespace geodns::server

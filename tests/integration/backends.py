@@ -1,0 +1,93 @@
+"""Probe targets for health tests: HTTP(S) and TCP servers on loopback whose
+answers the test switches at will. Started and stopped by the test itself."""
+import http.server
+import os
+import socket
+import ssl
+import subprocess
+import tempfile
+import threading
+
+
+class _Handler(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        b = self.server.backend
+        b.hits += 1
+        body = b.body.encode()
+        self.send_response(b.status)
+        self.send_header("Content-Length", str(len(body)))
+        if b.load is not None:
+            self.send_header("X-Load", b.load)
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+class HttpBackend:
+    """An HTTP or HTTPS server on (host, port); status/body/load can change at any time."""
+
+    def __init__(self, host, port=0, tls_cert=None):
+        self.status, self.body, self.load, self.hits = 200, "ok", None, 0
+        self.server = http.server.ThreadingHTTPServer((host, port), _Handler)
+        self.server.backend = self
+        self.server.daemon_threads = True
+        if tls_cert:
+            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            ctx.load_cert_chain(*tls_cert)
+            self.server.socket = ctx.wrap_socket(self.server.socket, server_side=True)
+        self.port = self.server.server_address[1]
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def stop(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+class TcpBackend:
+    """A TCP listener that accepts and closes; open() and close() toggle it."""
+
+    def __init__(self, host, port):
+        self.host, self.port, self.sock = host, port, None
+        self.open()
+
+    def open(self):
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        s.bind((self.host, self.port))
+        s.listen(64)
+        self.sock = s
+        threading.Thread(target=self._accept, args=(s,), daemon=True).start()
+
+    def _accept(self, s):
+        while True:
+            try:
+                c, _ = s.accept()
+                c.close()
+            except OSError:
+                return
+
+    def close(self):
+        if self.sock:
+            self.sock.close()
+            self.sock = None
+
+
+def self_signed_cert(cn="web.test"):
+    """A throwaway certificate made by the test (openssl CLI)."""
+    d = tempfile.mkdtemp(prefix="geodns-cert-")
+    key, crt = os.path.join(d, "key.pem"), os.path.join(d, "cert.pem")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", crt,
+                    "-days", "1", "-subj", "/CN=" + cn, "-addext", "subjectAltName=DNS:" + cn],
+                   check=True, capture_output=True)
+    return crt, key
+
+
+def free_tcp_port(host):
+    s = socket.socket()
+    s.bind((host, 0))
+    p = s.getsockname()[1]
+    s.close()
+    return p

@@ -1,0 +1,123 @@
+"""Health probes against real HTTP(S) and TCP servers on loopback: answers
+change within the rise/fall intervals."""
+import time
+import unittest
+
+import dns.message
+import dns.query
+
+from backends import HttpBackend, TcpBackend, free_tcp_port, self_signed_cert
+from harness import Server
+
+INTERVAL = 0.2  # seconds, as configured below (interval_ms 200)
+
+
+def config(http_port, https_port, tcp_port):
+    return {
+        "regions": {"a": {}, "b": {}},
+        "health": {"min_ttl": 1},
+        "probes": {
+            "web": {"type": "http", "port": http_port, "path": "/health", "body_contains": "ok",
+                    "interval_ms": 200, "timeout_ms": 150, "rise": 2, "fall": 2, "jitter": 0,
+                    "load": {"header": "X-Load"}},
+            "tls-noverify": {"type": "https", "port": https_port, "host": "web.test", "tls_verify": False,
+                             "interval_ms": 200, "timeout_ms": 150, "rise": 1, "fall": 1, "jitter": 0},
+            "tls-verify": {"type": "https", "port": https_port, "host": "web.test",
+                           "interval_ms": 200, "timeout_ms": 150, "rise": 1, "fall": 1, "jitter": 0},
+            "tcp": {"type": "tcp", "port": tcp_port, "interval_ms": 200, "timeout_ms": 150, "rise": 1, "fall": 2,
+                    "jitter": 0},
+        },
+        "pools": {
+            "web": {"ttl": 30, "probe": "web", "all_down": "servfail", "regions": {
+                "a": {"members": [{"address": "192.0.2.1", "target": "127.0.0.2"}]},
+                "b": {"members": [{"address": "198.51.100.1", "target": "127.0.0.3"}]}}},
+            "tls": {"ttl": 30, "regions": {
+                "a": {"members": [{"address": "192.0.2.11", "target": "127.0.0.4", "probe": "tls-verify"}]},
+                "b": {"members": [{"address": "198.51.100.11", "target": "127.0.0.4", "probe": "tls-noverify"}]}}},
+            "tcp": {"ttl": 30, "probe": "tcp", "all_down": "nodata", "regions": {
+                "a": {"members": [{"address": "192.0.2.21", "target": "127.0.0.5"}]}}},
+        },
+        "policies": {"failover": {"steps": [{"step": "up"}]}},
+        "bindings": [
+            {"name": "www.health.test", "pool": "web", "policy": "failover"},
+            {"name": "tls.health.test", "pool": "tls", "policy": "failover"},
+            {"name": "tcp.health.test", "pool": "tcp", "policy": "failover"},
+        ],
+    }
+
+
+class Health(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        port = free_tcp_port("127.0.0.2")
+        cls.a = HttpBackend("127.0.0.2", port)
+        cls.b = HttpBackend("127.0.0.3", port)
+        cls.tls = HttpBackend("127.0.0.4", 0, tls_cert=self_signed_cert("web.test"))
+        cls.tcp = TcpBackend("127.0.0.5", free_tcp_port("127.0.0.5"))
+        cls.srv = Server(zones=[("health.test", "health.test.zone")],
+                         config_extra=config(port, cls.tls.port, cls.tcp.port)).start()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.srv.stop()
+        for b in (cls.a, cls.b, cls.tls):
+            b.stop()
+        cls.tcp.close()
+
+    def answer(self, name):
+        r = dns.query.udp(dns.message.make_query(name, "A"), self.srv.host, port=self.srv.port, timeout=2)
+        return r.rcode(), [x.to_text() for rr in r.answer for x in rr], (r.answer[0].ttl if r.answer else None)
+
+    def wait_answer(self, name, expect, limit):
+        """Polls until the answer equals `expect`; returns the seconds it took (fails past `limit`)."""
+        t0 = time.monotonic()
+        while True:
+            got = self.answer(name)
+            if got[1] == expect or (expect == "SERVFAIL" and got[0] == 2):
+                return time.monotonic() - t0
+            if time.monotonic() - t0 > limit:
+                self.fail("%s: still %r after %.1fs, expected %r\n%s" % (name, got, limit, expect, self.srv.read_log()))
+            time.sleep(0.02)
+
+    def test_1_http_down_and_up_within_fall_and_rise(self):
+        self.wait_answer("www.health.test.", ["192.0.2.1"], 3)
+        self.a.status = 503
+        took = self.wait_answer("www.health.test.", ["198.51.100.1"], 3)
+        self.assertLess(took, (2 + 1) * INTERVAL + 0.5)  # fall = 2 intervals, plus one in flight
+        self.assertIn("is down: HTTP status 503", self.srv.read_log())
+        self.a.status = 200
+        took = self.wait_answer("www.health.test.", ["192.0.2.1"], 3)
+        self.assertLess(took, (2 + 1) * INTERVAL + 0.5)  # rise = 2
+
+    def test_2_body_match(self):
+        self.wait_answer("www.health.test.", ["192.0.2.1"], 3)
+        self.a.body = "maintenance"
+        self.wait_answer("www.health.test.", ["198.51.100.1"], 3)
+        self.a.body = "ok"
+        self.wait_answer("www.health.test.", ["192.0.2.1"], 3)
+
+    def test_3_all_down_servfail_and_ttl_capped(self):
+        self.wait_answer("www.health.test.", ["192.0.2.1"], 3)
+        rcode, _, ttl = self.answer("www.health.test.")
+        self.assertLessEqual(ttl, 1)  # capped: health could change within an interval or two
+        self.a.status = self.b.status = 500
+        self.wait_answer("www.health.test.", "SERVFAIL", 3)
+        self.a.status = self.b.status = 200
+        self.wait_answer("www.health.test.", ["192.0.2.1"], 3)
+
+    def test_4_tls_verification_on_by_default(self):
+        # The self-signed certificate fails verification (region a down); the
+        # opt-out probe (region b) is up.
+        self.wait_answer("tls.health.test.", ["198.51.100.11"], 3)
+        self.assertRegex(self.srv.read_log(), r"https 127\.0\.0\.4:\d+ is down: .*(certificate|SSL)")
+
+    def test_5_tcp_connect(self):
+        self.wait_answer("tcp.health.test.", ["192.0.2.21"], 3)
+        self.tcp.close()
+        self.wait_answer("tcp.health.test.", [], 3)  # all_down nodata
+        self.tcp.open()
+        self.wait_answer("tcp.health.test.", ["192.0.2.21"], 3)
+
+
+if __name__ == "__main__":
+    unittest.main()
