@@ -15,6 +15,8 @@ Usage:
   geodnsd check-config --config FILE          validate config and zones, then exit
   geodnsd explain --config FILE --name NAME [--type TYPE] --client IP[/PREFIX] [--json]
                                               what would this client get, and why
+  geodnsd status --config FILE [--json]       health of every probed target, from the state
+                                              database (works beside a running server)
   geodnsd --help | --version
 
 Options:
@@ -53,6 +55,9 @@ Options parseArgs(int argc, char** argv, ErrorList& errors) {
   int i = 1;
   if (i < argc && std::strcmp(argv[i], "check-config") == 0) {
     o.command = Command::CheckConfig;
+    ++i;
+  } else if (i < argc && std::strcmp(argv[i], "status") == 0) {
+    o.command = Command::Status;
     ++i;
   } else if (i < argc && std::strcmp(argv[i], "explain") == 0) {
     o.command = Command::Explain;

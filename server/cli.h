@@ -9,7 +9,7 @@
 
 namespace geodns::server {
 
-enum class Command { Serve, CheckConfig, Explain, Help, Version };
+enum class Command { Serve, CheckConfig, Explain, Status, Help, Version };
 
 struct Options {
   Command command = Command::Serve;

@@ -1,6 +1,7 @@
 #include "server/explain.h"
 
 #include <cstring>
+#include <ctime>
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <vector>
@@ -230,6 +231,44 @@ std::string explain(const ServingSnapshot& snap, const ExplainRequest& req, bool
   j["answer"] = wire;
   ok = true;
   return req.json ? j.dump(2) + "\n" : t.str();
+}
+
+std::string statusReport(health::Store& store, const ServingSnapshot& snap, bool asJson) {
+  nlohmann::ordered_json j = nlohmann::ordered_json::array();
+  std::ostringstream t;
+  t << "state    since                 ok fail  latency_ms  load  target  [last error]\n";
+  const auto& probes = snap.gslb->probes;
+  for (const auto& p : probes) {
+    auto rec = store.loadTarget(p.key());
+    std::string target = std::string(health::kindName(p.kind)) + " " + p.address.str() + ":" + std::to_string(p.port) +
+                         (p.kind == health::ProbeKind::Http || p.kind == health::ProbeKind::Https ? p.path : "");
+    nlohmann::ordered_json e = {{"target", target}};
+    if (!rec) {
+      t << "-        (no probe result recorded yet)           " << target << "\n";
+      e["state"] = nullptr;
+      j.push_back(e);
+      continue;
+    }
+    char since[32] = "-";
+    std::time_t ts = static_cast<std::time_t>(rec->sinceUnix);
+    std::tm tm{};
+    if (gmtime_r(&ts, &tm)) std::strftime(since, sizeof since, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    char line[256];
+    std::snprintf(line, sizeof line, "%-8s %-21s %2u %4u  %10.1f  %4s  ", health::stateName(rec->state), since,
+                  rec->ok, rec->fail, rec->latencyMs,
+                  rec->load >= 0 ? std::to_string(static_cast<int>(rec->load * 100)).append("%").c_str() : "-");
+    t << line << target << (rec->lastError.empty() ? "" : "  [" + rec->lastError + "]") << "\n";
+    e["state"] = health::stateName(rec->state);
+    e["since"] = since;
+    e["consecutive_ok"] = rec->ok;
+    e["consecutive_fail"] = rec->fail;
+    e["latency_ms"] = rec->latencyMs;
+    e["load"] = rec->load >= 0 ? nlohmann::ordered_json(rec->load) : nlohmann::ordered_json(nullptr);
+    e["last_error"] = rec->lastError;
+    e["updated_unix"] = rec->updatedUnix;
+    j.push_back(e);
+  }
+  return asJson ? j.dump(2) + "\n" : t.str();
 }
 
 }  // namespace geodns::server

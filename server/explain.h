@@ -5,6 +5,7 @@
 #include <string>
 
 #include "core/ip.h"
+#include "health/store.h"
 #include "server/serving.h"
 
 namespace geodns::server {
@@ -20,5 +21,9 @@ struct ExplainRequest {
 
 // Returns the report; `ok` false with the report holding the error.
 std::string explain(const ServingSnapshot& snap, const ExplainRequest& req, bool& ok);
+
+// `geodnsd status`: every probed target of the config with its persisted
+// state, since when, consecutive counts, latency, load and last error.
+std::string statusReport(health::Store& store, const ServingSnapshot& snap, bool json);
 
 }  // namespace geodns::server

@@ -13,13 +13,17 @@
 #include "core/clock.h"
 #include "core/rng.h"
 #include "health/scheduler.h"
+#include "health/store.h"
 #include "server/serving.h"
 
 namespace geodns::server {
 
 class HealthRunner {
  public:
-  HealthRunner(SnapshotHolder& holder, Clock& clock, Rng& rng, health::ProbeTransport& transport);
+  // `store` may be null (no persistence). State in the store younger than
+  // `maxAge` is restored when a target is first seen.
+  HealthRunner(SnapshotHolder& holder, Clock& clock, Rng& rng, health::ProbeTransport& transport,
+               health::Store* store = nullptr, Duration maxAge = std::chrono::hours(1));
   ~HealthRunner();
 
   // Control thread, before the workers start: adopt `snap`, publish it with
@@ -39,8 +43,15 @@ class HealthRunner {
   void publish();
   std::shared_ptr<const health::HealthView> buildView() const;
 
+  void restore(health::TargetId id);
+  void persist(health::TargetId id, const health::ProbeResult* r);
+
   SnapshotHolder& holder_;
   Clock& clock_;
+  health::Store* store_;
+  Duration maxAge_;
+  std::vector<bool> restored_;  // by scheduler target
+  std::vector<std::pair<health::TargetId, health::ProbeResult>> pendingPersist_;
   health::Scheduler scheduler_;
   std::shared_ptr<const ServingSnapshot> base_;
   std::vector<health::TargetId> targetOf_;  // gslb probe index -> scheduler target

@@ -14,6 +14,7 @@
 #include "server/cli.h"
 #include "core/rng.h"
 #include "health/curl_transport.h"
+#include "health/store.h"
 #include "server/explain.h"
 #include "server/health_runner.h"
 #include "server/serving.h"
@@ -89,6 +90,21 @@ int main(int argc, char** argv) {
     std::fputs(report.c_str(), ok ? stdout : stderr);
     return ok ? 0 : 2;
   }
+  if (opt.command == Command::Status) {
+    const auto& hc = cfg->gslb.health;
+    if (hc.database.empty()) {
+      std::fprintf(stderr, "geodnsd status: the config has no health.database\n");
+      return 1;
+    }
+    std::string err;
+    auto st = health::openRocksStore(hc.database, hc.history, true, &err);
+    if (!st) {
+      std::fprintf(stderr, "geodnsd: %s\n", err.c_str());
+      return 1;
+    }
+    std::fputs(statusReport(*st, *snap, opt.json).c_str(), stdout);
+    return 0;
+  }
   if (opt.command == Command::CheckConfig) {
     std::printf("config OK: %zu zone(s), %zu record(s)\n", snap->zones->zones().size(),
                 countRecords(*snap));
@@ -108,7 +124,17 @@ int main(int argc, char** argv) {
   SteadyClock clock;
   SplitMixRng rng(static_cast<std::uint64_t>(clock.unixSeconds()) ^ static_cast<std::uint64_t>(getpid()));
   health::CurlProbeTransport transport;
-  HealthRunner healthRunner(holder, clock, rng, transport);
+  std::unique_ptr<health::Store> store;
+  const auto& hc = cfg->gslb.health;
+  if (!hc.database.empty()) {
+    std::string err;
+    store = health::openRocksStore(hc.database, hc.history, false, &err);
+    if (!store) {
+      std::fprintf(stderr, "geodnsd: %s\n", err.c_str());
+      return 1;
+    }
+  }
+  HealthRunner healthRunner(holder, clock, rng, transport, store.get(), std::chrono::seconds(hc.maxAgeSec));
   healthRunner.prime(snap);  // the first snapshot carries health before any query is answered
   std::atomic<bool> stop{false};
 

@@ -375,8 +375,14 @@ void parseGslb(Ctx& c, const json& root, ServerConfig& cfg, const std::filesyste
     if (!h.is_object()) {
       c.err("/health", "expected an object");
     } else {
-      checkKeys(c, h, "/health", {"min_ttl"});
+      checkKeys(c, h, "/health", {"min_ttl", "database", "max_age_s", "history"});
       getUnsigned(c, h, "min_ttl", "/health", g.health.minTtl, 0, 86400);
+      if (getString(c, h, "database", "/health", g.health.database, false)) {
+        std::filesystem::path f = g.health.database;
+        g.health.database = (f.is_relative() && !base.empty() ? base / f : f).string();
+      }
+      getUnsigned(c, h, "max_age_s", "/health", g.health.maxAgeSec, 0, 31536000);
+      getUnsigned(c, h, "history", "/health", g.health.history, 1, 100000);
     }
   }
   auto checkProbe = [&](const std::string& name, const std::string& p) {

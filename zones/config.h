@@ -122,7 +122,10 @@ struct BindingConfig {
 };
 
 struct HealthConfig {
-  std::uint32_t minTtl = 5;  // health-dependent answers never get a TTL below this (seconds)
+  std::uint32_t minTtl = 5;       // health-dependent answers never get a TTL below this (seconds)
+  std::string database;           // RocksDB directory for persisted state; empty = none
+  std::uint32_t maxAgeSec = 3600; // persisted state older than this is discarded at start-up
+  std::uint32_t history = 100;    // results kept per target
 };
 
 struct GslbConfig {

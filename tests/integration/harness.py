@@ -73,8 +73,14 @@ class Server:
         self.log_path = os.path.join(self.dir, "geodnsd.log")
         self.proc = None
 
+    def kill9(self):
+        """Kills the server without any chance to clean up (crash test)."""
+        os.kill(self.proc.pid, signal.SIGKILL)
+        self.proc.wait()
+        self.log.close()
+
     def start(self, timeout=10.0):
-        self.log = open(self.log_path, "w")
+        self.log = open(self.log_path, "a")
         self.proc = subprocess.Popen([GEODNSD, "--config", self.config_path],
                                      stdout=self.log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + timeout

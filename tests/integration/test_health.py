@@ -1,5 +1,6 @@
 """Health probes against real HTTP(S) and TCP servers on loopback: answers
 change within the rise/fall intervals."""
+import subprocess
 import time
 import unittest
 
@@ -7,7 +8,7 @@ import dns.message
 import dns.query
 
 from backends import HttpBackend, TcpBackend, free_tcp_port, self_signed_cert
-from harness import Server
+from harness import GEODNSD, Server
 
 INTERVAL = 0.2  # seconds, as configured below (interval_ms 200)
 
@@ -121,3 +122,46 @@ class Health(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class Persistence(unittest.TestCase):
+    def test_state_survives_kill_9(self):
+        port = free_tcp_port("127.0.0.6")
+        a, b = HttpBackend("127.0.0.6", port), HttpBackend("127.0.0.7", port)
+        cfg = {
+            "regions": {"a": {}, "b": {}},
+            "health": {"database": "state", "max_age_s": 3600, "min_ttl": 1},
+            "probes": {"web": {"type": "http", "port": port, "interval_ms": 200, "timeout_ms": 150,
+                               "rise": 2, "fall": 2, "jitter": 0}},
+            "pools": {"web": {"ttl": 30, "probe": "web", "regions": {
+                "a": {"members": [{"address": "192.0.2.1", "target": "127.0.0.6"}]},
+                "b": {"members": [{"address": "198.51.100.1", "target": "127.0.0.7"}]}}}},
+            "policies": {"failover": {"steps": [{"step": "up"}]}},
+            "bindings": [{"name": "www.health.test", "pool": "web", "policy": "failover"}],
+        }
+        srv = Server(zones=[("health.test", "health.test.zone")], config_extra=cfg).start()
+        try:
+            def www():
+                r = dns.query.udp(dns.message.make_query("www.health.test.", "A"), srv.host, port=srv.port, timeout=2)
+                return [x.to_text() for rr in r.answer for x in rr]
+            deadline = time.monotonic() + 3
+            while www() != ["192.0.2.1"] and time.monotonic() < deadline:
+                time.sleep(0.05)
+            a.status = 503
+            deadline = time.monotonic() + 3
+            while www() != ["198.51.100.1"] and time.monotonic() < deadline:
+                time.sleep(0.05)
+            self.assertEqual(www(), ["198.51.100.1"])
+            srv.kill9()  # while a is down
+            srv.start()
+            # Without the persisted state a would start "up" and be answered for ~2 intervals.
+            self.assertEqual(www(), ["198.51.100.1"], srv.read_log())
+            out = subprocess.run([GEODNSD, "status", "--config", srv.config_path], capture_output=True, text=True,
+                                 timeout=30)
+            self.assertEqual(out.returncode, 0, out.stderr)
+            self.assertRegex(out.stdout, r"down .*http 127\.0\.0\.6:\d+/  \[HTTP status 503\]")
+            self.assertRegex(out.stdout, r"up .*http 127\.0\.0\.7:\d+/")
+        finally:
+            srv.stop()
+            a.stop()
+            b.stop()

@@ -189,3 +189,83 @@ TEST_CASE("probes: one per distinct target, shared across pools; probed address 
   CHECK(f.base->gslb->probes[static_cast<std::size_t>(t)].port == 443);
   CHECK(ask(*f.with({"10.9.9.9"}), "pe.h.test").addrs == V{"192.0.2.50"});  // fail-open: only member
 }
+
+#include "health/store.h"
+#include "server/health_runner.h"
+#include "support/fakes.h"
+
+TEST_CASE("persisted state is restored before the first answer, unless too old") {
+  Fixture f;
+  test::FakeClock clock;
+  test::FakeRng rng;
+  test::FakeTransport transport(clock);
+  health::MemStore store;
+  const auto& spec = f.base->gslb->probes[static_cast<std::size_t>(f.target("192.0.2.1"))];
+  health::TargetRecord rec;
+  rec.key = spec.key();
+  rec.state = health::State::Down;
+  rec.fail = 5;
+  rec.lastError = "HTTP status 503";
+  rec.sinceUnix = clock.unixSeconds() - 30;
+  rec.updatedUnix = clock.unixSeconds() - 2;
+  store.saveTarget(rec);
+
+  SUBCASE("fresh state: the member is down from the start") {
+    SnapshotHolder holder;
+    HealthRunner runner(holder, clock, rng, transport, &store, std::chrono::seconds(60));
+    runner.prime(f.base);
+    auto snap = holder.current();
+    CHECK(ask(*snap, "open.h.test").addrs == V{"192.0.2.2", "192.0.2.3"});
+    const auto& t = runner.scheduler().tracker(0);
+    (void)t;
+  }
+  SUBCASE("state older than max_age is discarded: initial state (up)") {
+    SnapshotHolder holder;
+    HealthRunner runner(holder, clock, rng, transport, &store, std::chrono::seconds(1));
+    runner.prime(f.base);
+    CHECK(ask(*holder.current(), "open.h.test").addrs.size() == 3);
+  }
+}
+
+TEST_CASE("RocksDB store: save, load, bounded history, read-only beside a writer, lock errors") {
+  test::TempDir d;
+  const std::string path = (d.path() / "state").string();
+  std::string err;
+  auto s = health::openRocksStore(path, 3, false, &err);
+  REQUIRE_MESSAGE(s, err);
+  health::TargetRecord r;
+  r.key = "http|127.0.0.1|80|x";
+  r.state = health::State::Down;
+  r.sinceUnix = 1700000000;
+  r.fail = 4;
+  r.latencyMs = 12.5;
+  r.load = 0.25;
+  r.lastError = "HTTP status 500";
+  r.updatedUnix = 1700000100;
+  s->saveTarget(r);
+  for (int i = 0; i < 5; ++i) s->appendHistory(r.key, {1700000000000LL + i, i % 2 == 0, 1.0 * i, ""});
+  auto back = s->loadTarget(r.key);
+  REQUIRE(back);
+  CHECK(back->state == health::State::Down);
+  CHECK(back->fail == 4);
+  CHECK(back->load == doctest::Approx(0.25));
+  CHECK(back->lastError == "HTTP status 500");
+  auto h = s->history(r.key);
+  CHECK(h.size() == 3);  // bounded
+  CHECK(h.back().unixMs == 1700000000004LL);
+  // A second writer is refused with RocksDB's reason (the LOCK file).
+  std::string err2;
+  CHECK_FALSE(health::openRocksStore(path, 3, false, &err2));
+  CHECK(err2.find("cannot open the health state database") != std::string::npos);
+  // `geodnsd status` reads beside the running server.
+  auto ro = health::openRocksStore(path, 3, true, &err);
+  REQUIRE_MESSAGE(ro, err);
+  CHECK(ro->allTargets().size() == 1);
+  // A corrupt database is an error, not a crash.
+  s.reset();
+  ro.reset();
+  d.write("state/CURRENT", "garbage\n");
+  std::string err3;
+  CHECK_FALSE(health::openRocksStore(path, 3, false, &err3));
+  CHECK_FALSE(err3.empty());
+}

@@ -1,0 +1,79 @@
+#pragma once
+// Persistent health state: the current state of every target and a bounded
+// history of results, so a restart neither flaps nor fails everything open.
+// RocksStore (RocksDB, WAL on) in production; MemStore in tests.
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "health/probe.h"
+
+namespace geodns::health {
+
+struct TargetRecord {
+  std::string key;  // ProbeSpec::key()
+  State state = State::Unknown;
+  std::int64_t sinceUnix = 0;
+  std::uint32_t ok = 0, fail = 0;  // consecutive counts
+  double latencyMs = 0;
+  double load = -1;                // -1: none
+  std::string lastError;
+  std::int64_t updatedUnix = 0;
+};
+
+struct HistoryEntry {
+  std::int64_t unixMs = 0;
+  bool ok = false;
+  double totalMs = 0;
+  std::string error;
+};
+
+class Store {
+ public:
+  virtual ~Store() = default;
+  // Probe thread. Errors are reported by the implementation's counters/logs,
+  // never thrown: health keeps working without persistence.
+  virtual void saveTarget(const TargetRecord& r) = 0;
+  virtual void appendHistory(const std::string& key, const HistoryEntry& e) = 0;
+  virtual std::optional<TargetRecord> loadTarget(const std::string& key) = 0;
+  virtual std::vector<TargetRecord> allTargets() = 0;
+  virtual std::vector<HistoryEntry> history(const std::string& key) = 0;
+};
+
+class MemStore final : public Store {
+ public:
+  explicit MemStore(std::size_t historyLimit = 100) : limit_(historyLimit) {}
+  void saveTarget(const TargetRecord& r) override { targets_[r.key] = r; }
+  void appendHistory(const std::string& key, const HistoryEntry& e) override {
+    auto& h = history_[key];
+    h.push_back(e);
+    if (h.size() > limit_) h.erase(h.begin());
+  }
+  std::optional<TargetRecord> loadTarget(const std::string& key) override {
+    auto it = targets_.find(key);
+    if (it == targets_.end()) return std::nullopt;
+    return it->second;
+  }
+  std::vector<TargetRecord> allTargets() override {
+    std::vector<TargetRecord> out;
+    for (const auto& [k, v] : targets_) out.push_back(v);
+    return out;
+  }
+  std::vector<HistoryEntry> history(const std::string& key) override { return history_[key]; }
+
+ private:
+  std::size_t limit_;
+  std::map<std::string, TargetRecord> targets_;
+  std::map<std::string, std::vector<HistoryEntry>> history_;
+};
+
+// Opens (creating if needed) a RocksDB database at `path`. A corrupt or
+// locked database is an error with RocksDB's reason. `readOnly` opens beside
+// a running server (for `geodnsd status`).
+std::unique_ptr<Store> openRocksStore(const std::string& path, std::size_t historyLimit, bool readOnly,
+                                      std::string* err);
+
+}  // namespace geodns::health
