@@ -45,7 +45,8 @@ Duration Tracker::timeUntilPossibleChange() const noexcept {
 }
 
 void Tracker::restore(State s, TimePoint since, unsigned ok, unsigned fail, double latencyMs,
-                      std::optional<double> load, std::string lastError) {
+                      std::optional<double> load, std::string lastError, TimePoint now) {
+  last_ = now;
   state_ = s;
   since_ = since;
   ok_ = ok;

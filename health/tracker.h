@@ -32,8 +32,10 @@ class Tracker {
   Duration timeUntilPossibleChange() const noexcept;
 
   // Restores persisted state (control thread, before the first probe).
+  // Staleness counts from `now`: the restored state gets staleAfter intervals
+  // to be confirmed by a fresh probe.
   void restore(State s, TimePoint since, unsigned ok, unsigned fail, double latencyMs,
-               std::optional<double> load, std::string lastError);
+               std::optional<double> load, std::string lastError, TimePoint now);
 
   static constexpr double kEwmaAlpha = 0.3;
 

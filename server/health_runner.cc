@@ -33,7 +33,7 @@ void HealthRunner::restore(health::TargetId id) {
   if (age > maxAge_ || rec->state == health::State::Unknown) return;  // too old: start from the initial state
   const TimePoint since = clock_.now() - std::chrono::seconds(std::max<std::int64_t>(0, nowUnix - rec->sinceUnix));
   t.restore(rec->state, since, rec->ok, rec->fail, rec->latencyMs,
-            rec->load >= 0 ? std::optional<double>(rec->load) : std::nullopt, rec->lastError);
+            rec->load >= 0 ? std::optional<double>(rec->load) : std::nullopt, rec->lastError, clock_.now());
 }
 
 void HealthRunner::persist(health::TargetId id, const health::ProbeResult* r) {
