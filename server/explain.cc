@@ -179,6 +179,24 @@ std::string explain(const ServingSnapshot& snap, const ExplainRequest& req, bool
       steps.push_back(js);
     }
     j["steps"] = steps;
+    // Member health, when known (live view, or the state database).
+    const health::HealthView* hv = snap.health && snap.health->forConfig == &g ? snap.health.get() : nullptr;
+    if (hv) {
+      nlohmann::ordered_json jh = nlohmann::ordered_json::array();
+      for (const PoolRegion& pr : pool.regions) {
+        for (const Member& m : family == 6 ? pr.v6 : pr.v4) {
+          if (m.target < 0) continue;
+          const health::TargetHealth& th = hv->targets[static_cast<std::size_t>(m.target)];
+          const std::string rn = g.regions[pr.region].name;
+          t << "health:   " << rn << " " << m.addr.str() << " " << health::stateName(th.state)
+            << (th.up ? " (kept)" : d.healthDependent ? " (dropped: down)" : " (down, but the policy has no up step)") << ", latency " << coord(th.latencyMs) << " ms, load "
+            << (th.load >= 0 ? coord(th.load) : std::string("-")) << "\n";
+          jh.push_back({{"region", rn}, {"address", m.addr.str()}, {"state", health::stateName(th.state)},
+                        {"kept", th.up}, {"latency_ms", th.latencyMs}, {"load", th.load >= 0 ? nlohmann::ordered_json(th.load) : nlohmann::ordered_json(nullptr)}});
+        }
+      }
+      j["health"] = jh;
+    }
     // Candidates passed over because they cannot answer this type.
     for (std::uint8_t i = 0; i < d.candidates && d.chosen; ++i) {
       const PoolRegion& pr = pool.regions[d.order[i]];
@@ -231,6 +249,27 @@ std::string explain(const ServingSnapshot& snap, const ExplainRequest& req, bool
   j["answer"] = wire;
   ok = true;
   return req.json ? j.dump(2) + "\n" : t.str();
+}
+
+std::shared_ptr<const health::HealthView> healthFromStore(health::Store& store, const Gslb& gslb) {
+  auto view = std::make_shared<health::HealthView>();
+  view->forConfig = &gslb;
+  view->targets.resize(gslb.probes.size());
+  for (std::size_t i = 0; i < gslb.probes.size(); ++i) {
+    auto rec = store.loadTarget(gslb.probes[i].key());
+    health::TargetHealth& h = view->targets[i];
+    if (!rec) continue;  // unknown: counts as up
+    h.state = rec->state;
+    h.up = rec->state != health::State::Down;
+    h.latencyMs = static_cast<float>(rec->latencyMs);
+    h.load = static_cast<float>(rec->load);
+    const auto& spec = gslb.probes[i];
+    const unsigned left = rec->state == health::State::Up     ? (spec.fall > rec->fail ? spec.fall - rec->fail : 1)
+                          : rec->state == health::State::Down ? (spec.rise > rec->ok ? spec.rise - rec->ok : 1)
+                                                              : 1;
+    h.changeInSec = static_cast<std::uint32_t>(std::chrono::duration_cast<std::chrono::seconds>(spec.interval * left).count());
+  }
+  return view;
 }
 
 std::string statusReport(health::Store& store, const ServingSnapshot& snap, bool asJson) {

@@ -19,8 +19,13 @@ struct ExplainRequest {
   bool json = false;
 };
 
-// Returns the report; `ok` false with the report holding the error.
+// Returns the report; `ok` false with the report holding the error. When the
+// snapshot carries a HealthView (from the state database), decisions use it
+// and each member's health is shown.
 std::string explain(const ServingSnapshot& snap, const ExplainRequest& req, bool& ok);
+
+// A HealthView for `gslb` from persisted state (for explain beside a server).
+std::shared_ptr<const health::HealthView> healthFromStore(health::Store& store, const Gslb& gslb);
 
 // `geodnsd status`: every probed target of the config with its persisted
 // state, since when, consecutive counts, latency, load and last error.

@@ -109,6 +109,7 @@ void HealthRunner::submit(std::shared_ptr<const ServingSnapshot> snap) {
 
 void HealthRunner::start() {
   thread_ = std::thread([this] { run(); });
+  pthread_setname_np(thread_.native_handle(), "geodns-probe");
 }
 
 void HealthRunner::stop() {

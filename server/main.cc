@@ -85,8 +85,19 @@ int main(int argc, char** argv) {
     req.client = *client;
     req.clientIsEcs = opt.client.find('/') != std::string::npos;
     req.resolver = *resolver;
+    // With a state database, explain decides with the health it records
+    // (opened read-only: works beside a running server).
+    std::shared_ptr<const ServingSnapshot> explained = snap;
+    if (!cfg->gslb.health.database.empty()) {
+      std::string serr;
+      if (auto st = health::openRocksStore(cfg->gslb.health.database, cfg->gslb.health.history, true, &serr)) {
+        auto withHealth = std::make_shared<ServingSnapshot>(*snap);
+        withHealth->health = healthFromStore(*st, *snap->gslb);
+        explained = withHealth;
+      }
+    }
     bool ok = false;
-    std::string report = explain(*snap, req, ok);
+    std::string report = explain(*explained, req, ok);
     std::fputs(report.c_str(), ok ? stdout : stderr);
     return ok ? 0 : 2;
   }

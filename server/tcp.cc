@@ -72,6 +72,7 @@ void TcpServer::start() {
     ::epoll_ctl(epfd_, EPOLL_CTL_ADD, fd, &ev);
   }
   thread_ = std::thread([this] { run(); });
+  pthread_setname_np(thread_.native_handle(), "geodns-tcp");
 }
 
 void TcpServer::join() {

@@ -161,6 +161,11 @@ class Persistence(unittest.TestCase):
             self.assertEqual(out.returncode, 0, out.stderr)
             self.assertRegex(out.stdout, r"down .*http 127\.0\.0\.6:\d+/  \[HTTP status 503\]")
             self.assertRegex(out.stdout, r"up .*http 127\.0\.0\.7:\d+/")
+            out = subprocess.run([GEODNSD, "explain", "--config", srv.config_path, "--name", "www.health.test",
+                                  "--client", "192.0.2.99"], capture_output=True, text=True, timeout=30)
+            self.assertIn("health:   a 192.0.2.1 down (dropped: down)", out.stdout)
+            self.assertIn("health:   b 198.51.100.1 up (kept)", out.stdout)
+            self.assertIn("chosen:   region b", out.stdout)
         finally:
             srv.stop()
             a.stop()
