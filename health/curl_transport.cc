@@ -2,10 +2,12 @@
 
 #include <curl/curl.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstring>
 #include <list>
 #include <nlohmann/json.hpp>
@@ -31,14 +33,33 @@ struct HttpProbe {
   char error[CURL_ERROR_SIZE] = {};
 };
 
-struct DnsProbe {
+// DNS and TCP-connect probes run on plain non-blocking sockets whose
+// descriptors join curl's poll: cheaper than a curl handle per connect.
+struct SocketProbe {
   TargetId id = 0;
   const ProbeSpec* spec = nullptr;
   int fd = -1;
+  bool tcp = false;
   std::uint16_t qid = 0;
   TimePoint started;
   TimePoint deadline;
 };
+
+socklen_t toSockaddr(const IpAddress& a, std::uint16_t port, sockaddr_storage& ss) {
+  ss = {};
+  if (a.family == 6) {
+    auto* in6 = reinterpret_cast<sockaddr_in6*>(&ss);
+    in6->sin6_family = AF_INET6;
+    in6->sin6_port = htons(port);
+    std::memcpy(&in6->sin6_addr, a.bytes, 16);
+    return sizeof(sockaddr_in6);
+  }
+  auto* in = reinterpret_cast<sockaddr_in*>(&ss);
+  in->sin_family = AF_INET;
+  in->sin_port = htons(port);
+  std::memcpy(&in->sin_addr, a.bytes, 4);
+  return sizeof(sockaddr_in);
+}
 
 std::size_t onBody(char* data, std::size_t size, std::size_t n, void* user) {
   auto* p = static_cast<HttpProbe*>(user);
@@ -68,11 +89,12 @@ std::string hostForUrl(const IpAddress& a) { return a.family == 6 ? "[" + a.str(
 struct CurlProbeTransport::Impl {
   CURLM* multi = nullptr;
   std::list<HttpProbe> http;  // stable addresses: curl keeps pointers into them
-  std::list<DnsProbe> dns;
+  std::list<SocketProbe> sockets;
   std::uint16_t nextQid = 1;
 
   void finishHttp(HttpProbe& p, CURLcode code, std::vector<ProbeResult>& out);
-  void startDns(TargetId id, const ProbeSpec& spec, std::vector<ProbeResult>& failed);
+  void startDns(TargetId id, const ProbeSpec& spec);
+  void startTcp(TargetId id, const ProbeSpec& spec);
 };
 
 CurlProbeTransport::CurlProbeTransport() : impl_(std::make_unique<Impl>()) {
@@ -88,18 +110,16 @@ CurlProbeTransport::~CurlProbeTransport() {
     curl_slist_free_all(p.headers);
     curl_slist_free_all(p.resolve);
   }
-  for (auto& d : impl_->dns) ::close(d.fd);
+  for (auto& d : impl_->sockets)
+    if (d.fd >= 0) ::close(d.fd);
   curl_multi_cleanup(impl_->multi);
 }
 
-std::size_t CurlProbeTransport::running() const noexcept { return impl_->http.size() + impl_->dns.size(); }
+std::size_t CurlProbeTransport::running() const noexcept { return impl_->http.size() + impl_->sockets.size(); }
 
 void CurlProbeTransport::start(TargetId id, const ProbeSpec& spec) {
-  if (spec.kind == ProbeKind::Dns) {
-    std::vector<ProbeResult> failed;  // a socket error is reported on the next collect()
-    impl_->startDns(id, spec, failed);
-    return;
-  }
+  if (spec.kind == ProbeKind::Dns) return impl_->startDns(id, spec);
+  if (spec.kind == ProbeKind::Tcp) return impl_->startTcp(id, spec);
   HttpProbe& p = impl_->http.emplace_back();
   p.id = id;
   p.spec = &spec;
@@ -186,14 +206,31 @@ void CurlProbeTransport::Impl::finishHttp(HttpProbe& p, CURLcode code, std::vect
   out.push_back(std::move(r));
 }
 
-void CurlProbeTransport::Impl::startDns(TargetId id, const ProbeSpec& spec, std::vector<ProbeResult>& failed) {
-  DnsProbe d;
+void CurlProbeTransport::Impl::startTcp(TargetId id, const ProbeSpec& spec) {
+  SocketProbe d;
+  d.id = id;
+  d.spec = &spec;
+  d.tcp = true;
+  d.started = std::chrono::steady_clock::now();
+  d.deadline = d.started + spec.timeout;
+  sockaddr_storage ss;
+  const socklen_t len = toSockaddr(spec.address, spec.port, ss);
+  d.fd = ::socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (d.fd >= 0 && ::connect(d.fd, reinterpret_cast<sockaddr*>(&ss), len) != 0 && errno != EINPROGRESS) {
+    ::close(d.fd);  // refused at once: reported on the next collect()
+    d.fd = -1;
+    d.deadline = d.started;
+  }
+  sockets.push_back(d);
+}
+
+void CurlProbeTransport::Impl::startDns(TargetId id, const ProbeSpec& spec) {
+  SocketProbe d;
   d.id = id;
   d.spec = &spec;
   d.qid = nextQid++;
   d.started = std::chrono::steady_clock::now();
   d.deadline = d.started + spec.timeout;
-  d.fd = ::socket(spec.address.family == 6 ? AF_INET6 : AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   std::uint8_t q[512];
   Writer w(q, sizeof q);
   w.u16(d.qid);
@@ -206,40 +243,27 @@ void CurlProbeTransport::Impl::startDns(TargetId id, const ProbeSpec& spec, std:
   if (qname) w.bytes(name::asSpan(*qname));
   w.u16(spec.dnsType);
   w.u16(1);
-  sockaddr_storage ss{};
-  socklen_t len = 0;
-  if (spec.address.family == 6) {
-    auto* in6 = reinterpret_cast<sockaddr_in6*>(&ss);
-    in6->sin6_family = AF_INET6;
-    in6->sin6_port = htons(spec.port);
-    std::memcpy(&in6->sin6_addr, spec.address.bytes, 16);
-    len = sizeof(sockaddr_in6);
-  } else {
-    auto* in = reinterpret_cast<sockaddr_in*>(&ss);
-    in->sin_family = AF_INET;
-    in->sin_port = htons(spec.port);
-    std::memcpy(&in->sin_addr, spec.address.bytes, 4);
-    len = sizeof(sockaddr_in);
-  }
+  sockaddr_storage ss;
+  const socklen_t len = toSockaddr(spec.address, spec.port, ss);
+  d.fd = ::socket(ss.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (d.fd < 0 || !qname || ::connect(d.fd, reinterpret_cast<sockaddr*>(&ss), len) != 0 ||
       ::send(d.fd, q, w.size(), 0) < 0) {
     if (d.fd >= 0) ::close(d.fd);
     d.fd = -1;
     d.deadline = d.started;  // fails on the next collect()
   }
-  dns.push_back(d);
-  (void)failed;
+  sockets.push_back(d);
 }
 
 void CurlProbeTransport::collect(std::vector<ProbeResult>& out, Duration maxWait) {
   Impl& m = *impl_;
-  // DNS sockets join curl's poll as extra descriptors.
+  // DNS and TCP sockets join curl's poll as extra descriptors.
   std::vector<curl_waitfd> extra;
-  for (const auto& d : m.dns)
-    if (d.fd >= 0) extra.push_back({d.fd, CURL_WAIT_POLLIN, 0});
+  for (const auto& d : m.sockets)
+    if (d.fd >= 0) extra.push_back({d.fd, static_cast<short>(d.tcp ? CURL_WAIT_POLLOUT : CURL_WAIT_POLLIN), 0});
   auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(maxWait).count();
   const auto now0 = std::chrono::steady_clock::now();
-  for (const auto& d : m.dns)
+  for (const auto& d : m.sockets)
     wait = std::min<long long>(wait, std::max<long long>(0, std::chrono::duration_cast<std::chrono::milliseconds>(d.deadline - now0).count()));
   int running = 0;
   curl_multi_perform(m.multi, &running);
@@ -258,11 +282,22 @@ void CurlProbeTransport::collect(std::vector<ProbeResult>& out, Duration maxWait
     m.http.remove_if([p](const HttpProbe& x) { return &x == p; });
   }
   const auto now = std::chrono::steady_clock::now();
-  for (auto it = m.dns.begin(); it != m.dns.end();) {
+  for (auto it = m.sockets.begin(); it != m.sockets.end();) {
     ProbeResult r;
     r.target = it->id;
     bool done = false;
-    if (it->fd >= 0) {
+    if (it->fd >= 0 && it->tcp) {
+      pollfd pfd{it->fd, POLLOUT, 0};
+      if (::poll(&pfd, 1, 0) == 1) {  // connected, or failed
+        int soerr = 0;
+        socklen_t sl = sizeof soerr;
+        ::getsockopt(it->fd, SOL_SOCKET, SO_ERROR, &soerr, &sl);
+        r.totalMs = r.connectMs = std::chrono::duration<double, std::milli>(now - it->started).count();
+        r.ok = soerr == 0;
+        if (!r.ok) r.error = std::string("connect: ") + std::strerror(soerr);
+        done = true;
+      }
+    } else if (it->fd >= 0) {
       std::uint8_t buf[4096];
       ssize_t n;
       while ((n = ::recv(it->fd, buf, sizeof buf, 0)) >= 0) {
@@ -277,13 +312,14 @@ void CurlProbeTransport::collect(std::vector<ProbeResult>& out, Duration maxWait
       }
     }
     if (!done && now >= it->deadline) {
-      r.error = it->fd < 0 ? "cannot send the DNS query" : "DNS timeout";
+      r.error = it->tcp ? (it->fd < 0 ? "connect refused" : "connect timeout")
+                        : (it->fd < 0 ? "cannot send the DNS query" : "DNS timeout");
       done = true;
     }
     if (done) {
       if (it->fd >= 0) ::close(it->fd);
       out.push_back(std::move(r));
-      it = m.dns.erase(it);
+      it = m.sockets.erase(it);
     } else {
       ++it;
     }

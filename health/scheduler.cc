@@ -29,7 +29,7 @@ TimePoint Scheduler::nextDue() const { return due_.empty() ? TimePoint::max() : 
 
 void Scheduler::step(Duration maxWait) {
   TimePoint now = clock_.now();
-  while (!due_.empty() && due_.top().at <= now) {
+  while (!due_.empty() && due_.top().at <= now + kGranularity) {
     const Due d = due_.top();
     due_.pop();
     Target& t = *targets_[d.id];
@@ -41,7 +41,8 @@ void Scheduler::step(Duration maxWait) {
     due_.push({d.at + jittered(t.spec), d.id});
   }
   Duration wait = maxWait;
-  if (!due_.empty()) wait = std::max(Duration::zero(), std::min(wait, due_.top().at - now));
+  if (!due_.empty()) wait = std::max(kGranularity, std::min(wait, due_.top().at - now));
+  if (maxWait < wait) wait = maxWait;
   results_.clear();
   transport_.collect(results_, wait);
   now = clock_.now();
@@ -55,8 +56,11 @@ void Scheduler::step(Duration maxWait) {
     if (onResult_) onResult_(r.target, r);
     if (t.tracker.onResult(r, now) && onChange_) onChange_(r.target, t.tracker);
   }
-  for (TargetId id = 0; id < targets_.size(); ++id)
-    if (targets_[id]->tracker.tick(now) && onChange_) onChange_(id, targets_[id]->tracker);
+  if (now - lastStaleCheck_ >= kStaleCheckEvery) {
+    lastStaleCheck_ = now;
+    for (TargetId id = 0; id < targets_.size(); ++id)
+      if (targets_[id]->tracker.tick(now) && onChange_) onChange_(id, targets_[id]->tracker);
+  }
 }
 
 }  // namespace geodns::health

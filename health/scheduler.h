@@ -50,6 +50,12 @@ class Scheduler {
   TimePoint nextDue() const;
   std::size_t inFlight() const noexcept { return inFlight_; }
 
+  // Probes falling due within this window start together, so thousands of
+  // targets cost a few wake-ups per second rather than one each.
+  static constexpr Duration kGranularity = std::chrono::milliseconds(10);
+  // Staleness is checked at most this often (it is measured in intervals).
+  static constexpr Duration kStaleCheckEvery = std::chrono::milliseconds(100);
+
  private:
   struct Target {
     ProbeSpec spec;
@@ -71,6 +77,7 @@ class Scheduler {
   std::unordered_map<std::string, TargetId> byKey_;
   std::priority_queue<Due, std::vector<Due>, std::greater<Due>> due_;
   std::size_t inFlight_ = 0;
+  TimePoint lastStaleCheck_{};
   std::vector<ProbeResult> results_;
   ChangeFn onChange_;
   std::function<void(TargetId, const ProbeResult&)> onResult_;
