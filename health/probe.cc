@@ -34,7 +34,8 @@ std::string ProbeSpec::key() const {
     k += "|" + dnsName + "|" + std::to_string(dnsType) + "|" + std::to_string(dnsRcode);
   }
   k += "|" + std::to_string(interval.count()) + "|" + std::to_string(timeout.count()) + "|" +
-       std::to_string(rise) + "|" + std::to_string(fall);
+       std::to_string(rise) + "|" + std::to_string(fall) + "|" + std::to_string(staleAfter) + "|" +
+       (unknownIsUp ? "u" : "d") + "|" + stateName(initial);
   return k;
 }
 

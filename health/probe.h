@@ -48,6 +48,7 @@ struct ProbeSpec {
   double jitter = 0.1;      // +/- fraction of the interval between probes
   State initial = State::Up;
   unsigned staleAfter = 3;  // intervals without a result before the state is Unknown
+  bool unknownIsUp = true;  // how Unknown (stale, or no data) counts in answers
 
   // Identity for sharing one probe between pools: same key, same probe.
   std::string key() const;

@@ -260,7 +260,7 @@ std::shared_ptr<const health::HealthView> healthFromStore(health::Store& store, 
     health::TargetHealth& h = view->targets[i];
     if (!rec) continue;  // unknown: counts as up
     h.state = rec->state;
-    h.up = rec->state != health::State::Down;
+    h.up = rec->state == health::State::Up || (rec->state == health::State::Unknown && gslb.probes[i].unknownIsUp);
     h.latencyMs = static_cast<float>(rec->latencyMs);
     h.load = static_cast<float>(rec->load);
     const auto& spec = gslb.probes[i];

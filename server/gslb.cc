@@ -1,5 +1,7 @@
 #include "server/gslb.h"
 
+#include "zones/zone_file.h"
+
 #include <algorithm>
 #include <cctype>
 #include <cstring>
@@ -127,6 +129,8 @@ std::shared_ptr<const Gslb> Gslb::build(const zones::GslbConfig& cfg, ErrorList&
     s.loadHeader = pc.loadHeader;
     s.loadJsonPointer = pc.loadJsonPointer;
     s.dnsName = pc.dnsName;
+    s.dnsType = zones::typeFromText(pc.dnsType);
+    s.dnsRcode = zones::dnsRcodeFromText(pc.dnsRcode);
     s.interval = std::chrono::milliseconds(pc.intervalMs);
     s.timeout = std::chrono::milliseconds(pc.timeoutMs);
     s.rise = pc.rise;
@@ -134,6 +138,7 @@ std::shared_ptr<const Gslb> Gslb::build(const zones::GslbConfig& cfg, ErrorList&
     s.jitter = pc.jitter;
     s.staleAfter = pc.staleAfter;
     s.initial = pc.initial == "down" ? health::State::Down : health::State::Up;
+    s.unknownIsUp = pc.unknownAs != "down";
     auto [t, inserted] = targetIds.emplace(s.key(), static_cast<std::int32_t>(g->probes.size()));
     if (inserted) g->probes.push_back(std::move(s));
     return t->second;

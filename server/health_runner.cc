@@ -79,7 +79,7 @@ std::shared_ptr<const health::HealthView> HealthRunner::buildView() const {
     const health::Tracker& t = scheduler_.tracker(targetOf_[i]);
     health::TargetHealth& h = view->targets[i];
     h.state = t.state();
-    h.up = t.state() != health::State::Down;
+    h.up = t.state() == health::State::Up || (t.state() == health::State::Unknown && base_->gslb->probes[i].unknownIsUp);
     h.changeInSec = static_cast<std::uint32_t>(
         std::ceil(std::chrono::duration<double>(t.timeUntilPossibleChange()).count()));
     h.latencyMs = static_cast<float>(t.latencyMs());
@@ -118,7 +118,11 @@ void HealthRunner::stop() {
 }
 
 void HealthRunner::run() {
-  while (!stop_.load(std::memory_order_relaxed)) {
+  while (!stop_.load(std::memory_order_relaxed)) turn(std::chrono::milliseconds(100));
+}
+
+void HealthRunner::turn(Duration maxWait) {
+  {
     std::shared_ptr<const ServingSnapshot> next;
     {
       std::lock_guard lock(pendingMu_);
@@ -128,7 +132,7 @@ void HealthRunner::run() {
       adopt(std::move(next));
       publish();
     }
-    scheduler_.step(std::chrono::milliseconds(100));
+    scheduler_.step(maxWait);
     // Results are applied by step(); persist the trackers' new state after it.
     for (const auto& [id, r] : pendingPersist_) persist(id, &r);
     pendingPersist_.clear();

@@ -36,6 +36,8 @@ class HealthRunner {
   void submit(std::shared_ptr<const ServingSnapshot> snap);
 
   health::Scheduler& scheduler() noexcept { return scheduler_; }
+  // One turn of the probe loop (the thread calls it; tests call it by hand).
+  void turn(Duration maxWait);
 
  private:
   void run();

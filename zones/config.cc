@@ -12,6 +12,7 @@
 #include "core/ip.h"
 #include "core/name.h"
 #include "zones/json_positions.h"
+#include "zones/zone_file.h"
 
 namespace geodns::zones {
 namespace {
@@ -299,7 +300,7 @@ void parseGslb(Ctx& c, const json& root, ServerConfig& cfg, const std::filesyste
         }
         checkKeys(c, v, p, {"type", "port", "method", "path", "host", "headers", "expect_status", "body_contains",
                             "tls_verify", "load", "name", "qtype", "rcode", "interval_ms", "timeout_ms", "rise",
-                            "fall", "jitter", "initial", "stale_after"});
+                            "fall", "jitter", "initial", "stale_after", "unknown_as"});
         if (getString(c, v, "type", p, pr.type, true) && pr.type != "http" && pr.type != "https" &&
             pr.type != "tcp" && pr.type != "dns")
           c.err(p + "/type", "must be http, https, tcp or dns");
@@ -313,7 +314,13 @@ void parseGslb(Ctx& c, const json& root, ServerConfig& cfg, const std::filesyste
         getString(c, v, "rcode", p, pr.dnsRcode, false);
         getString(c, v, "initial", p, pr.initial, false);
         if (pr.initial != "up" && pr.initial != "down") c.err(p + "/initial", "must be up or down");
+        getString(c, v, "unknown_as", p, pr.unknownAs, false);
+        if (pr.unknownAs != "up" && pr.unknownAs != "down") c.err(p + "/unknown_as", "must be up or down");
         if (pr.type == "dns" && pr.dnsName.empty()) c.err(p + "/name", "a dns probe needs the name to query");
+        if (!pr.dnsName.empty() && !name::fromText(pr.dnsName)) c.err(p + "/name", "not a valid domain name");
+        if (typeFromText(pr.dnsType) == 0) c.err(p + "/qtype", "unknown type '" + pr.dnsType + "'");
+        if (dnsRcodeFromText(pr.dnsRcode) < 0)
+          c.err(p + "/rcode", "must be NOERROR, FORMERR, SERVFAIL, NXDOMAIN, NOTIMP or REFUSED");
         if (!pr.path.empty() && pr.path[0] != '/') c.err(p + "/path", "must start with /");
         if (v.contains("tls_verify")) {
           if (!v["tls_verify"].is_boolean()) c.err(p + "/tls_verify", "expected true or false");
@@ -606,6 +613,13 @@ void parseGslb(Ctx& c, const json& root, ServerConfig& cfg, const std::filesyste
 }
 
 }  // namespace
+
+int dnsRcodeFromText(const std::string& text) {
+  static const char* const kNames[] = {"NOERROR", "FORMERR", "SERVFAIL", "NXDOMAIN", "NOTIMP", "REFUSED"};
+  for (int i = 0; i < 6; ++i)
+    if (text == kNames[i]) return i;
+  return -1;
+}
 
 std::optional<ServerConfig> parseConfig(const std::string& text, const std::string& path,
                                         ErrorList& errors) {

@@ -77,6 +77,7 @@ struct ProbeConfig {
   std::uint32_t intervalMs = 1000, timeoutMs = 1000, rise = 2, fall = 3, staleAfter = 3;
   double jitter = 0.1;
   std::string initial = "up";
+  std::string unknownAs = "up";  // stale or no data: counted as up (fail open) or down
   std::string where;
 };
 
@@ -155,6 +156,9 @@ struct ServerConfig {
 std::optional<ServerConfig> parseConfig(const std::string& text, const std::string& path,
                                         ErrorList& errors);
 std::optional<ServerConfig> loadConfigFile(const std::string& path, ErrorList& errors);
+
+// "NOERROR".."REFUSED" -> 0..5, or -1.
+int dnsRcodeFromText(const std::string& text);
 
 // Parses and compiles every zone of `cfg`; all errors of all zones are collected.
 // Each binding name is attached (as its index in cfg.gslb.bindings) to a node

@@ -91,3 +91,34 @@ def free_tcp_port(host):
     p = s.getsockname()[1]
     s.close()
     return p
+
+
+class DnsBackend:
+    """A UDP DNS responder on (host, port) answering every query with `rcode`."""
+
+    def __init__(self, host, port=0):
+        import dns.message
+        self.rcode = 0
+        self.last_qtype = None
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind((host, port))
+        self.port = self.sock.getsockname()[1]
+
+        def serve():
+            while True:
+                try:
+                    data, peer = self.sock.recvfrom(4096)
+                except OSError:
+                    return
+                try:
+                    q = dns.message.from_wire(data)
+                    self.last_qtype = q.question[0].rdtype
+                    r = dns.message.make_response(q)
+                    r.set_rcode(self.rcode)
+                    self.sock.sendto(r.to_wire(), peer)
+                except Exception:
+                    pass
+        threading.Thread(target=serve, daemon=True).start()
+
+    def stop(self):
+        self.sock.close()

@@ -7,13 +7,13 @@ import unittest
 import dns.message
 import dns.query
 
-from backends import HttpBackend, TcpBackend, free_tcp_port, self_signed_cert
+from backends import DnsBackend, HttpBackend, TcpBackend, free_tcp_port, self_signed_cert
 from harness import GEODNSD, Server
 
 INTERVAL = 0.2  # seconds, as configured below (interval_ms 200)
 
 
-def config(http_port, https_port, tcp_port):
+def config(http_port, https_port, tcp_port, dns_port):
     return {
         "regions": {"a": {}, "b": {}},
         "health": {"min_ttl": 1},
@@ -27,6 +27,8 @@ def config(http_port, https_port, tcp_port):
                            "interval_ms": 200, "timeout_ms": 150, "rise": 1, "fall": 1, "jitter": 0},
             "tcp": {"type": "tcp", "port": tcp_port, "interval_ms": 200, "timeout_ms": 150, "rise": 1, "fall": 2,
                     "jitter": 0},
+            "dns": {"type": "dns", "port": dns_port, "name": "health.example", "qtype": "AAAA", "rcode": "NXDOMAIN",
+                    "interval_ms": 200, "timeout_ms": 150, "rise": 1, "fall": 2, "jitter": 0},
         },
         "pools": {
             "web": {"ttl": 30, "probe": "web", "all_down": "servfail", "regions": {
@@ -37,12 +39,16 @@ def config(http_port, https_port, tcp_port):
                 "b": {"members": [{"address": "198.51.100.11", "target": "127.0.0.4", "probe": "tls-noverify"}]}}},
             "tcp": {"ttl": 30, "probe": "tcp", "all_down": "nodata", "regions": {
                 "a": {"members": [{"address": "192.0.2.21", "target": "127.0.0.5"}]}}},
+            "dns": {"ttl": 30, "probe": "dns", "regions": {
+                "a": {"members": [{"address": "192.0.2.31", "target": "127.0.0.8"}]},
+                "b": {"members": [{"address": "198.51.100.31"}]}}},
         },
         "policies": {"failover": {"steps": [{"step": "up"}]}},
         "bindings": [
             {"name": "www.health.test", "pool": "web", "policy": "failover"},
             {"name": "tls.health.test", "pool": "tls", "policy": "failover"},
             {"name": "tcp.health.test", "pool": "tcp", "policy": "failover"},
+            {"name": "dns.health.test", "pool": "dns", "policy": "failover"},
         ],
     }
 
@@ -55,13 +61,14 @@ class Health(unittest.TestCase):
         cls.b = HttpBackend("127.0.0.3", port)
         cls.tls = HttpBackend("127.0.0.4", 0, tls_cert=self_signed_cert("web.test"))
         cls.tcp = TcpBackend("127.0.0.5", free_tcp_port("127.0.0.5"))
+        cls.dns = DnsBackend("127.0.0.8")
         cls.srv = Server(zones=[("health.test", "health.test.zone")],
-                         config_extra=config(port, cls.tls.port, cls.tcp.port)).start()
+                         config_extra=config(port, cls.tls.port, cls.tcp.port, cls.dns.port)).start()
 
     @classmethod
     def tearDownClass(cls):
         cls.srv.stop()
-        for b in (cls.a, cls.b, cls.tls):
+        for b in (cls.a, cls.b, cls.tls, cls.dns):
             b.stop()
         cls.tcp.close()
 
@@ -122,6 +129,14 @@ class Health(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+    def test_6_dns_probe_rcode(self):
+        # The probe expects NXDOMAIN (configured), so NOERROR counts as a failure.
+        self.wait_answer("dns.health.test.", ["198.51.100.31"], 3)
+        self.assertIn("is down: DNS rcode 0", self.srv.read_log())
+        self.dns.rcode = 3
+        self.wait_answer("dns.health.test.", ["192.0.2.31"], 3)
+        self.assertEqual(self.dns.last_qtype, 28)  # AAAA, as configured
 
 
 class Persistence(unittest.TestCase):

@@ -20,7 +20,9 @@ const char* kConfig = R"({
   "regions": {"a": {}, "b": {}},
   "probes": {
     "web": {"type": "http", "port": 8080, "path": "/health", "interval_ms": 2000, "rise": 2, "fall": 3},
-    "tcp": {"type": "tcp", "port": 443, "interval_ms": 1000}
+    "tcp": {"type": "tcp", "port": 443, "interval_ms": 1000},
+    "strict": {"type": "tcp", "port": 9, "interval_ms": 1000, "stale_after": 2, "unknown_as": "down"},
+    "lenient": {"type": "tcp", "port": 10, "interval_ms": 1000, "stale_after": 2}
   },
   "health": {"min_ttl": 3},
   "pools": {
@@ -35,6 +37,8 @@ const char* kConfig = R"({
     "fb":    {"ttl": 60, "probe": "web", "all_down": "fallback", "fallback_pool": "spare", "regions": {
                "a": {"members": [{"address": "192.0.2.1"}]}}},
     "spare": {"ttl": 20, "regions": {"b": {"members": [{"address": "203.0.113.9"}]}}},
+    "stale": {"ttl": 60, "max_answers": 2, "regions": {
+               "a": {"members": [{"address": "192.0.2.60", "probe": "strict"}, {"address": "192.0.2.61", "probe": "lenient"}]}}},
     "probed-elsewhere": {"ttl": 60, "regions": {"a": {"members": [
                {"address": "192.0.2.50", "probe": "tcp", "target": "10.9.9.9"}]}}}
   },
@@ -45,7 +49,8 @@ const char* kConfig = R"({
     {"name": "sf.h.test", "pool": "sf", "policy": "health"},
     {"name": "fb.h.test", "pool": "fb", "policy": "health"},
     {"name": "blind.h.test", "pool": "open", "policy": "blind"},
-    {"name": "pe.h.test", "pool": "probed-elsewhere", "policy": "health"}
+    {"name": "pe.h.test", "pool": "probed-elsewhere", "policy": "health"},
+    {"name": "stale.h.test", "pool": "stale", "policy": "health"}
   ]
 })";
 
@@ -181,8 +186,9 @@ TEST_CASE("a view built for another config generation is ignored") {
 
 TEST_CASE("probes: one per distinct target, shared across pools; probed address may differ") {
   Fixture f;
-  // web probe on 192.0.2.1..3 and 198.51.100.1 shared by four pools, plus one tcp probe.
-  CHECK(f.base->gslb->probes.size() == 5);
+  // web probe on 192.0.2.1..3 and 198.51.100.1 shared by four pools, plus the tcp,
+  // strict and lenient probes.
+  CHECK(f.base->gslb->probes.size() == 7);
   auto t = f.target("10.9.9.9");
   REQUIRE(t >= 0);
   CHECK(f.base->gslb->probes[static_cast<std::size_t>(t)].kind == health::ProbeKind::Tcp);
@@ -270,4 +276,22 @@ TEST_CASE("RocksDB store: save, load, bounded history, read-only beside a writer
   std::string err3;
   CHECK_FALSE(health::openRocksStore(path, 3, false, &err3));
   CHECK_FALSE(err3.empty());
+}
+
+TEST_CASE("stale targets: unknown counts as up, or down when unknown_as says so") {
+  Fixture f;
+  test::FakeClock clock;
+  test::FakeRng rng(0.0);
+  test::FakeTransport transport(clock);  // never answers: every target goes stale
+  SnapshotHolder holder;
+  HealthRunner runner(holder, clock, rng, transport);
+  runner.prime(f.base);
+  CHECK(ask(*holder.current(), "stale.h.test").addrs == V{"192.0.2.60", "192.0.2.61"});
+  for (int i = 0; i < 40; ++i) {  // 4 s in 100 ms turns
+    clock.advance(std::chrono::milliseconds(100));
+    runner.turn(Duration::zero());
+  }
+  auto strict = runner.scheduler().tracker(static_cast<health::TargetId>(f.target("192.0.2.60")));
+  CHECK(strict.state() == health::State::Unknown);
+  CHECK(ask(*holder.current(), "stale.h.test").addrs == V{"192.0.2.61"});
 }
