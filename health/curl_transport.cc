@@ -82,7 +82,9 @@ std::size_t onHeader(char* data, std::size_t size, std::size_t n, void* user) {
   return len;
 }
 
-std::string hostForUrl(const IpAddress& a) { return a.family == 6 ? "[" + a.str() + "]" : a.str(); }
+std::string hostForUrl(const IpAddress& a) {
+  return a.family == 6 ? "[" + a.str() + "]" : a.str();
+}
 
 }  // namespace
 
@@ -115,7 +117,9 @@ CurlProbeTransport::~CurlProbeTransport() {
   curl_multi_cleanup(impl_->multi);
 }
 
-std::size_t CurlProbeTransport::running() const noexcept { return impl_->http.size() + impl_->sockets.size(); }
+std::size_t CurlProbeTransport::running() const noexcept {
+  return impl_->http.size() + impl_->sockets.size();
+}
 
 void CurlProbeTransport::start(TargetId id, const ProbeSpec& spec) {
   if (spec.kind == ProbeKind::Dns) return impl_->startDns(id, spec);
@@ -125,46 +129,47 @@ void CurlProbeTransport::start(TargetId id, const ProbeSpec& spec) {
   p.spec = &spec;
   p.easy = curl_easy_init();
   CURL* e = p.easy;
-  const bool web = spec.kind == ProbeKind::Http || spec.kind == ProbeKind::Https;
+  // From here on: HTTP or HTTPS.
   const std::string scheme = spec.kind == ProbeKind::Https ? "https" : "http";
   std::string host = hostForUrl(spec.address);
-  if (web && !spec.host.empty()) {
+  if (!spec.host.empty()) {
     // Connect to the probed address but speak to the named host (Host header and SNI).
     host = spec.host;
-    p.resolve = curl_slist_append(nullptr, (spec.host + ":" + std::to_string(spec.port) + ":" +
-                                            spec.address.str()).c_str());
+    p.resolve = curl_slist_append(
+        nullptr, (spec.host + ":" + std::to_string(spec.port) + ":" + spec.address.str()).c_str());
     curl_easy_setopt(e, CURLOPT_RESOLVE, p.resolve);
   }
-  const std::string url = scheme + "://" + host + ":" + std::to_string(spec.port) + (web ? spec.path : "/");
+  const std::string url = scheme + "://" + host + ":" + std::to_string(spec.port) + spec.path;
   curl_easy_setopt(e, CURLOPT_URL, url.c_str());
   curl_easy_setopt(e, CURLOPT_PRIVATE, &p);
   curl_easy_setopt(e, CURLOPT_ERRORBUFFER, p.error);
   curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, static_cast<long>(
-      std::chrono::duration_cast<std::chrono::milliseconds>(spec.timeout).count()));
+  curl_easy_setopt(
+      e, CURLOPT_TIMEOUT_MS,
+      static_cast<long>(
+          std::chrono::duration_cast<std::chrono::milliseconds>(spec.timeout).count()));
   curl_easy_setopt(e, CURLOPT_FORBID_REUSE, 1L);
   curl_easy_setopt(e, CURLOPT_NOPROXY, "*");  // probes go straight to their target
   curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
   curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
-  if (!web) {
-    curl_easy_setopt(e, CURLOPT_CONNECT_ONLY, 1L);  // TCP: success = connected
-  } else {
-    if (spec.method == "HEAD") curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
-    else if (spec.method != "GET") curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, spec.method.c_str());
-    p.headers = curl_slist_append(p.headers, "User-Agent: geodnsd-probe/0.1");
-    for (const auto& h : spec.headers) p.headers = curl_slist_append(p.headers, h.c_str());
-    curl_easy_setopt(e, CURLOPT_HTTPHEADER, p.headers);
-    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, onBody);
-    curl_easy_setopt(e, CURLOPT_WRITEDATA, &p);
-    curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, onHeader);
-    curl_easy_setopt(e, CURLOPT_HEADERDATA, &p);
-    curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, spec.tlsVerify ? 1L : 0L);
-    curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, spec.tlsVerify ? 2L : 0L);
-  }
+  if (spec.method == "HEAD")
+    curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
+  else if (spec.method != "GET")
+    curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, spec.method.c_str());
+  p.headers = curl_slist_append(p.headers, "User-Agent: geodnsd-probe/0.1");
+  for (const auto& h : spec.headers) p.headers = curl_slist_append(p.headers, h.c_str());
+  curl_easy_setopt(e, CURLOPT_HTTPHEADER, p.headers);
+  curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, onBody);
+  curl_easy_setopt(e, CURLOPT_WRITEDATA, &p);
+  curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, onHeader);
+  curl_easy_setopt(e, CURLOPT_HEADERDATA, &p);
+  curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, spec.tlsVerify ? 1L : 0L);
+  curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, spec.tlsVerify ? 2L : 0L);
   curl_multi_add_handle(impl_->multi, e);
 }
 
-void CurlProbeTransport::Impl::finishHttp(HttpProbe& p, CURLcode code, std::vector<ProbeResult>& out) {
+void CurlProbeTransport::Impl::finishHttp(HttpProbe& p, CURLcode code,
+                                          std::vector<ProbeResult>& out) {
   ProbeResult r;
   r.target = p.id;
   curl_off_t connectUs = 0, totalUs = 0;
@@ -175,13 +180,12 @@ void CurlProbeTransport::Impl::finishHttp(HttpProbe& p, CURLcode code, std::vect
   const ProbeSpec& s = *p.spec;
   if (code != CURLE_OK) {
     r.error = p.error[0] ? p.error : curl_easy_strerror(code);
-  } else if (s.kind == ProbeKind::Tcp) {
-    r.ok = true;
   } else {
     long status = 0;
     curl_easy_getinfo(p.easy, CURLINFO_RESPONSE_CODE, &status);
     bool statusOk = false;
-    for (const auto& [lo, hi] : s.expectStatus) statusOk = statusOk || (status >= lo && status <= hi);
+    for (const auto& [lo, hi] : s.expectStatus)
+      statusOk = statusOk || (status >= lo && status <= hi);
     if (!statusOk) {
       r.error = "HTTP status " + std::to_string(status);
     } else if (!s.bodyContains.empty() && p.body.find(s.bodyContains) == std::string::npos) {
@@ -196,8 +200,10 @@ void CurlProbeTransport::Impl::finishHttp(HttpProbe& p, CURLcode code, std::vect
       try {
         if (!j.is_discarded()) {
           const auto& v = j.at(nlohmann::json::json_pointer(s.loadJsonPointer));
-          if (v.is_number()) r.load = parseLoad(std::to_string(v.get<double>()));
-          else if (v.is_string()) r.load = parseLoad(v.get<std::string>());
+          if (v.is_number())
+            r.load = parseLoad(std::to_string(v.get<double>()));
+          else if (v.is_string())
+            r.load = parseLoad(v.get<std::string>());
         }
       } catch (const nlohmann::json::exception&) {  // no such member: no reading
       }
@@ -216,7 +222,8 @@ void CurlProbeTransport::Impl::startTcp(TargetId id, const ProbeSpec& spec) {
   sockaddr_storage ss;
   const socklen_t len = toSockaddr(spec.address, spec.port, ss);
   d.fd = ::socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (d.fd >= 0 && ::connect(d.fd, reinterpret_cast<sockaddr*>(&ss), len) != 0 && errno != EINPROGRESS) {
+  if (d.fd >= 0 && ::connect(d.fd, reinterpret_cast<sockaddr*>(&ss), len) != 0 &&
+      errno != EINPROGRESS) {
     ::close(d.fd);  // refused at once: reported on the next collect()
     d.fd = -1;
     d.deadline = d.started;
@@ -260,14 +267,19 @@ void CurlProbeTransport::collect(std::vector<ProbeResult>& out, Duration maxWait
   // DNS and TCP sockets join curl's poll as extra descriptors.
   std::vector<curl_waitfd> extra;
   for (const auto& d : m.sockets)
-    if (d.fd >= 0) extra.push_back({d.fd, static_cast<short>(d.tcp ? CURL_WAIT_POLLOUT : CURL_WAIT_POLLIN), 0});
+    if (d.fd >= 0)
+      extra.push_back({d.fd, static_cast<short>(d.tcp ? CURL_WAIT_POLLOUT : CURL_WAIT_POLLIN), 0});
   auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(maxWait).count();
   const auto now0 = std::chrono::steady_clock::now();
   for (const auto& d : m.sockets)
-    wait = std::min<long long>(wait, std::max<long long>(0, std::chrono::duration_cast<std::chrono::milliseconds>(d.deadline - now0).count()));
+    wait = std::min<long long>(
+        wait,
+        std::max<long long>(
+            0, std::chrono::duration_cast<std::chrono::milliseconds>(d.deadline - now0).count()));
   int running = 0;
   curl_multi_perform(m.multi, &running);
-  curl_multi_poll(m.multi, extra.data(), static_cast<unsigned>(extra.size()), static_cast<int>(wait), nullptr);
+  curl_multi_poll(m.multi, extra.data(), static_cast<unsigned>(extra.size()),
+                  static_cast<int>(wait), nullptr);
   curl_multi_perform(m.multi, &running);
   int left = 0;
   while (CURLMsg* msg = curl_multi_info_read(m.multi, &left)) {
@@ -292,7 +304,8 @@ void CurlProbeTransport::collect(std::vector<ProbeResult>& out, Duration maxWait
         int soerr = 0;
         socklen_t sl = sizeof soerr;
         ::getsockopt(it->fd, SOL_SOCKET, SO_ERROR, &soerr, &sl);
-        r.totalMs = r.connectMs = std::chrono::duration<double, std::milli>(now - it->started).count();
+        r.totalMs = r.connectMs =
+            std::chrono::duration<double, std::milli>(now - it->started).count();
         r.ok = soerr == 0;
         if (!r.ok) r.error = std::string("connect: ") + std::strerror(soerr);
         done = true;
@@ -301,7 +314,8 @@ void CurlProbeTransport::collect(std::vector<ProbeResult>& out, Duration maxWait
       std::uint8_t buf[4096];
       ssize_t n;
       while ((n = ::recv(it->fd, buf, sizeof buf, 0)) >= 0) {
-        if (n < 12 || ((buf[0] << 8) | buf[1]) != it->qid || !(buf[2] & 0x80)) continue;  // not our answer
+        if (n < 12 || ((buf[0] << 8) | buf[1]) != it->qid || !(buf[2] & 0x80))
+          continue;  // not our answer
         const int rcode = buf[3] & 0x0F;
         r.totalMs = r.connectMs =
             std::chrono::duration<double, std::milli>(now - it->started).count();

@@ -14,7 +14,7 @@ struct TargetHealth {
   bool up = true;                 // Up, or Unknown (fail open while data is missing)
   std::uint32_t changeInSec = 0;  // earliest the state could flip (interval x checks left)
   float latencyMs = 0;
-  float load = -1;                // -1: no reading
+  float load = -1;  // -1: no reading
 };
 
 struct HealthView {

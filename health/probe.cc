@@ -6,19 +6,26 @@ namespace geodns::health {
 
 const char* stateName(State s) noexcept {
   switch (s) {
-    case State::Unknown: return "unknown";
-    case State::Up: return "up";
-    case State::Down: return "down";
+    case State::Unknown:
+      return "unknown";
+    case State::Up:
+      return "up";
+    case State::Down:
+      return "down";
   }
   return "?";
 }
 
 const char* kindName(ProbeKind k) noexcept {
   switch (k) {
-    case ProbeKind::Http: return "http";
-    case ProbeKind::Https: return "https";
-    case ProbeKind::Tcp: return "tcp";
-    case ProbeKind::Dns: return "dns";
+    case ProbeKind::Http:
+      return "http";
+    case ProbeKind::Https:
+      return "https";
+    case ProbeKind::Tcp:
+      return "tcp";
+    case ProbeKind::Dns:
+      return "dns";
   }
   return "?";
 }
@@ -26,9 +33,11 @@ const char* kindName(ProbeKind k) noexcept {
 std::string ProbeSpec::key() const {
   std::string k = std::string(kindName(kind)) + "|" + address.str() + "|" + std::to_string(port);
   if (kind == ProbeKind::Http || kind == ProbeKind::Https) {
-    k += "|" + method + "|" + host + "|" + path + "|" + bodyContains + "|" + (tlsVerify ? "v" : "nv");
+    k += "|" + method + "|" + host + "|" + path + "|" + bodyContains + "|" +
+         (tlsVerify ? "v" : "nv");
     for (const auto& h : headers) k += "|" + h;
-    for (const auto& [lo, hi] : expectStatus) k += "|" + std::to_string(lo) + "-" + std::to_string(hi);
+    for (const auto& [lo, hi] : expectStatus)
+      k += "|" + std::to_string(lo) + "-" + std::to_string(hi);
     k += "|" + loadHeader + "|" + loadJsonPointer;
   } else if (kind == ProbeKind::Dns) {
     k += "|" + dnsName + "|" + std::to_string(dnsType) + "|" + std::to_string(dnsRcode);

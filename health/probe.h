@@ -43,9 +43,9 @@ struct ProbeSpec {
   // timing and thresholds
   Duration interval = std::chrono::seconds(1);
   Duration timeout = std::chrono::seconds(1);
-  unsigned rise = 2;        // consecutive successes to come up
-  unsigned fall = 3;        // consecutive failures to go down
-  double jitter = 0.1;      // +/- fraction of the interval between probes
+  unsigned rise = 2;    // consecutive successes to come up
+  unsigned fall = 3;    // consecutive failures to go down
+  double jitter = 0.1;  // +/- fraction of the interval between probes
   State initial = State::Up;
   unsigned staleAfter = 3;  // intervals without a result before the state is Unknown
   bool unknownIsUp = true;  // how Unknown (stale, or no data) counts in answers

@@ -2,8 +2,8 @@
 #include <rocksdb/db.h>
 #include <rocksdb/options.h>
 
-#include <nlohmann/json.hpp>
 #include <algorithm>
+#include <nlohmann/json.hpp>
 #include <unordered_map>
 
 #include "core/log.h"
@@ -15,8 +15,14 @@ namespace {
 using json = nlohmann::json;
 
 std::string encode(const TargetRecord& r) {
-  return json{{"state", stateName(r.state)}, {"since", r.sinceUnix}, {"ok", r.ok}, {"fail", r.fail},
-              {"latency_ms", r.latencyMs}, {"load", r.load}, {"error", r.lastError}, {"updated", r.updatedUnix}}
+  return json{{"state", stateName(r.state)},
+              {"since", r.sinceUnix},
+              {"ok", r.ok},
+              {"fail", r.fail},
+              {"latency_ms", r.latencyMs},
+              {"load", r.load},
+              {"error", r.lastError},
+              {"updated", r.updatedUnix}}
       .dump();
 }
 
@@ -46,14 +52,17 @@ class RocksStore final : public Store {
     db_->Close();
     delete db_;
   }
-  void saveTarget(const TargetRecord& r) override { check(db_->Put(wo_, cfs_[1], r.key, encode(r))); }
+  void saveTarget(const TargetRecord& r) override {
+    check(db_->Put(wo_, cfs_[1], r.key, encode(r)));
+  }
   void appendHistory(const std::string& key, const HistoryEntry& e) override {
     // A ring of `limit` slots per target keeps the history bounded.
     auto& n = next_[key];
     const std::string k = key + '\0' + std::to_string(n);
     n = (n + 1) % limit_;
-    check(db_->Put(wo_, cfs_[2], k,
-                   json{{"t", e.unixMs}, {"ok", e.ok}, {"ms", e.totalMs}, {"error", e.error}}.dump()));
+    check(db_->Put(
+        wo_, cfs_[2], k,
+        json{{"t", e.unixMs}, {"ok", e.ok}, {"ms", e.totalMs}, {"error", e.error}}.dump()));
   }
   std::optional<TargetRecord> loadTarget(const std::string& key) override {
     std::string v;
@@ -77,7 +86,8 @@ class RocksStore final : public Store {
       out.push_back({j.value("t", std::int64_t{0}), j.value("ok", false), j.value("ms", 0.0),
                      j.value("error", std::string())});
     }
-    std::sort(out.begin(), out.end(), [](const HistoryEntry& a, const HistoryEntry& b) { return a.unixMs < b.unixMs; });
+    std::sort(out.begin(), out.end(),
+              [](const HistoryEntry& a, const HistoryEntry& b) { return a.unixMs < b.unixMs; });
     return out;
   }
 
@@ -98,8 +108,8 @@ class RocksStore final : public Store {
 
 }  // namespace
 
-std::unique_ptr<Store> openRocksStore(const std::string& path, std::size_t historyLimit, bool readOnly,
-                                      std::string* err) {
+std::unique_ptr<Store> openRocksStore(const std::string& path, std::size_t historyLimit,
+                                      bool readOnly, std::string* err) {
   rocksdb::DBOptions opts;
   opts.create_if_missing = true;
   opts.create_missing_column_families = true;

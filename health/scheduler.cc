@@ -25,7 +25,9 @@ Duration Scheduler::jittered(const ProbeSpec& spec) {
   return std::chrono::duration_cast<Duration>(spec.interval * std::max(0.0, f));
 }
 
-TimePoint Scheduler::nextDue() const { return due_.empty() ? TimePoint::max() : due_.top().at; }
+TimePoint Scheduler::nextDue() const {
+  return due_.empty() ? TimePoint::max() : due_.top().at;
+}
 
 void Scheduler::step(Duration maxWait) {
   TimePoint now = clock_.now();

@@ -19,7 +19,7 @@ struct TargetRecord {
   std::int64_t sinceUnix = 0;
   std::uint32_t ok = 0, fail = 0;  // consecutive counts
   double latencyMs = 0;
-  double load = -1;                // -1: none
+  double load = -1;  // -1: none
   std::string lastError;
   std::int64_t updatedUnix = 0;
 };
@@ -73,7 +73,7 @@ class MemStore final : public Store {
 // Opens (creating if needed) a RocksDB database at `path`. A corrupt or
 // locked database is an error with RocksDB's reason. `readOnly` opens beside
 // a running server (for `geodnsd status`).
-std::unique_ptr<Store> openRocksStore(const std::string& path, std::size_t historyLimit, bool readOnly,
-                                      std::string* err);
+std::unique_ptr<Store> openRocksStore(const std::string& path, std::size_t historyLimit,
+                                      bool readOnly, std::string* err);
 
 }  // namespace geodns::health

@@ -2,7 +2,8 @@
 
 namespace geodns::health {
 
-Tracker::Tracker(const ProbeSpec& spec, TimePoint now) : spec_(&spec), state_(spec.initial), since_(now) {}
+Tracker::Tracker(const ProbeSpec& spec, TimePoint now)
+    : spec_(&spec), state_(spec.initial), since_(now) {}
 
 bool Tracker::onResult(const ProbeResult& r, TimePoint now) {
   last_ = now;
@@ -10,7 +11,8 @@ bool Tracker::onResult(const ProbeResult& r, TimePoint now) {
     ++ok_;
     fail_ = 0;
     lastError_.clear();
-    latencyMs_ = latencyMs_ == 0 ? r.totalMs : kEwmaAlpha * r.totalMs + (1 - kEwmaAlpha) * latencyMs_;
+    latencyMs_ =
+        latencyMs_ == 0 ? r.totalMs : kEwmaAlpha * r.totalMs + (1 - kEwmaAlpha) * latencyMs_;
     if (r.load) load_ = r.load;
   } else {
     ++fail_;
@@ -18,8 +20,10 @@ bool Tracker::onResult(const ProbeResult& r, TimePoint now) {
     lastError_ = r.error;
   }
   State next = state_;
-  if (state_ != State::Up && ok_ >= spec_->rise) next = State::Up;
-  else if (state_ != State::Down && fail_ >= spec_->fall) next = State::Down;
+  if (state_ != State::Up && ok_ >= spec_->rise)
+    next = State::Up;
+  else if (state_ != State::Down && fail_ >= spec_->fall)
+    next = State::Down;
   if (next == state_) return false;
   state_ = next;
   since_ = now;
@@ -39,8 +43,10 @@ bool Tracker::tick(TimePoint now) {
 
 Duration Tracker::timeUntilPossibleChange() const noexcept {
   unsigned left = 1;
-  if (state_ == State::Up) left = spec_->fall > fail_ ? spec_->fall - fail_ : 1;
-  else if (state_ == State::Down) left = spec_->rise > ok_ ? spec_->rise - ok_ : 1;
+  if (state_ == State::Up)
+    left = spec_->fall > fail_ ? spec_->fall - fail_ : 1;
+  else if (state_ == State::Down)
+    left = spec_->rise > ok_ ? spec_->rise - ok_ : 1;
   return spec_->interval * left;
 }
 

@@ -395,7 +395,8 @@ struct Builder {
           answering = &g.pools[static_cast<std::size_t>(p.fallbackPool)];
           const std::uint8_t scope = d.scope;
           decide(g, b, *answering, client, family, q.qname.span(), q.id, hv, d);
-          if (d.allDown && !d.failedOpen) decide(g, b, *answering, client, family, q.qname.span(), q.id, nullptr, d);
+          if (d.allDown && !d.failedOpen)
+            decide(g, b, *answering, client, family, q.qname.span(), q.id, nullptr, d);
           d.scope = std::max(d.scope, scope);
           break;
         }

@@ -24,7 +24,7 @@ enum class Outcome : std::uint8_t {
   FormErr,
   NotImp,
   BadVers,
-  ServFail,    // a pool whose all_down is servfail
+  ServFail,  // a pool whose all_down is servfail
 };
 
 struct QueryFacts {
@@ -36,7 +36,7 @@ struct QueryFacts {
   bool gslb = false;          // answered from a pool
   std::uint8_t ecsScope = 0;  // scope returned, when ECS was echoed
   std::int32_t binding = -1;
-  bool allDown = false;         // the pool had no region up
+  bool allDown = false;  // the pool had no region up
 };
 
 // Parsed view of a query (exposed for the fuzzers and unit tests).

@@ -180,7 +180,8 @@ std::string explain(const ServingSnapshot& snap, const ExplainRequest& req, bool
     }
     j["steps"] = steps;
     // Member health, when known (live view, or the state database).
-    const health::HealthView* hv = snap.health && snap.health->forConfig == &g ? snap.health.get() : nullptr;
+    const health::HealthView* hv =
+        snap.health && snap.health->forConfig == &g ? snap.health.get() : nullptr;
     if (hv) {
       nlohmann::ordered_json jh = nlohmann::ordered_json::array();
       for (const PoolRegion& pr : pool.regions) {
@@ -189,10 +190,18 @@ std::string explain(const ServingSnapshot& snap, const ExplainRequest& req, bool
           const health::TargetHealth& th = hv->targets[static_cast<std::size_t>(m.target)];
           const std::string rn = g.regions[pr.region].name;
           t << "health:   " << rn << " " << m.addr.str() << " " << health::stateName(th.state)
-            << (th.up ? " (kept)" : d.healthDependent ? " (dropped: down)" : " (down, but the policy has no up step)") << ", latency " << coord(th.latencyMs) << " ms, load "
+            << (th.up               ? " (kept)"
+                : d.healthDependent ? " (dropped: down)"
+                                    : " (down, but the policy has no up step)")
+            << ", latency " << coord(th.latencyMs) << " ms, load "
             << (th.load >= 0 ? coord(th.load) : std::string("-")) << "\n";
-          jh.push_back({{"region", rn}, {"address", m.addr.str()}, {"state", health::stateName(th.state)},
-                        {"kept", th.up}, {"latency_ms", th.latencyMs}, {"load", th.load >= 0 ? nlohmann::ordered_json(th.load) : nlohmann::ordered_json(nullptr)}});
+          jh.push_back({{"region", rn},
+                        {"address", m.addr.str()},
+                        {"state", health::stateName(th.state)},
+                        {"kept", th.up},
+                        {"latency_ms", th.latencyMs},
+                        {"load", th.load >= 0 ? nlohmann::ordered_json(th.load)
+                                              : nlohmann::ordered_json(nullptr)}});
         }
       }
       j["health"] = jh;
@@ -226,8 +235,11 @@ std::string explain(const ServingSnapshot& snap, const ExplainRequest& req, bool
       t << "chosen:   nothing (no candidate region can answer this type): NODATA\n";
       j["chosen_region"] = nullptr;
     }
-    if (d.allDown) t << "health:   no region has enough members up: all_down " << (d.failedOpen ? "fail_open" : "applies") << "\n";
-    t << "ttl:      " << d.ttl << (d.healthDependent ? " (capped by the time until health could change)" : "") << "\n";
+    if (d.allDown)
+      t << "health:   no region has enough members up: all_down "
+        << (d.failedOpen ? "fail_open" : "applies") << "\n";
+    t << "ttl:      " << d.ttl
+      << (d.healthDependent ? " (capped by the time until health could change)" : "") << "\n";
     t << "scope:    /" << int(client.fromEcs ? d.scope : 0)
       << (client.fromEcs ? "" : " (no ECS used: the answer is not tied to a client subnet)")
       << "\n";
@@ -260,14 +272,17 @@ std::shared_ptr<const health::HealthView> healthFromStore(health::Store& store, 
     health::TargetHealth& h = view->targets[i];
     if (!rec) continue;  // unknown: counts as up
     h.state = rec->state;
-    h.up = rec->state == health::State::Up || (rec->state == health::State::Unknown && gslb.probes[i].unknownIsUp);
+    h.up = rec->state == health::State::Up ||
+           (rec->state == health::State::Unknown && gslb.probes[i].unknownIsUp);
     h.latencyMs = static_cast<float>(rec->latencyMs);
     h.load = static_cast<float>(rec->load);
     const auto& spec = gslb.probes[i];
-    const unsigned left = rec->state == health::State::Up     ? (spec.fall > rec->fail ? spec.fall - rec->fail : 1)
-                          : rec->state == health::State::Down ? (spec.rise > rec->ok ? spec.rise - rec->ok : 1)
-                                                              : 1;
-    h.changeInSec = static_cast<std::uint32_t>(std::chrono::duration_cast<std::chrono::seconds>(spec.interval * left).count());
+    const unsigned left =
+        rec->state == health::State::Up     ? (spec.fall > rec->fail ? spec.fall - rec->fail : 1)
+        : rec->state == health::State::Down ? (spec.rise > rec->ok ? spec.rise - rec->ok : 1)
+                                            : 1;
+    h.changeInSec = static_cast<std::uint32_t>(
+        std::chrono::duration_cast<std::chrono::seconds>(spec.interval * left).count());
   }
   return view;
 }
@@ -279,8 +294,10 @@ std::string statusReport(health::Store& store, const ServingSnapshot& snap, bool
   const auto& probes = snap.gslb->probes;
   for (const auto& p : probes) {
     auto rec = store.loadTarget(p.key());
-    std::string target = std::string(health::kindName(p.kind)) + " " + p.address.str() + ":" + std::to_string(p.port) +
-                         (p.kind == health::ProbeKind::Http || p.kind == health::ProbeKind::Https ? p.path : "");
+    std::string target =
+        std::string(health::kindName(p.kind)) + " " + p.address.str() + ":" +
+        std::to_string(p.port) +
+        (p.kind == health::ProbeKind::Http || p.kind == health::ProbeKind::Https ? p.path : "");
     nlohmann::ordered_json e = {{"target", target}};
     if (!rec) {
       t << "-        (no probe result recorded yet)           " << target << "\n";
@@ -293,16 +310,19 @@ std::string statusReport(health::Store& store, const ServingSnapshot& snap, bool
     std::tm tm{};
     if (gmtime_r(&ts, &tm)) std::strftime(since, sizeof since, "%Y-%m-%dT%H:%M:%SZ", &tm);
     char line[256];
-    std::snprintf(line, sizeof line, "%-8s %-21s %2u %4u  %10.1f  %4s  ", health::stateName(rec->state), since,
-                  rec->ok, rec->fail, rec->latencyMs,
-                  rec->load >= 0 ? std::to_string(static_cast<int>(rec->load * 100)).append("%").c_str() : "-");
+    std::snprintf(line, sizeof line, "%-8s %-21s %2u %4u  %10.1f  %4s  ",
+                  health::stateName(rec->state), since, rec->ok, rec->fail, rec->latencyMs,
+                  rec->load >= 0
+                      ? std::to_string(static_cast<int>(rec->load * 100)).append("%").c_str()
+                      : "-");
     t << line << target << (rec->lastError.empty() ? "" : "  [" + rec->lastError + "]") << "\n";
     e["state"] = health::stateName(rec->state);
     e["since"] = since;
     e["consecutive_ok"] = rec->ok;
     e["consecutive_fail"] = rec->fail;
     e["latency_ms"] = rec->latencyMs;
-    e["load"] = rec->load >= 0 ? nlohmann::ordered_json(rec->load) : nlohmann::ordered_json(nullptr);
+    e["load"] =
+        rec->load >= 0 ? nlohmann::ordered_json(rec->load) : nlohmann::ordered_json(nullptr);
     e["last_error"] = rec->lastError;
     e["updated_unix"] = rec->updatedUnix;
     j.push_back(e);

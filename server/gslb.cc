@@ -117,8 +117,10 @@ std::shared_ptr<const Gslb> Gslb::build(const zones::GslbConfig& cfg, ErrorList&
              : pc.type == "dns"   ? health::ProbeKind::Dns
                                   : health::ProbeKind::Tcp;
     s.address = addr;
-    s.port = static_cast<std::uint16_t>(
-        pc.port ? pc.port : s.kind == health::ProbeKind::Https ? 443 : s.kind == health::ProbeKind::Dns ? 53 : 80);
+    s.port = static_cast<std::uint16_t>(pc.port                              ? pc.port
+                                        : s.kind == health::ProbeKind::Https ? 443
+                                        : s.kind == health::ProbeKind::Dns   ? 53
+                                                                             : 80);
     s.method = pc.method;
     s.path = pc.path;
     s.host = pc.host;
@@ -146,7 +148,8 @@ std::shared_ptr<const Gslb> Gslb::build(const zones::GslbConfig& cfg, ErrorList&
   g->minTtl = cfg.health.minTtl;
 
   std::map<std::string, std::uint32_t> poolIds, policyIds;
-  for (std::size_t i = 0; i < cfg.pools.size(); ++i) poolIds[cfg.pools[i].name] = static_cast<std::uint32_t>(i);
+  for (std::size_t i = 0; i < cfg.pools.size(); ++i)
+    poolIds[cfg.pools[i].name] = static_cast<std::uint32_t>(i);
   for (const auto& pc : cfg.pools) {
     Pool p;
     p.name = pc.name;
@@ -166,21 +169,22 @@ std::shared_ptr<const Gslb> Gslb::build(const zones::GslbConfig& cfg, ErrorList&
         auto a = IpAddress::parse(m.address);
         if (!a) continue;
         auto probed = m.target.empty() ? a : IpAddress::parse(m.target);
-        const std::int32_t target = targetFor(m.probe.empty() ? pc.probe : m.probe, probed ? *probed : *a);
+        const std::int32_t target =
+            targetFor(m.probe.empty() ? pc.probe : m.probe, probed ? *probed : *a);
         (a->family == 4 ? pr.v4 : pr.v6).push_back({*a, m.weight, target});
       }
       if (p.regions.size() < kMaxPoolRegions) p.regions.push_back(std::move(pr));
     }
     p.minHealthy = pc.minHealthy;
-    p.allDown = pc.allDown == "fallback"  ? AllDown::Fallback
-                : pc.allDown == "nodata"  ? AllDown::NoData
+    p.allDown = pc.allDown == "fallback"   ? AllDown::Fallback
+                : pc.allDown == "nodata"   ? AllDown::NoData
                 : pc.allDown == "servfail" ? AllDown::ServFail
                                            : AllDown::FailOpen;
-    if (!pc.fallbackPool.empty()) p.fallbackPool = static_cast<std::int32_t>(poolIds[pc.fallbackPool]);
+    if (!pc.fallbackPool.empty())
+      p.fallbackPool = static_cast<std::int32_t>(poolIds[pc.fallbackPool]);
     g->pools.push_back(std::move(p));
   }
   for (const auto& pc : cfg.policies) {
-    // (pools are indexed above; policies follow)
     Policy pol;
     pol.name = pc.name;
     pol.ecs = pc.ecs;
@@ -286,9 +290,9 @@ bool memberUp(const Member& m, const health::HealthView* hv) noexcept {
 
 }  // namespace
 
-void decide(const Gslb& g, const Binding& binding, const Pool& pool, const Client& client, int family,
-            name::Span qname, std::uint16_t queryId, const health::HealthView* health, Decision& d,
-            Trace* trace) noexcept {
+void decide(const Gslb& g, const Binding& binding, const Pool& pool, const Client& client,
+            int family, name::Span qname, std::uint16_t queryId, const health::HealthView* health,
+            Decision& d, Trace* trace) noexcept {
   const Policy& policy = g.policies[binding.policy];
   // A view built for another config generation is ignored (all up) until the
   // probe thread publishes one for this config.
@@ -375,7 +379,8 @@ void decide(const Gslb& g, const Binding& binding, const Pool& pool, const Clien
             if (hv && m.target >= 0 && static_cast<std::size_t>(m.target) < hv->targets.size())
               cap = std::min(cap, hv->targets[static_cast<std::size_t>(m.target)].changeInSec);
           }
-          const double need = pool.minHealthy >= 1 ? pool.minHealthy : pool.minHealthy * static_cast<double>(total);
+          const double need =
+              pool.minHealthy >= 1 ? pool.minHealthy : pool.minHealthy * static_cast<double>(total);
           if (total > 0 && up > 0 && static_cast<double>(up) >= need) kept[n++] = d.order[i];
         }
         d.ttl = std::max(std::min(cap, pool.ttl), std::min(g.minTtl, pool.ttl));
@@ -408,7 +413,9 @@ void decide(const Gslb& g, const Binding& binding, const Pool& pool, const Clien
   }
   if (!d.chosen || pool.isCname) return;
   const std::vector<Member>& ms = family == 4 ? d.chosen->v4 : d.chosen->v6;
-  auto eligible = [&](const Member& m) { return m.weight > 0 && (!filterMembers || memberUp(m, hv)); };
+  auto eligible = [&](const Member& m) {
+    return m.weight > 0 && (!filterMembers || memberUp(m, hv));
+  };
   if (!weighted) {
     for (const Member& m : ms)
       if (eligible(m) && d.picked < pool.maxAnswers) d.members[d.picked++] = &m;
@@ -425,8 +432,10 @@ void decide(const Gslb& g, const Binding& binding, const Pool& pool, const Clien
   bool used[256] = {};
   const std::size_t n = std::min<std::size_t>(ms.size(), 256);
   for (std::size_t i = 0; i < n; ++i) {
-    if (!eligible(ms[i])) used[i] = true;
-    else total += ms[i].weight;
+    if (!eligible(ms[i]))
+      used[i] = true;
+    else
+      total += ms[i].weight;
   }
   while (d.picked < pool.maxAnswers && total > 0) {
     h = mix(h);

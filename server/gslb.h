@@ -134,9 +134,9 @@ struct Decision {
   const Member* members[kMaxAnswers];
   // Health: set by an `up` step.
   bool healthDependent = false;
-  bool allDown = false;      // no region had enough members up
-  bool failedOpen = false;   // ...and the pool answered as if all were up
-  std::uint32_t ttl = 0;     // the answer's TTL (pool TTL, capped by health)
+  bool allDown = false;     // no region had enough members up
+  bool failedOpen = false;  // ...and the pool answered as if all were up
+  std::uint32_t ttl = 0;    // the answer's TTL (pool TTL, capped by health)
 };
 
 // Runs `binding`'s policy over `pool` for one query. `family` is 4 (A) or 6
@@ -144,8 +144,8 @@ struct Decision {
 // region is down, the pool's all_down applies: fail_open answers as if all
 // were up; fallback/nodata/servfail leave `chosen` null with `allDown` set for
 // the caller. noexcept, allocation-free.
-void decide(const Gslb& g, const Binding& binding, const Pool& pool, const Client& client, int family,
-            name::Span qname, std::uint16_t queryId, const health::HealthView* health, Decision& out,
-            Trace* trace = nullptr) noexcept;
+void decide(const Gslb& g, const Binding& binding, const Pool& pool, const Client& client,
+            int family, name::Span qname, std::uint16_t queryId, const health::HealthView* health,
+            Decision& out, Trace* trace = nullptr) noexcept;
 
 }  // namespace geodns::server

@@ -6,9 +6,13 @@
 
 namespace geodns::server {
 
-HealthRunner::HealthRunner(SnapshotHolder& holder, Clock& clock, Rng& rng, health::ProbeTransport& transport,
-                           health::Store* store, Duration maxAge)
-    : holder_(holder), clock_(clock), store_(store), maxAge_(maxAge), scheduler_(clock, rng, transport) {
+HealthRunner::HealthRunner(SnapshotHolder& holder, Clock& clock, Rng& rng,
+                           health::ProbeTransport& transport, health::Store* store, Duration maxAge)
+    : holder_(holder),
+      clock_(clock),
+      store_(store),
+      maxAge_(maxAge),
+      scheduler_(clock, rng, transport) {
   scheduler_.onChange([this](health::TargetId id, const health::Tracker& t) {
     stateChanged_ = true;
     const auto& s = scheduler_.spec(id);
@@ -30,10 +34,13 @@ void HealthRunner::restore(health::TargetId id) {
   if (!rec) return;
   const std::int64_t nowUnix = clock_.unixSeconds();
   const auto age = std::chrono::seconds(nowUnix - rec->updatedUnix);
-  if (age > maxAge_ || rec->state == health::State::Unknown) return;  // too old: start from the initial state
-  const TimePoint since = clock_.now() - std::chrono::seconds(std::max<std::int64_t>(0, nowUnix - rec->sinceUnix));
+  if (age > maxAge_ || rec->state == health::State::Unknown)
+    return;  // too old: start from the initial state
+  const TimePoint since =
+      clock_.now() - std::chrono::seconds(std::max<std::int64_t>(0, nowUnix - rec->sinceUnix));
   t.restore(rec->state, since, rec->ok, rec->fail, rec->latencyMs,
-            rec->load >= 0 ? std::optional<double>(rec->load) : std::nullopt, rec->lastError, clock_.now());
+            rec->load >= 0 ? std::optional<double>(rec->load) : std::nullopt, rec->lastError,
+            clock_.now());
 }
 
 void HealthRunner::persist(health::TargetId id, const health::ProbeResult* r) {
@@ -43,7 +50,8 @@ void HealthRunner::persist(health::TargetId id, const health::ProbeResult* r) {
   health::TargetRecord rec;
   rec.key = scheduler_.spec(id).key();
   rec.state = t.state();
-  rec.sinceUnix = nowUnix - std::chrono::duration_cast<std::chrono::seconds>(clock_.now() - t.since()).count();
+  rec.sinceUnix =
+      nowUnix - std::chrono::duration_cast<std::chrono::seconds>(clock_.now() - t.since()).count();
   rec.ok = t.consecutiveOk();
   rec.fail = t.consecutiveFail();
   rec.latencyMs = t.latencyMs();
@@ -54,7 +62,9 @@ void HealthRunner::persist(health::TargetId id, const health::ProbeResult* r) {
   if (r) store_->appendHistory(rec.key, {nowUnix * 1000, r->ok, r->totalMs, r->error});
 }
 
-HealthRunner::~HealthRunner() { stop(); }
+HealthRunner::~HealthRunner() {
+  stop();
+}
 
 void HealthRunner::adopt(std::shared_ptr<const ServingSnapshot> snap) {
   base_ = std::move(snap);
@@ -79,7 +89,8 @@ std::shared_ptr<const health::HealthView> HealthRunner::buildView() const {
     const health::Tracker& t = scheduler_.tracker(targetOf_[i]);
     health::TargetHealth& h = view->targets[i];
     h.state = t.state();
-    h.up = t.state() == health::State::Up || (t.state() == health::State::Unknown && base_->gslb->probes[i].unknownIsUp);
+    h.up = t.state() == health::State::Up ||
+           (t.state() == health::State::Unknown && base_->gslb->probes[i].unknownIsUp);
     h.changeInSec = static_cast<std::uint32_t>(
         std::ceil(std::chrono::duration<double>(t.timeUntilPossibleChange()).count()));
     h.latencyMs = static_cast<float>(t.latencyMs());
@@ -137,7 +148,8 @@ void HealthRunner::turn(Duration maxWait) {
     for (const auto& [id, r] : pendingPersist_) persist(id, &r);
     pendingPersist_.clear();
     // State changes publish at once; TTL caps and latencies at most twice a second.
-    if (stateChanged_ || (resultsSincePublish_ && clock_.now() - lastPublish_ >= std::chrono::milliseconds(500)))
+    if (stateChanged_ ||
+        (resultsSincePublish_ && clock_.now() - lastPublish_ >= std::chrono::milliseconds(500)))
       publish();
     holder_.collect();
   }

@@ -11,10 +11,10 @@
 
 #include "core/address.h"
 #include "core/log.h"
-#include "server/cli.h"
 #include "core/rng.h"
 #include "health/curl_transport.h"
 #include "health/store.h"
+#include "server/cli.h"
 #include "server/explain.h"
 #include "server/health_runner.h"
 #include "server/serving.h"
@@ -90,7 +90,8 @@ int main(int argc, char** argv) {
     std::shared_ptr<const ServingSnapshot> explained = snap;
     if (!cfg->gslb.health.database.empty()) {
       std::string serr;
-      if (auto st = health::openRocksStore(cfg->gslb.health.database, cfg->gslb.health.history, true, &serr)) {
+      if (auto st = health::openRocksStore(cfg->gslb.health.database, cfg->gslb.health.history,
+                                           true, &serr)) {
         auto withHealth = std::make_shared<ServingSnapshot>(*snap);
         withHealth->health = healthFromStore(*st, *snap->gslb);
         explained = withHealth;
@@ -133,7 +134,8 @@ int main(int argc, char** argv) {
 
   SnapshotHolder holder;
   SteadyClock clock;
-  SplitMixRng rng(static_cast<std::uint64_t>(clock.unixSeconds()) ^ static_cast<std::uint64_t>(getpid()));
+  SplitMixRng rng(static_cast<std::uint64_t>(clock.unixSeconds()) ^
+                  static_cast<std::uint64_t>(getpid()));
   health::CurlProbeTransport transport;
   std::unique_ptr<health::Store> store;
   const auto& hc = cfg->gslb.health;
@@ -145,7 +147,8 @@ int main(int argc, char** argv) {
       return 1;
     }
   }
-  HealthRunner healthRunner(holder, clock, rng, transport, store.get(), std::chrono::seconds(hc.maxAgeSec));
+  HealthRunner healthRunner(holder, clock, rng, transport, store.get(),
+                            std::chrono::seconds(hc.maxAgeSec));
   healthRunner.prime(snap);  // the first snapshot carries health before any query is answered
   std::atomic<bool> stop{false};
 

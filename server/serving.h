@@ -18,7 +18,7 @@ struct ServingSnapshot {
   // TXT RRsets for CHAOS queries (version.bind, id.server); no records = REFUSED.
   zones::RRset chaosVersion;
   zones::RRset chaosIdentity;
-  std::shared_ptr<const Gslb> gslb;  // pools, policies, geo data; never null
+  std::shared_ptr<const Gslb> gslb;                  // pools, policies, geo data; never null
   std::shared_ptr<const health::HealthView> health;  // may be null: everything up
   std::uint64_t generation = 0;
 };

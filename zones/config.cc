@@ -31,8 +31,8 @@ struct Ctx {
     for (;;) {
       auto it = positions.find(p);
       if (it != positions.end())
-        return path + ":" + std::to_string(it->second.first) + ":" + std::to_string(it->second.second) + " " +
-               (pointer.empty() ? "/" : pointer);
+        return path + ":" + std::to_string(it->second.first) + ":" +
+               std::to_string(it->second.second) + " " + (pointer.empty() ? "/" : pointer);
       if (p.empty()) break;
       p = p.substr(0, p.rfind('/'));
     }
@@ -298,9 +298,11 @@ void parseGslb(Ctx& c, const json& root, ServerConfig& cfg, const std::filesyste
           c.err(p, "expected an object");
           continue;
         }
-        checkKeys(c, v, p, {"type", "port", "method", "path", "host", "headers", "expect_status", "body_contains",
-                            "tls_verify", "load", "name", "qtype", "rcode", "interval_ms", "timeout_ms", "rise",
-                            "fall", "jitter", "initial", "stale_after", "unknown_as"});
+        checkKeys(c, v, p,
+                  {"type",          "port",          "method",     "path", "host", "headers",
+                   "expect_status", "body_contains", "tls_verify", "load", "name", "qtype",
+                   "rcode",         "interval_ms",   "timeout_ms", "rise", "fall", "jitter",
+                   "initial",       "stale_after",   "unknown_as"});
         if (getString(c, v, "type", p, pr.type, true) && pr.type != "http" && pr.type != "https" &&
             pr.type != "tcp" && pr.type != "dns")
           c.err(p + "/type", "must be http, https, tcp or dns");
@@ -315,25 +317,33 @@ void parseGslb(Ctx& c, const json& root, ServerConfig& cfg, const std::filesyste
         getString(c, v, "initial", p, pr.initial, false);
         if (pr.initial != "up" && pr.initial != "down") c.err(p + "/initial", "must be up or down");
         getString(c, v, "unknown_as", p, pr.unknownAs, false);
-        if (pr.unknownAs != "up" && pr.unknownAs != "down") c.err(p + "/unknown_as", "must be up or down");
-        if (pr.type == "dns" && pr.dnsName.empty()) c.err(p + "/name", "a dns probe needs the name to query");
-        if (!pr.dnsName.empty() && !name::fromText(pr.dnsName)) c.err(p + "/name", "not a valid domain name");
+        if (pr.unknownAs != "up" && pr.unknownAs != "down")
+          c.err(p + "/unknown_as", "must be up or down");
+        if (pr.type == "dns" && pr.dnsName.empty())
+          c.err(p + "/name", "a dns probe needs the name to query");
+        if (!pr.dnsName.empty() && !name::fromText(pr.dnsName))
+          c.err(p + "/name", "not a valid domain name");
         if (typeFromText(pr.dnsType) == 0) c.err(p + "/qtype", "unknown type '" + pr.dnsType + "'");
         if (dnsRcodeFromText(pr.dnsRcode) < 0)
           c.err(p + "/rcode", "must be NOERROR, FORMERR, SERVFAIL, NXDOMAIN, NOTIMP or REFUSED");
         if (!pr.path.empty() && pr.path[0] != '/') c.err(p + "/path", "must start with /");
         if (v.contains("tls_verify")) {
-          if (!v["tls_verify"].is_boolean()) c.err(p + "/tls_verify", "expected true or false");
-          else pr.tlsVerify = v["tls_verify"].get<bool>();
+          if (!v["tls_verify"].is_boolean())
+            c.err(p + "/tls_verify", "expected true or false");
+          else
+            pr.tlsVerify = v["tls_verify"].get<bool>();
         }
         if (v.contains("headers")) {
-          if (!v["headers"].is_object()) c.err(p + "/headers", "expected an object of header -> value");
+          if (!v["headers"].is_object())
+            c.err(p + "/headers", "expected an object of header -> value");
           else
             for (auto h = v["headers"].begin(); h != v["headers"].end(); ++h) {
               if (!h.value().is_string() || h.key().find_first_of(":\r\n") != std::string::npos ||
                   h.value().get<std::string>().find_first_of("\r\n") != std::string::npos)
-                c.err(p + "/headers/" + esc(h.key()), "expected a header name and a one-line string value");
-              else pr.headers.emplace_back(h.key(), h.value().get<std::string>());
+                c.err(p + "/headers/" + esc(h.key()),
+                      "expected a header name and a one-line string value");
+              else
+                pr.headers.emplace_back(h.key(), h.value().get<std::string>());
             }
         }
         if (v.contains("expect_status")) {
@@ -345,11 +355,13 @@ void parseGslb(Ctx& c, const json& root, ServerConfig& cfg, const std::filesyste
               const json& e = es[i];
               if (e.is_number_unsigned() && e.get<int>() >= 100 && e.get<int>() <= 599)
                 pr.expectStatus.emplace_back(e.get<int>(), e.get<int>());
-              else if (e.is_array() && e.size() == 2 && e[0].is_number_unsigned() && e[1].is_number_unsigned() &&
-                       e[0].get<int>() >= 100 && e[0].get<int>() <= e[1].get<int>() && e[1].get<int>() <= 599)
+              else if (e.is_array() && e.size() == 2 && e[0].is_number_unsigned() &&
+                       e[1].is_number_unsigned() && e[0].get<int>() >= 100 &&
+                       e[0].get<int>() <= e[1].get<int>() && e[1].get<int>() <= 599)
                 pr.expectStatus.emplace_back(e[0].get<int>(), e[1].get<int>());
               else
-                c.err(p + "/expect_status/" + std::to_string(i), "expected a status code or [low, high] in 100..599");
+                c.err(p + "/expect_status/" + std::to_string(i),
+                      "expected a status code or [low, high] in 100..599");
             }
           }
         }
@@ -412,7 +424,9 @@ void parseGslb(Ctx& c, const json& root, ServerConfig& cfg, const std::filesyste
           c.err(p, "expected an object");
           continue;
         }
-        checkKeys(c, v, p, {"ttl", "max_answers", "regions", "probe", "min_healthy", "all_down", "fallback_pool"});
+        checkKeys(
+            c, v, p,
+            {"ttl", "max_answers", "regions", "probe", "min_healthy", "all_down", "fallback_pool"});
         getUnsigned(c, v, "ttl", p, pool.ttl, 0, 604800);
         getUnsigned(c, v, "max_answers", p, pool.maxAnswers, 1, 16);
         if (getString(c, v, "probe", p, pool.probe, false)) checkProbe(pool.probe, p + "/probe");
@@ -460,8 +474,10 @@ void parseGslb(Ctx& c, const json& root, ServerConfig& cfg, const std::filesyste
                       !IpAddress::parse(m.address))
                     c.err(mp + "/address", "not an IPv4 or IPv6 address: '" + m.address + "'");
                   getUnsigned(c, ms[i], "weight", mp, m.weight, 0, 1000000);
-                  if (getString(c, ms[i], "probe", mp, m.probe, false)) checkProbe(m.probe, mp + "/probe");
-                  if (getString(c, ms[i], "target", mp, m.target, false) && !IpAddress::parse(m.target))
+                  if (getString(c, ms[i], "probe", mp, m.probe, false))
+                    checkProbe(m.probe, mp + "/probe");
+                  if (getString(c, ms[i], "target", mp, m.target, false) &&
+                      !IpAddress::parse(m.target))
                     c.err(mp + "/target", "not an IPv4 or IPv6 address: '" + m.target + "'");
                   pr.members.push_back(std::move(m));
                 }
@@ -487,8 +503,10 @@ void parseGslb(Ctx& c, const json& root, ServerConfig& cfg, const std::filesyste
   }
 
   for (const auto& pool : g.pools)
-    if (!pool.fallbackPool.empty() && (!poolNames.count(pool.fallbackPool) || pool.fallbackPool == pool.name))
-      c.err("/pools/" + esc(pool.name) + "/fallback_pool", "unknown pool '" + pool.fallbackPool + "'");
+    if (!pool.fallbackPool.empty() &&
+        (!poolNames.count(pool.fallbackPool) || pool.fallbackPool == pool.name))
+      c.err("/pools/" + esc(pool.name) + "/fallback_pool",
+            "unknown pool '" + pool.fallbackPool + "'");
 
   if (root.contains("policies")) {
     const json& ps = root["policies"];
@@ -615,7 +633,8 @@ void parseGslb(Ctx& c, const json& root, ServerConfig& cfg, const std::filesyste
 }  // namespace
 
 int dnsRcodeFromText(const std::string& text) {
-  static const char* const kNames[] = {"NOERROR", "FORMERR", "SERVFAIL", "NXDOMAIN", "NOTIMP", "REFUSED"};
+  static const char* const kNames[] = {"NOERROR",  "FORMERR", "SERVFAIL",
+                                       "NXDOMAIN", "NOTIMP",  "REFUSED"};
   for (int i = 0; i < 6; ++i)
     if (text == kNames[i]) return i;
   return -1;

@@ -66,7 +66,7 @@ struct MemberConfig {
 
 struct ProbeConfig {
   std::string name;
-  std::string type;  // http, https, tcp, dns
+  std::string type;        // http, https, tcp, dns
   std::uint32_t port = 0;  // 0 = the type's default
   std::string method = "GET", path = "/", host, bodyContains;
   std::vector<std::pair<std::string, std::string>> headers;
@@ -92,8 +92,8 @@ struct PoolConfig {
   std::string name;
   std::uint32_t ttl = 60;
   std::uint32_t maxAnswers = 1;
-  std::string probe;              // default probe of its members
-  double minHealthy = 1;          // >= 1: a count of members; < 1: a fraction
+  std::string probe;                  // default probe of its members
+  double minHealthy = 1;              // >= 1: a count of members; < 1: a fraction
   std::string allDown = "fail_open";  // fail_open, fallback, nodata, servfail
   std::string fallbackPool;
   std::vector<PoolRegionConfig> regions;
@@ -123,10 +123,10 @@ struct BindingConfig {
 };
 
 struct HealthConfig {
-  std::uint32_t minTtl = 5;       // health-dependent answers never get a TTL below this (seconds)
-  std::string database;           // RocksDB directory for persisted state; empty = none
-  std::uint32_t maxAgeSec = 3600; // persisted state older than this is discarded at start-up
-  std::uint32_t history = 100;    // results kept per target
+  std::uint32_t minTtl = 5;        // health-dependent answers never get a TTL below this (seconds)
+  std::string database;            // RocksDB directory for persisted state; empty = none
+  std::uint32_t maxAgeSec = 3600;  // persisted state older than this is discarded at start-up
+  std::uint32_t history = 100;     // results kept per target
 };
 
 struct GslbConfig {

@@ -7,9 +7,12 @@ namespace geodns::zones {
 std::string jsonPointerEscape(const std::string& token) {
   std::string out;
   for (char ch : token) {
-    if (ch == '~') out += "~0";
-    else if (ch == '/') out += "~1";
-    else out.push_back(ch);
+    if (ch == '~')
+      out += "~0";
+    else if (ch == '/')
+      out += "~1";
+    else
+      out.push_back(ch);
   }
   return out;
 }
@@ -70,8 +73,10 @@ JsonPositions jsonPositions(const std::string& text) {
     }
     if (c == ',') {
       if (!stack.empty()) {
-        if (stack.back().object) stack.back().expectKey = true;
-        else ++stack.back().index;
+        if (stack.back().object)
+          stack.back().expectKey = true;
+        else
+          ++stack.back().index;
       }
       advance();
       continue;
@@ -95,7 +100,9 @@ JsonPositions jsonPositions(const std::string& text) {
       advance();
       if (c == '[') {  // an empty array has no element 0
         std::size_t j = i;
-        while (j < text.size() && (text[j] == ' ' || text[j] == '\n' || text[j] == '\t' || text[j] == '\r')) ++j;
+        while (j < text.size() &&
+               (text[j] == ' ' || text[j] == '\n' || text[j] == '\t' || text[j] == '\r'))
+          ++j;
         if (j < text.size() && text[j] == ']') stack.back().index = -1;
       }
       continue;
@@ -104,8 +111,8 @@ JsonPositions jsonPositions(const std::string& text) {
       readString();
       continue;
     }
-    while (i < text.size() && text[i] != ',' && text[i] != '}' && text[i] != ']' && text[i] != '\n' &&
-           text[i] != ' ' && text[i] != '\t' && text[i] != '\r')
+    while (i < text.size() && text[i] != ',' && text[i] != '}' && text[i] != ']' &&
+           text[i] != '\n' && text[i] != ' ' && text[i] != '\t' && text[i] != '\r')
       advance();
   }
   return out;

@@ -14,7 +14,8 @@ class FakeClock final : public Clock {
  public:
   TimePoint now() const noexcept override { return now_; }
   std::int64_t unixSeconds() const noexcept override {
-    return 1700000000 + std::chrono::duration_cast<std::chrono::seconds>(now_.time_since_epoch()).count();
+    return 1700000000 +
+           std::chrono::duration_cast<std::chrono::seconds>(now_.time_since_epoch()).count();
   }
   void advance(Duration d) noexcept { now_ += d; }
 
@@ -41,7 +42,9 @@ class FakeTransport final : public health::ProbeTransport {
     TimePoint at;
   };
   explicit FakeTransport(const Clock& clock) : clock_(clock) {}
-  void start(health::TargetId id, const health::ProbeSpec&) override { starts.push_back({id, clock_.now()}); }
+  void start(health::TargetId id, const health::ProbeSpec&) override {
+    starts.push_back({id, clock_.now()});
+  }
   void collect(std::vector<health::ProbeResult>& out, Duration) override {
     while (!pending.empty()) {
       out.push_back(pending.front());
@@ -49,7 +52,8 @@ class FakeTransport final : public health::ProbeTransport {
     }
   }
   // Completes the last started probe of `id`.
-  void complete(health::TargetId id, bool ok, double ms = 10, std::optional<double> load = std::nullopt) {
+  void complete(health::TargetId id, bool ok, double ms = 10,
+                std::optional<double> load = std::nullopt) {
     health::ProbeResult r;
     r.target = id;
     r.ok = ok;

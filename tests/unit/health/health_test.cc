@@ -41,10 +41,11 @@ TEST_CASE("rise/fall timeline") {
     State expect;
     bool changed;
   } steps[] = {
-      {false, State::Up, false},  {false, State::Up, false},   {false, State::Down, true},  // fall = 3
-      {true, State::Down, false}, {false, State::Down, false},                              // a success alone is not enough
-      {true, State::Down, false}, {true, State::Up, true},                                  // rise = 2
-      {false, State::Up, false},  {true, State::Up, false},                                 // one failure forgiven
+      {false, State::Up, false},  {false, State::Up, false},
+      {false, State::Down, true},                               // fall = 3
+      {true, State::Down, false}, {false, State::Down, false},  // a success alone is not enough
+      {true, State::Down, false}, {true, State::Up, true},      // rise = 2
+      {false, State::Up, false},  {true, State::Up, false},     // one failure forgiven
   };
   int i = 0;
   for (const auto& st : steps) {

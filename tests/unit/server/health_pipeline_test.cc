@@ -58,7 +58,8 @@ struct Fixture {
   test::TempDir dir;
   std::shared_ptr<const ServingSnapshot> base;
   Fixture() {
-    auto zone = dir.write("h.zone", "$ORIGIN h.test.\n@ SOA ns h 1 2 3 4 30\n@ NS ns\nns A 192.0.2.53\n");
+    auto zone =
+        dir.write("h.zone", "$ORIGIN h.test.\n@ SOA ns h 1 2 3 4 30\n@ NS ns\nns A 192.0.2.53\n");
     std::string json = kConfig;
     json.replace(json.find("ZONE"), 4, zone);
     ErrorList errors;
@@ -75,7 +76,8 @@ struct Fixture {
     return -1;
   }
   // A snapshot whose view marks `down` addresses down; changeIn for all targets.
-  std::shared_ptr<const ServingSnapshot> with(std::vector<const char*> down, std::uint32_t changeIn = 100,
+  std::shared_ptr<const ServingSnapshot> with(std::vector<const char*> down,
+                                              std::uint32_t changeIn = 100,
                                               const void* forConfig = nullptr) const {
     auto hv = std::make_shared<health::HealthView>();
     hv->forConfig = forConfig ? forConfig : base->gslb.get();
@@ -130,9 +132,11 @@ TEST_CASE("the up step drops down members and regions") {
   CHECK(ask(*f.with({}), "open.h.test").addrs == V{"192.0.2.1", "192.0.2.2", "192.0.2.3"});
   CHECK(ask(*f.with({"192.0.2.2"}), "open.h.test").addrs == V{"192.0.2.1", "192.0.2.3"});
   // Region a entirely down: spill to b.
-  CHECK(ask(*f.with({"192.0.2.1", "192.0.2.2", "192.0.2.3"}), "open.h.test").addrs == V{"198.51.100.1"});
+  CHECK(ask(*f.with({"192.0.2.1", "192.0.2.2", "192.0.2.3"}), "open.h.test").addrs ==
+        V{"198.51.100.1"});
   // Without an up step, health is not looked at.
-  CHECK(ask(*f.with({"192.0.2.1"}), "blind.h.test").addrs == V{"192.0.2.1", "192.0.2.2", "192.0.2.3"});
+  CHECK(ask(*f.with({"192.0.2.1"}), "blind.h.test").addrs ==
+        V{"192.0.2.1", "192.0.2.2", "192.0.2.3"});
   // No health view yet: everything counts as up.
   CHECK(ask(*f.base, "open.h.test").addrs.size() == 3);
 }
@@ -174,8 +178,8 @@ TEST_CASE("TTL capped by the time until health could change, never below min_ttl
   Fixture f;
   CHECK(ask(*f.with({}, 100), "open.h.test").ttl == 60);  // pool TTL is the ceiling
   CHECK(ask(*f.with({}, 12), "open.h.test").ttl == 12);
-  CHECK(ask(*f.with({}, 1), "open.h.test").ttl == 3);     // health.min_ttl
-  CHECK(ask(*f.with({}, 1), "blind.h.test").ttl == 60);   // not health-dependent
+  CHECK(ask(*f.with({}, 1), "open.h.test").ttl == 3);    // health.min_ttl
+  CHECK(ask(*f.with({}, 1), "blind.h.test").ttl == 60);  // not health-dependent
 }
 
 TEST_CASE("a view built for another config generation is ignored") {
@@ -193,7 +197,8 @@ TEST_CASE("probes: one per distinct target, shared across pools; probed address 
   REQUIRE(t >= 0);
   CHECK(f.base->gslb->probes[static_cast<std::size_t>(t)].kind == health::ProbeKind::Tcp);
   CHECK(f.base->gslb->probes[static_cast<std::size_t>(t)].port == 443);
-  CHECK(ask(*f.with({"10.9.9.9"}), "pe.h.test").addrs == V{"192.0.2.50"});  // fail-open: only member
+  CHECK(ask(*f.with({"10.9.9.9"}), "pe.h.test").addrs ==
+        V{"192.0.2.50"});  // fail-open: only member
 }
 
 #include "health/store.h"
@@ -251,7 +256,8 @@ TEST_CASE("RocksDB store: save, load, bounded history, read-only beside a writer
   r.lastError = "HTTP status 500";
   r.updatedUnix = 1700000100;
   s->saveTarget(r);
-  for (int i = 0; i < 5; ++i) s->appendHistory(r.key, {1700000000000LL + i, i % 2 == 0, 1.0 * i, ""});
+  for (int i = 0; i < 5; ++i)
+    s->appendHistory(r.key, {1700000000000LL + i, i % 2 == 0, 1.0 * i, ""});
   auto back = s->loadTarget(r.key);
   REQUIRE(back);
   CHECK(back->state == health::State::Down);

@@ -51,14 +51,12 @@ TEST_CASE("config errors name their JSON path") {
        "/workers: expected a non-negative integer"},
       {R"({"listen": ["127.0.0.1:53"], "zones": [{"origin": "a..b", "file": "x"}]})",
        "/zones/0/origin: not a valid"},
-      {R"({"listen": ["127.0.0.1:53"], "zones": [{"origin": "a"}]})",
-       "/zones/0/file: missing"},
+      {R"({"listen": ["127.0.0.1:53"], "zones": [{"origin": "a"}]})", "/zones/0/file: missing"},
       {R"({"listen": ["127.0.0.1:53"], "zones": [{"origin": "a", "file": "x"}, {"origin": "A.", "file": "y"}]})",
        "/zones/1/origin: zone 'A.' is listed twice"},
       {R"({"listen": ["127.0.0.1:53"], "limits": {"max_udp_payload": 100}})",
        "/limits/max_udp_payload: must be between 512"},
-      {R"({"listen": ["127.0.0.1:53"], "limits": {"idle": 1}})",
-       "/limits/idle: unknown key"},
+      {R"({"listen": ["127.0.0.1:53"], "limits": {"idle": 1}})", "/limits/idle: unknown key"},
       {R"({"listen": ["127.0.0.1:53"], "chaos": {"version": 1}})",
        "/chaos/version: expected a string"},
       {"[1]", "/: the config must be a JSON object"},
@@ -74,9 +72,12 @@ TEST_CASE("config errors name their JSON path") {
 
 TEST_CASE("errors carry the line and column of the offending value") {
   ErrorList errors;
-  zones::parseConfig("{\n  \"listen\": [\"127.0.0.1:53\"],\n  \"limits\": {\n    \"max_udp_payload\": 9\n  },\n  \"zones\": [{\"origin\": \"a\"}]\n}\n",
-                     "geodnsd.json", errors);
-  CHECK(errors.str().find("geodnsd.json:4:24 /limits/max_udp_payload: must be between 512") != std::string::npos);
+  zones::parseConfig(
+      "{\n  \"listen\": [\"127.0.0.1:53\"],\n  \"limits\": {\n    \"max_udp_payload\": 9\n  },\n  "
+      "\"zones\": [{\"origin\": \"a\"}]\n}\n",
+      "geodnsd.json", errors);
+  CHECK(errors.str().find("geodnsd.json:4:24 /limits/max_udp_payload: must be between 512") !=
+        std::string::npos);
   // A missing key is placed at the object that lacks it.
   CHECK(errors.str().find("geodnsd.json:6:13 /zones/0/file: missing") != std::string::npos);
 }
