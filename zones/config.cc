@@ -128,19 +128,7 @@ std::vector<std::string> stringList(Ctx& c, const json& v, const std::string& pt
   return out;
 }
 
-// JSON pointer escaping for keys (RFC 6901).
-std::string esc(const std::string& key) {
-  std::string out;
-  for (char ch : key) {
-    if (ch == '~')
-      out += "~0";
-    else if (ch == '/')
-      out += "~1";
-    else
-      out.push_back(ch);
-  }
-  return out;
-}
+std::string esc(const std::string& key) { return jsonPointerEscape(key); }
 
 std::optional<GeoDatabaseConfig> parseDatabase(Ctx& c, const json& d, const std::string& p,
                                                const std::filesystem::path& base) {
