@@ -41,6 +41,21 @@ def free_port(host="127.0.0.1"):
     raise RuntimeError("no free port")
 
 
+def check_probes_stay_on_loopback(cfg):
+    """Tests may only send traffic to loopback: every probed address (a member's
+    target, or its address when it has none) must be in 127.0.0.0/8 or ::1."""
+    import ipaddress
+    probes = cfg.get("probes", {})
+    for pname, pool in cfg.get("pools", {}).items():
+        for rname, region in pool.get("regions", {}).items():
+            for m in region.get("members", []):
+                if not (m.get("probe") or pool.get("probe")) or not probes:
+                    continue
+                probed = ipaddress.ip_address(m.get("target", m["address"]))
+                if not probed.is_loopback:
+                    raise AssertionError("pool %s region %s: probe would reach %s, not loopback" % (pname, rname, probed))
+
+
 class Server:
     def __init__(self, zones=None, config_extra=None, zone_files=None, listen_v6=False, workers=2):
         self.dir = tempfile.mkdtemp(prefix="geodnsd-it-")
@@ -66,6 +81,7 @@ class Server:
         }
         if config_extra:
             cfg.update(config_extra)
+        check_probes_stay_on_loopback(cfg)
         import json
         self.config_path = os.path.join(self.dir, "geodnsd.json")
         with open(self.config_path, "w") as f:

@@ -21,10 +21,11 @@ def config(http_port, https_port, tcp_port, dns_port):
             "web": {"type": "http", "port": http_port, "path": "/health", "body_contains": "ok",
                     "interval_ms": 200, "timeout_ms": 150, "rise": 2, "fall": 2, "jitter": 0,
                     "load": {"header": "X-Load"}},
+            # TLS handshakes get more time: slow under sanitizers.
             "tls-noverify": {"type": "https", "port": https_port, "host": "web.test", "tls_verify": False,
-                             "interval_ms": 200, "timeout_ms": 150, "rise": 1, "fall": 1, "jitter": 0},
+                             "interval_ms": 500, "timeout_ms": 450, "rise": 1, "fall": 1, "jitter": 0},
             "tls-verify": {"type": "https", "port": https_port, "host": "web.test",
-                           "interval_ms": 200, "timeout_ms": 150, "rise": 1, "fall": 1, "jitter": 0},
+                           "interval_ms": 500, "timeout_ms": 450, "rise": 1, "fall": 1, "jitter": 0},
             "tcp": {"type": "tcp", "port": tcp_port, "interval_ms": 200, "timeout_ms": 150, "rise": 1, "fall": 2,
                     "jitter": 0},
             "dns": {"type": "dns", "port": dns_port, "name": "health.example", "qtype": "AAAA", "rcode": "NXDOMAIN",
@@ -39,8 +40,8 @@ def config(http_port, https_port, tcp_port, dns_port):
                 "b": {"members": [{"address": "198.51.100.11", "target": "127.0.0.4", "probe": "tls-noverify"}]}}},
             "tcp": {"ttl": 30, "probe": "tcp", "all_down": "nodata", "regions": {
                 "a": {"members": [{"address": "192.0.2.21", "target": "127.0.0.5"}]}}},
-            "dns": {"ttl": 30, "probe": "dns", "regions": {
-                "a": {"members": [{"address": "192.0.2.31", "target": "127.0.0.8"}]},
+            "dns": {"ttl": 30, "regions": {
+                "a": {"members": [{"address": "192.0.2.31", "target": "127.0.0.8", "probe": "dns"}]},
                 "b": {"members": [{"address": "198.51.100.31"}]}}},
         },
         "policies": {"failover": {"steps": [{"step": "up"}]}},
