@@ -319,8 +319,10 @@ void CurlProbeTransport::collect(std::vector<ProbeResult>& out, Duration maxWait
         const int rcode = buf[3] & 0x0F;
         r.totalMs = r.connectMs =
             std::chrono::duration<double, std::milli>(now - it->started).count();
-        r.ok = rcode == it->spec->dnsRcode;
-        if (!r.ok) r.error = "DNS rcode " + std::to_string(rcode);
+        const int answers = (buf[6] << 8) | buf[7];
+        r.ok = rcode == it->spec->dnsRcode && (!it->spec->dnsExpectAnswer || answers > 0);
+        if (rcode != it->spec->dnsRcode) r.error = "DNS rcode " + std::to_string(rcode);
+        else if (!r.ok) r.error = "DNS answer has no records";
         done = true;
         break;
       }

@@ -40,7 +40,8 @@ std::string ProbeSpec::key() const {
       k += "|" + std::to_string(lo) + "-" + std::to_string(hi);
     k += "|" + loadHeader + "|" + loadJsonPointer;
   } else if (kind == ProbeKind::Dns) {
-    k += "|" + dnsName + "|" + std::to_string(dnsType) + "|" + std::to_string(dnsRcode);
+    k += "|" + dnsName + "|" + std::to_string(dnsType) + "|" + std::to_string(dnsRcode) +
+         (dnsExpectAnswer ? "|a" : "");
   }
   k += "|" + std::to_string(interval.count()) + "|" + std::to_string(timeout.count()) + "|" +
        std::to_string(rise) + "|" + std::to_string(fall) + "|" + std::to_string(staleAfter) + "|" +

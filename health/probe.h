@@ -40,6 +40,7 @@ struct ProbeSpec {
   std::string dnsName;
   std::uint16_t dnsType = 1;
   int dnsRcode = 0;
+  bool dnsExpectAnswer = false;  // also require at least one answer record
   // timing and thresholds
   Duration interval = std::chrono::seconds(1);
   Duration timeout = std::chrono::seconds(1);

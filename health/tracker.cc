@@ -11,8 +11,9 @@ bool Tracker::onResult(const ProbeResult& r, TimePoint now) {
     ++ok_;
     fail_ = 0;
     lastError_.clear();
-    latencyMs_ =
-        latencyMs_ == 0 ? r.totalMs : kEwmaAlpha * r.totalMs + (1 - kEwmaAlpha) * latencyMs_;
+    auto ewma = [](double avg, double x) { return avg == 0 ? x : kEwmaAlpha * x + (1 - kEwmaAlpha) * avg; };
+    latencyMs_ = ewma(latencyMs_, r.totalMs);
+    connectMs_ = ewma(connectMs_, r.connectMs);
     if (r.load) load_ = r.load;
   } else {
     ++fail_;

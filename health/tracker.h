@@ -23,6 +23,7 @@ class Tracker {
   unsigned consecutiveOk() const noexcept { return ok_; }
   unsigned consecutiveFail() const noexcept { return fail_; }
   double latencyMs() const noexcept { return latencyMs_; }  // EWMA of total time; 0 before any
+  double connectMs() const noexcept { return connectMs_; }  // EWMA of connect time
   std::optional<double> load() const noexcept { return load_; }
   const std::string& lastError() const noexcept { return lastError_; }
   std::optional<TimePoint> lastResult() const noexcept { return last_; }
@@ -45,6 +46,7 @@ class Tracker {
   TimePoint since_;
   unsigned ok_ = 0, fail_ = 0;
   double latencyMs_ = 0;
+  double connectMs_ = 0;
   std::optional<double> load_;
   std::string lastError_;
   std::optional<TimePoint> last_;

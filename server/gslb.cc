@@ -133,6 +133,7 @@ std::shared_ptr<const Gslb> Gslb::build(const zones::GslbConfig& cfg, ErrorList&
     s.dnsName = pc.dnsName;
     s.dnsType = zones::typeFromText(pc.dnsType);
     s.dnsRcode = zones::dnsRcodeFromText(pc.dnsRcode);
+    s.dnsExpectAnswer = pc.dnsExpectAnswer;
     s.interval = std::chrono::milliseconds(pc.intervalMs);
     s.timeout = std::chrono::milliseconds(pc.timeoutMs);
     s.rise = pc.rise;

@@ -290,7 +290,7 @@ void parseGslb(Ctx& c, const json& root, ServerConfig& cfg, const std::filesyste
                   {"type",          "port",          "method",     "path", "host", "headers",
                    "expect_status", "body_contains", "tls_verify", "load", "name", "qtype",
                    "rcode",         "interval_ms",   "timeout_ms", "rise", "fall", "jitter",
-                   "initial",       "stale_after",   "unknown_as"});
+                   "initial",       "stale_after",   "unknown_as", "expect_answer"});
         if (getString(c, v, "type", p, pr.type, true) && pr.type != "http" && pr.type != "https" &&
             pr.type != "tcp" && pr.type != "dns")
           c.err(p + "/type", "must be http, https, tcp or dns");
@@ -315,6 +315,10 @@ void parseGslb(Ctx& c, const json& root, ServerConfig& cfg, const std::filesyste
         if (dnsRcodeFromText(pr.dnsRcode) < 0)
           c.err(p + "/rcode", "must be NOERROR, FORMERR, SERVFAIL, NXDOMAIN, NOTIMP or REFUSED");
         if (!pr.path.empty() && pr.path[0] != '/') c.err(p + "/path", "must start with /");
+        if (v.contains("expect_answer")) {
+          if (!v["expect_answer"].is_boolean()) c.err(p + "/expect_answer", "expected true or false");
+          else pr.dnsExpectAnswer = v["expect_answer"].get<bool>();
+        }
         if (v.contains("tls_verify")) {
           if (!v["tls_verify"].is_boolean())
             c.err(p + "/tls_verify", "expected true or false");

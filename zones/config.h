@@ -74,6 +74,7 @@ struct ProbeConfig {
   bool tlsVerify = true;
   std::string loadHeader, loadJsonPointer;
   std::string dnsName, dnsType = "A", dnsRcode = "NOERROR";
+  bool dnsExpectAnswer = false;
   std::uint32_t intervalMs = 1000, timeoutMs = 1000, rise = 2, fall = 3, staleAfter = 3;
   double jitter = 0.1;
   std::string initial = "up";

@@ -8,6 +8,9 @@ import subprocess
 import tempfile
 import threading
 
+import dns.message
+import dns.rrset
+
 
 class _Handler(http.server.BaseHTTPRequestHandler):
     def do_GET(self):
@@ -97,8 +100,8 @@ class DnsBackend:
     """A UDP DNS responder on (host, port) answering every query with `rcode`."""
 
     def __init__(self, host, port=0):
-        import dns.message
         self.rcode = 0
+        self.with_answer = False
         self.last_qtype = None
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self.sock.bind((host, port))
@@ -115,6 +118,8 @@ class DnsBackend:
                     self.last_qtype = q.question[0].rdtype
                     r = dns.message.make_response(q)
                     r.set_rcode(self.rcode)
+                    if self.with_answer:
+                        r.answer.append(dns.rrset.from_text(q.question[0].name, 60, "IN", "AAAA", "2001:db8::1"))
                     self.sock.sendto(r.to_wire(), peer)
                 except Exception:
                     pass

@@ -30,6 +30,9 @@ def config(http_port, https_port, tcp_port, dns_port):
                     "jitter": 0},
             "dns": {"type": "dns", "port": dns_port, "name": "health.example", "qtype": "AAAA", "rcode": "NXDOMAIN",
                     "interval_ms": 200, "timeout_ms": 150, "rise": 1, "fall": 2, "jitter": 0},
+            "dns-answer": {"type": "dns", "port": dns_port, "name": "health.example", "qtype": "AAAA",
+                           "expect_answer": True, "interval_ms": 200, "timeout_ms": 150, "rise": 1, "fall": 1,
+                           "jitter": 0},
         },
         "pools": {
             "web": {"ttl": 30, "probe": "web", "all_down": "servfail", "regions": {
@@ -43,6 +46,9 @@ def config(http_port, https_port, tcp_port, dns_port):
             "dns": {"ttl": 30, "regions": {
                 "a": {"members": [{"address": "192.0.2.31", "target": "127.0.0.8", "probe": "dns"}]},
                 "b": {"members": [{"address": "198.51.100.31"}]}}},
+            "dnsans": {"ttl": 30, "regions": {
+                "a": {"members": [{"address": "192.0.2.41", "target": "127.0.0.8", "probe": "dns-answer"}]},
+                "b": {"members": [{"address": "198.51.100.41"}]}}},
         },
         "policies": {"failover": {"steps": [{"step": "up"}]}},
         "bindings": [
@@ -50,6 +56,7 @@ def config(http_port, https_port, tcp_port, dns_port):
             {"name": "tls.health.test", "pool": "tls", "policy": "failover"},
             {"name": "tcp.health.test", "pool": "tcp", "policy": "failover"},
             {"name": "dns.health.test", "pool": "dns", "policy": "failover"},
+            {"name": "dnsans.health.test", "pool": "dnsans", "policy": "failover"},
         ],
     }
 
@@ -127,10 +134,6 @@ class Health(unittest.TestCase):
         self.tcp.open()
         self.wait_answer("tcp.health.test.", ["192.0.2.21"], 3)
 
-
-if __name__ == "__main__":
-    unittest.main()
-
     def test_6_dns_probe_rcode(self):
         # The probe expects NXDOMAIN (configured), so NOERROR counts as a failure.
         self.wait_answer("dns.health.test.", ["198.51.100.31"], 3)
@@ -139,16 +142,24 @@ if __name__ == "__main__":
         self.wait_answer("dns.health.test.", ["192.0.2.31"], 3)
         self.assertEqual(self.dns.last_qtype, 28)  # AAAA, as configured
 
+    def test_7_dns_probe_expects_an_answer(self):
+        self.dns.rcode = 0
+        self.wait_answer("dnsans.health.test.", ["198.51.100.41"], 3)  # NOERROR, but no records
+        self.assertIn("is down: DNS answer has no records", self.srv.read_log())
+        self.dns.with_answer = True
+        self.wait_answer("dnsans.health.test.", ["192.0.2.41"], 3)
+
 
 class Persistence(unittest.TestCase):
     def test_state_survives_kill_9(self):
         port = free_tcp_port("127.0.0.6")
         a, b = HttpBackend("127.0.0.6", port), HttpBackend("127.0.0.7", port)
+        b.load = "35/50"  # current/capacity: 70%
         cfg = {
             "regions": {"a": {}, "b": {}},
             "health": {"database": "state", "max_age_s": 3600, "min_ttl": 1},
             "probes": {"web": {"type": "http", "port": port, "interval_ms": 200, "timeout_ms": 150,
-                               "rise": 2, "fall": 2, "jitter": 0}},
+                               "rise": 2, "fall": 2, "jitter": 0, "load": {"header": "X-Load"}}},
             "pools": {"web": {"ttl": 30, "probe": "web", "regions": {
                 "a": {"members": [{"address": "192.0.2.1", "target": "127.0.0.6"}]},
                 "b": {"members": [{"address": "198.51.100.1", "target": "127.0.0.7"}]}}}},
@@ -176,7 +187,7 @@ class Persistence(unittest.TestCase):
                                  timeout=30)
             self.assertEqual(out.returncode, 0, out.stderr)
             self.assertRegex(out.stdout, r"down .*http 127\.0\.0\.6:\d+/  \[HTTP status 503\]")
-            self.assertRegex(out.stdout, r"up .*http 127\.0\.0\.7:\d+/")
+            self.assertRegex(out.stdout, r"up .* 70%  http 127\.0\.0\.7:\d+/")
             out = subprocess.run([GEODNSD, "explain", "--config", srv.config_path, "--name", "www.health.test",
                                   "--client", "192.0.2.99"], capture_output=True, text=True, timeout=30)
             self.assertIn("health:   a 192.0.2.1 down (dropped: down)", out.stdout)
@@ -186,3 +197,7 @@ class Persistence(unittest.TestCase):
             srv.stop()
             a.stop()
             b.stop()
+
+
+if __name__ == "__main__":
+    unittest.main()

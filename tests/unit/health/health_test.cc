@@ -61,11 +61,13 @@ TEST_CASE("latency EWMA and load") {
   auto s = spec();
   Tracker t(s, clock.now());
   ProbeResult r = result(true, 100);
+  r.connectMs = 4;
   r.load = 0.5;
   t.onResult(r, clock.now());
   CHECK(t.latencyMs() == doctest::Approx(100));
   t.onResult(result(true, 200), clock.now());
   CHECK(t.latencyMs() == doctest::Approx(0.3 * 200 + 0.7 * 100));
+  CHECK(t.connectMs() == doctest::Approx(0.3 * 0 + 0.7 * 4));  // its own average
   CHECK(*t.load() == doctest::Approx(0.5));  // kept until a new reading
   t.onResult(result(false), clock.now());
   CHECK(t.lastError() == "refused");
