@@ -167,9 +167,12 @@ std::string explain(const ServingSnapshot& snap, const ExplainRequest& req, bool
         const std::string& rn = g.regions[pool.regions[log.order[i]].region].name;
         t << " " << rn;
         nlohmann::ordered_json jr = {{"region", rn}};
-        if (log.kind == StepKind::Nearest && log.distanceKm[log.order[i]] >= 0) {
-          t << " (" << static_cast<long>(log.distanceKm[log.order[i]]) << " km)";
-          jr["km"] = static_cast<long>(log.distanceKm[log.order[i]]);
+        if (log.kind == StepKind::Nearest && log.metric[log.order[i]] >= 0) {
+          t << " (" << static_cast<long>(log.metric[log.order[i]]) << " km)";
+          jr["km"] = static_cast<long>(log.metric[log.order[i]]);
+        } else if (log.kind == StepKind::Latency && log.metric[log.order[i]] >= 0) {
+          t << " (" << coord(log.metric[log.order[i]]) << " ms)";
+          jr["latency_ms"] = log.metric[log.order[i]];
         }
         order.push_back(jr);
       }

@@ -22,6 +22,12 @@ const char* stepName(StepKind k) noexcept {
       return "weighted";
     case StepKind::Up:
       return "up";
+    case StepKind::ShedLoad:
+      return "shed_load";
+    case StepKind::Latency:
+      return "latency";
+    case StepKind::CapacityWeighted:
+      return "capacity_weighted";
   }
   return "?";
 }
@@ -235,6 +241,15 @@ std::shared_ptr<const Gslb> Gslb::build(const zones::GslbConfig& cfg, ErrorList&
         for (const auto& [r, km] : sc.biasKm) st.biasKm[regionIds[r]] = km;
       } else if (sc.kind == "up") {
         st.kind = StepKind::Up;
+      } else if (sc.kind == "shed_load") {
+        st.kind = StepKind::ShedLoad;
+        st.high = sc.high;
+        st.low = sc.low;
+      } else if (sc.kind == "latency") {
+        st.kind = StepKind::Latency;
+        st.slackMs = sc.slackMs;
+      } else if (sc.kind == "capacity_weighted") {
+        st.kind = StepKind::CapacityWeighted;
       } else if (sc.kind == "first_n") {
         st.kind = StepKind::FirstN;
         st.n = sc.n;
@@ -284,9 +299,24 @@ void applyRegionList(const Pool& pool, const std::vector<RegionId>& list, Decisi
 
 namespace {
 
+const health::TargetHealth* healthOf(const Member& m, const health::HealthView* hv) noexcept {
+  if (!hv || m.target < 0 || static_cast<std::size_t>(m.target) >= hv->targets.size()) return nullptr;
+  return &hv->targets[static_cast<std::size_t>(m.target)];
+}
+
 bool memberUp(const Member& m, const health::HealthView* hv) noexcept {
-  if (!hv || m.target < 0 || static_cast<std::size_t>(m.target) >= hv->targets.size()) return true;
-  return hv->targets[static_cast<std::size_t>(m.target)].up;
+  const health::TargetHealth* h = healthOf(m, hv);
+  return !h || h->up;
+}
+
+// Share of full weight a member gets at its load: 1 at or below `low`, 0 at
+// or above `high`, linear in between; 1 without a reading.
+double loadFactor(const Member& m, const health::HealthView* hv, double low, double high) noexcept {
+  const health::TargetHealth* h = healthOf(m, hv);
+  if (!h || h->load < 0) return 1.0;
+  if (h->load <= low) return 1.0;
+  if (h->load >= high) return 0.0;
+  return (high - h->load) / (high - low);
 }
 
 }  // namespace
@@ -299,6 +329,8 @@ void decide(const Gslb& g, const Binding& binding, const Pool& pool, const Clien
   // probe thread publishes one for this config.
   const health::HealthView* hv = health && health->forConfig == &g ? health : nullptr;
   bool filterMembers = false;
+  bool shed = false, capacity = false;
+  double shedLow = 0, shedHigh = 1;
   d = Decision{};
   d.candidates = static_cast<std::uint8_t>(pool.regions.size());
   for (std::uint8_t i = 0; i < d.candidates; ++i) d.order[i] = i;
@@ -317,7 +349,7 @@ void decide(const Gslb& g, const Binding& binding, const Pool& pool, const Clien
     Trace::StepLog* log = trace && trace->steps < kMaxSteps ? &trace->log[trace->steps++] : nullptr;
     if (log) {
       log->kind = st.kind;
-      for (auto& x : log->distanceKm) x = -1;
+      for (auto& x : log->metric) x = -1;
     }
     switch (st.kind) {
       case StepKind::GeoMap: {
@@ -347,7 +379,7 @@ void decide(const Gslb& g, const Binding& binding, const Pool& pool, const Clien
                   ? std::max(0.0, geo::distanceKm(d.location.lat, d.location.lon, r.lat, r.lon) +
                                       st.biasKm[pool.regions[d.order[i]].region])
                   : 1e12;  // regions without coordinates go last
-          if (log) log->distanceKm[d.order[i]] = r.hasCoords ? dist[i] : -1;
+          if (log) log->metric[d.order[i]] = r.hasCoords ? dist[i] : -1;
         }
         // Stable insertion sort: ties keep the previous order.
         for (std::uint8_t i = 1; i < d.candidates; ++i)
@@ -361,6 +393,67 @@ void decide(const Gslb& g, const Binding& binding, const Pool& pool, const Clien
         if (d.candidates > st.n) d.candidates = static_cast<std::uint8_t>(st.n);
         break;
       case StepKind::Weighted:
+        weighted = true;
+        break;
+      case StepKind::ShedLoad: {
+        // Members over the high watermark get no answers; a region whose
+        // average load is over it is skipped (spill to the next region),
+        // unless every region is over, when the order is kept.
+        if (pool.isCname) break;
+        shed = true;
+        shedLow = st.low;
+        shedHigh = st.high;
+        std::uint8_t kept[kMaxPoolRegions];
+        std::uint8_t n = 0;
+        for (std::uint8_t i = 0; i < d.candidates; ++i) {
+          const PoolRegion& pr = pool.regions[d.order[i]];
+          double sum = 0;
+          int readings = 0;
+          for (const Member& m : family == 6 ? pr.v6 : pr.v4) {
+            const health::TargetHealth* h = healthOf(m, hv);
+            if (h && h->load >= 0) {
+              sum += h->load;
+              ++readings;
+            }
+          }
+          if (readings == 0 || sum / readings < st.high) kept[n++] = d.order[i];
+        }
+        if (n > 0) {
+          std::memcpy(d.order, kept, n);
+          d.candidates = n;
+        } else {
+          shed = false;  // everything is over the watermark: answer rather than shed it all
+        }
+        break;
+      }
+      case StepKind::Latency: {
+        // Regions within slack_ms of the best measured latency first, then the
+        // rest; each group keeps the order it had.
+        if (pool.isCname) break;
+        double lat[kMaxPoolRegions];
+        double best = -1;
+        for (std::uint8_t i = 0; i < d.candidates; ++i) {
+          const PoolRegion& pr = pool.regions[d.order[i]];
+          lat[i] = -1;
+          for (const Member& m : family == 6 ? pr.v6 : pr.v4) {
+            const health::TargetHealth* h = healthOf(m, hv);
+            if (h && h->up && h->latencyMs > 0 && (lat[i] < 0 || h->latencyMs < lat[i])) lat[i] = h->latencyMs;
+          }
+          if (lat[i] >= 0 && (best < 0 || lat[i] < best)) best = lat[i];
+          if (log) log->metric[d.order[i]] = lat[i];  // explain shows it beside the region
+        }
+        if (best < 0) break;  // no latency data: nothing to prefer
+        std::uint8_t out[kMaxPoolRegions];
+        std::uint8_t n = 0;
+        for (std::uint8_t i = 0; i < d.candidates; ++i)
+          if (lat[i] >= 0 && lat[i] <= best + st.slackMs) out[n++] = d.order[i];
+        for (std::uint8_t i = 0; i < d.candidates; ++i)
+          if (!(lat[i] >= 0 && lat[i] <= best + st.slackMs)) out[n++] = d.order[i];
+        std::memcpy(d.order, out, n);
+        break;
+      }
+      case StepKind::CapacityWeighted:
+        capacity = true;
         weighted = true;
         break;
       case StepKind::Up: {
@@ -415,7 +508,14 @@ void decide(const Gslb& g, const Binding& binding, const Pool& pool, const Clien
   if (!d.chosen || pool.isCname) return;
   const std::vector<Member>& ms = family == 4 ? d.chosen->v4 : d.chosen->v6;
   auto eligible = [&](const Member& m) {
-    return m.weight > 0 && (!filterMembers || memberUp(m, hv));
+    return m.weight > 0 && (!filterMembers || memberUp(m, hv)) &&
+           (!shed || loadFactor(m, hv, shedLow, shedHigh) > 0);
+  };
+  // capacity_weighted: configured weight x load factor x health, in thousandths.
+  auto effective = [&](const Member& m) -> std::uint64_t {
+    if (!capacity) return m.weight;
+    const double f = loadFactor(m, hv, shed ? shedLow : 0.0, shed ? shedHigh : 1.0) * (memberUp(m, hv) ? 1.0 : 0.0);
+    return static_cast<std::uint64_t>(static_cast<double>(m.weight) * 1000.0 * f);
   };
   if (!weighted) {
     for (const Member& m : ms)
@@ -432,24 +532,26 @@ void decide(const Gslb& g, const Binding& binding, const Pool& pool, const Clien
   std::uint64_t total = 0;
   bool used[256] = {};
   const std::size_t n = std::min<std::size_t>(ms.size(), 256);
+  std::uint64_t w[256];
   for (std::size_t i = 0; i < n; ++i) {
-    if (!eligible(ms[i]))
+    w[i] = eligible(ms[i]) ? effective(ms[i]) : 0;
+    if (w[i] == 0)
       used[i] = true;
     else
-      total += ms[i].weight;
+      total += w[i];
   }
   while (d.picked < pool.maxAnswers && total > 0) {
     h = mix(h);
     std::uint64_t x = h % total;
     for (std::size_t i = 0; i < n; ++i) {
       if (used[i]) continue;
-      if (x < ms[i].weight) {
+      if (x < w[i]) {
         used[i] = true;
-        total -= ms[i].weight;
+        total -= w[i];
         d.members[d.picked++] = &ms[i];
         break;
       }
-      x -= ms[i].weight;
+      x -= w[i];
     }
   }
 }

@@ -55,7 +55,16 @@ struct Pool {
   std::vector<PoolRegion> regions;  // config order = the default order
 };
 
-enum class StepKind : std::uint8_t { GeoMap, Nearest, FirstN, Weighted, Up };
+enum class StepKind : std::uint8_t {
+  GeoMap,
+  Nearest,
+  FirstN,
+  Weighted,
+  Up,
+  ShedLoad,
+  Latency,
+  CapacityWeighted
+};
 const char* stepName(StepKind k) noexcept;
 
 struct Step {
@@ -63,6 +72,8 @@ struct Step {
   geo::GeoMap map;             // GeoMap
   std::vector<double> biasKm;  // Nearest: by RegionId
   std::uint32_t n = 1;         // FirstN
+  double high = 0.9, low = 0.7;  // ShedLoad: load watermarks in [0,1]
+  double slackMs = 20;           // Latency
 };
 
 struct Policy {
@@ -114,7 +125,7 @@ struct Trace {
     StepKind kind;
     std::uint8_t count = 0;
     std::uint8_t order[kMaxPoolRegions];  // pool-region indices after the step
-    double distanceKm[kMaxPoolRegions];   // Nearest: effective distance per pool region, <0 unknown
+    double metric[kMaxPoolRegions];  // per pool region: km (nearest) or ms (latency); <0 unknown
     geo::MatchKind matched = geo::MatchKind::None;
   };
   std::uint8_t steps = 0;

@@ -575,11 +575,20 @@ void parseGslb(Ctx& c, const json& root, ServerConfig& cfg, const std::filesyste
               checkKeys(c, sv, sp, {"step", "n"});
               if (!sv.contains("n")) c.err(sp + "/n", "missing");
               getUnsigned(c, sv, "n", sp, st.n, 1, 32);
-            } else if (st.kind == "weighted" || st.kind == "up") {
+            } else if (st.kind == "weighted" || st.kind == "up" || st.kind == "capacity_weighted") {
               checkKeys(c, sv, sp, {"step"});
+            } else if (st.kind == "shed_load") {
+              checkKeys(c, sv, sp, {"step", "high", "low"});
+              getDouble(c, sv, "high", sp, st.high, 0, 1);
+              getDouble(c, sv, "low", sp, st.low, 0, 1);
+              if (st.low >= st.high) c.err(sp + "/low", "must be below high");
+            } else if (st.kind == "latency") {
+              checkKeys(c, sv, sp, {"step", "slack_ms"});
+              getDouble(c, sv, "slack_ms", sp, st.slackMs, 0, 60000);
             } else {
-              c.err(sp + "/step",
-                    "unknown step '" + st.kind + "' (geo_map, nearest, first_n, up, weighted)");
+              c.err(sp + "/step", "unknown step '" + st.kind +
+                                      "' (geo_map, nearest, first_n, up, shed_load, latency, "
+                                      "capacity_weighted, weighted)");
             }
             pol.steps.push_back(std::move(st));
           }

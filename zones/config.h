@@ -102,10 +102,12 @@ struct PoolConfig {
 };
 
 struct StepConfig {
-  std::string kind;  // geo_map, nearest, weighted, first_n, up
+  std::string kind;  // geo_map, nearest, weighted, first_n, up, shed_load, latency, capacity_weighted, shed_load, latency, capacity_weighted
   std::vector<std::pair<std::string, std::vector<std::string>>> map;  // geo_map: key -> regions
   std::vector<std::pair<std::string, double>> biasKm;                 // nearest
   std::uint32_t n = 1;                                                // first_n
+  double high = 0.9, low = 0.7;  // shed_load
+  double slackMs = 20;           // latency
   std::string where;
 };
 
