@@ -22,6 +22,8 @@ struct HealthView {
   // identifies that config so a view never applies to another generation.
   const void* forConfig = nullptr;
   std::vector<TargetHealth> targets;
+  // Per pool (index in the config): the active failover tier, -1 = none.
+  std::vector<std::int16_t> activeTier;
 };
 
 }  // namespace geodns::health

@@ -76,6 +76,19 @@ class RocksStore final : public Store {
       if (auto r = decode(it->key().ToString(), it->value().ToString())) out.push_back(*r);
     return out;
   }
+  void saveFailover(const FailoverRecord& r) override {
+    check(db_->Put(wo_, cfs_[3], r.pool,
+                   json{{"active", r.activeRegion}, {"since", r.sinceUnix}, {"reason", r.reason}, {"forced", r.forced}}
+                       .dump()));
+  }
+  std::optional<FailoverRecord> loadFailover(const std::string& pool) override {
+    std::string v;
+    if (!db_->Get(rocksdb::ReadOptions(), cfs_[3], pool, &v).ok()) return std::nullopt;
+    auto j = json::parse(v, nullptr, false);
+    if (j.is_discarded() || !j.is_object()) return std::nullopt;
+    return FailoverRecord{pool, j.value("active", std::string()), j.value("since", std::int64_t{0}),
+                          j.value("reason", std::string()), j.value("forced", false)};
+  }
   std::vector<HistoryEntry> history(const std::string& key) override {
     std::vector<HistoryEntry> out;
     const std::string prefix = key + '\0';
@@ -99,7 +112,7 @@ class RocksStore final : public Store {
     }
   }
   rocksdb::DB* db_;
-  std::vector<rocksdb::ColumnFamilyHandle*> cfs_;  // default, health, history
+  std::vector<rocksdb::ColumnFamilyHandle*> cfs_;  // default, health, history, failover
   std::size_t limit_;
   rocksdb::WriteOptions wo_;  // WAL on (the default); no fsync per write
   std::unordered_map<std::string, std::size_t> next_;
@@ -119,7 +132,7 @@ std::unique_ptr<Store> openRocksStore(const std::string& path, std::size_t histo
   rocksdb::ColumnFamilyOptions cfo;
   cfo.OptimizeForPointLookup(8);
   std::vector<rocksdb::ColumnFamilyDescriptor> cfs = {
-      {rocksdb::kDefaultColumnFamilyName, cfo}, {"health", cfo}, {"history", cfo}};
+      {rocksdb::kDefaultColumnFamilyName, cfo}, {"health", cfo}, {"history", cfo}, {"failover", cfo}};
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
   rocksdb::DB* db = nullptr;
   rocksdb::Status s = readOnly ? rocksdb::DB::OpenForReadOnly(opts, path, cfs, &handles, &db)

@@ -24,6 +24,14 @@ struct TargetRecord {
   std::int64_t updatedUnix = 0;
 };
 
+struct FailoverRecord {
+  std::string pool;
+  std::string activeRegion;
+  std::int64_t sinceUnix = 0;
+  std::string reason;
+  bool forced = false;
+};
+
 struct HistoryEntry {
   std::int64_t unixMs = 0;
   bool ok = false;
@@ -41,6 +49,8 @@ class Store {
   virtual std::optional<TargetRecord> loadTarget(const std::string& key) = 0;
   virtual std::vector<TargetRecord> allTargets() = 0;
   virtual std::vector<HistoryEntry> history(const std::string& key) = 0;
+  virtual void saveFailover(const FailoverRecord& r) = 0;
+  virtual std::optional<FailoverRecord> loadFailover(const std::string& pool) = 0;
 };
 
 class MemStore final : public Store {
@@ -63,11 +73,18 @@ class MemStore final : public Store {
     return out;
   }
   std::vector<HistoryEntry> history(const std::string& key) override { return history_[key]; }
+  void saveFailover(const FailoverRecord& r) override { failover_[r.pool] = r; }
+  std::optional<FailoverRecord> loadFailover(const std::string& pool) override {
+    auto it = failover_.find(pool);
+    if (it == failover_.end()) return std::nullopt;
+    return it->second;
+  }
 
  private:
   std::size_t limit_;
   std::map<std::string, TargetRecord> targets_;
   std::map<std::string, std::vector<HistoryEntry>> history_;
+  std::map<std::string, FailoverRecord> failover_;
 };
 
 // Opens (creating if needed) a RocksDB database at `path`. A corrupt or

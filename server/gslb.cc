@@ -28,6 +28,8 @@ const char* stepName(StepKind k) noexcept {
       return "latency";
     case StepKind::CapacityWeighted:
       return "capacity_weighted";
+    case StepKind::Failover:
+      return "failover";
   }
   return "?";
 }
@@ -189,6 +191,20 @@ std::shared_ptr<const Gslb> Gslb::build(const zones::GslbConfig& cfg, ErrorList&
                                            : AllDown::FailOpen;
     if (!pc.fallbackPool.empty())
       p.fallbackPool = static_cast<std::int32_t>(poolIds[pc.fallbackPool]);
+    if (!pc.failoverPrimary.empty()) {
+      health::FailoverSpec fs;
+      auto tierOf = [&](const std::string& name) {
+        for (std::size_t i = 0; i < pc.regions.size(); ++i)
+          if (pc.regions[i].region == name) fs.tiers.push_back(static_cast<std::uint16_t>(i));
+      };
+      tierOf(pc.failoverPrimary);
+      for (const auto& sb : pc.failoverStandby) tierOf(sb);
+      fs.minHealthy = pc.minHealthy;
+      fs.promoteAfter = std::chrono::seconds(pc.promoteAfterSec);
+      fs.failbackAfter = std::chrono::seconds(pc.failbackAfterSec);
+      fs.manualFailback = pc.manualFailback;
+      p.failover = std::move(fs);
+    }
     g->pools.push_back(std::move(p));
   }
   for (const auto& pc : cfg.policies) {
@@ -250,6 +266,8 @@ std::shared_ptr<const Gslb> Gslb::build(const zones::GslbConfig& cfg, ErrorList&
         st.slackMs = sc.slackMs;
       } else if (sc.kind == "capacity_weighted") {
         st.kind = StepKind::CapacityWeighted;
+      } else if (sc.kind == "failover") {
+        st.kind = StepKind::Failover;
       } else if (sc.kind == "first_n") {
         st.kind = StepKind::FirstN;
         st.n = sc.n;
@@ -332,6 +350,7 @@ void decide(const Gslb& g, const Binding& binding, const Pool& pool, const Clien
   bool shed = false, capacity = false;
   double shedLow = 0, shedHigh = 1;
   d = Decision{};
+  d.ttl = pool.ttl;  // an up step may cap it
   d.candidates = static_cast<std::uint8_t>(pool.regions.size());
   for (std::uint8_t i = 0; i < d.candidates; ++i) d.order[i] = i;
 
@@ -456,6 +475,25 @@ void decide(const Gslb& g, const Binding& binding, const Pool& pool, const Clien
         capacity = true;
         weighted = true;
         break;
+      case StepKind::Failover: {
+        // The active tier first, the other tiers after it in priority order;
+        // regions outside the failover rule are dropped.
+        if (!pool.failover) break;
+        const auto& tiers = pool.failover->tiers;
+        const std::size_t poolIndex = static_cast<std::size_t>(&pool - g.pools.data());
+        std::size_t active = 0;
+        if (hv && poolIndex < hv->activeTier.size() && hv->activeTier[poolIndex] >= 0)
+          active = static_cast<std::size_t>(hv->activeTier[poolIndex]);
+        std::uint8_t out[kMaxPoolRegions];
+        std::uint8_t n = 0;
+        if (active < tiers.size()) out[n++] = static_cast<std::uint8_t>(tiers[active]);
+        for (std::size_t t = 0; t < tiers.size() && n < kMaxPoolRegions; ++t)
+          if (t != active) out[n++] = static_cast<std::uint8_t>(tiers[t]);
+        std::memcpy(d.order, out, n);
+        d.candidates = n;
+        d.healthDependent = true;
+        break;
+      }
       case StepKind::Up: {
         if (pool.isCname) break;  // CNAME targets are not probed here
         d.healthDependent = true;
@@ -477,7 +515,7 @@ void decide(const Gslb& g, const Binding& binding, const Pool& pool, const Clien
               pool.minHealthy >= 1 ? pool.minHealthy : pool.minHealthy * static_cast<double>(total);
           if (total > 0 && up > 0 && static_cast<double>(up) >= need) kept[n++] = d.order[i];
         }
-        d.ttl = std::max(std::min(cap, pool.ttl), std::min(g.minTtl, pool.ttl));
+        d.ttl = std::max(std::min(cap, d.ttl), std::min(g.minTtl, pool.ttl));
         if (n == 0) {
           d.allDown = true;
           if (pool.allDown == AllDown::FailOpen) {
@@ -499,7 +537,6 @@ void decide(const Gslb& g, const Binding& binding, const Pool& pool, const Clien
     }
   }
 
-  if (!d.healthDependent) d.ttl = pool.ttl;
   // Pick from the best candidate region that can answer this family.
   for (std::uint8_t i = 0; i < d.candidates && !d.chosen; ++i) {
     const PoolRegion& pr = pool.regions[d.order[i]];

@@ -5,6 +5,7 @@
 // further StepKinds that filter or reorder the same candidate array.
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -13,6 +14,7 @@
 #include "core/result.h"
 #include "geo/geo_map.h"
 #include "geo/locator.h"
+#include "health/failover.h"
 #include "health/health_view.h"
 #include "health/probe.h"
 #include "zones/config.h"
@@ -52,6 +54,7 @@ struct Pool {
   double minHealthy = 1;  // >= 1 a count, < 1 a fraction of a region's members
   AllDown allDown = AllDown::FailOpen;
   std::int32_t fallbackPool = -1;
+  std::optional<health::FailoverSpec> failover;  // tiers are indices into `regions`
   std::vector<PoolRegion> regions;  // config order = the default order
 };
 
@@ -63,7 +66,8 @@ enum class StepKind : std::uint8_t {
   Up,
   ShedLoad,
   Latency,
-  CapacityWeighted
+  CapacityWeighted,
+  Failover
 };
 const char* stepName(StepKind k) noexcept;
 

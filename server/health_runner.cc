@@ -66,8 +66,118 @@ HealthRunner::~HealthRunner() {
   stop();
 }
 
+bool HealthRunner::memberUp(const Member& m) const {
+  if (m.target < 0 || static_cast<std::size_t>(m.target) >= targetOf_.size()) return true;
+  const health::State st = scheduler_.tracker(targetOf_[static_cast<std::size_t>(m.target)]).state();
+  return st == health::State::Up ||
+         (st == health::State::Unknown && base_->gslb->probes[static_cast<std::size_t>(m.target)].unknownIsUp);
+}
+
+void HealthRunner::saveFailover(std::size_t p) {
+  const auto& pool = base_->gslb->pools[p];
+  const health::FailoverController& fc = *failover_[p];
+  health::FailoverRecord rec;
+  rec.pool = pool.name;
+  rec.activeRegion = base_->gslb->regions[pool.regions[fc.activeRegion()].region].name;
+  rec.sinceUnix = clock_.unixSeconds() -
+                  std::chrono::duration_cast<std::chrono::seconds>(clock_.now() - fc.state().since).count();
+  rec.reason = fc.state().reason;
+  rec.forced = fc.state().forced;
+  remembered_[pool.name] = rec;
+  if (store_) store_->saveFailover(rec);
+}
+
+void HealthRunner::updateFailover() {
+  std::vector<Command> commands;
+  {
+    std::lock_guard lock(failoverMu_);
+    commands.swap(commands_);
+  }
+  const Gslb& g = *base_->gslb;
+  const TimePoint now = clock_.now();
+  for (const Command& c : commands) {
+    for (std::size_t p = 0; p < g.pools.size(); ++p) {
+      if (g.pools[p].name != c.pool || !failover_[p]) continue;
+      auto& fc = *failover_[p];
+      if (c.force) {
+        const auto& tiers = fc.spec().tiers;
+        for (std::size_t t = 0; t < tiers.size(); ++t)
+          if (g.regions[g.pools[p].regions[tiers[t]].region].name == c.region) fc.force(t, c.reason, now);
+      } else {
+        fc.failback(c.reason, now);
+      }
+      GEODNS_LOG_INFO("failover: pool %s now on %s (%s)", c.pool.c_str(),
+                      g.regions[g.pools[p].regions[fc.activeRegion()].region].name.c_str(), fc.state().reason.c_str());
+      saveFailover(p);
+      stateChanged_ = true;
+    }
+  }
+  std::vector<health::RegionAvailability> avail;
+  for (std::size_t p = 0; p < g.pools.size(); ++p) {
+    if (!failover_[p]) continue;
+    const Pool& pool = g.pools[p];
+    avail.assign(pool.regions.size(), {});
+    for (std::size_t r = 0; r < pool.regions.size(); ++r)
+      for (const auto* ms : {&pool.regions[r].v4, &pool.regions[r].v6})
+        for (const Member& m : *ms) {
+          if (m.weight == 0) continue;
+          ++avail[r].total;
+          if (memberUp(m)) ++avail[r].up;
+        }
+    if (failover_[p]->update(avail, now)) {
+      GEODNS_LOG_INFO("failover: pool %s now on %s (%s)", pool.name.c_str(),
+                      g.regions[pool.regions[failover_[p]->activeRegion()].region].name.c_str(),
+                      failover_[p]->state().reason.c_str());
+      saveFailover(p);
+      stateChanged_ = true;
+    }
+  }
+  std::vector<health::FailoverRecord> states;
+  for (std::size_t p = 0; p < g.pools.size(); ++p)
+    if (failover_[p]) states.push_back(remembered_.count(g.pools[p].name) ? remembered_[g.pools[p].name]
+                                                                         : health::FailoverRecord{});
+  std::lock_guard lock(failoverMu_);
+  states_ = std::move(states);
+}
+
+bool HealthRunner::forceFailover(const std::string& pool, const std::string& region, const std::string& reason) {
+  std::lock_guard lock(failoverMu_);
+  commands_.push_back({pool, region, reason, true});
+  return true;
+}
+
+bool HealthRunner::failback(const std::string& pool, const std::string& reason) {
+  std::lock_guard lock(failoverMu_);
+  commands_.push_back({pool, "", reason, false});
+  return true;
+}
+
+std::vector<health::FailoverRecord> HealthRunner::failoverStates() const {
+  std::lock_guard lock(failoverMu_);
+  return states_;
+}
+
 void HealthRunner::adopt(std::shared_ptr<const ServingSnapshot> snap) {
   base_ = std::move(snap);
+  // Failover controllers: state carries over by pool and region name (from a
+  // previous config, else from the store).
+  const Gslb& g = *base_->gslb;
+  failover_.assign(g.pools.size(), std::nullopt);
+  for (std::size_t p = 0; p < g.pools.size(); ++p) {
+    if (!g.pools[p].failover) continue;
+    failover_[p].emplace(*g.pools[p].failover, clock_.now());
+    std::optional<health::FailoverRecord> rec;
+    if (auto it = remembered_.find(g.pools[p].name); it != remembered_.end()) rec = it->second;
+    else if (store_) rec = store_->loadFailover(g.pools[p].name);
+    if (rec) {
+      const auto& tiers = g.pools[p].failover->tiers;
+      for (std::size_t t = 0; t < tiers.size(); ++t)
+        if (g.regions[g.pools[p].regions[tiers[t]].region].name == rec->activeRegion)
+          failover_[p]->restore(t, clock_.now() - std::chrono::seconds(std::max<std::int64_t>(0, clock_.unixSeconds() - rec->sinceUnix)),
+                                rec->reason, rec->forced);
+    }
+    saveFailover(p);
+  }
   const auto& probes = base_->gslb->probes;
   targetOf_.resize(probes.size());
   // Same key, same target: trackers keep their state across reloads.
@@ -84,6 +194,9 @@ void HealthRunner::adopt(std::shared_ptr<const ServingSnapshot> snap) {
 std::shared_ptr<const health::HealthView> HealthRunner::buildView() const {
   auto view = std::make_shared<health::HealthView>();
   view->forConfig = base_->gslb.get();
+  view->activeTier.assign(failover_.size(), -1);
+  for (std::size_t p = 0; p < failover_.size(); ++p)
+    if (failover_[p]) view->activeTier[p] = static_cast<std::int16_t>(failover_[p]->state().active);
   view->targets.resize(targetOf_.size());
   for (std::size_t i = 0; i < targetOf_.size(); ++i) {
     const health::Tracker& t = scheduler_.tracker(targetOf_[i]);
@@ -144,6 +257,7 @@ void HealthRunner::turn(Duration maxWait) {
       publish();
     }
     scheduler_.step(maxWait);
+    updateFailover();
     // Results are applied by step(); persist the trackers' new state after it.
     for (const auto& [id, r] : pendingPersist_) persist(id, &r);
     pendingPersist_.clear();

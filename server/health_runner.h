@@ -5,13 +5,17 @@
 // their new snapshot to it, so no query ever sees a config without its health.
 #include <atomic>
 #include <condition_variable>
+#include <map>
 #include <memory>
+#include <optional>
+#include <string>
 #include <mutex>
 #include <thread>
 #include <vector>
 
 #include "core/clock.h"
 #include "core/rng.h"
+#include "health/failover.h"
 #include "health/scheduler.h"
 #include "health/store.h"
 #include "server/serving.h"
@@ -36,6 +40,13 @@ class HealthRunner {
   void submit(std::shared_ptr<const ServingSnapshot> snap);
 
   health::Scheduler& scheduler() noexcept { return scheduler_; }
+
+  // Operator failover actions (any thread; applied on the next turn). False
+  // when the pool has no failover rule or the region is not one of its tiers.
+  bool forceFailover(const std::string& pool, const std::string& region, const std::string& reason);
+  bool failback(const std::string& pool, const std::string& reason);
+  // The failover state of every pool that has a rule (any thread).
+  std::vector<health::FailoverRecord> failoverStates() const;
   // One turn of the probe loop (the thread calls it; tests call it by hand).
   void turn(Duration maxWait);
 
@@ -46,6 +57,9 @@ class HealthRunner {
   std::shared_ptr<const health::HealthView> buildView() const;
 
   void restore(health::TargetId id);
+  void updateFailover();
+  void saveFailover(std::size_t pool);
+  bool memberUp(const Member& m) const;
   void persist(health::TargetId id, const health::ProbeResult* r);
 
   SnapshotHolder& holder_;
@@ -54,6 +68,15 @@ class HealthRunner {
   Duration maxAge_;
   std::vector<bool> restored_;  // by scheduler target
   std::vector<std::pair<health::TargetId, health::ProbeResult>> pendingPersist_;
+  std::vector<std::optional<health::FailoverController>> failover_;  // by pool index
+  struct Command {
+    std::string pool, region, reason;
+    bool force;
+  };
+  mutable std::mutex failoverMu_;  // guards commands_ and states_
+  std::vector<Command> commands_;
+  std::vector<health::FailoverRecord> states_;
+  std::map<std::string, health::FailoverRecord> remembered_;  // by pool name, across reloads
   health::Scheduler scheduler_;
   std::shared_ptr<const ServingSnapshot> base_;
   std::vector<health::TargetId> targetOf_;  // gslb probe index -> scheduler target

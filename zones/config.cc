@@ -416,9 +416,27 @@ void parseGslb(Ctx& c, const json& root, ServerConfig& cfg, const std::filesyste
           c.err(p, "expected an object");
           continue;
         }
-        checkKeys(
-            c, v, p,
-            {"ttl", "max_answers", "regions", "probe", "min_healthy", "all_down", "fallback_pool"});
+        checkKeys(c, v, p,
+                  {"ttl", "max_answers", "regions", "probe", "min_healthy", "all_down", "fallback_pool",
+                   "failover"});
+        if (v.contains("failover")) {
+          const json& fo = v["failover"];
+          const std::string fp = p + "/failover";
+          if (!fo.is_object()) {
+            c.err(fp, "expected {\"primary\", \"standby\", \"promote_after_s\", \"failback_after_s\", \"failback\"}");
+          } else {
+            checkKeys(c, fo, fp, {"primary", "standby", "promote_after_s", "failback_after_s", "failback"});
+            getString(c, fo, "primary", fp, pool.failoverPrimary, true);
+            if (fo.contains("standby")) pool.failoverStandby = stringList(c, fo["standby"], fp + "/standby");
+            else c.err(fp + "/standby", "missing");
+            getUnsigned(c, fo, "promote_after_s", fp, pool.promoteAfterSec, 0, 86400);
+            getUnsigned(c, fo, "failback_after_s", fp, pool.failbackAfterSec, 0, 604800);
+            std::string fb = "auto";
+            if (getString(c, fo, "failback", fp, fb, false) && fb != "auto" && fb != "manual")
+              c.err(fp + "/failback", "must be auto or manual");
+            pool.manualFailback = fb == "manual";
+          }
+        }
         getUnsigned(c, v, "ttl", p, pool.ttl, 0, 604800);
         getUnsigned(c, v, "max_answers", p, pool.maxAnswers, 1, 16);
         if (getString(c, v, "probe", p, pool.probe, false)) checkProbe(pool.probe, p + "/probe");
@@ -487,6 +505,19 @@ void parseGslb(Ctx& c, const json& root, ServerConfig& cfg, const std::filesyste
           }
           if (anyCname && anyMembers)
             c.err(p + "/regions", "a pool answers either addresses or CNAMEs, not both");
+        }
+        if (!pool.failoverPrimary.empty()) {
+          auto inPool = [&](const std::string& r) {
+            for (const auto& pr : pool.regions)
+              if (pr.region == r) return true;
+            return false;
+          };
+          if (!inPool(pool.failoverPrimary))
+            c.err(p + "/failover/primary", "region '" + pool.failoverPrimary + "' is not in this pool");
+          for (std::size_t i = 0; i < pool.failoverStandby.size(); ++i)
+            if (!inPool(pool.failoverStandby[i]) || pool.failoverStandby[i] == pool.failoverPrimary)
+              c.err(p + "/failover/standby/" + std::to_string(i),
+                    "region '" + pool.failoverStandby[i] + "' is not another region of this pool");
         }
         poolNames.insert(pool.name);
         g.pools.push_back(std::move(pool));
@@ -575,7 +606,8 @@ void parseGslb(Ctx& c, const json& root, ServerConfig& cfg, const std::filesyste
               checkKeys(c, sv, sp, {"step", "n"});
               if (!sv.contains("n")) c.err(sp + "/n", "missing");
               getUnsigned(c, sv, "n", sp, st.n, 1, 32);
-            } else if (st.kind == "weighted" || st.kind == "up" || st.kind == "capacity_weighted") {
+            } else if (st.kind == "weighted" || st.kind == "up" || st.kind == "capacity_weighted" ||
+                       st.kind == "failover") {
               checkKeys(c, sv, sp, {"step"});
             } else if (st.kind == "shed_load") {
               checkKeys(c, sv, sp, {"step", "high", "low"});
@@ -587,7 +619,7 @@ void parseGslb(Ctx& c, const json& root, ServerConfig& cfg, const std::filesyste
               getDouble(c, sv, "slack_ms", sp, st.slackMs, 0, 60000);
             } else {
               c.err(sp + "/step", "unknown step '" + st.kind +
-                                      "' (geo_map, nearest, first_n, up, shed_load, latency, "
+                                      "' (geo_map, nearest, first_n, up, failover, shed_load, latency, "
                                       "capacity_weighted, weighted)");
             }
             pol.steps.push_back(std::move(st));

@@ -97,6 +97,12 @@ struct PoolConfig {
   double minHealthy = 1;              // >= 1: a count of members; < 1: a fraction
   std::string allDown = "fail_open";  // fail_open, fallback, nodata, servfail
   std::string fallbackPool;
+  // Active-passive: "failover": {"primary", "standby": [...], "promote_after_s",
+  // "failback_after_s", "failback": "auto"|"manual"}; primary empty = none.
+  std::string failoverPrimary;
+  std::vector<std::string> failoverStandby;
+  std::uint32_t promoteAfterSec = 30, failbackAfterSec = 300;
+  bool manualFailback = false;
   std::vector<PoolRegionConfig> regions;
   std::string where;
 };
