@@ -68,9 +68,11 @@ HealthRunner::~HealthRunner() {
 
 bool HealthRunner::memberUp(const Member& m) const {
   if (m.target < 0 || static_cast<std::size_t>(m.target) >= targetOf_.size()) return true;
-  const health::State st = scheduler_.tracker(targetOf_[static_cast<std::size_t>(m.target)]).state();
+  const health::State st =
+      scheduler_.tracker(targetOf_[static_cast<std::size_t>(m.target)]).state();
   return st == health::State::Up ||
-         (st == health::State::Unknown && base_->gslb->probes[static_cast<std::size_t>(m.target)].unknownIsUp);
+         (st == health::State::Unknown &&
+          base_->gslb->probes[static_cast<std::size_t>(m.target)].unknownIsUp);
 }
 
 void HealthRunner::saveFailover(std::size_t p) {
@@ -79,12 +81,22 @@ void HealthRunner::saveFailover(std::size_t p) {
   health::FailoverRecord rec;
   rec.pool = pool.name;
   rec.activeRegion = base_->gslb->regions[pool.regions[fc.activeRegion()].region].name;
-  rec.sinceUnix = clock_.unixSeconds() -
-                  std::chrono::duration_cast<std::chrono::seconds>(clock_.now() - fc.state().since).count();
+  rec.sinceUnix =
+      clock_.unixSeconds() -
+      std::chrono::duration_cast<std::chrono::seconds>(clock_.now() - fc.state().since).count();
   rec.reason = fc.state().reason;
   rec.forced = fc.state().forced;
   remembered_[pool.name] = rec;
   if (store_) store_->saveFailover(rec);
+}
+
+// Logged once, persisted, and published on this turn.
+void HealthRunner::failoverChanged(std::size_t p) {
+  saveFailover(p);
+  const health::FailoverRecord& rec = remembered_[base_->gslb->pools[p].name];
+  GEODNS_LOG_INFO("failover: pool %s now on %s (%s)", rec.pool.c_str(), rec.activeRegion.c_str(),
+                  rec.reason.c_str());
+  stateChanged_ = true;
 }
 
 void HealthRunner::updateFailover() {
@@ -102,14 +114,12 @@ void HealthRunner::updateFailover() {
       if (c.force) {
         const auto& tiers = fc.spec().tiers;
         for (std::size_t t = 0; t < tiers.size(); ++t)
-          if (g.regions[g.pools[p].regions[tiers[t]].region].name == c.region) fc.force(t, c.reason, now);
+          if (g.regions[g.pools[p].regions[tiers[t]].region].name == c.region)
+            fc.force(t, c.reason, now);
       } else {
         fc.failback(c.reason, now);
       }
-      GEODNS_LOG_INFO("failover: pool %s now on %s (%s)", c.pool.c_str(),
-                      g.regions[g.pools[p].regions[fc.activeRegion()].region].name.c_str(), fc.state().reason.c_str());
-      saveFailover(p);
-      stateChanged_ = true;
+      failoverChanged(p);
     }
   }
   std::vector<health::RegionAvailability> avail;
@@ -125,22 +135,20 @@ void HealthRunner::updateFailover() {
           if (memberUp(m)) ++avail[r].up;
         }
     if (failover_[p]->update(avail, now)) {
-      GEODNS_LOG_INFO("failover: pool %s now on %s (%s)", pool.name.c_str(),
-                      g.regions[pool.regions[failover_[p]->activeRegion()].region].name.c_str(),
-                      failover_[p]->state().reason.c_str());
-      saveFailover(p);
-      stateChanged_ = true;
+      failoverChanged(p);
     }
   }
   std::vector<health::FailoverRecord> states;
   for (std::size_t p = 0; p < g.pools.size(); ++p)
-    if (failover_[p]) states.push_back(remembered_.count(g.pools[p].name) ? remembered_[g.pools[p].name]
-                                                                         : health::FailoverRecord{});
+    if (failover_[p])
+      states.push_back(remembered_.count(g.pools[p].name) ? remembered_[g.pools[p].name]
+                                                          : health::FailoverRecord{});
   std::lock_guard lock(failoverMu_);
   states_ = std::move(states);
 }
 
-bool HealthRunner::forceFailover(const std::string& pool, const std::string& region, const std::string& reason) {
+bool HealthRunner::forceFailover(const std::string& pool, const std::string& region,
+                                 const std::string& reason) {
   std::lock_guard lock(failoverMu_);
   commands_.push_back({pool, region, reason, true});
   return true;
@@ -167,13 +175,17 @@ void HealthRunner::adopt(std::shared_ptr<const ServingSnapshot> snap) {
     if (!g.pools[p].failover) continue;
     failover_[p].emplace(*g.pools[p].failover, clock_.now());
     std::optional<health::FailoverRecord> rec;
-    if (auto it = remembered_.find(g.pools[p].name); it != remembered_.end()) rec = it->second;
-    else if (store_) rec = store_->loadFailover(g.pools[p].name);
+    if (auto it = remembered_.find(g.pools[p].name); it != remembered_.end())
+      rec = it->second;
+    else if (store_)
+      rec = store_->loadFailover(g.pools[p].name);
     if (rec) {
       const auto& tiers = g.pools[p].failover->tiers;
       for (std::size_t t = 0; t < tiers.size(); ++t)
         if (g.regions[g.pools[p].regions[tiers[t]].region].name == rec->activeRegion)
-          failover_[p]->restore(t, clock_.now() - std::chrono::seconds(std::max<std::int64_t>(0, clock_.unixSeconds() - rec->sinceUnix)),
+          failover_[p]->restore(t,
+                                clock_.now() - std::chrono::seconds(std::max<std::int64_t>(
+                                                   0, clock_.unixSeconds() - rec->sinceUnix)),
                                 rec->reason, rec->forced);
     }
     saveFailover(p);

@@ -7,9 +7,9 @@
 #include <condition_variable>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
-#include <mutex>
 #include <thread>
 #include <vector>
 
@@ -59,6 +59,7 @@ class HealthRunner {
   void restore(health::TargetId id);
   void updateFailover();
   void saveFailover(std::size_t pool);
+  void failoverChanged(std::size_t pool);
   bool memberUp(const Member& m) const;
   void persist(health::TargetId id, const health::ProbeResult* r);
 

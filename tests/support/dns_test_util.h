@@ -1,6 +1,7 @@
 #pragma once
 // Helpers to build queries and pick responses apart in unit tests.
 #include <cstdint>
+#include <cstring>
 #include <span>
 #include <string>
 #include <vector>
@@ -109,6 +110,16 @@ struct ParsedResponse {
     return {};
   }
 };
+
+// The presentation form of an A, AAAA or CNAME record's RDATA (test answers).
+inline std::string rdataText(const ParsedRR& rr) {
+  if (rr.type == 5) return name::toText(rr.rdata);
+  IpAddress a;
+  a.family = rr.type == 28 ? 6 : 4;
+  if (rr.rdata.size() != a.size()) return "?";
+  std::memcpy(a.bytes, rr.rdata.data(), a.size());
+  return a.str();
+}
 
 inline ParsedResponse parseResponse(std::span<const std::uint8_t> msg) {
   ParsedResponse p;

@@ -60,3 +60,26 @@ inline std::shared_ptr<const server::ServingSnapshot> gslbSnapshot() {
 }
 
 }  // namespace geodns::test
+
+#include "support/temp_dir.h"
+
+namespace geodns::test {
+
+// A snapshot from a JSON config whose zone file path is the placeholder
+// "ZONE"; the zone `origin` (SOA, NS, one glue address) is written into `dir`.
+inline std::shared_ptr<const server::ServingSnapshot> snapshotFromJson(const TempDir& dir,
+                                                                       const std::string& origin,
+                                                                       std::string json) {
+  auto zone =
+      dir.write(origin + ".zone",
+                "$ORIGIN " + origin + ".\n@ SOA ns h 1 2 3 4 30\n@ NS ns\nns A 192.0.2.53\n");
+  json.replace(json.find("ZONE"), 4, zone);
+  ErrorList errors;
+  auto cfg = zones::parseConfig(json, origin + ".json", errors);
+  if (!cfg) throw std::runtime_error("config failed: " + errors.str());
+  auto snap = server::buildSnapshot(*cfg, errors);
+  if (!snap) throw std::runtime_error("snapshot failed: " + errors.str());
+  return snap;
+}
+
+}  // namespace geodns::test

@@ -10,6 +10,7 @@
 #include "server/engine.h"
 #include "server/health_runner.h"
 #include "support/dns_test_util.h"
+#include "support/engine_fixture.h"
 #include "support/fakes.h"
 #include "support/temp_dir.h"
 
@@ -38,11 +39,7 @@ std::string answerOf(const ServingSnapshot& snap) {
   auto q = test::makeQuery({.name = "ap.f.test"});
   auto n = answer(snap, q, out, Transport::Udp, *IpAddress::parse("127.0.0.1"));
   auto r = test::parseResponse({out.data(), n});
-  if (r.sections[0].empty()) return "";
-  IpAddress ip;
-  ip.family = 4;
-  std::memcpy(ip.bytes, r.sections[0][0].rdata.data(), 4);
-  return ip.str();
+  return r.sections[0].empty() ? "" : test::rdataText(r.sections[0][0]);
 }
 
 struct Rig {
@@ -51,16 +48,7 @@ struct Rig {
   test::FakeClock clock;
   test::FakeRng rng{0.0};
   test::FakeTransport transport{clock};
-  Rig() {
-    auto zone = dir.write("f.zone", "$ORIGIN f.test.\n@ SOA ns h 1 2 3 4 30\n@ NS ns\nns A 192.0.2.53\n");
-    std::string json = kConfig;
-    json.replace(json.find("ZONE"), 4, zone);
-    ErrorList errors;
-    auto cfg = zones::parseConfig(json, "f.json", errors);
-    REQUIRE_MESSAGE(cfg, errors.str());
-    base = buildSnapshot(*cfg, errors);
-    REQUIRE_MESSAGE(base, errors.str());
-  }
+  Rig() { base = test::snapshotFromJson(dir, "f.test", kConfig); }
   // One second of probing: every started probe completes with `primaryOk`
   // for 192.0.2.1 and ok for the standby.
   void second(HealthRunner& runner, bool primaryOk) {
@@ -93,8 +81,8 @@ TEST_CASE("primary down: promoted after promote_after, failed back after failbac
     ++seconds;
   }
   CHECK(answerOf(*holder.current()) == "198.51.100.1");
-  CHECK(seconds >= 5);   // not before the hold-down
-  CHECK(seconds <= 7);   // ... and soon after it (fall = 1, probes every second)
+  CHECK(seconds >= 5);  // not before the hold-down
+  CHECK(seconds <= 7);  // ... and soon after it (fall = 1, probes every second)
   auto rec = store.loadFailover("ap");
   REQUIRE(rec);
   CHECK(rec->activeRegion == "standby");

@@ -37,14 +37,7 @@ Result ask(QuerySpec spec, const char* source = "127.0.0.1", Transport t = Trans
   std::size_t len = answer(snap(), q, out, t, *IpAddress::parse(source), &r.facts);
   r.resp = parseResponse({out.data(), len});
   for (const auto& rr : r.resp.sections[0]) {
-    IpAddress a;
-    if (rr.type == 1 || rr.type == 28) {
-      a.family = rr.type == 1 ? 4 : 6;
-      std::memcpy(a.bytes, rr.rdata.data(), a.size());
-      r.addrs.push_back(a.str());
-    } else if (rr.type == 5) {
-      r.addrs.push_back(name::toText(rr.rdata));
-    }
+    if (rr.type == 1 || rr.type == 28 || rr.type == 5) r.addrs.push_back(test::rdataText(rr));
   }
   return r;
 }

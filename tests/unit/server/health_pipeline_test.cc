@@ -7,6 +7,7 @@
 
 #include "server/engine.h"
 #include "support/dns_test_util.h"
+#include "support/engine_fixture.h"
 #include "support/temp_dir.h"
 
 using namespace geodns;
@@ -57,17 +58,7 @@ const char* kConfig = R"({
 struct Fixture {
   test::TempDir dir;
   std::shared_ptr<const ServingSnapshot> base;
-  Fixture() {
-    auto zone =
-        dir.write("h.zone", "$ORIGIN h.test.\n@ SOA ns h 1 2 3 4 30\n@ NS ns\nns A 192.0.2.53\n");
-    std::string json = kConfig;
-    json.replace(json.find("ZONE"), 4, zone);
-    ErrorList errors;
-    auto cfg = zones::parseConfig(json, "h.json", errors);
-    REQUIRE_MESSAGE(cfg, errors.str());
-    base = buildSnapshot(*cfg, errors);
-    REQUIRE_MESSAGE(base, errors.str());
-  }
+  Fixture() { base = test::snapshotFromJson(dir, "h.test", kConfig); }
   // Index of the probe for address `a` (the web probe shares targets across pools).
   std::int32_t target(const char* addr) const {
     const auto& probes = base->gslb->probes;
@@ -114,10 +105,7 @@ Answer ask(const ServingSnapshot& snap, const char* name) {
   auto r = test::parseResponse({out.data(), n});
   a.rcode = r.rcode();
   for (const auto& rr : r.sections[0]) {
-    IpAddress ip;
-    ip.family = 4;
-    std::memcpy(ip.bytes, rr.rdata.data(), 4);
-    a.addrs.push_back(ip.str());
+    a.addrs.push_back(test::rdataText(rr));
     a.ttl = rr.ttl;
   }
   return a;

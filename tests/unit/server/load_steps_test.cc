@@ -8,6 +8,7 @@
 
 #include "server/engine.h"
 #include "support/dns_test_util.h"
+#include "support/engine_fixture.h"
 #include "support/temp_dir.h"
 
 using namespace geodns;
@@ -49,16 +50,7 @@ struct Target {
 struct Fixture {
   test::TempDir dir;
   std::shared_ptr<const ServingSnapshot> base;
-  Fixture() {
-    auto zone = dir.write("l.zone", "$ORIGIN l.test.\n@ SOA ns h 1 2 3 4 30\n@ NS ns\nns A 192.0.2.53\n");
-    std::string json = kConfig;
-    json.replace(json.find("ZONE"), 4, zone);
-    ErrorList errors;
-    auto cfg = zones::parseConfig(json, "l.json", errors);
-    REQUIRE_MESSAGE(cfg, errors.str());
-    base = buildSnapshot(*cfg, errors);
-    REQUIRE_MESSAGE(base, errors.str());
-  }
+  Fixture() { base = test::snapshotFromJson(dir, "l.test", kConfig); }
   std::shared_ptr<const ServingSnapshot> with(const std::map<std::string, Target>& targets) const {
     auto hv = std::make_shared<health::HealthView>();
     hv->forConfig = base->gslb.get();
@@ -86,12 +78,7 @@ std::vector<std::string> ask(const ServingSnapshot& snap, const char* name, std:
   auto n = answer(snap, q, out, Transport::Udp, *IpAddress::parse("127.0.0.1"));
   auto r = test::parseResponse({out.data(), n});
   std::vector<std::string> addrs;
-  for (const auto& rr : r.sections[0]) {
-    IpAddress ip;
-    ip.family = 4;
-    std::memcpy(ip.bytes, rr.rdata.data(), 4);
-    addrs.push_back(ip.str());
-  }
+  for (const auto& rr : r.sections[0]) addrs.push_back(test::rdataText(rr));
   return addrs;
 }
 
@@ -109,14 +96,20 @@ TEST_CASE("shed_load: members over the high watermark stop receiving answers; re
   Fixture f;
   const ShedCase cases[] = {
       {"no readings: nothing shed", {}, {"192.0.2.1", "192.0.2.2", "192.0.2.3"}},
-      {"one member over high", {{"192.0.2.1", {0.95f}}, {"192.0.2.2", {0.1f}}, {"192.0.2.3", {0.1f}}},
+      {"one member over high",
+       {{"192.0.2.1", {0.95f}}, {"192.0.2.2", {0.1f}}, {"192.0.2.3", {0.1f}}},
        {"192.0.2.2", "192.0.2.3"}},
-      {"between the watermarks: still answered", {{"192.0.2.1", {0.7f}}}, {"192.0.2.1", "192.0.2.2", "192.0.2.3"}},
+      {"between the watermarks: still answered",
+       {{"192.0.2.1", {0.7f}}},
+       {"192.0.2.1", "192.0.2.2", "192.0.2.3"}},
       {"region over high on average: spill to b",
        {{"192.0.2.1", {0.95f}}, {"192.0.2.2", {0.92f}}, {"192.0.2.3", {0.9f}}},
        {"198.51.100.1"}},
       {"every region over: answered anyway",
-       {{"192.0.2.1", {0.95f}}, {"192.0.2.2", {0.95f}}, {"192.0.2.3", {0.95f}}, {"198.51.100.1", {0.99f}}},
+       {{"192.0.2.1", {0.95f}},
+        {"192.0.2.2", {0.95f}},
+        {"192.0.2.3", {0.95f}},
+        {"198.51.100.1", {0.99f}}},
        {"192.0.2.1", "192.0.2.2", "192.0.2.3"}},
   };
   for (const auto& c : cases) {
@@ -136,11 +129,17 @@ TEST_CASE("latency: regions within slack_ms of the best first, then the geo orde
   const LatencyCase cases[] = {
       {"no latency data: order kept", {}, {"192.0.2.1"}},
       {"b much faster", {{"192.0.2.1", {-1, 80}}, {"198.51.100.1", {-1, 10}}}, {"198.51.100.1"}},
-      {"a within slack of b: order kept", {{"192.0.2.1", {-1, 25}}, {"198.51.100.1", {-1, 10}}}, {"192.0.2.1"}},
-      {"a region's best member counts", {{"192.0.2.1", {-1, 90}}, {"192.0.2.2", {-1, 12}}, {"198.51.100.1", {-1, 10}}},
+      {"a within slack of b: order kept",
+       {{"192.0.2.1", {-1, 25}}, {"198.51.100.1", {-1, 10}}},
        {"192.0.2.1"}},
-      {"down members' latency is ignored", {{"192.0.2.1", {-1, 5, false}}, {"192.0.2.2", {-1, 90}},
-                                            {"192.0.2.3", {-1, 90}}, {"198.51.100.1", {-1, 10}}},
+      {"a region's best member counts",
+       {{"192.0.2.1", {-1, 90}}, {"192.0.2.2", {-1, 12}}, {"198.51.100.1", {-1, 10}}},
+       {"192.0.2.1"}},
+      {"down members' latency is ignored",
+       {{"192.0.2.1", {-1, 5, false}},
+        {"192.0.2.2", {-1, 90}},
+        {"192.0.2.3", {-1, 90}},
+        {"198.51.100.1", {-1, 10}}},
        {"198.51.100.1"}},
   };
   for (const auto& c : cases) {
@@ -155,12 +154,15 @@ TEST_CASE("capacity_weighted: weight x load factor x health") {
   auto snap = f.with({{"192.0.2.1", {0.5f}}, {"192.0.2.2", {0.7f}}, {"192.0.2.3", {0.85f}}});
   std::map<std::string, int> seen;
   const int n = 3000;
-  for (int id = 0; id < n; ++id) ++seen[ask(*snap, "cap.l.test", static_cast<std::uint16_t>(id)).at(0)];
+  for (int id = 0; id < n; ++id)
+    ++seen[ask(*snap, "cap.l.test", static_cast<std::uint16_t>(id)).at(0)];
   const double total = 1 + 0.5 + 0.125;
   CHECK(seen["192.0.2.1"] == doctest::Approx(n * 1 / total).epsilon(0.08));
   CHECK(seen["192.0.2.2"] == doctest::Approx(n * 0.5 / total).epsilon(0.12));
   CHECK(seen["192.0.2.3"] == doctest::Approx(n * 0.125 / total).epsilon(0.3));
   // A down member gets nothing.
-  auto down = f.with({{"192.0.2.1", {0.5f, 0, false}}, {"192.0.2.2", {0.5f}}, {"192.0.2.3", {0.5f}}});
-  for (int id = 0; id < 200; ++id) CHECK(ask(*down, "cap.l.test", static_cast<std::uint16_t>(id)).at(0) != "192.0.2.1");
+  auto down =
+      f.with({{"192.0.2.1", {0.5f, 0, false}}, {"192.0.2.2", {0.5f}}, {"192.0.2.3", {0.5f}}});
+  for (int id = 0; id < 200; ++id)
+    CHECK(ask(*down, "cap.l.test", static_cast<std::uint16_t>(id)).at(0) != "192.0.2.1");
 }
