@@ -24,6 +24,11 @@ struct HealthView {
   std::vector<TargetHealth> targets;
   // Per pool (index in the config): the active failover tier, -1 = none.
   std::vector<std::int16_t> activeTier;
+  // Operator overrides (admin API). By region id and member id of that
+  // config; empty when there are none.
+  std::vector<std::uint8_t> regionDrained;
+  std::vector<std::uint8_t> memberDrained;
+  std::vector<float> memberLoad;  // pushed load in [0,1]; -1 none (probe load applies)
 };
 
 }  // namespace geodns::health

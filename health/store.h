@@ -32,6 +32,29 @@ struct FailoverRecord {
   bool forced = false;
 };
 
+// An operator override (admin API): a drain of a region or member, or a load
+// figure pushed for a member. `key` is "<kind>:<target>".
+struct OverrideRecord {
+  std::string key;
+  std::string kind;    // "region_drain", "member_drain", "member_load"
+  std::string target;  // region name or member address
+  std::string reason;
+  double value = 0;  // member_load: the load in [0,1]
+  std::int64_t createdUnix = 0;
+  std::int64_t expiresUnix = 0;  // 0: until undone
+  std::string identity;          // who (token name)
+};
+
+// One line of the audit log.
+struct AuditRecord {
+  std::int64_t unixMs = 0;
+  std::string action;  // "drain_region", "undrain_member", "failover", "expire", ...
+  std::string target;
+  std::string reason;
+  std::string identity;
+  std::string detail;  // JSON text with action-specific fields, may be empty
+};
+
 struct HistoryEntry {
   std::int64_t unixMs = 0;
   bool ok = false;
@@ -51,10 +74,41 @@ class Store {
   virtual std::vector<HistoryEntry> history(const std::string& key) = 0;
   virtual void saveFailover(const FailoverRecord& r) = 0;
   virtual std::optional<FailoverRecord> loadFailover(const std::string& pool) = 0;
+  // Admin API threads. One atomic, synced write: overrides put and deleted
+  // (by key) together with their audit records. False (with `err`) when the
+  // write did not reach the disk: the caller must not report success.
+  virtual bool commitAdmin(const std::vector<OverrideRecord>& puts,
+                           const std::vector<std::string>& deletes,
+                           const std::vector<AuditRecord>& audit, std::string* err) = 0;
+  virtual std::vector<OverrideRecord> allOverrides() = 0;
+  // The newest `limit` audit records, oldest first.
+  virtual std::vector<AuditRecord> audit(std::size_t limit) = 0;
 };
 
 class MemStore final : public Store {
  public:
+  bool commitAdmin(const std::vector<OverrideRecord>& puts, const std::vector<std::string>& deletes,
+                   const std::vector<AuditRecord>& audit, std::string* err) override {
+    if (failAdmin) {
+      if (err) *err = "injected failure";
+      return false;
+    }
+    for (const auto& k : deletes) overrides_.erase(k);
+    for (const auto& r : puts) overrides_[r.key] = r;
+    audit_.insert(audit_.end(), audit.begin(), audit.end());
+    return true;
+  }
+  std::vector<OverrideRecord> allOverrides() override {
+    std::vector<OverrideRecord> out;
+    for (const auto& [k, v] : overrides_) out.push_back(v);
+    return out;
+  }
+  std::vector<AuditRecord> audit(std::size_t limit) override {
+    const std::size_t from = audit_.size() > limit ? audit_.size() - limit : 0;
+    return {audit_.begin() + static_cast<std::ptrdiff_t>(from), audit_.end()};
+  }
+  bool failAdmin = false;  // tests: make commitAdmin fail
+
   explicit MemStore(std::size_t historyLimit = 100) : limit_(historyLimit) {}
   void saveTarget(const TargetRecord& r) override { targets_[r.key] = r; }
   void appendHistory(const std::string& key, const HistoryEntry& e) override {
@@ -85,6 +139,8 @@ class MemStore final : public Store {
   std::map<std::string, TargetRecord> targets_;
   std::map<std::string, std::vector<HistoryEntry>> history_;
   std::map<std::string, FailoverRecord> failover_;
+  std::map<std::string, OverrideRecord> overrides_;
+  std::vector<AuditRecord> audit_;
 };
 
 // Opens (creating if needed) a RocksDB database at `path`. A corrupt or

@@ -404,6 +404,8 @@ struct Builder {
           break;
       }
     }
+    facts.pool = static_cast<std::int32_t>(answering - g.pools.data());
+    if (d.chosen) facts.region = d.chosen->region;
     // Scope only for answers that depend on the ECS address (RFC 7871 s7.2.1).
     resp.setEcsScope(client.fromEcs ? d.scope : 0);
     facts.ecsScope = client.fromEcs ? d.scope : 0;

@@ -36,7 +36,9 @@ struct QueryFacts {
   bool gslb = false;          // answered from a pool
   std::uint8_t ecsScope = 0;  // scope returned, when ECS was echoed
   std::int32_t binding = -1;
-  bool allDown = false;  // the pool had no region up
+  bool allDown = false;      // the pool had no region up
+  std::int32_t pool = -1;    // the pool that answered (index in the snapshot's Gslb)
+  std::int32_t region = -1;  // the region it answered from (RegionId)
 };
 
 // Parsed view of a query (exposed for the fuzzers and unit tests).

@@ -214,8 +214,32 @@ std::string explain(const ServingSnapshot& snap, const ExplainRequest& req, bool
       const PoolRegion& pr = pool.regions[d.order[i]];
       if (&pr == d.chosen) break;
       const std::string& rn = g.regions[pr.region].name;
-      t << "skipped:  " << rn << " (no " << (family == 6 ? "IPv6" : "IPv4") << " members)\n";
-      j["skipped"].push_back(rn);
+      const bool drained =
+          hv && pr.region < hv->regionDrained.size() && hv->regionDrained[pr.region];
+      t << "skipped:  " << rn
+        << (drained ? std::string(" (drained by an operator)")
+                    : " (no " + std::string(family == 6 ? "IPv6" : "IPv4") + " members" +
+                          (d.drained ? " left undrained)" : ")"))
+        << "\n";
+      j["skipped"].push_back({{"region", rn}, {"drained", drained}});
+    }
+    // Operator overrides that touch this pool.
+    if (hv) {
+      for (const PoolRegion& pr : pool.regions) {
+        if (pr.region < hv->regionDrained.size() && hv->regionDrained[pr.region]) {
+          t << "drained:  region " << g.regions[pr.region].name << "\n";
+          j["drained"].push_back(g.regions[pr.region].name);
+        }
+        for (const Member& m : family == 6 ? pr.v6 : pr.v4) {
+          if (m.id < hv->memberDrained.size() && hv->memberDrained[m.id]) {
+            t << "drained:  member " << g.memberNames[m.id] << "\n";
+            j["drained"].push_back(g.memberNames[m.id]);
+          }
+          if (m.id < hv->memberLoad.size() && hv->memberLoad[m.id] >= 0)
+            t << "load:     " << g.memberNames[m.id] << " pushed " << coord(hv->memberLoad[m.id])
+              << "\n";
+        }
+      }
     }
     if (d.chosen) {
       const std::string& rn = g.regions[d.chosen->region].name;
@@ -238,7 +262,10 @@ std::string explain(const ServingSnapshot& snap, const ExplainRequest& req, bool
       t << "chosen:   nothing (no candidate region can answer this type): NODATA\n";
       j["chosen_region"] = nullptr;
     }
-    if (d.allDown)
+    if (d.allDown && d.drained)
+      t << "drains:   every candidate region is drained: all_down "
+        << (d.failedOpen ? "fail_open (drains ignored)" : "applies") << "\n";
+    else if (d.allDown)
       t << "health:   no region has enough members up: all_down "
         << (d.failedOpen ? "fail_open" : "applies") << "\n";
     t << "ttl:      " << d.ttl

@@ -1,5 +1,6 @@
 #include "server/gslb.h"
 
+#include "server/metrics.h"
 #include "zones/zone_file.h"
 
 #include <algorithm>
@@ -159,6 +160,7 @@ std::shared_ptr<const Gslb> Gslb::build(const zones::GslbConfig& cfg, ErrorList&
   std::map<std::string, std::uint32_t> poolIds, policyIds;
   for (std::size_t i = 0; i < cfg.pools.size(); ++i)
     poolIds[cfg.pools[i].name] = static_cast<std::uint32_t>(i);
+  std::map<std::string, std::uint32_t> memberIds;
   for (const auto& pc : cfg.pools) {
     Pool p;
     p.name = pc.name;
@@ -180,7 +182,13 @@ std::shared_ptr<const Gslb> Gslb::build(const zones::GslbConfig& cfg, ErrorList&
         auto probed = m.target.empty() ? a : IpAddress::parse(m.target);
         const std::int32_t target =
             targetFor(m.probe.empty() ? pc.probe : m.probe, probed ? *probed : *a);
-        (a->family == 4 ? pr.v4 : pr.v6).push_back({*a, m.weight, target});
+        // Members are named by their address (the admin API drains and
+        // loads them by it); one id per distinct address across pools.
+        const std::string addrName = a->str();
+        auto [it, inserted] =
+            memberIds.emplace(addrName, static_cast<std::uint32_t>(g->memberNames.size()));
+        if (inserted) g->memberNames.push_back(addrName);
+        (a->family == 4 ? pr.v4 : pr.v6).push_back({*a, m.weight, target, it->second});
       }
       if (p.regions.size() < kMaxPoolRegions) p.regions.push_back(std::move(pr));
     }
@@ -286,6 +294,10 @@ std::shared_ptr<const Gslb> Gslb::build(const zones::GslbConfig& cfg, ErrorList&
       errors.add("",
                  "policy " + pol.name + " orders by location but geo has no databases and no nets");
   if (errors.size() != before) return nullptr;
+  std::vector<std::string> poolNames, regionNames;
+  for (const auto& p : g->pools) poolNames.push_back(p.name);
+  for (const auto& r : g->regions) regionNames.push_back(r.name);
+  g->answers = std::make_shared<AnswerCounters>(std::move(poolNames), std::move(regionNames));
   return g;
 }
 
@@ -318,7 +330,8 @@ void applyRegionList(const Pool& pool, const std::vector<RegionId>& list, Decisi
 namespace {
 
 const health::TargetHealth* healthOf(const Member& m, const health::HealthView* hv) noexcept {
-  if (!hv || m.target < 0 || static_cast<std::size_t>(m.target) >= hv->targets.size()) return nullptr;
+  if (!hv || m.target < 0 || static_cast<std::size_t>(m.target) >= hv->targets.size())
+    return nullptr;
   return &hv->targets[static_cast<std::size_t>(m.target)];
 }
 
@@ -327,14 +340,30 @@ bool memberUp(const Member& m, const health::HealthView* hv) noexcept {
   return !h || h->up;
 }
 
+// A member's load: pushed through the admin API, else measured by its probe;
+// -1 without a reading.
+double memberLoad(const Member& m, const health::HealthView* hv) noexcept {
+  if (!hv) return -1;
+  if (m.id < hv->memberLoad.size() && hv->memberLoad[m.id] >= 0) return hv->memberLoad[m.id];
+  const health::TargetHealth* h = healthOf(m, hv);
+  return h ? h->load : -1;
+}
+
+bool memberDrained(const Member& m, const health::HealthView* hv) noexcept {
+  return hv && m.id < hv->memberDrained.size() && hv->memberDrained[m.id];
+}
+
+bool regionDrained(const PoolRegion& pr, const health::HealthView* hv) noexcept {
+  return hv && pr.region < hv->regionDrained.size() && hv->regionDrained[pr.region];
+}
+
 // Share of full weight a member gets at its load: 1 at or below `low`, 0 at
 // or above `high`, linear in between; 1 without a reading.
 double loadFactor(const Member& m, const health::HealthView* hv, double low, double high) noexcept {
-  const health::TargetHealth* h = healthOf(m, hv);
-  if (!h || h->load < 0) return 1.0;
-  if (h->load <= low) return 1.0;
-  if (h->load >= high) return 0.0;
-  return (high - h->load) / (high - low);
+  const double load = memberLoad(m, hv);
+  if (load < 0 || load <= low) return 1.0;
+  if (load >= high) return 0.0;
+  return (high - load) / (high - low);
 }
 
 }  // namespace
@@ -429,9 +458,9 @@ void decide(const Gslb& g, const Binding& binding, const Pool& pool, const Clien
           double sum = 0;
           int readings = 0;
           for (const Member& m : family == 6 ? pr.v6 : pr.v4) {
-            const health::TargetHealth* h = healthOf(m, hv);
-            if (h && h->load >= 0) {
-              sum += h->load;
+            const double load = memberLoad(m, hv);
+            if (load >= 0) {
+              sum += load;
               ++readings;
             }
           }
@@ -456,7 +485,8 @@ void decide(const Gslb& g, const Binding& binding, const Pool& pool, const Clien
           lat[i] = -1;
           for (const Member& m : family == 6 ? pr.v6 : pr.v4) {
             const health::TargetHealth* h = healthOf(m, hv);
-            if (h && h->up && h->latencyMs > 0 && (lat[i] < 0 || h->latencyMs < lat[i])) lat[i] = h->latencyMs;
+            if (h && h->up && h->latencyMs > 0 && (lat[i] < 0 || h->latencyMs < lat[i]))
+              lat[i] = h->latencyMs;
           }
           if (lat[i] >= 0 && (best < 0 || lat[i] < best)) best = lat[i];
           if (log) log->metric[d.order[i]] = lat[i];  // explain shows it beside the region
@@ -538,20 +568,54 @@ void decide(const Gslb& g, const Binding& binding, const Pool& pool, const Clien
   }
 
   // Pick from the best candidate region that can answer this family.
+  // Operator drains apply whatever the policy: a drained region, or one whose
+  // members are all drained, is passed over. When drains leave nothing, the
+  // pool's all_down rule decides (fail_open ignores the drains).
+  bool useDrains = hv && (!hv->regionDrained.empty() || !hv->memberDrained.empty());
+  auto answerable = [&](const PoolRegion& pr) {
+    if (pool.isCname) return !pr.cname.empty() && !(useDrains && regionDrained(pr, hv));
+    const std::vector<Member>& ms = family == 4 ? pr.v4 : pr.v6;
+    if (ms.empty()) return false;
+    if (!useDrains) return true;
+    if (regionDrained(pr, hv)) return false;
+    for (const Member& m : ms)
+      if (m.weight > 0 && !memberDrained(m, hv)) return true;
+    return false;
+  };
   for (std::uint8_t i = 0; i < d.candidates && !d.chosen; ++i) {
     const PoolRegion& pr = pool.regions[d.order[i]];
-    if (pool.isCname ? !pr.cname.empty() : !(family == 4 ? pr.v4 : pr.v6).empty()) d.chosen = &pr;
+    if (answerable(pr))
+      d.chosen = &pr;
+    else if (useDrains && regionDrained(pr, hv))
+      d.drained = true;
+  }
+  if (!d.chosen && useDrains && d.candidates > 0) {
+    // The policy's regions are all drained: move to the pool's other regions
+    // (config order) before the all_down rule applies.
+    d.drained = true;
+    for (std::uint8_t i = 0; i < pool.regions.size() && !d.chosen; ++i)
+      if (answerable(pool.regions[i])) d.chosen = &pool.regions[i];
+  }
+  if (!d.chosen && useDrains && d.candidates > 0) {
+    d.allDown = true;
+    if (pool.allDown != AllDown::FailOpen) return;
+    d.failedOpen = true;
+    useDrains = false;
+    for (std::uint8_t i = 0; i < d.candidates && !d.chosen; ++i)
+      if (answerable(pool.regions[d.order[i]])) d.chosen = &pool.regions[d.order[i]];
   }
   if (!d.chosen || pool.isCname) return;
   const std::vector<Member>& ms = family == 4 ? d.chosen->v4 : d.chosen->v6;
   auto eligible = [&](const Member& m) {
     return m.weight > 0 && (!filterMembers || memberUp(m, hv)) &&
-           (!shed || loadFactor(m, hv, shedLow, shedHigh) > 0);
+           (!shed || loadFactor(m, hv, shedLow, shedHigh) > 0) &&
+           !(useDrains && memberDrained(m, hv));
   };
   // capacity_weighted: configured weight x load factor x health, in thousandths.
   auto effective = [&](const Member& m) -> std::uint64_t {
     if (!capacity) return m.weight;
-    const double f = loadFactor(m, hv, shed ? shedLow : 0.0, shed ? shedHigh : 1.0) * (memberUp(m, hv) ? 1.0 : 0.0);
+    const double f = loadFactor(m, hv, shed ? shedLow : 0.0, shed ? shedHigh : 1.0) *
+                     (memberUp(m, hv) ? 1.0 : 0.0);
     return static_cast<std::uint64_t>(static_cast<double>(m.weight) * 1000.0 * f);
   };
   if (!weighted) {
@@ -591,6 +655,21 @@ void decide(const Gslb& g, const Binding& binding, const Pool& pool, const Clien
       x -= w[i];
     }
   }
+}
+
+std::int32_t Gslb::regionIndex(const std::string& name) const noexcept {
+  for (std::size_t i = 0; i < regions.size(); ++i)
+    if (regions[i].name == name) return static_cast<std::int32_t>(i);
+  return -1;
+}
+
+std::int32_t Gslb::memberIndex(const std::string& name) const noexcept {
+  auto a = IpAddress::parse(name);
+  if (!a) return -1;
+  const std::string canonical = a->str();
+  for (std::size_t i = 0; i < memberNames.size(); ++i)
+    if (memberNames[i] == canonical) return static_cast<std::int32_t>(i);
+  return -1;
 }
 
 }  // namespace geodns::server

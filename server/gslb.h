@@ -36,6 +36,7 @@ struct Member {
   IpAddress addr;
   std::uint32_t weight = 1;
   std::int32_t target = -1;  // index in Gslb::probes; -1 = not probed (always up)
+  std::uint32_t id = 0;      // index in Gslb::memberNames (drains, pushed load)
 };
 
 struct PoolRegion {
@@ -55,7 +56,7 @@ struct Pool {
   AllDown allDown = AllDown::FailOpen;
   std::int32_t fallbackPool = -1;
   std::optional<health::FailoverSpec> failover;  // tiers are indices into `regions`
-  std::vector<PoolRegion> regions;  // config order = the default order
+  std::vector<PoolRegion> regions;               // config order = the default order
 };
 
 enum class StepKind : std::uint8_t {
@@ -73,9 +74,9 @@ const char* stepName(StepKind k) noexcept;
 
 struct Step {
   StepKind kind = StepKind::Weighted;
-  geo::GeoMap map;             // GeoMap
-  std::vector<double> biasKm;  // Nearest: by RegionId
-  std::uint32_t n = 1;         // FirstN
+  geo::GeoMap map;               // GeoMap
+  std::vector<double> biasKm;    // Nearest: by RegionId
+  std::uint32_t n = 1;           // FirstN
   double high = 0.9, low = 0.7;  // ShedLoad: load watermarks in [0,1]
   double slackMs = 20;           // Latency
 };
@@ -99,6 +100,8 @@ struct Binding {
   std::uint32_t policy = 0;
 };
 
+class AnswerCounters;  // server/metrics.h
+
 class Gslb {
  public:
   // Control thread: opens the geo databases and compiles pools and policies.
@@ -113,7 +116,12 @@ class Gslb {
   std::vector<Binding> bindings;
   std::shared_ptr<const geo::Locator> locator;
   std::vector<health::ProbeSpec> probes;  // one per distinct target
-  std::uint32_t minTtl = 5;               // floor for health-capped TTLs
+  std::vector<std::string> memberNames;   // distinct member addresses, canonical text
+  std::int32_t regionIndex(const std::string& name) const noexcept;
+  std::int32_t memberIndex(const std::string& name) const noexcept;  // any address spelling
+  std::uint32_t minTtl = 5;                                          // floor for health-capped TTLs
+  // Answers by pool and region of this config (bumped by the workers).
+  std::shared_ptr<AnswerCounters> answers;
 };
 
 // The client as the engine sees it.
@@ -151,6 +159,7 @@ struct Decision {
   bool healthDependent = false;
   bool allDown = false;     // no region had enough members up
   bool failedOpen = false;  // ...and the pool answered as if all were up
+  bool drained = false;     // an operator drain removed a region or member
   std::uint32_t ttl = 0;    // the answer's TTL (pool TTL, capped by health)
 };
 

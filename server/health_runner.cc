@@ -96,6 +96,10 @@ void HealthRunner::failoverChanged(std::size_t p) {
   const health::FailoverRecord& rec = remembered_[base_->gslb->pools[p].name];
   GEODNS_LOG_INFO("failover: pool %s now on %s (%s)", rec.pool.c_str(), rec.activeRegion.c_str(),
                   rec.reason.c_str());
+  {
+    std::lock_guard lock(failoverMu_);
+    ++failovers_[rec.pool];
+  }
   stateChanged_ = true;
 }
 
@@ -160,6 +164,21 @@ bool HealthRunner::failback(const std::string& pool, const std::string& reason) 
   return true;
 }
 
+std::map<std::string, std::uint64_t> HealthRunner::failoverCounts() const {
+  std::lock_guard lock(failoverMu_);
+  return failovers_;
+}
+
+std::uint64_t HealthRunner::requestPublish() {
+  std::lock_guard lock(publishMu_);
+  return ++requested_;
+}
+
+bool HealthRunner::waitPublished(std::uint64_t ticket, Duration timeout) {
+  std::unique_lock lock(publishMu_);
+  return published_.wait_for(lock, timeout, [&] { return publishedTicket_ >= ticket; });
+}
+
 std::vector<health::FailoverRecord> HealthRunner::failoverStates() const {
   std::lock_guard lock(failoverMu_);
   return states_;
@@ -167,6 +186,7 @@ std::vector<health::FailoverRecord> HealthRunner::failoverStates() const {
 
 void HealthRunner::adopt(std::shared_ptr<const ServingSnapshot> snap) {
   base_ = std::move(snap);
+  ++configGeneration_;
   // Failover controllers: state carries over by pool and region name (from a
   // previous config, else from the store).
   const Gslb& g = *base_->gslb;
@@ -221,12 +241,36 @@ std::shared_ptr<const health::HealthView> HealthRunner::buildView() const {
     h.latencyMs = static_cast<float>(t.latencyMs());
     h.load = t.load() ? static_cast<float>(*t.load()) : -1.0f;
   }
+  if (admin_) {
+    const Gslb& g = *base_->gslb;
+    for (const auto& o : admin_->overrides()) {
+      if (o.kind == "region_drain") {
+        const std::int32_t r = g.regionIndex(o.target);
+        if (r < 0) continue;  // not in this config: kept for when it returns
+        view->regionDrained.resize(g.regions.size(), 0);
+        view->regionDrained[static_cast<std::size_t>(r)] = 1;
+      } else if (o.kind == "member_drain" || o.kind == "member_load") {
+        const std::int32_t m = g.memberIndex(o.target);
+        if (m < 0) continue;
+        if (o.kind == "member_drain") {
+          view->memberDrained.resize(g.memberNames.size(), 0);
+          view->memberDrained[static_cast<std::size_t>(m)] = 1;
+        } else {
+          view->memberLoad.resize(g.memberNames.size(), -1.0f);
+          view->memberLoad[static_cast<std::size_t>(m)] = static_cast<float>(o.value);
+        }
+      }
+    }
+  }
   return view;
 }
 
 void HealthRunner::publish() {
+  if (admin_)
+    adminVersion_ = admin_->version();  // read before the view: a later change republishes
   auto next = std::make_shared<ServingSnapshot>(*base_);
   next->health = buildView();
+  next->generation = configGeneration_;
   holder_.publish(std::move(next));
   stateChanged_ = false;
   resultsSincePublish_ = false;
@@ -259,6 +303,14 @@ void HealthRunner::run() {
 
 void HealthRunner::turn(Duration maxWait) {
   {
+    // Every request made before this point (a reload, an override, a
+    // failover command) is in this turn's publish.
+    std::uint64_t ticket;
+    {
+      std::lock_guard lock(publishMu_);
+      ticket = requested_;
+      if (ticket > publishedTicket_) stateChanged_ = true;
+    }
     std::shared_ptr<const ServingSnapshot> next;
     {
       std::lock_guard lock(pendingMu_);
@@ -268,7 +320,11 @@ void HealthRunner::turn(Duration maxWait) {
       adopt(std::move(next));
       publish();
     }
-    scheduler_.step(maxWait);
+    scheduler_.step(ticket > publishedTicket_ ? Duration::zero() : maxWait);
+    if (admin_) {
+      admin_->expire();  // lapsed overrides are audited and dropped
+      if (admin_->version() != adminVersion_) stateChanged_ = true;
+    }
     updateFailover();
     // Results are applied by step(); persist the trackers' new state after it.
     for (const auto& [id, r] : pendingPersist_) persist(id, &r);
@@ -277,6 +333,13 @@ void HealthRunner::turn(Duration maxWait) {
     if (stateChanged_ ||
         (resultsSincePublish_ && clock_.now() - lastPublish_ >= std::chrono::milliseconds(500)))
       publish();
+    {
+      std::lock_guard lock(publishMu_);
+      if (ticket > publishedTicket_) {
+        publishedTicket_ = ticket;
+        published_.notify_all();
+      }
+    }
     holder_.collect();
   }
 }

@@ -18,6 +18,7 @@
 #include "health/failover.h"
 #include "health/scheduler.h"
 #include "health/store.h"
+#include "server/admin_state.h"
 #include "server/serving.h"
 
 namespace geodns::server {
@@ -40,6 +41,16 @@ class HealthRunner {
   void submit(std::shared_ptr<const ServingSnapshot> snap);
 
   health::Scheduler& scheduler() noexcept { return scheduler_; }
+  // Operator overrides to apply (drains, pushed load); set before prime().
+  void attachAdmin(AdminState* admin) noexcept { admin_ = admin; }
+
+  // Any thread: asks for a publish that includes every change made before
+  // this call (an admin override, a failover command) and returns its ticket.
+  std::uint64_t requestPublish();
+  // Waits until the snapshot for `ticket` is published; false on timeout.
+  bool waitPublished(std::uint64_t ticket, Duration timeout);
+  // Failovers (automatic and forced) by pool since start-up (for /metrics).
+  std::map<std::string, std::uint64_t> failoverCounts() const;
 
   // Operator failover actions (any thread; applied on the next turn). False
   // when the pool has no failover rule or the region is not one of its tiers.
@@ -83,6 +94,14 @@ class HealthRunner {
   std::vector<health::TargetId> targetOf_;  // gslb probe index -> scheduler target
   std::mutex pendingMu_;
   std::shared_ptr<const ServingSnapshot> pending_;
+  AdminState* admin_ = nullptr;
+  std::uint64_t configGeneration_ = 0;              // configs adopted (1 = the first)
+  std::uint64_t adminVersion_ = 0;                  // of the overrides in the last published view
+  std::map<std::string, std::uint64_t> failovers_;  // guarded by failoverMu_
+  std::mutex publishMu_;
+  std::condition_variable published_;
+  std::uint64_t requested_ = 0;        // guarded by publishMu_
+  std::uint64_t publishedTicket_ = 0;  // guarded by publishMu_
   std::atomic<bool> stop_{false};
   bool stateChanged_ = false;
   bool resultsSincePublish_ = false;

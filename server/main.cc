@@ -6,6 +6,7 @@
 #include <atomic>
 #include <cstdio>
 #include <memory>
+#include <mutex>
 #include <thread>
 #include <vector>
 
@@ -14,9 +15,12 @@
 #include "core/rng.h"
 #include "health/curl_transport.h"
 #include "health/store.h"
+#include "server/admin_api.h"
+#include "server/admin_state.h"
 #include "server/cli.h"
 #include "server/explain.h"
 #include "server/health_runner.h"
+#include "server/metrics.h"
 #include "server/serving.h"
 #include "server/tcp.h"
 #include "server/udp.h"
@@ -147,10 +151,26 @@ int main(int argc, char** argv) {
       return 1;
     }
   }
+  std::vector<ApiToken> tokens;
+  if (cfg->admin.enabled) {
+    std::string err;
+    if (!loadTokens(cfg->admin.tokenFile, tokens, &err)) {
+      std::fprintf(stderr, "geodnsd: %s\n", err.c_str());
+      return 1;
+    }
+  }
+  // Operator overrides live in the state database; they apply even while the
+  // API is switched off.
+  std::unique_ptr<AdminState> admin;
+  if (store) admin = std::make_unique<AdminState>(*store, clock);
   HealthRunner healthRunner(holder, clock, rng, transport, store.get(),
                             std::chrono::seconds(hc.maxAgeSec));
+  healthRunner.attachAdmin(admin.get());
   healthRunner.prime(snap);  // the first snapshot carries health before any query is answered
+  Metrics metrics;
+  metrics.track(snap->gslb->answers);
   std::atomic<bool> stop{false};
+  std::atomic<bool> ready{false};
 
   unsigned workers =
       cfg->workers ? cfg->workers : std::max(1u, std::thread::hardware_concurrency());
@@ -165,7 +185,8 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "geodnsd: %s\n", err.c_str());
         return 1;
       }
-      udp.push_back(std::make_unique<UdpWorker>(fd, holder, stop));
+      udp.push_back(
+          std::make_unique<UdpWorker>(fd, holder, stop, &metrics.addWorker(Transport::Udp)));
     }
     int tfd = openTcpSocket(*addr, &err);
     if (tfd < 0) {
@@ -174,10 +195,83 @@ int main(int argc, char** argv) {
     }
     tcpFds.push_back(tfd);
   }
-  TcpServer tcp(tcpFds, holder, stop);
+  TcpServer tcp(tcpFds, holder, stop, &metrics.addWorker(Transport::Tcp));
+
+  // Reloads (SIGHUP and the API) run one at a time; all-or-nothing.
+  std::mutex reloadMu;
+  std::atomic<std::uint64_t> reloads{0}, reloadFailures{0};
+  std::unique_ptr<AdminApi> api;
+  auto reload = [&]() -> ReloadOutcome {
+    std::lock_guard lock(reloadMu);
+    ReloadOutcome out;
+    ErrorList reloadErrors;
+    auto next = resolveConfig(opt, reloadErrors);
+    std::shared_ptr<const ServingSnapshot> nextSnap;
+    if (next) nextSnap = buildSnapshot(*next, reloadErrors);
+    std::vector<ApiToken> nextTokens;
+    std::string tokenErr;
+    if (nextSnap && next->admin.enabled &&
+        !loadTokens(next->admin.tokenFile, nextTokens, &tokenErr))
+      reloadErrors.add("admin", tokenErr);
+    if (!nextSnap || !reloadErrors.empty()) {
+      for (const auto& e : reloadErrors.all()) {
+        GEODNS_LOG_ERROR("reload: %s", e.str().c_str());
+        out.errors.push_back(e.str());
+      }
+      GEODNS_LOG_ERROR("reload failed with %zu error(s); still serving the previous data",
+                       reloadErrors.size());
+      ++reloadFailures;
+      return out;
+    }
+    if (next->listen != cfg->listen || next->workers != cfg->workers ||
+        next->admin.listen != cfg->admin.listen || next->admin.enabled != cfg->admin.enabled ||
+        next->gslb.health.database != cfg->gslb.health.database)
+      GEODNS_LOG_WARN(
+          "reload: changes to listeners, workers, the admin listener or the state database take "
+          "effect only after a restart");
+    if (api && !nextTokens.empty()) api->setTokens(std::move(nextTokens));
+    metrics.track(nextSnap->gslb->answers);
+    healthRunner.submit(nextSnap);  // published with its health by the probe thread
+    out.ticket = healthRunner.requestPublish();
+    out.ok = true;
+    ++reloads;
+    GEODNS_LOG_INFO("reloaded: %zu zone(s), %zu record(s)", nextSnap->zones->zones().size(),
+                    countRecords(*nextSnap));
+    return out;
+  };
+
   for (auto& w : udp) w->start();
   tcp.start();
   healthRunner.start();
+  if (cfg->admin.enabled) {
+    AdminDeps deps;
+    deps.holder = &holder;
+    deps.runner = &healthRunner;
+    deps.admin = admin.get();
+    deps.metrics = &metrics;
+    deps.clock = &clock;
+    deps.reload = reload;
+    const double started = static_cast<double>(clock.unixSeconds());
+    deps.extras = [&reloads, &reloadFailures, started] {
+      MetricsExtras x;
+      x.reloads = reloads.load();
+      x.reloadFailures = reloadFailures.load();
+      x.startUnix = started;
+      return x;
+    };
+    deps.ready = &ready;
+    api = std::make_unique<AdminApi>(cfg->admin, std::move(tokens), deps);
+    std::string err;
+    if (!api->start(&err)) {
+      std::fprintf(stderr, "geodnsd: %s\n", err.c_str());
+      stop.store(true);
+      healthRunner.stop();
+      tcp.join();
+      for (auto& w : udp) w->join();
+      return 1;
+    }
+  }
+  ready.store(true);
   std::string listening;
   for (const auto& l : cfg->listen) listening += (listening.empty() ? "" : " ") + l;
   GEODNS_LOG_INFO(
@@ -188,26 +282,14 @@ int main(int argc, char** argv) {
     timespec tick{1, 0};
     int sig = sigtimedwait(&sigs, nullptr, &tick);
     if (sig == SIGHUP) {
-      ErrorList reloadErrors;
-      auto next = resolveConfig(opt, reloadErrors);
-      std::shared_ptr<const ServingSnapshot> nextSnap;
-      if (next) nextSnap = buildSnapshot(*next, reloadErrors);
-      if (!nextSnap) {
-        for (const auto& e : reloadErrors.all()) GEODNS_LOG_ERROR("reload: %s", e.str().c_str());
-        GEODNS_LOG_ERROR("reload failed with %zu error(s); still serving the previous data",
-                         reloadErrors.size());
-        continue;
-      }
-      if (next->listen != cfg->listen || next->workers != cfg->workers)
-        GEODNS_LOG_WARN("reload: listener and worker changes take effect only after a restart");
-      healthRunner.submit(nextSnap);  // published with its health by the probe thread
-      GEODNS_LOG_INFO("reloaded: %zu zone(s), %zu record(s)", nextSnap->zones->zones().size(),
-                      countRecords(*nextSnap));
+      reload();
     } else if (sig == SIGTERM || sig == SIGINT) {
       GEODNS_LOG_INFO("stopping on signal %d", sig);
       break;
     }
   }
+  ready.store(false);
+  if (api) api->stop();
   stop.store(true);
   healthRunner.stop();
   tcp.join();

@@ -13,6 +13,7 @@
 
 #include "core/log.h"
 #include "server/engine.h"
+#include "server/metrics.h"
 
 namespace geodns::server {
 
@@ -52,8 +53,12 @@ struct TcpServer::Conn {
 };
 
 TcpServer::TcpServer(std::vector<int> listenFds, const SnapshotHolder& snapshots,
-                     const std::atomic<bool>& stop)
-    : listenFds_(std::move(listenFds)), snapshots_(snapshots), stop_(stop), scratch_(65535) {}
+                     const std::atomic<bool>& stop, QueryCounters* counters)
+    : listenFds_(std::move(listenFds)),
+      snapshots_(snapshots),
+      stop_(stop),
+      counters_(counters),
+      scratch_(65535) {}
 
 TcpServer::~TcpServer() {
   join();
@@ -141,7 +146,10 @@ void TcpServer::onReadable(Conn& c, const ServingSnapshot& snap) {
   while (c.in.size() - pos >= 2 && c.out.size() < kMaxPendingOut && !c.closing) {
     std::size_t len = (std::size_t{c.in[pos]} << 8) | c.in[pos + 1];
     if (c.in.size() - pos - 2 < len) break;
-    std::size_t rlen = answer(snap, {c.in.data() + pos + 2, len}, scratch_, Transport::Tcp, c.peer);
+    QueryFacts facts;
+    std::size_t rlen =
+        answer(snap, {c.in.data() + pos + 2, len}, scratch_, Transport::Tcp, c.peer, &facts);
+    if (counters_) countQuery(snap, facts, *counters_);
     pos += 2 + len;
     if (rlen > 0) {
       c.out.push_back(static_cast<std::uint8_t>(rlen >> 8));

@@ -16,10 +16,12 @@ namespace geodns::server {
 
 int openTcpSocket(const SocketAddress& addr, std::string* err);
 
+struct QueryCounters;
+
 class TcpServer {
  public:
   TcpServer(std::vector<int> listenFds, const SnapshotHolder& snapshots,
-            const std::atomic<bool>& stop);
+            const std::atomic<bool>& stop, QueryCounters* counters = nullptr);
   ~TcpServer();
   TcpServer(const TcpServer&) = delete;
   TcpServer& operator=(const TcpServer&) = delete;
@@ -38,6 +40,7 @@ class TcpServer {
   std::vector<int> listenFds_;
   const SnapshotHolder& snapshots_;
   const std::atomic<bool>& stop_;
+  QueryCounters* counters_;
   int epfd_ = -1;
   std::vector<std::unique_ptr<Conn>> conns_;  // indexed by fd
   std::size_t open_ = 0;

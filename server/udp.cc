@@ -9,6 +9,7 @@
 
 #include "core/log.h"
 #include "server/engine.h"
+#include "server/metrics.h"
 
 namespace geodns::server {
 
@@ -65,8 +66,13 @@ struct UdpWorker::Buffers {
   mmsghdr outMsg[kBatch];
 };
 
-UdpWorker::UdpWorker(int fd, const SnapshotHolder& snapshots, const std::atomic<bool>& stop)
-    : fd_(fd), snapshots_(snapshots), stop_(stop), buf_(std::make_unique<Buffers>()) {}
+UdpWorker::UdpWorker(int fd, const SnapshotHolder& snapshots, const std::atomic<bool>& stop,
+                     QueryCounters* counters)
+    : fd_(fd),
+      snapshots_(snapshots),
+      stop_(stop),
+      counters_(counters),
+      buf_(std::make_unique<Buffers>()) {}
 
 UdpWorker::~UdpWorker() {
   join();
@@ -136,8 +142,10 @@ void UdpWorker::run() noexcept {
       std::size_t len = (h.msg_flags & MSG_TRUNC) ? 0 : b.inMsg[i].msg_len;
       const IpAddress source =
           IpAddress::fromSockaddr(reinterpret_cast<const sockaddr*>(&b.peer[i]));
-      std::size_t rlen =
-          answer(*snap, {b.in[i], len}, {b.out[out], Buffers::kOutSize}, Transport::Udp, source);
+      QueryFacts facts;
+      std::size_t rlen = answer(*snap, {b.in[i], len}, {b.out[out], Buffers::kOutSize},
+                                Transport::Udp, source, &facts);
+      if (counters_) countQuery(*snap, facts, *counters_);
       if (rlen == 0) continue;
       b.outIov[out] = {b.out[out], rlen};
       msghdr& o = b.outMsg[out].msg_hdr;

@@ -17,10 +17,14 @@ namespace geodns::server {
 // IPv6, packet-info for wildcard addresses). Returns -1 and sets *err.
 int openUdpSocket(const SocketAddress& addr, std::string* err);
 
+struct QueryCounters;
+
 class UdpWorker {
  public:
   static constexpr std::size_t kBatch = 32;
-  UdpWorker(int fd, const SnapshotHolder& snapshots, const std::atomic<bool>& stop);
+  // `counters` (may be null) is this worker's own: only its thread writes it.
+  UdpWorker(int fd, const SnapshotHolder& snapshots, const std::atomic<bool>& stop,
+            QueryCounters* counters = nullptr);
   ~UdpWorker();
   UdpWorker(const UdpWorker&) = delete;
   UdpWorker& operator=(const UdpWorker&) = delete;
@@ -35,6 +39,7 @@ class UdpWorker {
   int fd_;
   const SnapshotHolder& snapshots_;
   const std::atomic<bool>& stop_;
+  QueryCounters* counters_;
   std::unique_ptr<Buffers> buf_;
   std::thread thread_;
   std::atomic<std::uint64_t> queries_{0};

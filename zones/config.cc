@@ -128,7 +128,9 @@ std::vector<std::string> stringList(Ctx& c, const json& v, const std::string& pt
   return out;
 }
 
-std::string esc(const std::string& key) { return jsonPointerEscape(key); }
+std::string esc(const std::string& key) {
+  return jsonPointerEscape(key);
+}
 
 std::optional<GeoDatabaseConfig> parseDatabase(Ctx& c, const json& d, const std::string& p,
                                                const std::filesystem::path& base) {
@@ -286,11 +288,12 @@ void parseGslb(Ctx& c, const json& root, ServerConfig& cfg, const std::filesyste
           c.err(p, "expected an object");
           continue;
         }
-        checkKeys(c, v, p,
-                  {"type",          "port",          "method",     "path", "host", "headers",
-                   "expect_status", "body_contains", "tls_verify", "load", "name", "qtype",
-                   "rcode",         "interval_ms",   "timeout_ms", "rise", "fall", "jitter",
-                   "initial",       "stale_after",   "unknown_as", "expect_answer"});
+        checkKeys(
+            c, v, p,
+            {"type",          "port",          "method",     "path",         "host", "headers",
+             "expect_status", "body_contains", "tls_verify", "load",         "name", "qtype",
+             "rcode",         "interval_ms",   "timeout_ms", "rise",         "fall", "jitter",
+             "initial",       "stale_after",   "unknown_as", "expect_answer"});
         if (getString(c, v, "type", p, pr.type, true) && pr.type != "http" && pr.type != "https" &&
             pr.type != "tcp" && pr.type != "dns")
           c.err(p + "/type", "must be http, https, tcp or dns");
@@ -316,8 +319,10 @@ void parseGslb(Ctx& c, const json& root, ServerConfig& cfg, const std::filesyste
           c.err(p + "/rcode", "must be NOERROR, FORMERR, SERVFAIL, NXDOMAIN, NOTIMP or REFUSED");
         if (!pr.path.empty() && pr.path[0] != '/') c.err(p + "/path", "must start with /");
         if (v.contains("expect_answer")) {
-          if (!v["expect_answer"].is_boolean()) c.err(p + "/expect_answer", "expected true or false");
-          else pr.dnsExpectAnswer = v["expect_answer"].get<bool>();
+          if (!v["expect_answer"].is_boolean())
+            c.err(p + "/expect_answer", "expected true or false");
+          else
+            pr.dnsExpectAnswer = v["expect_answer"].get<bool>();
         }
         if (v.contains("tls_verify")) {
           if (!v["tls_verify"].is_boolean())
@@ -417,18 +422,23 @@ void parseGslb(Ctx& c, const json& root, ServerConfig& cfg, const std::filesyste
           continue;
         }
         checkKeys(c, v, p,
-                  {"ttl", "max_answers", "regions", "probe", "min_healthy", "all_down", "fallback_pool",
-                   "failover"});
+                  {"ttl", "max_answers", "regions", "probe", "min_healthy", "all_down",
+                   "fallback_pool", "failover"});
         if (v.contains("failover")) {
           const json& fo = v["failover"];
           const std::string fp = p + "/failover";
           if (!fo.is_object()) {
-            c.err(fp, "expected {\"primary\", \"standby\", \"promote_after_s\", \"failback_after_s\", \"failback\"}");
+            c.err(fp,
+                  "expected {\"primary\", \"standby\", \"promote_after_s\", \"failback_after_s\", "
+                  "\"failback\"}");
           } else {
-            checkKeys(c, fo, fp, {"primary", "standby", "promote_after_s", "failback_after_s", "failback"});
+            checkKeys(c, fo, fp,
+                      {"primary", "standby", "promote_after_s", "failback_after_s", "failback"});
             getString(c, fo, "primary", fp, pool.failoverPrimary, true);
-            if (fo.contains("standby")) pool.failoverStandby = stringList(c, fo["standby"], fp + "/standby");
-            else c.err(fp + "/standby", "missing");
+            if (fo.contains("standby"))
+              pool.failoverStandby = stringList(c, fo["standby"], fp + "/standby");
+            else
+              c.err(fp + "/standby", "missing");
             getUnsigned(c, fo, "promote_after_s", fp, pool.promoteAfterSec, 0, 86400);
             getUnsigned(c, fo, "failback_after_s", fp, pool.failbackAfterSec, 0, 604800);
             std::string fb = "auto";
@@ -513,7 +523,8 @@ void parseGslb(Ctx& c, const json& root, ServerConfig& cfg, const std::filesyste
             return false;
           };
           if (!inPool(pool.failoverPrimary))
-            c.err(p + "/failover/primary", "region '" + pool.failoverPrimary + "' is not in this pool");
+            c.err(p + "/failover/primary",
+                  "region '" + pool.failoverPrimary + "' is not in this pool");
           for (std::size_t i = 0; i < pool.failoverStandby.size(); ++i)
             if (!inPool(pool.failoverStandby[i]) || pool.failoverStandby[i] == pool.failoverPrimary)
               c.err(p + "/failover/standby/" + std::to_string(i),
@@ -618,9 +629,10 @@ void parseGslb(Ctx& c, const json& root, ServerConfig& cfg, const std::filesyste
               checkKeys(c, sv, sp, {"step", "slack_ms"});
               getDouble(c, sv, "slack_ms", sp, st.slackMs, 0, 60000);
             } else {
-              c.err(sp + "/step", "unknown step '" + st.kind +
-                                      "' (geo_map, nearest, first_n, up, failover, shed_load, latency, "
-                                      "capacity_weighted, weighted)");
+              c.err(sp + "/step",
+                    "unknown step '" + st.kind +
+                        "' (geo_map, nearest, first_n, up, failover, shed_load, latency, "
+                        "capacity_weighted, weighted)");
             }
             pol.steps.push_back(std::move(st));
           }
@@ -702,7 +714,7 @@ std::optional<ServerConfig> parseConfig(const std::string& text, const std::stri
   std::filesystem::path base = std::filesystem::path(path).parent_path();
   checkKeys(c, root, "",
             {"listen", "workers", "zones", "limits", "chaos", "geo", "regions", "pools", "policies",
-             "bindings", "probes", "health"});
+             "bindings", "probes", "health", "admin"});
 
   if (root.contains("listen")) {
     const json& l = root["listen"];
@@ -797,6 +809,28 @@ std::optional<ServerConfig> parseConfig(const std::string& text, const std::stri
     }
   }
   parseGslb(c, root, cfg, base);
+  if (root.contains("admin")) {
+    const json& a = root["admin"];
+    if (!a.is_object()) {
+      c.err("/admin", "expected an object");
+    } else {
+      checkKeys(c, a, "/admin", {"listen", "token_file", "threads"});
+      cfg.admin.enabled = true;
+      if (getString(c, a, "listen", "/admin", cfg.admin.listen, false)) {
+        std::string e;
+        if (!parseHostPort(cfg.admin.listen, &e)) c.err("/admin/listen", e);
+      }
+      if (getString(c, a, "token_file", "/admin", cfg.admin.tokenFile, true)) {
+        std::filesystem::path f = cfg.admin.tokenFile;
+        cfg.admin.tokenFile = (f.is_relative() && !base.empty() ? base / f : f).string();
+      }
+      getUnsigned(c, a, "threads", "/admin", cfg.admin.threads, 1, 64);
+      // Operator actions must survive a restart: they live in the state database.
+      if (cfg.gslb.health.database.empty())
+        c.err("/admin",
+              "the admin API needs \"health\": {\"database\": ...} to keep its overrides");
+    }
+  }
   if (errors.size() != before) return std::nullopt;
   return cfg;
 }

@@ -108,12 +108,13 @@ struct PoolConfig {
 };
 
 struct StepConfig {
-  std::string kind;  // geo_map, nearest, weighted, first_n, up, shed_load, latency, capacity_weighted, shed_load, latency, capacity_weighted
+  std::string kind;  // geo_map, nearest, weighted, first_n, up, shed_load, latency,
+                     // capacity_weighted, shed_load, latency, capacity_weighted
   std::vector<std::pair<std::string, std::vector<std::string>>> map;  // geo_map: key -> regions
   std::vector<std::pair<std::string, double>> biasKm;                 // nearest
   std::uint32_t n = 1;                                                // first_n
-  double high = 0.9, low = 0.7;  // shed_load
-  double slackMs = 20;           // latency
+  double high = 0.9, low = 0.7;                                       // shed_load
+  double slackMs = 20;                                                // latency
   std::string where;
 };
 
@@ -150,6 +151,14 @@ struct GslbConfig {
   HealthConfig health;
 };
 
+// The admin HTTP API; off unless the config has an "admin" object.
+struct AdminConfig {
+  bool enabled = false;
+  std::string listen = "127.0.0.1:8053";
+  std::string tokenFile;  // resolved against the config's directory
+  unsigned threads = 4;
+};
+
 struct ServerConfig {
   std::string path;                 // the config file, empty for command-line configs
   std::vector<std::string> listen;  // "addr:port"
@@ -158,6 +167,7 @@ struct ServerConfig {
   Limits limits;
   ChaosConfig chaos;
   GslbConfig gslb;
+  AdminConfig admin;
 };
 
 // Parses the JSON text of a config file. `path` is used for messages and to

@@ -1,0 +1,89 @@
+#include "server/admin_state.h"
+
+#include "core/log.h"
+
+namespace geodns::server {
+
+AdminState::AdminState(health::Store& store, Clock& clock) : store_(store), clock_(clock) {
+  for (auto& r : store_.allOverrides()) overrides_[r.key] = std::move(r);
+}
+
+bool AdminState::put(const health::OverrideRecord& rec, health::AuditRecord audit,
+                     std::string* err) {
+  std::lock_guard lock(mu_);
+  if (!audit.unixMs) audit.unixMs = clock_.unixSeconds() * 1000;
+  if (!store_.commitAdmin({rec}, {}, {audit}, err)) return false;
+  overrides_[rec.key] = rec;
+  ++actions_[audit.action];
+  version_.fetch_add(1, std::memory_order_acq_rel);
+  return true;
+}
+
+bool AdminState::remove(const std::string& key, health::AuditRecord audit, bool* existed,
+                        std::string* err) {
+  std::lock_guard lock(mu_);
+  if (!audit.unixMs) audit.unixMs = clock_.unixSeconds() * 1000;
+  if (!store_.commitAdmin({}, {key}, {audit}, err)) return false;
+  *existed = overrides_.erase(key) > 0;
+  ++actions_[audit.action];
+  version_.fetch_add(1, std::memory_order_acq_rel);
+  return true;
+}
+
+bool AdminState::record(health::AuditRecord audit, std::string* err) {
+  std::lock_guard lock(mu_);
+  if (!audit.unixMs) audit.unixMs = clock_.unixSeconds() * 1000;
+  if (!store_.commitAdmin({}, {}, {audit}, err)) return false;
+  ++actions_[audit.action];
+  return true;
+}
+
+std::vector<health::OverrideRecord> AdminState::overrides() const {
+  std::lock_guard lock(mu_);
+  std::vector<health::OverrideRecord> out;
+  out.reserve(overrides_.size());
+  for (const auto& [k, v] : overrides_) out.push_back(v);
+  return out;
+}
+
+std::vector<health::AuditRecord> AdminState::audit(std::size_t limit) const {
+  std::lock_guard lock(mu_);
+  return store_.audit(limit);
+}
+
+std::size_t AdminState::expire() {
+  std::lock_guard lock(mu_);
+  const std::int64_t now = clock_.unixSeconds();
+  std::vector<std::string> gone;
+  std::vector<health::AuditRecord> audit;
+  for (const auto& [k, r] : overrides_) {
+    if (r.expiresUnix == 0 || r.expiresUnix > now) continue;
+    gone.push_back(k);
+    audit.push_back({now * 1000, "expire", r.target, "expired: " + r.reason, "geodnsd",
+                     "{\"kind\":\"" + r.kind + "\"}"});
+  }
+  if (gone.empty()) return 0;
+  std::string err;
+  if (!store_.commitAdmin({}, gone, audit, &err)) {
+    // Kept in force rather than lapsing only in memory; retried next turn.
+    GEODNS_LOG_ERROR("admin: cannot record the expiry of %zu override(s): %s", gone.size(),
+                     err.c_str());
+    return 0;
+  }
+  for (std::size_t i = 0; i < gone.size(); ++i) {
+    const auto& r = overrides_[gone[i]];
+    GEODNS_LOG_INFO("admin: %s of %s expired (%s)", r.kind.c_str(), r.target.c_str(),
+                    r.reason.c_str());
+    overrides_.erase(gone[i]);
+  }
+  actions_["expire"] += gone.size();
+  version_.fetch_add(1, std::memory_order_acq_rel);
+  return gone.size();
+}
+
+std::map<std::string, std::uint64_t> AdminState::actionCounts() const {
+  std::lock_guard lock(mu_);
+  return actions_;
+}
+
+}  // namespace geodns::server

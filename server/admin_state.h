@@ -1,0 +1,55 @@
+#pragma once
+// AdminState: the operator overrides (drains, pushed load) in force, kept in
+// memory for the probe thread and written through to the state database with
+// their audit records before an API call reports success. Thread-safe; never
+// touched by the DNS workers (they see overrides in the HealthView).
+#include <atomic>
+#include <cstdint>
+#include <map>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "core/clock.h"
+#include "health/store.h"
+
+namespace geodns::server {
+
+class AdminState {
+ public:
+  // Loads the overrides stored by earlier runs.
+  AdminState(health::Store& store, Clock& clock);
+
+  // Sets (or replaces: repeating a drain is safe) an override. False with
+  // `err` when the store did not take the write; nothing changes then.
+  bool put(const health::OverrideRecord& rec, health::AuditRecord audit, std::string* err);
+  // Removes the override `key`; `existed` says whether there was one. The
+  // audit record is written either way.
+  bool remove(const std::string& key, health::AuditRecord audit, bool* existed, std::string* err);
+  // An audit record for an action that keeps its state elsewhere (failover, reload).
+  bool record(health::AuditRecord audit, std::string* err);
+
+  std::vector<health::OverrideRecord> overrides() const;
+  std::vector<health::AuditRecord> audit(std::size_t limit) const;
+  // Bumped on every change; the probe thread republishes when it moves.
+  std::uint64_t version() const noexcept { return version_.load(std::memory_order_acquire); }
+  // Probe thread: drops overrides whose expiry has passed, each with an
+  // "expire" audit record. Returns how many lapsed.
+  std::size_t expire();
+  // Admin actions by name since start-up (for /metrics).
+  std::map<std::string, std::uint64_t> actionCounts() const;
+
+  static std::string key(const std::string& kind, const std::string& target) {
+    return kind + ":" + target;
+  }
+
+ private:
+  health::Store& store_;
+  Clock& clock_;
+  mutable std::mutex mu_;
+  std::map<std::string, health::OverrideRecord> overrides_;
+  std::map<std::string, std::uint64_t> actions_;
+  std::atomic<std::uint64_t> version_{1};
+};
+
+}  // namespace geodns::server

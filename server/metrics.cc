@@ -1,0 +1,307 @@
+#include "server/metrics.h"
+
+#include <cinttypes>
+#include <cstdio>
+#include <thread>
+
+#include "core/dns.h"
+#include "zones/zone_file.h"
+
+namespace geodns::server {
+namespace {
+
+// Single-writer counters: a plain load and store is enough (no locked RMW).
+inline void bump(std::atomic<std::uint64_t>& c) noexcept {
+  c.store(c.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+}
+
+std::size_t qtypeSlot(std::uint16_t t) noexcept {
+  for (std::size_t i = 0; i < std::size(kCountedQtypes); ++i)
+    if (kCountedQtypes[i] == t) return i;
+  return kQtypeSlots - 1;
+}
+
+std::size_t shardOfThisThread() noexcept {
+  static std::atomic<std::size_t> next{0};
+  thread_local std::size_t shard = next.fetch_add(1, std::memory_order_relaxed);
+  return shard;
+}
+
+std::string escape(const std::string& v) {
+  std::string out;
+  for (char c : v) {
+    if (c == '\\' || c == '"') out += '\\';
+    if (c == '\n') {
+      out += "\\n";
+      continue;
+    }
+    out += c;
+  }
+  return out;
+}
+
+const char* rcodeName(std::size_t r) {
+  static const char* const names[] = {"NOERROR", "FORMERR", "SERVFAIL", "NXDOMAIN",
+                                      "NOTIMP",  "REFUSED", "YXDOMAIN", "YXRRSET",
+                                      "NXRRSET", "NOTAUTH", "NOTZONE"};
+  if (r < std::size(names)) return names[r];
+  if (r == 16) return "BADVERS";
+  return nullptr;
+}
+
+struct Out {
+  std::string text;
+  void help(const char* name, const char* type, const char* help) {
+    text += "# HELP ";
+    text += name;
+    text += ' ';
+    text += help;
+    text += "\n# TYPE ";
+    text += name;
+    text += ' ';
+    text += type;
+    text += '\n';
+  }
+  void line(const char* name, const std::string& labels, double v) {
+    char num[64];
+    std::snprintf(num, sizeof num, "%.17g", v);
+    text += name;
+    if (!labels.empty()) text += "{" + labels + "}";
+    text += ' ';
+    text += num;
+    text += '\n';
+  }
+  void line(const char* name, const std::string& labels, std::uint64_t v) {
+    text += name;
+    if (!labels.empty()) text += "{" + labels + "}";
+    text += ' ' + std::to_string(v) + '\n';
+  }
+};
+
+std::string label(const char* k, const std::string& v) {
+  return std::string(k) + "=\"" + escape(v) + "\"";
+}
+
+}  // namespace
+
+void QueryCounters::record(const QueryFacts& f) noexcept {
+  if (f.outcome == Outcome::Dropped) {
+    bump(dropped);
+    return;
+  }
+  bump(rcode[f.rcode < kRcodeSlots - 1 ? f.rcode : kRcodeSlots - 1]);
+  bump(qtype[qtypeSlot(f.qtype)]);
+  if (f.truncated) bump(truncated);
+  if (f.ecsScope) bump(ecs);
+}
+
+AnswerCounters::AnswerCounters(std::vector<std::string> pools, std::vector<std::string> regions)
+    : pools_(std::move(pools)),
+      regions_(std::move(regions)),
+      cells_(pools_.size() * (regions_.size() + 1)) {
+  for (auto& s : shards_) {
+    s = std::make_unique<std::atomic<std::uint64_t>[]>(cells_ ? cells_ : 1);
+    for (std::size_t i = 0; i < cells_; ++i) s[i].store(0, std::memory_order_relaxed);
+  }
+}
+
+void AnswerCounters::add(std::int32_t pool, std::int32_t region, bool allDown) noexcept {
+  if (pool < 0 || static_cast<std::size_t>(pool) >= pools_.size()) return;
+  // The last cell of a pool's row counts answers without a region.
+  std::size_t col = region >= 0 && static_cast<std::size_t>(region) < regions_.size() && !allDown
+                        ? static_cast<std::size_t>(region)
+                        : regions_.size();
+  if (region >= 0 && allDown) col = static_cast<std::size_t>(region);  // failed open: a region
+  shards_[shardOfThisThread() % kShards]
+         [static_cast<std::size_t>(pool) * (regions_.size() + 1) + col]
+             .fetch_add(1, std::memory_order_relaxed);
+}
+
+void AnswerCounters::addTo(std::map<std::pair<std::string, std::string>, std::uint64_t>& out,
+                           std::map<std::string, std::uint64_t>& allDown) const {
+  for (std::size_t p = 0; p < pools_.size(); ++p)
+    for (std::size_t r = 0; r <= regions_.size(); ++r) {
+      std::uint64_t n = 0;
+      for (const auto& s : shards_)
+        n += s[p * (regions_.size() + 1) + r].load(std::memory_order_relaxed);
+      if (r == regions_.size())
+        allDown[pools_[p]] += n;
+      else if (n)
+        out[{pools_[p], regions_[r]}] += n;
+    }
+}
+
+void countQuery(const ServingSnapshot& snap, const QueryFacts& f, QueryCounters& c) noexcept {
+  c.record(f);
+  if (f.pool >= 0 && snap.gslb->answers) snap.gslb->answers->add(f.pool, f.region, f.allDown);
+}
+
+QueryCounters& Metrics::addWorker(Transport t) {
+  std::lock_guard lock(mu_);
+  workers_.push_back(std::make_unique<QueryCounters>());
+  workers_.back()->transport = t;
+  return *workers_.back();
+}
+
+void Metrics::track(std::shared_ptr<AnswerCounters> counters) {
+  std::lock_guard lock(mu_);
+  if (counters) live_.push_back(std::move(counters));
+  foldRetired();
+}
+
+// A generation nobody but us holds can no longer be written: fold it into
+// the totals by name so counters survive reloads.
+void Metrics::foldRetired() {
+  for (auto it = live_.begin(); it != live_.end();) {
+    if (it->use_count() == 1) {
+      (*it)->addTo(retired_, retiredAllDown_);
+      it = live_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+}
+
+std::string Metrics::render(const ServingSnapshot& snap, const MetricsExtras& x) {
+  std::lock_guard lock(mu_);
+  foldRetired();
+  Out o;
+  // Queries.
+  std::uint64_t rc[2][kRcodeSlots] = {}, qt[2][kQtypeSlots] = {};
+  std::uint64_t dropped = 0, truncated = 0, ecs = 0, rrlDropped = 0, rrlSlipped = 0;
+  for (const auto& w : workers_) {
+    const int t = w->transport == Transport::Udp ? 0 : 1;
+    for (std::size_t i = 0; i < kRcodeSlots; ++i)
+      rc[t][i] += w->rcode[i].load(std::memory_order_relaxed);
+    for (std::size_t i = 0; i < kQtypeSlots; ++i)
+      qt[t][i] += w->qtype[i].load(std::memory_order_relaxed);
+    dropped += w->dropped.load(std::memory_order_relaxed);
+    truncated += w->truncated.load(std::memory_order_relaxed);
+    ecs += w->ecs.load(std::memory_order_relaxed);
+    rrlDropped += w->rrlDropped.load(std::memory_order_relaxed);
+    rrlSlipped += w->rrlSlipped.load(std::memory_order_relaxed);
+  }
+  const char* transports[] = {"udp", "tcp"};
+  o.help("geodns_responses_total", "counter", "Responses sent, by rcode and transport.");
+  for (int t = 0; t < 2; ++t)
+    for (std::size_t i = 0; i < kRcodeSlots; ++i) {
+      if (!rc[t][i] && i > 5) continue;
+      const char* n = rcodeName(i);
+      o.line("geodns_responses_total",
+             label("rcode", n ? n : "other") + "," + label("transport", transports[t]), rc[t][i]);
+    }
+  o.help("geodns_queries_total", "counter", "Queries answered, by query type and transport.");
+  for (int t = 0; t < 2; ++t)
+    for (std::size_t i = 0; i < kQtypeSlots; ++i) {
+      if (!qt[t][i]) continue;
+      std::string name = i + 1 == kQtypeSlots ? "other" : zones::typeToText(kCountedQtypes[i]);
+      o.line("geodns_queries_total", label("qtype", name) + "," + label("transport", transports[t]),
+             qt[t][i]);
+    }
+  o.help("geodns_queries_dropped_total", "counter",
+         "Messages dropped without a response (malformed, QR=1).");
+  o.line("geodns_queries_dropped_total", "", dropped);
+  o.help("geodns_responses_truncated_total", "counter", "Responses sent with TC=1.");
+  o.line("geodns_responses_truncated_total", "", truncated);
+  o.help("geodns_ecs_responses_total", "counter", "Responses with a non-zero ECS scope.");
+  o.line("geodns_ecs_responses_total", "", ecs);
+  o.help("geodns_rrl_dropped_total", "counter", "Responses dropped by response rate limiting.");
+  o.line("geodns_rrl_dropped_total", "", rrlDropped);
+  o.help("geodns_rrl_slipped_total", "counter", "Rate-limited responses sent truncated (slip).");
+  o.line("geodns_rrl_slipped_total", "", rrlSlipped);
+
+  // Answers by pool and region, across reloads.
+  auto byRegion = retired_;
+  auto allDown = retiredAllDown_;
+  for (const auto& c : live_) c->addTo(byRegion, allDown);
+  o.help("geodns_pool_answers_total", "counter", "GSLB answers by pool and region.");
+  for (const auto& [k, n] : byRegion)
+    o.line("geodns_pool_answers_total", label("pool", k.first) + "," + label("region", k.second),
+           n);
+  o.help("geodns_pool_unanswered_total", "counter",
+         "GSLB queries of a pool that got no region (all down or drained: fallback, NODATA, "
+         "SERVFAIL).");
+  for (const auto& [p, n] : allDown) o.line("geodns_pool_unanswered_total", label("pool", p), n);
+
+  // Health as the workers see it now.
+  const Gslb& g = *snap.gslb;
+  const health::HealthView* hv =
+      snap.health && snap.health->forConfig == &g ? snap.health.get() : nullptr;
+  std::string upLines, drainLines, loadLines;
+  for (const Pool& p : g.pools)
+    for (const PoolRegion& pr : p.regions)
+      for (const auto* ms : {&pr.v4, &pr.v6})
+        for (const Member& m : *ms) {
+          const std::string l = "{" + label("pool", p.name) + "," +
+                                label("region", g.regions[pr.region].name) + "," +
+                                label("member", g.memberNames[m.id]) + "} ";
+          bool up = true;
+          float load = -1;
+          if (hv && m.target >= 0 && static_cast<std::size_t>(m.target) < hv->targets.size()) {
+            up = hv->targets[static_cast<std::size_t>(m.target)].up;
+            load = hv->targets[static_cast<std::size_t>(m.target)].load;
+          }
+          if (hv && m.id < hv->memberLoad.size() && hv->memberLoad[m.id] >= 0)
+            load = hv->memberLoad[m.id];
+          const bool drained =
+              hv && ((m.id < hv->memberDrained.size() && hv->memberDrained[m.id]) ||
+                     (pr.region < hv->regionDrained.size() && hv->regionDrained[pr.region]));
+          upLines += "geodns_member_up" + l + (up ? "1\n" : "0\n");
+          drainLines += "geodns_member_drained" + l + (drained ? "1\n" : "0\n");
+          if (load >= 0) {
+            char num[32];
+            std::snprintf(num, sizeof num, "%.4g\n", static_cast<double>(load));
+            loadLines += "geodns_member_load" + l + num;
+          }
+        }
+  o.help("geodns_member_up", "gauge", "1 when the member passes its probe (or is not probed).");
+  o.text += upLines;
+  o.help("geodns_member_drained", "gauge", "1 when an operator drained the member or its region.");
+  o.text += drainLines;
+  o.help("geodns_member_load", "gauge", "Load of a member in [0,1] (pushed, else from its probe).");
+  o.text += loadLines;
+  std::string upProbes, latency;
+  for (std::size_t i = 0; hv && i < g.probes.size() && i < hv->targets.size(); ++i) {
+    // Not the probe key: it may hold header values (tokens) that must not leak.
+    const health::ProbeSpec& ps = g.probes[i];
+    std::string target = ps.address.family == 6 ? "[" + ps.address.str() + "]" : ps.address.str();
+    target += ":" + std::to_string(ps.port);
+    if (ps.kind == health::ProbeKind::Http || ps.kind == health::ProbeKind::Https)
+      target += ps.path;
+    const std::string l =
+        "{" + label("kind", health::kindName(ps.kind)) + "," + label("target", target) + "} ";
+    upProbes += "geodns_probe_up" + l + (hv->targets[i].up ? "1\n" : "0\n");
+    if (hv->targets[i].latencyMs > 0) {
+      char num[32];
+      std::snprintf(num, sizeof num, "%.3f\n", static_cast<double>(hv->targets[i].latencyMs));
+      latency += "geodns_probe_latency_ms" + l + num;
+    }
+  }
+  o.help("geodns_probe_up", "gauge",
+         "1 when the probe target counts as up (unknown counts as its unknown_as).");
+  o.text += upProbes;
+  o.help("geodns_probe_latency_ms", "gauge", "Probe latency EWMA in milliseconds.");
+  o.text += latency;
+  o.help("geodns_failovers_total", "counter",
+         "Changes of a pool's active failover region (automatic and operator).");
+  for (const auto& [p, n] : x.failovers) o.line("geodns_failovers_total", label("pool", p), n);
+  o.help("geodns_failover_active", "gauge", "1 for the active region of each failover pool.");
+  for (const auto& [p, r] : x.activeRegions)
+    o.line("geodns_failover_active", label("pool", p) + "," + label("region", r), std::uint64_t{1});
+  o.help("geodns_admin_actions_total", "counter",
+         "Admin API actions (and override expiries) since start-up.");
+  for (const auto& [a, n] : x.adminActions)
+    o.line("geodns_admin_actions_total", label("action", a), n);
+  o.help("geodns_reloads_total", "counter", "Configuration reloads that took effect.");
+  o.line("geodns_reloads_total", "", x.reloads);
+  o.help("geodns_reload_failures_total", "counter",
+         "Reloads rejected (the old config kept serving).");
+  o.line("geodns_reload_failures_total", "", x.reloadFailures);
+  o.help("geodns_config_generation", "gauge", "Generation of the snapshot being served.");
+  o.line("geodns_config_generation", "", snap.generation);
+  o.help("geodns_start_time_seconds", "gauge", "Unix time the server started.");
+  o.line("geodns_start_time_seconds", "", x.startUnix);
+  return o.text;
+}
+
+}  // namespace geodns::server
