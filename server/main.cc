@@ -18,6 +18,7 @@
 #include "server/admin_api.h"
 #include "server/admin_state.h"
 #include "server/cli.h"
+#include "server/ctl.h"
 #include "server/explain.h"
 #include "server/health_runner.h"
 #include "server/metrics.h"
@@ -43,6 +44,11 @@ std::size_t countRecords(const ServingSnapshot& s) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // `geodnsctl ...` (a link to this binary) and `geodnsd ctl ...` talk to the admin API.
+  const std::string self = argv[0] ? argv[0] : "";
+  if (self.size() >= 9 && self.compare(self.size() - 9, 9, "geodnsctl") == 0)
+    return runCtl(argc, argv);
+  if (argc >= 2 && std::string(argv[1]) == "ctl") return runCtl(argc - 1, argv + 1);
   ErrorList argErrors;
   Options opt = parseArgs(argc, argv, argErrors);
   if (!argErrors.empty()) {
