@@ -1,0 +1,332 @@
+// Operator overrides: drains and pushed load through the probe thread's
+// publish (HealthRunner turned by hand) and the engine; expiry on a
+// FakeClock; the RocksDB admin and audit column families; tokens; metrics.
+#include <doctest/doctest.h>
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "health/store.h"
+#include "server/admin_api.h"
+#include "server/admin_state.h"
+#include "server/engine.h"
+#include "server/health_runner.h"
+#include "server/metrics.h"
+#include "support/dns_test_util.h"
+#include "support/engine_fixture.h"
+#include "support/fakes.h"
+#include "support/temp_dir.h"
+
+using namespace geodns;
+using namespace geodns::server;
+
+namespace {
+
+// Pool "web": a (3 members), b (1), c (1). "geo" policy: a then b for
+// everyone. "solo" lists only a. "nd" pool answers NODATA when all is drained.
+const char* kConfig = R"({
+  "listen": ["127.0.0.1:53"],
+  "zones": [{"origin": "d.test", "file": "ZONE"}],
+  "regions": {"a": {}, "b": {}, "c": {}},
+  "pools": {
+    "web": {"ttl": 45, "max_answers": 4, "regions": {
+      "a": {"members": [{"address": "192.0.2.1"}, {"address": "192.0.2.2"}, {"address": "192.0.2.3"}]},
+      "b": {"members": [{"address": "198.51.100.1"}]},
+      "c": {"members": [{"address": "203.0.113.1"}]}}},
+    "nd": {"ttl": 20, "all_down": "nodata", "regions": {
+      "a": {"members": [{"address": "192.0.2.1"}]}}},
+    "shed": {"ttl": 20, "max_answers": 4, "regions": {
+      "a": {"members": [{"address": "192.0.2.1"}, {"address": "192.0.2.2"}]},
+      "b": {"members": [{"address": "198.51.100.1"}]}}}
+  },
+  "policies": {
+    "ordered": {"steps": []},
+    "solo": {"steps": [{"step": "first_n", "n": 1}]},
+    "shed": {"steps": [{"step": "shed_load", "high": 0.9, "low": 0.5}]}
+  },
+  "bindings": [
+    {"name": "web.d.test", "pool": "web", "policy": "ordered"},
+    {"name": "solo.d.test", "pool": "web", "policy": "solo"},
+    {"name": "nd.d.test", "pool": "nd", "policy": "ordered"},
+    {"name": "shed.d.test", "pool": "shed", "policy": "shed"}
+  ]
+})";
+
+using V = std::vector<std::string>;
+
+struct Answer {
+  std::uint16_t rcode = 0;
+  V addrs;
+  std::uint32_t ttl = 0;
+};
+
+Answer ask(const ServingSnapshot& snap, const char* name) {
+  std::vector<std::uint8_t> out(4096);
+  auto q = test::makeQuery({.name = name});
+  auto n = answer(snap, q, out, Transport::Udp, *IpAddress::parse("127.0.0.1"));
+  auto r = test::parseResponse({out.data(), n});
+  Answer a;
+  a.rcode = r.rcode();
+  for (const auto& rr : r.sections[0]) {
+    a.addrs.push_back(test::rdataText(rr));
+    a.ttl = rr.ttl;
+  }
+  return a;
+}
+
+struct Rig {
+  test::TempDir dir;
+  std::shared_ptr<const ServingSnapshot> base;
+  test::FakeClock clock;
+  test::FakeRng rng{0.0};
+  test::FakeTransport transport{clock};
+  health::MemStore store;
+  AdminState admin{store, clock};
+  SnapshotHolder holder;
+  HealthRunner runner{holder, clock, rng, transport, &store};
+  Rig() {
+    base = test::snapshotFromJson(dir, "d.test", kConfig);
+    runner.attachAdmin(&admin);
+    runner.prime(base);
+  }
+  // One probe-thread turn: what a drain waits for before the API answers.
+  void publish() {
+    const auto ticket = runner.requestPublish();
+    runner.turn(Duration::zero());
+    REQUIRE(runner.waitPublished(ticket, Duration::zero()));
+  }
+  void drain(const std::string& kind, const std::string& target, std::int64_t expiresIn = 0) {
+    const std::string k = kind + "_drain";
+    const std::int64_t now = clock.unixSeconds();
+    std::string err;
+    REQUIRE(admin.put({AdminState::key(k, target), k, target, "test", 0, now,
+                       expiresIn ? now + expiresIn : 0, "t"},
+                      {0, "drain_" + kind, target, "test", "t", ""}, &err));
+  }
+  void undrain(const std::string& kind, const std::string& target) {
+    bool existed = false;
+    std::string err;
+    REQUIRE(admin.remove(AdminState::key(kind + "_drain", target),
+                         {0, "undrain_" + kind, target, "test", "t", ""}, &existed, &err));
+  }
+  void load(const std::string& member, double value, std::int64_t ttl) {
+    const std::int64_t now = clock.unixSeconds();
+    std::string err;
+    REQUIRE(admin.put({AdminState::key("member_load", member), "member_load", member, "push", value,
+                       now, now + ttl, "t"},
+                      {0, "load_member", member, "push", "t", ""}, &err));
+  }
+  Answer ask(const char* name) { return ::ask(*holder.current(), name); }
+};
+
+}  // namespace
+
+struct DrainCase {
+  const char* what;
+  std::vector<std::pair<std::string, std::string>> drains;  // kind, target
+  const char* name;
+  std::uint16_t rcode;
+  V expect;
+};
+
+TEST_CASE("drains change the next answer after one publish, whatever the policy") {
+  const DrainCase cases[] = {
+      {"nothing drained", {}, "web.d.test", 0, {"192.0.2.1", "192.0.2.2", "192.0.2.3"}},
+      {"region a drained: b", {{"region", "a"}}, "web.d.test", 0, {"198.51.100.1"}},
+      {"a and b drained: c", {{"region", "a"}, {"region", "b"}}, "web.d.test", 0, {"203.0.113.1"}},
+      {"one member drained",
+       {{"member", "192.0.2.2"}},
+       "web.d.test",
+       0,
+       {"192.0.2.1", "192.0.2.3"}},
+      {"every member of a drained: b",
+       {{"member", "192.0.2.1"}, {"member", "192.0.2.2"}, {"member", "192.0.2.3"}},
+       "web.d.test",
+       0,
+       {"198.51.100.1"}},
+      {"policy lists only a; a drained: the pool's next region",
+       {{"region", "a"}},
+       "solo.d.test",
+       0,
+       {"198.51.100.1"}},
+      {"everything drained, fail_open: answered as if undrained",
+       {{"region", "a"}, {"region", "b"}, {"region", "c"}},
+       "web.d.test",
+       0,
+       {"192.0.2.1", "192.0.2.2", "192.0.2.3"}},
+      {"everything drained, all_down nodata", {{"region", "a"}}, "nd.d.test", 0, {}},
+      {"a member drain applies in every pool", {{"member", "192.0.2.1"}}, "nd.d.test", 0, {}},
+  };
+  for (const auto& c : cases) {
+    CAPTURE(std::string(c.what));
+    Rig rig;
+    REQUIRE(rig.ask(c.name).addrs.size() > 0);
+    for (const auto& [kind, target] : c.drains) rig.drain(kind, target);
+    rig.publish();
+    const Answer a = rig.ask(c.name);
+    CHECK(a.rcode == c.rcode);
+    CHECK(a.addrs == c.expect);
+  }
+}
+
+TEST_CASE("undrain restores answers; repeating a drain or an undrain is safe") {
+  Rig rig;
+  rig.drain("region", "a");
+  rig.drain("region", "a");
+  rig.publish();
+  CHECK(rig.ask("web.d.test").addrs == V{"198.51.100.1"});
+  CHECK(rig.admin.overrides().size() == 1);
+  rig.undrain("region", "a");
+  rig.undrain("region", "a");
+  rig.publish();
+  CHECK(rig.ask("web.d.test").addrs == V{"192.0.2.1", "192.0.2.2", "192.0.2.3"});
+  // Every action is audited, repeats included.
+  CHECK(rig.store.audit(100).size() == 4);
+}
+
+TEST_CASE("a drain with an expiry lapses on its own, audited, on the probe thread's clock") {
+  Rig rig;
+  rig.drain("region", "a", 30);
+  rig.publish();
+  CHECK(rig.ask("web.d.test").addrs == V{"198.51.100.1"});
+  rig.clock.advance(std::chrono::seconds(29));
+  rig.runner.turn(Duration::zero());
+  CHECK(rig.ask("web.d.test").addrs == V{"198.51.100.1"});
+  rig.clock.advance(std::chrono::seconds(1));
+  rig.runner.turn(Duration::zero());  // expires and publishes in the same turn
+  CHECK(rig.ask("web.d.test").addrs == V{"192.0.2.1", "192.0.2.2", "192.0.2.3"});
+  CHECK(rig.admin.overrides().empty());
+  CHECK(rig.store.allOverrides().empty());
+  const auto audit = rig.store.audit(10);
+  REQUIRE(audit.size() == 2);
+  CHECK(audit[1].action == "expire");
+  CHECK(audit[1].target == "a");
+  CHECK(audit[1].identity == "geodnsd");
+}
+
+TEST_CASE("pushed load overrides the probe's reading and lapses after its TTL") {
+  Rig rig;
+  CHECK(rig.ask("shed.d.test").addrs == V{"192.0.2.1", "192.0.2.2"});
+  rig.load("192.0.2.1", 0.95, 10);  // over the high watermark: shed
+  rig.load("192.0.2.2", 0.1, 10);
+  rig.publish();
+  CHECK(rig.ask("shed.d.test").addrs == V{"192.0.2.2"});
+  rig.load("192.0.2.2", 0.95, 10);  // region a over on average: spill to b
+  rig.publish();
+  CHECK(rig.ask("shed.d.test").addrs == V{"198.51.100.1"});
+  rig.clock.advance(std::chrono::seconds(10));
+  rig.runner.turn(Duration::zero());
+  CHECK(rig.ask("shed.d.test").addrs == V{"192.0.2.1", "192.0.2.2"});
+}
+
+TEST_CASE("overrides survive a restart: a new AdminState reads them from the store") {
+  Rig rig;
+  rig.drain("member", "198.51.100.1");
+  AdminState again(rig.store, rig.clock);
+  REQUIRE(again.overrides().size() == 1);
+  CHECK(again.overrides()[0].target == "198.51.100.1");
+}
+
+TEST_CASE("a write the store refuses changes nothing") {
+  Rig rig;
+  rig.store.failAdmin = true;
+  std::string err;
+  CHECK_FALSE(rig.admin.put({"region_drain:a", "region_drain", "a", "x", 0, 0, 0, "t"},
+                            {0, "drain_region", "a", "x", "t", ""}, &err));
+  CHECK_FALSE(err.empty());
+  CHECK(rig.admin.overrides().empty());
+  rig.publish();
+  CHECK(rig.ask("web.d.test").addrs.size() == 3);
+}
+
+TEST_CASE("RocksDB keeps overrides and an ordered audit log across reopen") {
+  test::TempDir dir;
+  const std::string path = (dir.path() / "state").string();
+  std::string err;
+  {
+    auto st = health::openRocksStore(path, 10, false, &err);
+    REQUIRE(st);
+    REQUIRE(st->commitAdmin({{"region_drain:a", "region_drain", "a", "maint", 0, 100, 200, "ops"}},
+                            {}, {{1000, "drain_region", "a", "maint", "ops", ""}}, &err));
+    REQUIRE(st->commitAdmin(
+        {{"member_load:192.0.2.1", "member_load", "192.0.2.1", "", 0.4, 100, 160, "lb"}}, {},
+        {{1000, "load_member", "192.0.2.1", "", "lb", "{}"}}, &err));
+  }
+  {
+    auto st = health::openRocksStore(path, 10, false, &err);
+    REQUIRE(st);
+    auto o = st->allOverrides();
+    REQUIRE(o.size() == 2);
+    CHECK(o[0].key == "member_load:192.0.2.1");
+    CHECK(o[0].value == doctest::Approx(0.4));
+    CHECK(o[1].expiresUnix == 200);
+    CHECK(o[1].identity == "ops");
+    // Same millisecond, later sequence: still after the earlier records.
+    REQUIRE(st->commitAdmin({}, {"region_drain:a"},
+                            {{1000, "undrain_region", "a", "done", "ops", ""}}, &err));
+    auto a = st->audit(10);
+    REQUIRE(a.size() == 3);
+    CHECK(a[0].action == "drain_region");
+    CHECK(a[1].action == "load_member");
+    CHECK(a[2].action == "undrain_region");
+    CHECK(st->audit(1).at(0).action == "undrain_region");
+    CHECK(st->allOverrides().size() == 1);
+  }
+}
+
+TEST_CASE("token files: named and bare tokens, comments, short secrets refused") {
+  test::TempDir dir;
+  std::vector<ApiToken> tokens;
+  std::string err;
+  auto good = dir.write("t", "# ops team\nops:aaaaaaaaaaaaaaaa1\n\nbbbbbbbbbbbbbbbb2\n");
+  REQUIRE(loadTokens(good, tokens, &err));
+  REQUIRE(tokens.size() == 2);
+  CHECK(tokens[0].name == "ops");
+  CHECK(tokens[1].name == "token-4");
+  CHECK(matchToken(tokens, "aaaaaaaaaaaaaaaa1") == &tokens[0]);
+  CHECK(matchToken(tokens, "bbbbbbbbbbbbbbbb2") == &tokens[1]);
+  CHECK(matchToken(tokens, "aaaaaaaaaaaaaaaa") == nullptr);    // a prefix
+  CHECK(matchToken(tokens, "aaaaaaaaaaaaaaaa12") == nullptr);  // longer
+  CHECK(matchToken(tokens, "") == nullptr);
+  auto shortOne = dir.write("s", "ops:short\n");
+  CHECK_FALSE(loadTokens(shortOne, tokens, &err));
+  CHECK(err.find(":1:") != std::string::npos);
+  CHECK_FALSE(loadTokens(dir.write("e", "# nothing\n"), tokens, &err));
+  CHECK_FALSE(loadTokens((dir.path() / "missing").string(), tokens, &err));
+}
+
+TEST_CASE("metrics: counts by rcode, qtype, pool and region, kept across config generations") {
+  test::TempDir dir;
+  Metrics metrics;
+  QueryCounters& c = metrics.addWorker(Transport::Udp);
+  auto snap = test::snapshotFromJson(dir, "d.test", kConfig);
+  metrics.track(snap->gslb->answers);
+  auto run = [&](const ServingSnapshot& s, const char* name, int times) {
+    std::vector<std::uint8_t> out(4096);
+    for (int i = 0; i < times; ++i) {
+      auto q = test::makeQuery({.name = name});
+      QueryFacts f;
+      answer(s, q, out, Transport::Udp, *IpAddress::parse("127.0.0.1"), &f);
+      countQuery(s, f, c);
+    }
+  };
+  run(*snap, "web.d.test", 3);
+  run(*snap, "nope.d.test", 2);
+  auto text = metrics.render(*snap, {});
+  CHECK(text.find("geodns_responses_total{rcode=\"NOERROR\",transport=\"udp\"} 3\n") !=
+        std::string::npos);
+  CHECK(text.find("geodns_responses_total{rcode=\"NXDOMAIN\",transport=\"udp\"} 2\n") !=
+        std::string::npos);
+  CHECK(text.find("geodns_queries_total{qtype=\"A\",transport=\"udp\"} 5\n") != std::string::npos);
+  CHECK(text.find("geodns_pool_answers_total{pool=\"web\",region=\"a\"} 3\n") != std::string::npos);
+  // A reload: the old generation's counts are folded in once nobody holds it.
+  auto next = test::snapshotFromJson(dir, "d.test", kConfig);
+  metrics.track(next->gslb->answers);
+  snap.reset();
+  run(*next, "web.d.test", 2);
+  text = metrics.render(*next, {});
+  CHECK(text.find("geodns_pool_answers_total{pool=\"web\",region=\"a\"} 5\n") != std::string::npos);
+  CHECK(text.find("geodns_member_up{pool=\"web\",region=\"a\",member=\"192.0.2.1\"} 1\n") !=
+        std::string::npos);
+}
