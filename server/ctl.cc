@@ -1,8 +1,8 @@
 #include "server/ctl.h"
 
+#include <httplib.h>
 #include <cstdio>
 #include <fstream>
-#include <httplib.h>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -45,9 +45,9 @@ struct Args {
 };
 
 bool parse(int argc, char** argv, Args& a, std::string& err) {
-  static const char* const withValue[] = {"--config", "-c",     "--url",   "--token-file",
-                                          "--token-name", "--reason", "--expires", "--ttl",
-                                          "--name", "--type", "--client", "--resolver", "--limit"};
+  static const char* const withValue[] = {
+      "--config", "-c",     "--url",  "--token-file", "--token-name", "--reason", "--expires",
+      "--ttl",    "--name", "--type", "--client",     "--resolver",   "--limit"};
   for (int i = 1; i < argc; ++i) {
     std::string s = argv[i];
     if (s == "--json") {
@@ -58,7 +58,8 @@ bool parse(int argc, char** argv, Args& a, std::string& err) {
       a.flags["help"] = "1";
       continue;
     }
-    if (s.rfind("-", 0) == 0 && s.size() > 1 && !(s.size() > 1 && std::isdigit(static_cast<unsigned char>(s[1])))) {
+    if (s.rfind("-", 0) == 0 && s.size() > 1 &&
+        !(s.size() > 1 && std::isdigit(static_cast<unsigned char>(s[1])))) {
       bool known = false;
       for (const char* w : withValue) known = known || s == w;
       if (!known) {
@@ -107,12 +108,16 @@ void printStatus(const json& j) {
       std::printf("  region %s%s\n", r["name"].get<std::string>().c_str(),
                   r["drained"].get<bool>() ? "  DRAINED" : "");
       for (const auto& m : r["members"]) {
-        std::printf("    %-40s %-10s weight %-4u eff %-7.2f latency %-8s load %-6s%s\n",
-                    m["address"].get<std::string>().c_str(), m["state"].get<std::string>().c_str(),
-                    m["weight"].get<unsigned>(), m["effective_weight"].get<double>(),
-                    m["latency_ms"].is_null() ? "-" : (std::to_string(static_cast<int>(m["latency_ms"].get<double>())) + "ms").c_str(),
-                    m["load"].is_null() ? "-" : std::to_string(m["load"].get<double>()).substr(0, 4).c_str(),
-                    m["drained"].get<bool>() ? "  DRAINED" : "");
+        std::printf(
+            "    %-40s %-10s weight %-4u eff %-7.2f latency %-8s load %-6s%s\n",
+            m["address"].get<std::string>().c_str(), m["state"].get<std::string>().c_str(),
+            m["weight"].get<unsigned>(), m["effective_weight"].get<double>(),
+            m["latency_ms"].is_null()
+                ? "-"
+                : (std::to_string(static_cast<int>(m["latency_ms"].get<double>())) + "ms").c_str(),
+            m["load"].is_null() ? "-"
+                                : std::to_string(m["load"].get<double>()).substr(0, 4).c_str(),
+            m["drained"].get<bool>() ? "  DRAINED" : "");
       }
     }
   }
@@ -121,7 +126,8 @@ void printStatus(const json& j) {
     std::printf("  %s %s by %s: %s", o["kind"].get<std::string>().c_str(),
                 o["target"].get<std::string>().c_str(), o["identity"].get<std::string>().c_str(),
                 o["reason"].get<std::string>().c_str());
-    if (!o["expires"].is_null()) std::printf(" (expires %lld)", static_cast<long long>(o["expires"].get<std::int64_t>()));
+    if (!o["expires"].is_null())
+      std::printf(" (expires %lld)", static_cast<long long>(o["expires"].get<std::int64_t>()));
     if (o.contains("answer_ttl_s"))
       std::printf("; resolvers moved by %lld (answer TTL %us)",
                   static_cast<long long>(o["resolvers_moved_by"].get<std::int64_t>()),
@@ -205,8 +211,10 @@ int runCtl(int argc, char** argv) {
   std::string method = "POST", path;
   json body = json::object();
   auto reason = [&](bool required) {
-    if (a.flags.count("--reason")) body["reason"] = a.flags["--reason"];
-    else if (required) err = cmd + " needs --reason TEXT";
+    if (a.flags.count("--reason"))
+      body["reason"] = a.flags["--reason"];
+    else if (required)
+      err = cmd + " needs --reason TEXT";
   };
   auto number = [&](const char* flag, const char* field) {
     if (!a.flags.count(flag)) return;
@@ -275,10 +283,12 @@ int runCtl(int argc, char** argv) {
   }
   auto j = json::parse(res->body, nullptr, false);
   if (res->status / 100 != 2) {
-    std::string msg = !j.is_discarded() && j.contains("error") ? j["error"].get<std::string>() : res->body;
+    std::string msg =
+        !j.is_discarded() && j.contains("error") ? j["error"].get<std::string>() : res->body;
     std::fprintf(stderr, "geodnsctl: HTTP %d: %s\n", res->status, msg.c_str());
     if (!j.is_discarded() && j.contains("errors"))
-      for (const auto& e : j["errors"]) std::fprintf(stderr, "  %s\n", e.get<std::string>().c_str());
+      for (const auto& e : j["errors"])
+        std::fprintf(stderr, "  %s\n", e.get<std::string>().c_str());
     return 1;
   }
   if (cmd == "status" && !a.json && !j.is_discarded())
