@@ -88,3 +88,26 @@ TEST_CASE("all config errors are reported at once") {
                      "c.json", errors);
   CHECK(errors.size() == 5);  // listen/0, workers, zones/0/origin, zones/0/file, x
 }
+
+TEST_CASE("admin: defaults, relative token file, and it needs the state database") {
+  ErrorList errors;
+  auto cfg = zones::parseConfig(R"({"listen": ["127.0.0.1:53"],
+    "health": {"database": "state"}, "admin": {"token_file": "admin.token"}})",
+                                "/etc/geodnsd/geodnsd.json", errors);
+  REQUIRE(errors.empty());
+  CHECK(cfg->admin.enabled);
+  CHECK(cfg->admin.listen == "127.0.0.1:8053");
+  CHECK(cfg->admin.tokenFile == "/etc/geodnsd/admin.token");
+  CHECK(cfg->admin.threads == 4);
+
+  ErrorList bad;
+  CHECK_FALSE(zones::parseConfig(R"({"listen": ["127.0.0.1:53"],
+    "admin": {"listen": "localhost", "threads": 0, "extra": 1}})",
+                                 "c.json", bad));
+  const std::string all = bad.str();
+  CHECK(all.find("/admin/listen") != std::string::npos);
+  CHECK(all.find("/admin/token_file") != std::string::npos);
+  CHECK(all.find("/admin/threads") != std::string::npos);
+  CHECK(all.find("/admin/extra") != std::string::npos);
+  CHECK(all.find("needs \"health\"") != std::string::npos);
+}
