@@ -72,6 +72,7 @@ class RocksStore final : public Store {
   RocksStore(rocksdb::DB* db, std::vector<rocksdb::ColumnFamilyHandle*> cfs, std::size_t limit)
       : db_(db), cfs_(std::move(cfs)), limit_(limit) {}
   ~RocksStore() override {
+    db_->FlushWAL(true);  // shutdown: everything written is on disk
     for (auto* cf : cfs_) db_->DestroyColumnFamilyHandle(cf);
     db_->Close();
     delete db_;

@@ -22,6 +22,7 @@
 #include "server/explain.h"
 #include "server/health_runner.h"
 #include "server/metrics.h"
+#include "server/rrl.h"
 #include "server/serving.h"
 #include "server/tcp.h"
 #include "server/udp.h"
@@ -178,6 +179,9 @@ int main(int argc, char** argv) {
   std::atomic<bool> stop{false};
   std::atomic<bool> ready{false};
 
+  // The rate-limit table is sized at start-up; limits follow reloads.
+  std::unique_ptr<Rrl> rrl;
+  if (cfg->rrl.enabled) rrl = std::make_unique<Rrl>(cfg->rrl.tableSize);
   unsigned workers =
       cfg->workers ? cfg->workers : std::max(1u, std::thread::hardware_concurrency());
   std::vector<std::unique_ptr<UdpWorker>> udp;
@@ -191,8 +195,8 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "geodnsd: %s\n", err.c_str());
         return 1;
       }
-      udp.push_back(
-          std::make_unique<UdpWorker>(fd, holder, stop, &metrics.addWorker(Transport::Udp)));
+      udp.push_back(std::make_unique<UdpWorker>(fd, holder, stop,
+                                                &metrics.addWorker(Transport::Udp), rrl.get()));
     }
     int tfd = openTcpSocket(*addr, &err);
     if (tfd < 0) {
@@ -231,10 +235,10 @@ int main(int argc, char** argv) {
     }
     if (next->listen != cfg->listen || next->workers != cfg->workers ||
         next->admin.listen != cfg->admin.listen || next->admin.enabled != cfg->admin.enabled ||
-        next->gslb.health.database != cfg->gslb.health.database)
+        next->gslb.health.database != cfg->gslb.health.database || (next->rrl.enabled && !rrl))
       GEODNS_LOG_WARN(
-          "reload: changes to listeners, workers, the admin listener or the state database take "
-          "effect only after a restart");
+          "reload: changes to listeners, workers, the admin listener, the state database or "
+          "turning rrl on take effect only after a restart");
     if (api && !nextTokens.empty()) api->setTokens(std::move(nextTokens));
     metrics.track(nextSnap->gslb->answers);
     healthRunner.submit(nextSnap);  // published with its health by the probe thread
@@ -295,6 +299,12 @@ int main(int argc, char** argv) {
     }
   }
   ready.store(false);
+  // Shutdown is bounded: a stuck thread cannot keep the process alive.
+  std::thread([] {
+    std::this_thread::sleep_for(std::chrono::seconds(15));
+    GEODNS_LOG_ERROR("shutdown did not finish within 15 s; exiting");
+    std::_Exit(1);
+  }).detach();
   if (api) api->stop();
   stop.store(true);
   healthRunner.stop();

@@ -23,6 +23,7 @@ std::shared_ptr<const ServingSnapshot> buildSnapshot(const zones::ServerConfig& 
   auto snap = std::make_shared<ServingSnapshot>();
   snap->zones = std::move(zs);
   snap->limits = cfg.limits;
+  snap->rrl = cfg.rrl;
   snap->gslb = std::move(gslb);
   if (cfg.chaos.version) snap->chaosVersion = txtSet(*cfg.chaos.version);
   if (cfg.chaos.identity) snap->chaosIdentity = txtSet(*cfg.chaos.identity);

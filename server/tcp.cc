@@ -240,6 +240,38 @@ void TcpServer::run() {
         if (c && now - c->lastActive > idle) close(c->fd);
     }
   }
+  drain(reader.refresh());
+}
+
+// Stopping: accept nothing more, answer the queries already received, send
+// every pending answer (for at most kDrainTime), then close.
+void TcpServer::drain(const ServingSnapshot* snap) {
+  constexpr auto kDrainTime = std::chrono::seconds(2);
+  for (int l : listenFds_) {
+    ::epoll_ctl(epfd_, EPOLL_CTL_DEL, l, nullptr);
+    ::close(l);
+  }
+  listenFds_.clear();
+  for (auto& c : conns_) {
+    if (!c) continue;
+    onReadable(*c, *snap);  // may close it
+    if (!c) continue;
+    c->closing = true;
+    if (c->out.empty()) close(c->fd);
+  }
+  const auto deadline = Clock::now() + kDrainTime;
+  epoll_event events[64];
+  while (open_ > 0 && Clock::now() < deadline) {
+    int n = ::epoll_wait(epfd_, events, 64, 50);
+    for (int i = 0; i < n; ++i) {
+      const int fd = events[i].data.fd;
+      if (static_cast<std::size_t>(fd) >= conns_.size() || !conns_[fd]) continue;
+      Conn& c = *conns_[fd];
+      if ((events[i].events & EPOLLERR) || !flush(c) || c.out.empty()) close(fd);
+    }
+  }
+  for (auto& c : conns_)
+    if (c) close(c->fd);
 }
 
 }  // namespace geodns::server

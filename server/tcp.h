@@ -32,6 +32,7 @@ class TcpServer {
  private:
   struct Conn;
   void run();
+  void drain(const ServingSnapshot* snap);
   void onReadable(Conn& c, const ServingSnapshot& snap);
   bool flush(Conn& c);
   void close(int fd);

@@ -6,10 +6,12 @@
 
 #include <cerrno>
 #include <cstring>
+#include <ctime>
 
 #include "core/log.h"
 #include "server/engine.h"
 #include "server/metrics.h"
+#include "server/rrl.h"
 
 namespace geodns::server {
 
@@ -67,11 +69,12 @@ struct UdpWorker::Buffers {
 };
 
 UdpWorker::UdpWorker(int fd, const SnapshotHolder& snapshots, const std::atomic<bool>& stop,
-                     QueryCounters* counters)
+                     QueryCounters* counters, Rrl* rrl)
     : fd_(fd),
       snapshots_(snapshots),
       stop_(stop),
       counters_(counters),
+      rrl_(rrl),
       buf_(std::make_unique<Buffers>()) {}
 
 UdpWorker::~UdpWorker() {
@@ -136,6 +139,13 @@ void UdpWorker::run() noexcept {
     int n = ::recvmmsg(fd_, b.inMsg, kBatch, MSG_WAITFORONE, nullptr);
     if (n <= 0) continue;                            // timeout (checks stop_) or a transient error
     const ServingSnapshot* snap = reader.refresh();  // once per batch
+    const bool limiting = rrl_ && snap->rrl.enabled;
+    std::uint32_t nowSec = 0;
+    if (limiting) {
+      timespec ts;
+      ::clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+      nowSec = static_cast<std::uint32_t>(ts.tv_sec);
+    }
     unsigned out = 0;
     for (int i = 0; i < n; ++i) {
       const msghdr& h = b.inMsg[i].msg_hdr;
@@ -147,6 +157,19 @@ void UdpWorker::run() noexcept {
                                 Transport::Udp, source, &facts);
       if (counters_) countQuery(*snap, facts, *counters_);
       if (rlen == 0) continue;
+      if (limiting) {
+        const RrlVerdict v =
+            rrl_->check(snap->rrl, source, {b.out[out], rlen}, nowSec, slipCounter_);
+        if (v == RrlVerdict::Drop) {
+          if (counters_) counters_->rrlDropped.fetch_add(1, std::memory_order_relaxed);
+          continue;
+        }
+        if (v == RrlVerdict::Slip) {
+          if (counters_) counters_->rrlSlipped.fetch_add(1, std::memory_order_relaxed);
+          rlen = truncateToQuestion({b.out[out], Buffers::kOutSize}, rlen);
+          if (rlen == 0) continue;
+        }
+      }
       b.outIov[out] = {b.out[out], rlen};
       msghdr& o = b.outMsg[out].msg_hdr;
       std::memset(&b.outMsg[out], 0, sizeof(mmsghdr));

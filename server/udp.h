@@ -18,13 +18,16 @@ namespace geodns::server {
 int openUdpSocket(const SocketAddress& addr, std::string* err);
 
 struct QueryCounters;
+class Rrl;
 
 class UdpWorker {
  public:
   static constexpr std::size_t kBatch = 32;
   // `counters` (may be null) is this worker's own: only its thread writes it.
+  // `rrl` (may be null) is shared by all workers; the snapshot says whether
+  // it is on and with which limits.
   UdpWorker(int fd, const SnapshotHolder& snapshots, const std::atomic<bool>& stop,
-            QueryCounters* counters = nullptr);
+            QueryCounters* counters = nullptr, Rrl* rrl = nullptr);
   ~UdpWorker();
   UdpWorker(const UdpWorker&) = delete;
   UdpWorker& operator=(const UdpWorker&) = delete;
@@ -40,6 +43,8 @@ class UdpWorker {
   const SnapshotHolder& snapshots_;
   const std::atomic<bool>& stop_;
   QueryCounters* counters_;
+  Rrl* rrl_;
+  std::uint32_t slipCounter_ = 0;
   std::unique_ptr<Buffers> buf_;
   std::thread thread_;
   std::atomic<std::uint64_t> queries_{0};

@@ -714,7 +714,7 @@ std::optional<ServerConfig> parseConfig(const std::string& text, const std::stri
   std::filesystem::path base = std::filesystem::path(path).parent_path();
   checkKeys(c, root, "",
             {"listen", "workers", "zones", "limits", "chaos", "geo", "regions", "pools", "policies",
-             "bindings", "probes", "health", "admin"});
+             "bindings", "probes", "health", "admin", "rrl", "log"});
 
   if (root.contains("listen")) {
     const json& l = root["listen"];
@@ -829,6 +829,55 @@ std::optional<ServerConfig> parseConfig(const std::string& text, const std::stri
       if (cfg.gslb.health.database.empty())
         c.err("/admin",
               "the admin API needs \"health\": {\"database\": ...} to keep its overrides");
+    }
+  }
+  if (root.contains("rrl")) {
+    const json& r = root["rrl"];
+    if (!r.is_object()) {
+      c.err("/rrl", "expected an object");
+    } else {
+      checkKeys(
+          c, r, "/rrl",
+          {"enabled", "responses_per_second", "slip", "ipv4_prefix", "ipv6_prefix", "table_size"});
+      cfg.rrl.enabled = true;
+      if (r.contains("enabled")) {
+        if (!r["enabled"].is_boolean())
+          c.err("/rrl/enabled", "expected true or false");
+        else
+          cfg.rrl.enabled = r["enabled"].get<bool>();
+      }
+      getUnsigned(c, r, "responses_per_second", "/rrl", cfg.rrl.responsesPerSecond, 1, 1000000);
+      getUnsigned(c, r, "slip", "/rrl", cfg.rrl.slip, 0, 10);
+      getUnsigned(c, r, "ipv4_prefix", "/rrl", cfg.rrl.ipv4Prefix, 8, 32);
+      getUnsigned(c, r, "ipv6_prefix", "/rrl", cfg.rrl.ipv6Prefix, 16, 128);
+      getUnsigned(c, r, "table_size", "/rrl", cfg.rrl.tableSize, 1024, 16777216);
+    }
+  }
+  if (root.contains("log")) {
+    const json& l = root["log"];
+    if (!l.is_object()) {
+      c.err("/log", "expected an object");
+    } else {
+      checkKeys(c, l, "/log", {"format", "level", "query_log"});
+      if (getString(c, l, "format", "/log", cfg.log.format, false) && cfg.log.format != "logfmt" &&
+          cfg.log.format != "json")
+        c.err("/log/format", "expected \"logfmt\" or \"json\"");
+      if (getString(c, l, "level", "/log", cfg.log.level, false) && cfg.log.level != "debug" &&
+          cfg.log.level != "info" && cfg.log.level != "warn" && cfg.log.level != "error")
+        c.err("/log/level", "expected debug, info, warn or error");
+      if (l.contains("query_log")) {
+        const json& q = l["query_log"];
+        if (!q.is_object()) {
+          c.err("/log/query_log", "expected an object");
+        } else {
+          checkKeys(c, q, "/log/query_log", {"file", "sample"});
+          if (getString(c, q, "file", "/log/query_log", cfg.log.queryLogFile, true)) {
+            std::filesystem::path f = cfg.log.queryLogFile;
+            cfg.log.queryLogFile = (f.is_relative() && !base.empty() ? base / f : f).string();
+          }
+          getUnsigned(c, q, "sample", "/log/query_log", cfg.log.queryLogSample, 1, 1000000000);
+        }
+      }
     }
   }
   if (errors.size() != before) return std::nullopt;

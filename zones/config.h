@@ -151,6 +151,23 @@ struct GslbConfig {
   HealthConfig health;
 };
 
+// Response rate limiting (UDP only; off unless "rrl" is present and enabled).
+struct RrlConfig {
+  bool enabled = false;
+  std::uint32_t responsesPerSecond = 20;  // identical responses per client prefix
+  std::uint32_t slip = 2;                 // every Nth limited response goes out truncated; 0 never
+  std::uint8_t ipv4Prefix = 24, ipv6Prefix = 56;
+  std::uint32_t tableSize = 65536;  // buckets (fixed at start-up)
+};
+
+// Logging. The sampled query log goes to its own file.
+struct LogConfig {
+  std::string format;  // "logfmt" or "json"; empty = the command line's (default logfmt)
+  std::string level;   // empty = the command line's
+  std::string queryLogFile;  // empty = no query log
+  std::uint32_t queryLogSample = 100;  // one query in N per worker
+};
+
 // The admin HTTP API; off unless the config has an "admin" object.
 struct AdminConfig {
   bool enabled = false;
@@ -168,6 +185,8 @@ struct ServerConfig {
   ChaosConfig chaos;
   GslbConfig gslb;
   AdminConfig admin;
+  RrlConfig rrl;
+  LogConfig log;
 };
 
 // Parses the JSON text of a config file. `path` is used for messages and to
