@@ -1,0 +1,147 @@
+"""Operations under load: response rate limiting against a flood, reloads
+under dnsperf load without a lost query, and a graceful SIGTERM with TCP
+queries in flight."""
+import os
+import shutil
+import signal
+import socket
+import struct
+import subprocess
+import time
+import unittest
+
+import dns.flags
+import dns.message
+
+from admin_client import Api, write_token_file
+from harness import Server, free_port, read_frame
+
+ZONE = """$ORIGIN life.test.
+$TTL 300
+@    SOA ns1 hostmaster {serial} 3600 600 86400 60
+@    NS  ns1
+ns1  A   127.0.0.1
+www  A   192.0.2.{serial}
+"""
+
+
+def zone(serial):
+    return ZONE.format(serial=serial)
+
+
+class RateLimiting(unittest.TestCase):
+    def test_a_flood_from_one_prefix_is_limited_while_another_prefix_is_answered(self):
+        admin_port = free_port()
+        srv = Server(zones=[("life.test", "life.zone")], zone_files={"life.zone": zone(1)},
+                     config_extra={"rrl": {"responses_per_second": 10, "slip": 2},
+                                   "health": {"database": "state"},
+                                   "admin": {"listen": "127.0.0.1:%d" % admin_port, "token_file": "admin.token"}})
+        write_token_file(srv.dir)
+        srv.start()
+        try:
+            q = dns.message.make_query("www.life.test.", "A")
+            q.id = 7
+            wire = q.to_wire()
+            flood = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            flood.bind(("127.0.0.1", 0))
+            flood.settimeout(0.3)
+            for _ in range(200):
+                flood.sendto(wire, (srv.host, srv.port))
+            full = truncated = 0
+            try:
+                while True:
+                    r = dns.message.from_wire(flood.recv(65535))
+                    if r.flags & dns.flags.TC:
+                        truncated += 1
+                        self.assertEqual(r.answer, [])
+                    else:
+                        full += 1
+            except socket.timeout:
+                pass
+            flood.close()
+            # One second's worth (plus one refill if the burst straddled a second).
+            self.assertGreaterEqual(full, 10)
+            self.assertLessEqual(full, 20)
+            # About half of the limited ones slip through truncated; the rest are dropped.
+            self.assertGreater(truncated, 60)
+            self.assertLess(truncated, 120)
+            # Another /24 (127.0.1.0/24) is answered normally, meanwhile.
+            other = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            other.bind(("127.0.1.1", 0))
+            other.settimeout(1.0)
+            for _ in range(5):
+                other.sendto(wire, (srv.host, srv.port))
+                r = dns.message.from_wire(other.recv(65535))
+                self.assertFalse(r.flags & dns.flags.TC)
+                self.assertEqual(r.answer[0][0].address, "192.0.2.1")
+            other.close()
+            # TCP is never limited: the truncated client's retry works.
+            self.assertEqual(srv.ask("www.life.test.", "A", transport="tcp").answer[0][0].address, "192.0.2.1")
+            metrics = Api(admin_port).get("/metrics")[1]
+            dropped = int(metrics.split("\ngeodns_rrl_dropped_total ")[1].split()[0])
+            slipped = int(metrics.split("\ngeodns_rrl_slipped_total ")[1].split()[0])
+            self.assertEqual(slipped, truncated)
+            self.assertEqual(dropped + slipped + full, 200)
+        finally:
+            srv.stop()
+
+
+@unittest.skipUnless(shutil.which("dnsperf"), "dnsperf not installed")
+class ReloadUnderLoad(unittest.TestCase):
+    def test_ten_reloads_during_a_dnsperf_run_lose_no_query(self):
+        srv = Server(zones=[("life.test", "life.zone")], zone_files={"life.zone": zone(1)}).start()
+        try:
+            qfile = os.path.join(srv.dir, "queries.txt")
+            with open(qfile, "w") as f:
+                f.write("www.life.test A\nns1.life.test A\nlife.test SOA\nnope.life.test A\n")
+            perf = subprocess.Popen(["dnsperf", "-s", "127.0.0.1", "-p", str(srv.port), "-d", qfile, "-l", "5",
+                                     "-Q", "5000", "-c", "4", "-t", "2"],
+                                    stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+            zone_path = os.path.join(srv.dir, "life.zone")
+            time.sleep(0.5)
+            for serial in range(2, 12):
+                with open(zone_path, "w") as f:
+                    f.write(zone(serial))
+                srv.signal(signal.SIGHUP)
+                time.sleep(0.35)
+            out = perf.communicate(timeout=60)[0]
+            self.assertEqual(perf.returncode, 0, out)
+            self.assertIn("Queries lost:         0 ", out, out)
+            completed = int(out.split("Queries completed:")[1].split()[0])
+            self.assertGreater(completed, 5000, out)
+            self.assertEqual(srv.read_log().count("reloaded:"), 10, srv.read_log())
+            self.assertEqual(srv.ask("www.life.test.", "A").answer[0][0].address, "192.0.2.11")
+        finally:
+            srv.stop()
+
+
+class GracefulStop(unittest.TestCase):
+    def test_sigterm_answers_tcp_queries_in_flight_and_exits_zero(self):
+        srv = Server(zones=[("life.test", "life.zone")], zone_files={"life.zone": zone(1)}).start()
+        try:
+            s = socket.create_connection((srv.host, srv.port), timeout=5)
+            frames = b""
+            for i in range(50):
+                q = dns.message.make_query("www.life.test.", "A")
+                q.id = i
+                w = q.to_wire()
+                frames += struct.pack("!H", len(w)) + w
+            s.sendall(frames)
+            srv.signal(signal.SIGTERM)
+            ids = set()
+            for _ in range(50):
+                frame = read_frame(s)
+                self.assertIsNotNone(frame, "connection closed after %d answers" % len(ids))
+                ids.add(dns.message.from_wire(frame).id)
+            self.assertEqual(ids, set(range(50)))
+            s.close()
+            started = time.monotonic()
+            self.assertEqual(srv.proc.wait(timeout=10), 0)
+            self.assertLess(time.monotonic() - started, 5)
+            self.assertIn("stopped", srv.read_log())
+        finally:
+            srv.stop()
+
+
+if __name__ == "__main__":
+    unittest.main()
