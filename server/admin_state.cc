@@ -66,8 +66,8 @@ std::size_t AdminState::expire() {
   std::string err;
   if (!store_.commitAdmin({}, gone, audit, &err)) {
     // Kept in force rather than lapsing only in memory; retried next turn.
-    GEODNS_LOG_ERROR("admin: cannot record the expiry of %zu override(s): %s", gone.size(),
-                     err.c_str());
+    GEODNS_LOG_LIMITED(Error, "admin: cannot record the expiry of %zu override(s): %s", gone.size(),
+                       err.c_str());
     return 0;
   }
   for (std::size_t i = 0; i < gone.size(); ++i) {

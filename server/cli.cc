@@ -27,7 +27,10 @@ Options:
                            added to the config's zones.
   -w, --workers N          UDP worker threads per listener (default: number of cores)
       --max-udp-payload N  largest UDP response with EDNS, 512..65535 (default 1232)
-      --log-level LEVEL    debug, info, warn or error (default info)
+      --log-level LEVEL    debug, info, warn or error (default: the config's "log", else info)
+      --log-format FORMAT  logfmt or json (default: the config's "log", else logfmt)
+  -u, --user USER          after binding the sockets (e.g. port 53 as root), switch to USER
+                           and its group; the state database must be writable by USER
 explain:
       --name NAME          the query name
       --type TYPE          the query type (default A)
@@ -120,6 +123,10 @@ Options parseArgs(int argc, char** argv, ErrorList& errors) {
       o.json = true;
     } else if (a == "--log-level") {
       if (need("--log-level")) o.logLevel = value;
+    } else if (a == "--log-format") {
+      if (need("--log-format")) o.logFormat = value;
+    } else if (a == "-u" || a == "--user") {
+      if (need("--user")) o.user = value;
     } else {
       errors.add("", "unknown argument '" + std::string(argv[i]) + "' (see --help)");
     }

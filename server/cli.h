@@ -18,7 +18,9 @@ struct Options {
   std::vector<std::string> zones;   // --zone ORIGIN=FILE, repeatable
   std::optional<unsigned> workers;
   std::optional<unsigned> maxUdpPayload;
-  std::string logLevel = "info";
+  std::string logLevel;   // empty: the config's, else info
+  std::string logFormat;  // empty: the config's, else logfmt
+  std::string user;       // drop root privileges to this user after binding
   // explain
   std::string name;
   std::string type = "A";

@@ -1,10 +1,15 @@
 // geodnsd: wiring only. Parses the command line, builds the first snapshot,
 // opens sockets, starts the workers and handles signals.
+#include <grp.h>
+#include <pwd.h>
 #include <signal.h>
 #include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
+#include <filesystem>
 #include <memory>
 #include <mutex>
 #include <thread>
@@ -22,6 +27,7 @@
 #include "server/explain.h"
 #include "server/health_runner.h"
 #include "server/metrics.h"
+#include "server/query_log.h"
 #include "server/rrl.h"
 #include "server/serving.h"
 #include "server/tcp.h"
@@ -40,6 +46,24 @@ std::size_t countRecords(const ServingSnapshot& s) {
   std::size_t n = 0;
   for (const auto& z : s.zones->zones()) n += z->recordCount();
   return n;
+}
+
+// Switches every thread to `pw`'s uid, gid and no supplementary groups.
+bool dropPrivileges(const passwd& pw, std::string* err) {
+  if (::geteuid() != 0) {
+    if (::geteuid() == pw.pw_uid) return true;
+    *err = "--user needs root to switch users";
+    return false;
+  }
+  if (::setgroups(0, nullptr) != 0 || ::setgid(pw.pw_gid) != 0 || ::setuid(pw.pw_uid) != 0) {
+    *err = std::string("cannot switch to user ") + pw.pw_name + ": " + std::strerror(errno);
+    return false;
+  }
+  if (::setuid(0) == 0) {  // must not be able to get root back
+    *err = "privileges were not dropped";
+    return false;
+  }
+  return true;
 }
 
 }  // namespace
@@ -64,15 +88,28 @@ int main(int argc, char** argv) {
     std::puts("geodnsd 0.1.0");
     return 0;
   }
-  log::Level level;
-  if (!log::parseLevel(opt.logLevel.c_str(), level)) {
+  log::Level level = log::Level::Info;
+  if (!opt.logLevel.empty() && !log::parseLevel(opt.logLevel.c_str(), level)) {
     std::fprintf(stderr, "geodnsd: --log-level must be debug, info, warn or error\n");
     return 2;
   }
+  log::Format format = log::Format::Logfmt;
+  if (!opt.logFormat.empty() && !log::parseFormat(opt.logFormat.c_str(), format)) {
+    std::fprintf(stderr, "geodnsd: --log-format must be logfmt or json\n");
+    return 2;
+  }
   log::setLevel(level);
+  log::setFormat(format);
 
   ErrorList errors;
   auto cfg = resolveConfig(opt, errors);
+  // The config's "log" applies where the command line said nothing.
+  if (cfg && opt.logLevel.empty() && !cfg->log.level.empty() &&
+      log::parseLevel(cfg->log.level.c_str(), level))
+    log::setLevel(level);
+  if (cfg && opt.logFormat.empty() && !cfg->log.format.empty() &&
+      log::parseFormat(cfg->log.format.c_str(), format))
+    log::setFormat(format);
   std::shared_ptr<const ServingSnapshot> snap;
   if (cfg) snap = buildSnapshot(*cfg, errors);
   if (!snap) {
@@ -148,8 +185,27 @@ int main(int argc, char** argv) {
   SplitMixRng rng(static_cast<std::uint64_t>(clock.unixSeconds()) ^
                   static_cast<std::uint64_t>(getpid()));
   health::CurlProbeTransport transport;
+  // --user: resolved now; the state directory is handed to the user before
+  // it is opened, and privileges are dropped once every socket is bound.
+  const passwd* runAs = nullptr;
+  if (!opt.user.empty()) {
+    runAs = ::getpwnam(opt.user.c_str());
+    if (!runAs) {
+      std::fprintf(stderr, "geodnsd: --user: no user '%s'\n", opt.user.c_str());
+      return 2;
+    }
+  }
   std::unique_ptr<health::Store> store;
   const auto& hc = cfg->gslb.health;
+  if (runAs && !hc.database.empty() && ::geteuid() == 0) {
+    std::error_code ec;
+    std::filesystem::create_directories(hc.database, ec);
+    if (::chown(hc.database.c_str(), runAs->pw_uid, runAs->pw_gid) != 0 && !ec)
+      GEODNS_LOG_WARN("cannot chown %s: %s", hc.database.c_str(), std::strerror(errno));
+    for (const auto& e : std::filesystem::recursive_directory_iterator(hc.database, ec))
+      if (::chown(e.path().c_str(), runAs->pw_uid, runAs->pw_gid) != 0)
+        GEODNS_LOG_WARN("cannot chown %s: %s", e.path().c_str(), std::strerror(errno));
+  }
   if (!hc.database.empty()) {
     std::string err;
     store = health::openRocksStore(hc.database, hc.history, false, &err);
@@ -179,6 +235,21 @@ int main(int argc, char** argv) {
   std::atomic<bool> stop{false};
   std::atomic<bool> ready{false};
 
+  // The sampled query log (settings take effect at start-up; SIGHUP reopens
+  // the file for logrotate).
+  std::unique_ptr<QueryLog> queryLog;
+  if (!cfg->log.queryLogFile.empty()) {
+    queryLog =
+        std::make_unique<QueryLog>(cfg->log.queryLogFile, cfg->log.queryLogSample, log::format());
+    std::string err;
+    if (!queryLog->open(&err)) {
+      std::fprintf(stderr, "geodnsd: %s\n", err.c_str());
+      return 1;
+    }
+    if (runAs && ::geteuid() == 0 &&
+        ::chown(cfg->log.queryLogFile.c_str(), runAs->pw_uid, runAs->pw_gid) != 0)
+      GEODNS_LOG_WARN("cannot chown %s: %s", cfg->log.queryLogFile.c_str(), std::strerror(errno));
+  }
   // The rate-limit table is sized at start-up; limits follow reloads.
   std::unique_ptr<Rrl> rrl;
   if (cfg->rrl.enabled) rrl = std::make_unique<Rrl>(cfg->rrl.tableSize);
@@ -196,7 +267,8 @@ int main(int argc, char** argv) {
         return 1;
       }
       udp.push_back(std::make_unique<UdpWorker>(fd, holder, stop,
-                                                &metrics.addWorker(Transport::Udp), rrl.get()));
+                                                &metrics.addWorker(Transport::Udp), rrl.get(),
+                                                queryLog ? &queryLog->addWorker() : nullptr));
     }
     int tfd = openTcpSocket(*addr, &err);
     if (tfd < 0) {
@@ -205,7 +277,8 @@ int main(int argc, char** argv) {
     }
     tcpFds.push_back(tfd);
   }
-  TcpServer tcp(tcpFds, holder, stop, &metrics.addWorker(Transport::Tcp));
+  TcpServer tcp(tcpFds, holder, stop, &metrics.addWorker(Transport::Tcp),
+                queryLog ? &queryLog->addWorker() : nullptr);
 
   // Reloads (SIGHUP and the API) run one at a time; all-or-nothing.
   std::mutex reloadMu;
@@ -250,6 +323,7 @@ int main(int argc, char** argv) {
     return out;
   };
 
+  if (queryLog) queryLog->start();
   for (auto& w : udp) w->start();
   tcp.start();
   healthRunner.start();
@@ -281,6 +355,21 @@ int main(int argc, char** argv) {
       return 1;
     }
   }
+  if (runAs) {
+    std::string err;
+    if (!dropPrivileges(*runAs, &err)) {
+      std::fprintf(stderr, "geodnsd: %s\n", err.c_str());
+      ready.store(false);
+      if (api) api->stop();
+      stop.store(true);
+      healthRunner.stop();
+      tcp.join();
+      for (auto& w : udp) w->join();
+      return 1;
+    }
+    GEODNS_LOG_INFO("running as user %s (uid %u)", opt.user.c_str(),
+                    static_cast<unsigned>(runAs->pw_uid));
+  }
   ready.store(true);
   std::string listening;
   for (const auto& l : cfg->listen) listening += (listening.empty() ? "" : " ") + l;
@@ -292,6 +381,7 @@ int main(int argc, char** argv) {
     timespec tick{1, 0};
     int sig = sigtimedwait(&sigs, nullptr, &tick);
     if (sig == SIGHUP) {
+      if (queryLog) queryLog->reopen();
       reload();
     } else if (sig == SIGTERM || sig == SIGINT) {
       GEODNS_LOG_INFO("stopping on signal %d", sig);
@@ -310,6 +400,7 @@ int main(int argc, char** argv) {
   healthRunner.stop();
   tcp.join();
   for (auto& w : udp) w->join();
+  if (queryLog) queryLog->stop();  // writes what the workers logged last
   GEODNS_LOG_INFO("stopped");
   return 0;
 }

@@ -20,7 +20,7 @@ struct ServingSnapshot {
   zones::RRset chaosIdentity;
   std::shared_ptr<const Gslb> gslb;                  // pools, policies, geo data; never null
   std::shared_ptr<const health::HealthView> health;  // may be null: everything up
-  zones::RrlConfig rrl;  // response rate limiting limits (the table lives in the server)
+  zones::RrlConfig rrl;          // response rate limiting limits (the table lives in the server)
   std::uint64_t generation = 0;  // config generation: 1 at start-up, +1 per reload
 };
 

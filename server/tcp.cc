@@ -14,6 +14,7 @@
 #include "core/log.h"
 #include "server/engine.h"
 #include "server/metrics.h"
+#include "server/query_log.h"
 
 namespace geodns::server {
 
@@ -53,11 +54,12 @@ struct TcpServer::Conn {
 };
 
 TcpServer::TcpServer(std::vector<int> listenFds, const SnapshotHolder& snapshots,
-                     const std::atomic<bool>& stop, QueryCounters* counters)
+                     const std::atomic<bool>& stop, QueryCounters* counters, QueryLogSink* queryLog)
     : listenFds_(std::move(listenFds)),
       snapshots_(snapshots),
       stop_(stop),
       counters_(counters),
+      queryLog_(queryLog),
       scratch_(65535) {}
 
 TcpServer::~TcpServer() {
@@ -150,6 +152,8 @@ void TcpServer::onReadable(Conn& c, const ServingSnapshot& snap) {
     std::size_t rlen =
         answer(snap, {c.in.data() + pos + 2, len}, scratch_, Transport::Tcp, c.peer, &facts);
     if (counters_) countQuery(snap, facts, *counters_);
+    if (queryLog_)
+      queryLog_->offer(snap, {c.in.data() + pos + 2, len}, facts, c.peer, Transport::Tcp);
     pos += 2 + len;
     if (rlen > 0) {
       c.out.push_back(static_cast<std::uint8_t>(rlen >> 8));
@@ -186,8 +190,14 @@ void TcpServer::run() {
           socklen_t peerLen = sizeof peer;
           int cfd = ::accept4(fd, reinterpret_cast<sockaddr*>(&peer), &peerLen,
                               SOCK_NONBLOCK | SOCK_CLOEXEC);
-          if (cfd < 0) break;
+          if (cfd < 0) {
+            if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)
+              GEODNS_LOG_LIMITED(Error, "tcp: accept failed: %s", std::strerror(errno));
+            break;
+          }
           if (open_ >= snap->limits.maxTcpConnections) {
+            GEODNS_LOG_LIMITED(Warn, "tcp: %zu connections open (max_tcp_connections): refusing",
+                               open_);
             ::close(cfd);  // over the limit: refuse by closing at once
             continue;
           }

@@ -17,11 +17,13 @@ namespace geodns::server {
 int openTcpSocket(const SocketAddress& addr, std::string* err);
 
 struct QueryCounters;
+class QueryLogSink;
 
 class TcpServer {
  public:
   TcpServer(std::vector<int> listenFds, const SnapshotHolder& snapshots,
-            const std::atomic<bool>& stop, QueryCounters* counters = nullptr);
+            const std::atomic<bool>& stop, QueryCounters* counters = nullptr,
+            QueryLogSink* queryLog = nullptr);
   ~TcpServer();
   TcpServer(const TcpServer&) = delete;
   TcpServer& operator=(const TcpServer&) = delete;
@@ -42,6 +44,7 @@ class TcpServer {
   const SnapshotHolder& snapshots_;
   const std::atomic<bool>& stop_;
   QueryCounters* counters_;
+  QueryLogSink* queryLog_;
   int epfd_ = -1;
   std::vector<std::unique_ptr<Conn>> conns_;  // indexed by fd
   std::size_t open_ = 0;

@@ -11,6 +11,7 @@
 #include "core/log.h"
 #include "server/engine.h"
 #include "server/metrics.h"
+#include "server/query_log.h"
 #include "server/rrl.h"
 
 namespace geodns::server {
@@ -69,12 +70,13 @@ struct UdpWorker::Buffers {
 };
 
 UdpWorker::UdpWorker(int fd, const SnapshotHolder& snapshots, const std::atomic<bool>& stop,
-                     QueryCounters* counters, Rrl* rrl)
+                     QueryCounters* counters, Rrl* rrl, QueryLogSink* queryLog)
     : fd_(fd),
       snapshots_(snapshots),
       stop_(stop),
       counters_(counters),
       rrl_(rrl),
+      queryLog_(queryLog),
       buf_(std::make_unique<Buffers>()) {}
 
 UdpWorker::~UdpWorker() {
@@ -156,6 +158,7 @@ void UdpWorker::run() noexcept {
       std::size_t rlen = answer(*snap, {b.in[i], len}, {b.out[out], Buffers::kOutSize},
                                 Transport::Udp, source, &facts);
       if (counters_) countQuery(*snap, facts, *counters_);
+      if (queryLog_) queryLog_->offer(*snap, {b.in[i], len}, facts, source, Transport::Udp);
       if (rlen == 0) continue;
       if (limiting) {
         const RrlVerdict v =
@@ -191,6 +194,7 @@ void UdpWorker::run() noexcept {
       } else if (s < 0 && errno == EINTR) {
         continue;
       } else {
+        GEODNS_LOG_LIMITED(Warn, "udp: send failed: %s", std::strerror(errno));
         ++sent;  // this one failed (e.g. unreachable peer): skip it
       }
     }

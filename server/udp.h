@@ -19,6 +19,7 @@ int openUdpSocket(const SocketAddress& addr, std::string* err);
 
 struct QueryCounters;
 class Rrl;
+class QueryLogSink;
 
 class UdpWorker {
  public:
@@ -27,7 +28,8 @@ class UdpWorker {
   // `rrl` (may be null) is shared by all workers; the snapshot says whether
   // it is on and with which limits.
   UdpWorker(int fd, const SnapshotHolder& snapshots, const std::atomic<bool>& stop,
-            QueryCounters* counters = nullptr, Rrl* rrl = nullptr);
+            QueryCounters* counters = nullptr, Rrl* rrl = nullptr,
+            QueryLogSink* queryLog = nullptr);
   ~UdpWorker();
   UdpWorker(const UdpWorker&) = delete;
   UdpWorker& operator=(const UdpWorker&) = delete;
@@ -44,6 +46,7 @@ class UdpWorker {
   const std::atomic<bool>& stop_;
   QueryCounters* counters_;
   Rrl* rrl_;
+  QueryLogSink* queryLog_;
   std::uint32_t slipCounter_ = 0;
   std::unique_ptr<Buffers> buf_;
   std::thread thread_;

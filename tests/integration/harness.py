@@ -97,7 +97,7 @@ class Server:
 
     def start(self, timeout=10.0):
         self.log = open(self.log_path, "a")
-        self.proc = subprocess.Popen([GEODNSD, "--config", self.config_path],
+        self.proc = subprocess.Popen([GEODNSD, "--config", self.config_path] + list(getattr(self, "extra_args", [])),
                                      stdout=self.log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -134,6 +134,7 @@ class Server:
                 self.proc.wait()
         if getattr(self, "log", None):
             self.log.close()
+        self.final_log = self.read_log()  # for checks after the stop
         shutil.rmtree(self.dir, ignore_errors=True)
 
     # ---- querying ----

@@ -200,3 +200,67 @@ class CommandLine(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class Logging(unittest.TestCase):
+    def test_json_log_lines_and_the_sampled_query_log(self):
+        srv = Server(config_extra={"log": {"format": "json", "query_log": {"file": "queries.log", "sample": 1}},
+                                   "workers": 1})
+        srv.start()
+        try:
+            import dns.edns
+            q = dns.message.make_query("www.example.test.", "A", use_edns=0,
+                                       options=[dns.edns.ECSOption("198.51.100.7", 24)])
+            srv.query(q, "udp")
+            srv.ask("nope.example.test.", "AAAA", transport="tcp")
+            qlog = os.path.join(srv.dir, "queries.log")
+            lines = []
+            deadline = time.monotonic() + 3
+            while time.monotonic() < deadline:
+                if os.path.exists(qlog):
+                    with open(qlog) as f:
+                        lines = [json.loads(l) for l in f if l.strip()]
+                if any(l["name"] == "nope.example.test." for l in lines):
+                    break
+                time.sleep(0.1)
+            www = [l for l in lines if l["name"] == "www.example.test."][0]
+            self.assertEqual((www["client"], www["ecs"], www["type"], www["rcode"], www["transport"]),
+                             ("127.0.0.1", "198.51.100.0/24", "A", "NOERROR", "udp"))
+            nope = [l for l in lines if l["name"] == "nope.example.test."][0]
+            self.assertEqual((nope["type"], nope["rcode"], nope["transport"]), ("AAAA", "NXDOMAIN", "tcp"))
+        finally:
+            srv.stop()
+        for line in srv_log_lines(srv):
+            entry = json.loads(line)  # every line of the server's log is one JSON object
+            self.assertEqual(set(entry), {"ts", "level", "msg"})
+        self.assertTrue(any(json.loads(l)["msg"].startswith("ready:") for l in srv_log_lines(srv)))
+
+    def test_log_format_flag_and_bad_values(self):
+        p = subprocess.run([GEODNSD, "--log-format", "xml", "--listen", "127.0.0.1:1"], capture_output=True,
+                           text=True, timeout=10)
+        self.assertEqual(p.returncode, 2)
+        self.assertIn("--log-format", p.stderr)
+
+
+def srv_log_lines(srv):
+    return [l for l in getattr(srv, "final_log", "").splitlines() if l.strip()]
+
+
+@unittest.skipUnless(os.geteuid() == 0, "needs root to switch users")
+class DropPrivileges(unittest.TestCase):
+    def test_user_flag_switches_to_the_user_after_binding(self):
+        srv = Server(config_extra={"health": {"database": "state"}})
+        os.chmod(srv.dir, 0o755)
+        srv.extra_args = ["--user", "nobody"]
+        srv.start()
+        try:
+            with open("/proc/%d/status" % srv.proc.pid) as f:
+                uids = [l for l in f if l.startswith("Uid:")][0].split()[1:]
+            import pwd
+            nobody = pwd.getpwnam("nobody").pw_uid
+            self.assertEqual([int(u) for u in uids], [nobody] * 4)
+            self.assertEqual(srv.ask("www.example.test.", "A").answer[0][0].address, "192.0.2.10")
+            self.assertIn("running as user nobody", srv.read_log())
+            self.assertEqual(os.stat(os.path.join(srv.dir, "state")).st_uid, nobody)
+        finally:
+            srv.stop()
