@@ -846,7 +846,7 @@ std::optional<ServerConfig> parseConfig(const std::string& text, const std::stri
         else
           cfg.rrl.enabled = r["enabled"].get<bool>();
       }
-      getUnsigned(c, r, "responses_per_second", "/rrl", cfg.rrl.responsesPerSecond, 1, 1000000);
+      getUnsigned(c, r, "responses_per_second", "/rrl", cfg.rrl.responsesPerSecond, 1, 30000);
       getUnsigned(c, r, "slip", "/rrl", cfg.rrl.slip, 0, 10);
       getUnsigned(c, r, "ipv4_prefix", "/rrl", cfg.rrl.ipv4Prefix, 8, 32);
       getUnsigned(c, r, "ipv6_prefix", "/rrl", cfg.rrl.ipv6Prefix, 16, 128);

@@ -154,7 +154,7 @@ struct GslbConfig {
 // Response rate limiting (UDP only; off unless "rrl" is present and enabled).
 struct RrlConfig {
   bool enabled = false;
-  std::uint32_t responsesPerSecond = 20;  // identical responses per client prefix
+  std::uint32_t responsesPerSecond = 20;  // identical responses per client prefix (1..30000)
   std::uint32_t slip = 2;                 // every Nth limited response goes out truncated; 0 never
   std::uint8_t ipv4Prefix = 24, ipv6Prefix = 56;
   std::uint32_t tableSize = 65536;  // buckets (fixed at start-up)
