@@ -172,6 +172,8 @@ class ThroughUnbound(unittest.TestCase):
     def test_3_a_drain_reaches_clients_after_the_ttl(self):
         subnet = "198.51.100.44/24"
         self.assertEqual(self.dig("www.e2e.test", subnet=subnet), ["198.51.100.10"])
+        # A client located by the resolver's address (no ECS used) is cached too.
+        self.assertEqual(self.dig("res.e2e.test", source="127.0.3.1"), ["198.51.100.10"])
         status, body, _ = self.api.post("/v1/regions/eu/drain", {"reason": "e2e"})
         self.assertEqual(status, 200, body)
         self.assertEqual(body["answer_ttl_s"], TTL)
@@ -179,8 +181,11 @@ class ThroughUnbound(unittest.TestCase):
             # geodnsd answers differently at once; Unbound still has the cached answer.
             self.assertEqual(ask_with_ecs(self.srv, "www.e2e.test", "198.51.100.44", 24), ["192.0.2.10"])
             self.assertEqual(self.dig("www.e2e.test", subnet=subnet), ["198.51.100.10"])
+            self.assertEqual(self.dig("res.e2e.test", source="127.0.3.1"), ["198.51.100.10"])
             time.sleep(TTL + 1)
             self.assertEqual(self.dig("www.e2e.test", subnet=subnet), ["192.0.2.10"])
+            # The resolver-located answer moves too (eu drained: the pool's next region).
+            self.assertEqual(self.dig("res.e2e.test", source="127.0.3.1"), ["192.0.2.10"])
         finally:
             self.api.post("/v1/regions/eu/undrain", {"reason": "e2e done"})
 
