@@ -572,14 +572,16 @@ void decide(const Gslb& g, const Binding& binding, const Pool& pool, const Clien
   // members are all drained, is passed over. When drains leave nothing, the
   // pool's all_down rule decides (fail_open ignores the drains).
   bool useDrains = hv && (!hv->regionDrained.empty() || !hv->memberDrained.empty());
-  auto answerable = [&](const PoolRegion& pr) {
+  // `needUp`: for regions the policy's own steps did not vet, an up step's
+  // verdict still holds (a member must be up).
+  auto answerable = [&](const PoolRegion& pr, bool needUp = false) {
     if (pool.isCname) return !pr.cname.empty() && !(useDrains && regionDrained(pr, hv));
     const std::vector<Member>& ms = family == 4 ? pr.v4 : pr.v6;
     if (ms.empty()) return false;
     if (!useDrains) return true;
     if (regionDrained(pr, hv)) return false;
     for (const Member& m : ms)
-      if (m.weight > 0 && !memberDrained(m, hv)) return true;
+      if (m.weight > 0 && !memberDrained(m, hv) && (!needUp || memberUp(m, hv))) return true;
     return false;
   };
   for (std::uint8_t i = 0; i < d.candidates && !d.chosen; ++i) {
@@ -594,7 +596,7 @@ void decide(const Gslb& g, const Binding& binding, const Pool& pool, const Clien
     // (config order) before the all_down rule applies.
     d.drained = true;
     for (std::uint8_t i = 0; i < pool.regions.size() && !d.chosen; ++i)
-      if (answerable(pool.regions[i])) d.chosen = &pool.regions[i];
+      if (answerable(pool.regions[i], filterMembers)) d.chosen = &pool.regions[i];
   }
   if (!d.chosen && useDrains && d.candidates > 0) {
     d.allDown = true;

@@ -29,6 +29,7 @@ const char* kConfig = R"({
   "listen": ["127.0.0.1:53"],
   "zones": [{"origin": "d.test", "file": "ZONE"}],
   "regions": {"a": {}, "b": {}, "c": {}},
+  "probes": {"p": {"type": "tcp", "port": 80, "interval_ms": 1000, "rise": 1, "fall": 1, "jitter": 0}},
   "pools": {
     "web": {"ttl": 45, "max_answers": 4, "regions": {
       "a": {"members": [{"address": "192.0.2.1"}, {"address": "192.0.2.2"}, {"address": "192.0.2.3"}]},
@@ -36,6 +37,10 @@ const char* kConfig = R"({
       "c": {"members": [{"address": "203.0.113.1"}]}}},
     "nd": {"ttl": 20, "all_down": "nodata", "regions": {
       "a": {"members": [{"address": "192.0.2.1"}]}}},
+    "probed": {"ttl": 20, "probe": "p", "regions": {
+      "a": {"members": [{"address": "192.0.2.51"}]},
+      "b": {"members": [{"address": "198.51.100.51"}]},
+      "c": {"members": [{"address": "203.0.113.51"}]}}},
     "shed": {"ttl": 20, "max_answers": 4, "regions": {
       "a": {"members": [{"address": "192.0.2.1"}, {"address": "192.0.2.2"}]},
       "b": {"members": [{"address": "198.51.100.1"}]}}}
@@ -43,13 +48,15 @@ const char* kConfig = R"({
   "policies": {
     "ordered": {"steps": []},
     "solo": {"steps": [{"step": "first_n", "n": 1}]},
-    "shed": {"steps": [{"step": "shed_load", "high": 0.9, "low": 0.5}]}
+    "shed": {"steps": [{"step": "shed_load", "high": 0.9, "low": 0.5}]},
+    "soloup": {"steps": [{"step": "up"}, {"step": "first_n", "n": 1}]}
   },
   "bindings": [
     {"name": "web.d.test", "pool": "web", "policy": "ordered"},
     {"name": "solo.d.test", "pool": "web", "policy": "solo"},
     {"name": "nd.d.test", "pool": "nd", "policy": "ordered"},
-    {"name": "shed.d.test", "pool": "shed", "policy": "shed"}
+    {"name": "shed.d.test", "pool": "shed", "policy": "shed"},
+    {"name": "soloup.d.test", "pool": "probed", "policy": "soloup"}
   ]
 })";
 
@@ -168,6 +175,32 @@ TEST_CASE("drains change the next answer after one publish, whatever the policy"
     CHECK(a.rcode == c.rcode);
     CHECK(a.addrs == c.expect);
   }
+}
+
+TEST_CASE("when drains send an answer outside the policy's order, down regions stay out") {
+  Rig rig;
+  CHECK(rig.ask("soloup.d.test").addrs == V{"192.0.2.51"});
+  // Two seconds of probing in which b fails (fall 1).
+  for (int i = 0; i < 20; ++i) {
+    rig.clock.advance(std::chrono::milliseconds(100));
+    rig.runner.turn(Duration::zero());
+    for (const auto& st : rig.transport.starts)
+      rig.transport.complete(st.id,
+                             rig.runner.scheduler().spec(st.id).address.str() != "198.51.100.51");
+    rig.transport.starts.clear();
+    rig.runner.turn(Duration::zero());
+  }
+  {
+    const auto& probes = rig.holder.current()->gslb->probes;
+    const auto& targets = rig.holder.current()->health->targets;
+    for (std::size_t i = 0; i < probes.size(); ++i)
+      CHECK_MESSAGE(targets[i].up == (probes[i].address.str() != "198.51.100.51"),
+                    probes[i].address.str());
+  }
+  rig.drain("region", "a");
+  rig.publish();
+  // first_n kept only a; a is drained; b is down: c, not b.
+  CHECK(rig.ask("soloup.d.test").addrs == V{"203.0.113.51"});
 }
 
 TEST_CASE("undrain restores answers; repeating a drain or an undrain is safe") {
