@@ -8,6 +8,24 @@
 
 namespace geodns {
 
+std::string SocketAddress::host() const {
+  char host[INET6_ADDRSTRLEN] = {};
+  if (family() == AF_INET)
+    inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in*>(&storage)->sin_addr, host,
+              sizeof host);
+  else if (family() == AF_INET6)
+    inet_ntop(AF_INET6, &reinterpret_cast<const sockaddr_in6*>(&storage)->sin6_addr, host,
+              sizeof host);
+  return host;
+}
+
+std::uint16_t SocketAddress::port() const noexcept {
+  if (family() == AF_INET) return ntohs(reinterpret_cast<const sockaddr_in*>(&storage)->sin_port);
+  if (family() == AF_INET6)
+    return ntohs(reinterpret_cast<const sockaddr_in6*>(&storage)->sin6_port);
+  return 0;
+}
+
 std::string SocketAddress::str() const {
   char host[INET6_ADDRSTRLEN] = {};
   if (family() == AF_INET) {

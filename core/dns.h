@@ -1,6 +1,7 @@
 #pragma once
 // DNS protocol constants (RFC 1035, 6891, 3597 and friends).
 #include <cstdint>
+#include <iterator>
 
 namespace geodns::dns {
 
@@ -66,6 +67,15 @@ enum class Rcode : std::uint16_t {
   Refused = 5,
   BadVers = 16,  // extended: needs OPT, upper 8 bits in the OPT TTL
 };
+
+// Mnemonic of an rcode (RFC 1035, 2136, 6891), or nullptr for one without.
+inline const char* rcodeName(std::uint16_t r) noexcept {
+  constexpr const char* kNames[] = {"NOERROR", "FORMERR", "SERVFAIL", "NXDOMAIN",
+                                    "NOTIMP",  "REFUSED", "YXDOMAIN", "YXRRSET",
+                                    "NXRRSET", "NOTAUTH", "NOTZONE"};
+  if (r < std::size(kNames)) return kNames[r];
+  return r == 16 ? "BADVERS" : nullptr;
+}
 
 enum class Opcode : std::uint8_t { Query = 0, IQuery = 1, Status = 2, Notify = 4, Update = 5 };
 

@@ -25,8 +25,9 @@ const char* name(Level l) {
   return "?";
 }
 
-// Escapes `in` for a double-quoted logfmt or JSON string into `out`.
-void escape(const char* in, char* out, std::size_t cap) {
+}  // namespace
+
+void escape(const char* in, char* out, std::size_t cap) noexcept {
   std::size_t o = 0;
   for (const char* p = in; *p && o + 7 < cap; ++p) {
     const unsigned char c = static_cast<unsigned char>(*p);
@@ -44,7 +45,6 @@ void escape(const char* in, char* out, std::size_t cap) {
   }
   out[o] = '\0';
 }
-}  // namespace
 
 void setLevel(Level level) noexcept {
   gLevel.store(static_cast<int>(level));
@@ -83,14 +83,19 @@ bool enabled(Level level) noexcept {
   return static_cast<int>(level) >= gLevel.load(std::memory_order_relaxed);
 }
 
+void formatTime(std::int64_t unixMs, char* out, std::size_t cap) noexcept {
+  const std::time_t sec = static_cast<std::time_t>(unixMs / 1000);
+  std::tm tm{};
+  gmtime_r(&sec, &tm);
+  char base[32];
+  std::strftime(base, sizeof base, "%Y-%m-%dT%H:%M:%S", &tm);
+  std::snprintf(out, cap, "%s.%03lldZ", base, static_cast<long long>(unixMs % 1000));
+}
+
 void timestamp(char* out, std::size_t cap) noexcept {
   timespec ts{};
   ::clock_gettime(CLOCK_REALTIME, &ts);
-  std::tm tm{};
-  gmtime_r(&ts.tv_sec, &tm);
-  char base[32];
-  std::strftime(base, sizeof base, "%Y-%m-%dT%H:%M:%S", &tm);
-  std::snprintf(out, cap, "%s.%03ldZ", base, ts.tv_nsec / 1000000);
+  formatTime(static_cast<std::int64_t>(ts.tv_sec) * 1000 + ts.tv_nsec / 1000000, out, cap);
 }
 
 void vwrite(Level level, const char* fmt, va_list ap) noexcept {

@@ -19,8 +19,12 @@ Format format() noexcept;
 bool parseLevel(const char* text, Level& out) noexcept;
 bool parseFormat(const char* text, Format& out) noexcept;
 bool enabled(Level level) noexcept;
-// "2026-11-26T21:40:34.123Z"
+// "2026-11-26T21:40:34.123Z": now, or a given Unix time in milliseconds.
 void timestamp(char* out, std::size_t cap) noexcept;
+void formatTime(std::int64_t unixMs, char* out, std::size_t cap) noexcept;
+// Escapes `in` for a double-quoted logfmt or JSON string (quotes, backslashes,
+// control characters); truncates to fit `cap`.
+void escape(const char* in, char* out, std::size_t cap) noexcept;
 void write(Level level, const char* fmt, ...) noexcept __attribute__((format(printf, 2, 3)));
 
 // At most kPerWindow lines per call site every kWindowSec seconds; the count

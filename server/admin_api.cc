@@ -187,11 +187,9 @@ void AdminApi::setTokens(std::vector<ApiToken> tokens) {
 bool AdminApi::start(std::string* err) {
   auto addr = parseHostPort(cfg_.listen, err);
   if (!addr) return false;
-  IpAddress ip = IpAddress::fromSockaddr(addr->sa());
-  const std::string host = ip.str();
-  const int port = ntohs(addr->family() == AF_INET
-                             ? reinterpret_cast<const sockaddr_in*>(&addr->storage)->sin_port
-                             : reinterpret_cast<const sockaddr_in6*>(&addr->storage)->sin6_port);
+  const std::string host = addr->host();
+  const int port = addr->port();
+  const IpAddress ip = IpAddress::fromSockaddr(addr->sa());
   const bool loopback = ip.family == 4 ? ip.bytes[0] == 127 : host == "::1";
   if (!loopback)
     GEODNS_LOG_WARN("admin: listening on %s, which is not a loopback address", cfg_.listen.c_str());

@@ -150,8 +150,7 @@ int runCtl(int argc, char** argv) {
     return a.flags.count("help") ? 0 : 2;
   }
   // Where the API is and which token to present.
-  std::string host, tokenFile;
-  int port = 0;
+  std::string listen, tokenFile;
   if (a.flags.count("--config")) {
     ErrorList errors;
     auto cfg = zones::loadConfigFile(a.flags["--config"], errors);
@@ -163,32 +162,24 @@ int runCtl(int argc, char** argv) {
       std::fprintf(stderr, "geodnsctl: the config has no \"admin\" section\n");
       return 2;
     }
-    auto addr = parseHostPort(cfg->admin.listen, &err);
-    if (!addr) return 2;
-    std::string s = addr->str();  // "host:port" or "[v6]:port"
-    auto colon = s.rfind(':');
-    host = s.substr(0, colon);
-    if (host.size() > 1 && host.front() == '[') host = host.substr(1, host.size() - 2);
-    port = std::stoi(s.substr(colon + 1));
+    listen = cfg->admin.listen;
     tokenFile = cfg->admin.tokenFile;
   } else if (a.flags.count("--url") && a.flags.count("--token-file")) {
-    std::string u = a.flags["--url"];
-    if (u.rfind("http://", 0) == 0) u = u.substr(7);
-    while (!u.empty() && u.back() == '/') u.pop_back();
-    auto addr = parseHostPort(u, &err);
-    if (!addr) {
-      std::fprintf(stderr, "geodnsctl: --url: %s\n", err.c_str());
-      return 2;
-    }
-    auto colon = u.rfind(':');
-    host = u.substr(0, colon);
-    if (host.size() > 1 && host.front() == '[') host = host.substr(1, host.size() - 2);
-    port = std::stoi(u.substr(colon + 1));
+    listen = a.flags["--url"];
+    if (listen.rfind("http://", 0) == 0) listen = listen.substr(7);
+    while (!listen.empty() && listen.back() == '/') listen.pop_back();
     tokenFile = a.flags["--token-file"];
   } else {
     std::fprintf(stderr, "geodnsctl: give --config FILE, or --url and --token-file\n");
     return 2;
   }
+  auto addr = parseHostPort(listen, &err);
+  if (!addr) {
+    std::fprintf(stderr, "geodnsctl: admin address: %s\n", err.c_str());
+    return 2;
+  }
+  const std::string host = addr->host();
+  const int port = addr->port();
   std::vector<ApiToken> tokens;
   if (!loadTokens(tokenFile, tokens, &err)) {
     std::fprintf(stderr, "geodnsctl: %s\n", err.c_str());

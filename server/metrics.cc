@@ -40,15 +40,6 @@ std::string escape(const std::string& v) {
   return out;
 }
 
-const char* rcodeName(std::size_t r) {
-  static const char* const names[] = {"NOERROR", "FORMERR", "SERVFAIL", "NXDOMAIN",
-                                      "NOTIMP",  "REFUSED", "YXDOMAIN", "YXRRSET",
-                                      "NXRRSET", "NOTAUTH", "NOTZONE"};
-  if (r < std::size(names)) return names[r];
-  if (r == 16) return "BADVERS";
-  return nullptr;
-}
-
 struct Out {
   std::string text;
   void help(const char* name, const char* type, const char* help) {
@@ -186,7 +177,7 @@ std::string Metrics::render(const ServingSnapshot& snap, const MetricsExtras& x)
   for (int t = 0; t < 2; ++t)
     for (std::size_t i = 0; i < kRcodeSlots; ++i) {
       if (!rc[t][i] && i > 5) continue;
-      const char* n = rcodeName(i);
+      const char* n = dns::rcodeName(static_cast<std::uint16_t>(i));
       o.line("geodns_responses_total",
              label("rcode", n ? n : "other") + "," + label("transport", transports[t]), rc[t][i]);
     }

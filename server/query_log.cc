@@ -3,16 +3,15 @@
 #include <cstring>
 #include <ctime>
 
+#include "core/dns.h"
 #include "zones/zone_file.h"
 
 namespace geodns::server {
 namespace {
 
 const char* rcodeText(std::uint16_t r) {
-  static const char* const names[] = {"NOERROR",  "FORMERR", "SERVFAIL",
-                                      "NXDOMAIN", "NOTIMP",  "REFUSED"};
-  if (r < std::size(names)) return names[r];
-  return r == 16 ? "BADVERS" : "OTHER";
+  const char* n = dns::rcodeName(r);
+  return n ? n : "OTHER";
 }
 
 void copyName(char (&out)[48], const std::string& s) noexcept {
@@ -22,18 +21,9 @@ void copyName(char (&out)[48], const std::string& s) noexcept {
 }
 
 std::string jsonString(const std::string& s) {
-  std::string out = "\"";
-  for (char c : s) {
-    if (c == '"' || c == '\\') out += '\\';
-    if (static_cast<unsigned char>(c) < 0x20) {
-      char buf[8];
-      std::snprintf(buf, sizeof buf, "\\u%04x", c);
-      out += buf;
-      continue;
-    }
-    out += c;
-  }
-  return out + "\"";
+  char buf[2048];  // a name's text is at most ~1 KiB; escaping at most doubles it
+  log::escape(s.c_str(), buf, sizeof buf);
+  return "\"" + std::string(buf) + "\"";
 }
 
 // Query names may hold any byte: logfmt values are quoted when they need it.
@@ -140,12 +130,7 @@ void QueryLog::drain() {
     for (; tail < head; ++tail) {
       const QueryLogRecord& r = s->ring_[tail % QueryLogSink::kRing];
       char ts[40];
-      const std::time_t sec = r.unixMs / 1000;
-      std::tm tm{};
-      gmtime_r(&sec, &tm);
-      char base[32];
-      std::strftime(base, sizeof base, "%Y-%m-%dT%H:%M:%S", &tm);
-      std::snprintf(ts, sizeof ts, "%s.%03lldZ", base, static_cast<long long>(r.unixMs % 1000));
+      log::formatTime(r.unixMs, ts, sizeof ts);
       const std::string qname = name::toText({r.qname, r.qnameLen});
       const std::string ecs =
           r.ecs ? r.ecsAddress.str() + "/" + std::to_string(r.ecsSource) : std::string();

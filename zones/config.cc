@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "core/address.h"
+#include "core/dns.h"
 #include "core/ip.h"
 #include "core/name.h"
 #include "zones/json_positions.h"
@@ -678,10 +679,8 @@ void parseGslb(Ctx& c, const json& root, ServerConfig& cfg, const std::filesyste
 }  // namespace
 
 int dnsRcodeFromText(const std::string& text) {
-  static const char* const kNames[] = {"NOERROR",  "FORMERR", "SERVFAIL",
-                                       "NXDOMAIN", "NOTIMP",  "REFUSED"};
-  for (int i = 0; i < 6; ++i)
-    if (text == kNames[i]) return i;
+  for (std::uint16_t i = 0; i <= 5; ++i)  // the rcodes a probe can expect
+    if (text == dns::rcodeName(i)) return i;
   return -1;
 }
 

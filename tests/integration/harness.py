@@ -56,6 +56,17 @@ def check_probes_stay_on_loopback(cfg):
                     raise AssertionError("pool %s region %s: probe would reach %s, not loopback" % (pname, rname, probed))
 
 
+def stop_process(proc, timeout=10):
+    """SIGTERM by PID, then SIGKILL if it has not exited within `timeout`."""
+    if proc and proc.poll() is None:
+        os.kill(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.kill(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
 class Server:
     def __init__(self, zones=None, config_extra=None, zone_files=None, listen_v6=False, workers=2):
         self.dir = tempfile.mkdtemp(prefix="geodnsd-it-")
@@ -125,13 +136,7 @@ class Server:
         os.kill(self.proc.pid, sig)
 
     def stop(self):
-        if self.proc and self.proc.poll() is None:
-            os.kill(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                os.kill(self.proc.pid, signal.SIGKILL)
-                self.proc.wait()
+        stop_process(self.proc)
         if getattr(self, "log", None):
             self.log.close()
         self.final_log = self.read_log()  # for checks after the stop

@@ -8,7 +8,6 @@ Only loopback is used: Unbound refuses every name outside the test zone
 import os
 import re
 import shutil
-import signal
 import subprocess
 import tempfile
 import time
@@ -18,7 +17,7 @@ import dns.edns
 import dns.message
 
 from admin_client import Api, write_token_file
-from harness import Server, free_port
+from harness import Server, free_port, stop_process
 
 UNBOUND = shutil.which("unbound") or "/usr/sbin/unbound"
 DIG = shutil.which("dig")
@@ -123,13 +122,7 @@ class ThroughUnbound(unittest.TestCase):
 
     @classmethod
     def tearDownClass(cls):
-        if cls.unbound.poll() is None:
-            os.kill(cls.unbound.pid, signal.SIGTERM)
-            try:
-                cls.unbound.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                os.kill(cls.unbound.pid, signal.SIGKILL)
-                cls.unbound.wait()
+        stop_process(cls.unbound)
         cls.ulog.close()
         shutil.rmtree(cls.udir, ignore_errors=True)
         cls.srv.stop()
