@@ -19,7 +19,7 @@ tree_pids() {  # a pid and its descendants
 }
 wait_ready() {  # port: polls (bounded) until the server answers bench.test SOA
   for _ in $(seq 1 100); do
-    [ -n "$(dig +tries=1 +time=1 +short @127.0.0.1 -p "$1" bench.test SOA 2>/dev/null)" ] && return 0
+    dig +tries=1 +time=1 +short @127.0.0.1 -p "$1" bench.test SOA 2>/dev/null | grep -q hostmaster && return 0
     sleep 0.1
   done
   echo "server on port $1 not ready" >&2; return 1
