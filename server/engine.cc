@@ -107,7 +107,7 @@ ParseVerdict parseQuery(std::span<const std::uint8_t> msg, ParsedQuery& q) noexc
   // Additional: at most one OPT; a TSIG only as the last record. A message
   // that breaks off, or an OPT that is itself malformed, gets no OPT back
   // (the OPT cannot be trusted); a well-formed OPT with a bad ECS option does
-  // (RFC 7871 7.1.2 makes it FORMERR, the OPT still tells our size).
+  // (RFC 7871 6 makes it FORMERR; the OPT still tells our size and DO).
   bool ecsBad = false, seenOpt = false;
   for (std::uint16_t i = 0; i < ar; ++i) {
     const std::size_t start = r.pos();
