@@ -321,9 +321,11 @@ class Conformance(unittest.TestCase):
         for name, wire, transports, match, ignore, why in CASES:
             for t in transports:
                 with self.subTest(case=name, transport=t):
-                    got = {n: summary(self.ask(s, wire, t), wire) for n, s in self.servers.items()}
+                    raw = {n: self.ask(s, wire, t) for n, s in self.servers.items()}
+                    got = {n: summary(r, wire) for n, r in raw.items()}
                     geo = got["geodnsd"]
                     self.assertIsNotNone(geo, "geodnsd did not answer")
+                    self.assertEqual(raw["geodnsd"][:2], wire[:2])  # id echoed
                     self.assertEqual(geo["trailing"], 0)
                     self.assertEqual(geo["opcode"], (wire[2] >> 3) & 0xF)
                     if match == "both":
