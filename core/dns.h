@@ -65,7 +65,21 @@ enum class Rcode : std::uint16_t {
   NXDomain = 3,
   NotImp = 4,
   Refused = 5,
+  NotAuth = 9,   // RFC 2136 "not authoritative"; RFC 8945 "not authorized" (TSIG)
   BadVers = 16,  // extended: needs OPT, upper 8 bits in the OPT TTL
+};
+
+// The TSIG RR's ERROR field (RFC 8945 section 3, RFC 2845 onwards); 16 is
+// BADSIG here, BADVERS in an OPT.
+enum class TsigError : std::uint16_t {
+  NoError = 0,
+  BadSig = 16,
+  BadKey = 17,
+  BadTime = 18,
+  BadMode = 19,
+  BadName = 20,
+  BadAlg = 21,
+  BadTrunc = 22,
 };
 
 // Mnemonic of an rcode (RFC 1035, 2136, 6891), or nullptr for one without.

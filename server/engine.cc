@@ -5,6 +5,7 @@
 
 #include "core/compress.h"
 #include "core/dns.h"
+#include "core/tsig.h"
 #include "core/wire.h"
 
 namespace geodns::server {
@@ -68,38 +69,61 @@ ParseVerdict parseQuery(std::span<const std::uint8_t> msg, ParsedQuery& q) noexc
   q.flags = r.u16();
   if (q.flags & dns::kFlagQR) return ParseVerdict::Drop;  // never answer a response
   const std::uint16_t qd = r.u16(), an = r.u16(), ns = r.u16(), ar = r.u16();
+  q.opcode = static_cast<std::uint8_t>((q.flags & dns::kOpcodeMask) >> 11);
+  const bool knownOpcode = q.opcode == static_cast<std::uint8_t>(dns::Opcode::Query) ||
+                           q.opcode == static_cast<std::uint8_t>(dns::Opcode::Notify) ||
+                           q.opcode == static_cast<std::uint8_t>(dns::Opcode::Update);
+  // An opcode we do not implement may give the sections another layout, so a
+  // message we cannot read is NOTIMP for it, not FORMERR.
+  const ParseVerdict malformed = knownOpcode ? ParseVerdict::FormErr : ParseVerdict::NotImp;
 
-  if (qd == 1) {
-    if (name::read(r, q.qnameRaw, false)) {
-      q.qtype = r.u16();
-      q.qclass = r.u16();
-      if (r.ok()) {
-        q.haveQuestion = true;
-        std::memcpy(q.qname.data, q.qnameRaw.data, q.qnameRaw.len);
-        q.qname.len = q.qnameRaw.len;
-        name::toLower(q.qname.data, q.qname.len);
-      }
+  // The question section. Any question we cannot read ends the parse: the
+  // records behind it (and the OPT) cannot be found, so the reply is the
+  // header alone.
+  name::NameBuf scratch;
+  for (std::uint16_t i = 0; i < qd; ++i) {
+    if (!name::read(r, i == 0 ? q.qnameRaw : scratch, false)) return malformed;
+    const std::uint16_t qtype = r.u16(), qclass = r.u16();
+    if (!r.ok()) return malformed;
+    if (i == 0) {
+      q.qtype = qtype;
+      q.qclass = qclass;
     }
   }
-  const std::uint8_t opcode = static_cast<std::uint8_t>((q.flags & dns::kOpcodeMask) >> 11);
-  if (opcode != static_cast<std::uint8_t>(dns::Opcode::Query)) return ParseVerdict::NotImp;
-  if (qd != 1 || !q.haveQuestion) return ParseVerdict::FormErr;
+  if (qd == 1) {
+    q.haveQuestion = true;
+    std::memcpy(q.qname.data, q.qnameRaw.data, q.qnameRaw.len);
+    q.qname.len = q.qnameRaw.len;
+    name::toLower(q.qname.data, q.qname.len);
+  }
 
-  name::NameBuf scratch;
+  // Answer and authority: skipped; a TSIG there is misplaced (RFC 8945 5.1),
+  // and so is an OPT (pseudo-RR of the additional section; NSD and Knot).
+  std::uint16_t type = 0;
   for (std::uint32_t i = 0; i < std::uint32_t{an} + ns; ++i)
-    if (!skipRR(r, nullptr, scratch)) return ParseVerdict::FormErr;
-  int opts = 0;
+    if (!skipRR(r, &type, scratch) || type == T(Type::TSIG) || type == T(Type::OPT))
+      return malformed;
+
+  // Additional: at most one OPT; a TSIG only as the last record. A message
+  // that breaks off, or an OPT that is itself malformed, gets no OPT back
+  // (the OPT cannot be trusted); a well-formed OPT with a bad ECS option does
+  // (RFC 7871 6 makes it FORMERR; the OPT still tells our size and DO).
+  bool ecsBad = false, seenOpt = false;
   for (std::uint16_t i = 0; i < ar; ++i) {
     const std::size_t start = r.pos();
-    std::uint16_t type = 0;
-    if (!skipRR(r, &type, scratch)) return ParseVerdict::FormErr;
-    if (type != T(Type::OPT)) continue;
-    if (++opts > 1) {
-      q.edns = false;  // RFC 6891 6.1.1: more than one OPT is FORMERR
-      return ParseVerdict::FormErr;
+    if (!skipRR(r, &type, scratch)) return malformed;
+    if (type == T(Type::TSIG)) {
+      tsig::Record rec;
+      Reader t(msg, start);
+      if (i + 1 != ar || !tsig::read(t, rec)) return malformed;
+      q.tsigAt = static_cast<std::uint16_t>(start);
+      continue;
     }
+    if (type != T(Type::OPT)) continue;
+    if (seenOpt) return malformed;  // RFC 6891 6.1.1: more than one OPT; no OPT back, as Knot
+    seenOpt = true;
     Reader o(msg, start);
-    if (o.u8() != 0) return ParseVerdict::FormErr;  // OPT owner must be the root
+    if (o.u8() != 0) return malformed;  // OPT owner must be the root
     o.skip(2);
     q.udpSize = std::max(o.u16(), dns::kMinUdpPayload);
     const std::uint32_t ttl = o.u32();
@@ -112,12 +136,23 @@ ParseVerdict parseQuery(std::span<const std::uint8_t> msg, ParsedQuery& q) noexc
       const std::uint16_t len = opt.u16();
       auto data = opt.bytes(len);
       if (!opt.ok()) break;
-      if (code == kOptionEcs && !parseEcs(data, q)) return ParseVerdict::FormErr;
+      if (code == kOptionEcs && !parseEcs(data, q)) ecsBad = true;
     }
-    if (!o.ok() || !opt.ok()) return ParseVerdict::FormErr;
-    q.edns = true;
+    if (!o.ok() || !opt.ok()) return malformed;
   }
-  if (q.edns && q.ednsVersion > 0) return ParseVerdict::BadVers;
+  q.edns = seenOpt;
+  // Options belong to their EDNS version: a version we do not speak is
+  // BADVERS before its options are judged (NSD; Knot without its ECS module).
+  if (q.edns && q.ednsVersion > 0) {
+    q.ecs = false;
+    return ParseVerdict::BadVers;
+  }
+  if (!knownOpcode) return ParseVerdict::NotImp;
+  if (ecsBad) {
+    q.ecs = false;  // nothing to echo: the FORMERR names no client subnet
+    return ParseVerdict::FormErr;
+  }
+  if (qd != 1) return ParseVerdict::FormErr;
   return ParseVerdict::Ok;
 }
 
@@ -263,9 +298,6 @@ class Response {
   }
 
   std::size_t finish(std::uint16_t rcode, bool aa, bool dnssecOk) noexcept {
-    std::uint16_t flags = static_cast<std::uint16_t>(flags_ | (rcode & 0x0F));
-    if (aa) flags |= dns::kFlagAA;
-    if (truncated_) flags |= dns::kFlagTC;
     std::uint16_t ar = counts_[2];
     if (edns_) {
       w_.setLimit(fullLimit_);
@@ -287,12 +319,31 @@ class Response {
       }
       ++ar;
     }
+    if (tsig_) {  // last record of the message (RFC 8945 5.1)
+      w_.setLimit(fullLimit_);
+      const std::size_t mark = w_.size();
+      if (tsig::writeUnsigned(w_, *tsig_, tsigError_, tsig_->timeSigned)) {
+        ++ar;
+      } else {  // only over UDP with huge names: the client retries over TCP
+        w_.truncate(mark);
+        truncated_ = true;
+      }
+    }
+    std::uint16_t flags = static_cast<std::uint16_t>(flags_ | (rcode & 0x0F));
+    if (aa) flags |= dns::kFlagAA;
+    if (truncated_) flags |= dns::kFlagTC;
     w_.patch16(2, flags);
     w_.patch16(4, qd_);
     w_.patch16(6, counts_[0]);
     w_.patch16(8, counts_[1]);
     w_.patch16(10, ar);
     return w_.ok() ? w_.size() : 0;
+  }
+  // An unsigned TSIG RR answering `req` goes last (error responses, RFC 8945
+  // 5.3.2). `req` must outlive finish().
+  void setTsig(const tsig::Record* req, dns::TsigError error) noexcept {
+    tsig_ = req;
+    tsigError_ = static_cast<std::uint16_t>(error);
   }
   void setAdvertised(std::uint16_t v) noexcept { advertised_ = v; }
   bool truncated() const noexcept { return truncated_; }
@@ -310,6 +361,8 @@ class Response {
   std::uint16_t advertised_ = 1232;
   const ParsedQuery& query_;
   std::uint8_t ecsScope_ = 0;
+  const tsig::Record* tsig_ = nullptr;
+  std::uint16_t tsigError_ = 0;
 };
 
 enum class Match : std::uint8_t { Exact, Wildcard, NXDomain, Referral };
@@ -440,9 +493,11 @@ struct Builder {
     facts.truncated = resp.truncated();
     return resp.finish(rcode, aa, q.dnssecOk);
   }
-  std::size_t referral(const Node& cut) noexcept {
+  // NS of the cut in authority, glue in additional. After a CNAME chain the
+  // answer keeps AA=1: the CNAMEs are ours (RFC 1034 4.3.2 step 3b).
+  std::size_t referral(const Node& cut, bool afterCname = false) noexcept {
     const RRset* ns = cut.find(T(Type::NS));
-    facts.outcome = Outcome::Referral;
+    facts.outcome = afterCname ? Outcome::Answer : Outcome::Referral;
     if (resp.addRequired(1, Owner{false, name::asSpan(cut.name)}, *ns)) {
       // In-domain glue must be complete or the message truncated (RFC 9471).
       for (const auto& ref : ns->additional)
@@ -453,7 +508,7 @@ struct Builder {
           break;
         }
     }
-    return done(0, false);
+    return done(0, afterCname);
   }
 
   std::size_t run(const Zone& zone) noexcept {
@@ -466,12 +521,8 @@ struct Builder {
       switch (f.kind) {
         case Match::NXDomain:
           return negative(zone, 3);
-        case Match::Referral:
-          if (hops > 0) {  // a CNAME into a delegation: the chain stops here
-            facts.outcome = Outcome::Answer;
-            return done(0, true);
-          }
-          return referral(*f.node);
+        case Match::Referral:  // after a CNAME: the chain stops at the cut
+          return referral(*f.node, hops > 0);
         case Match::Exact:
         case Match::Wildcard:
           break;
@@ -482,7 +533,8 @@ struct Builder {
                                 qtype == T(Type::CNAME) || qtype == T(Type::ANY)))
         return pool(zone, node, owner);
       const RRset* cname = node.find(T(Type::CNAME));
-      if (cname && qtype != T(Type::CNAME)) {
+      // ANY matches the CNAME itself (RFC 1034 4.3.2 step 3a): not chased.
+      if (cname && qtype != T(Type::CNAME) && qtype != T(Type::ANY)) {
         if (!resp.addRequired(0, owner, *cname)) return done(0, true);
         facts.outcome = Outcome::Answer;
         name::Span target = name::asSpan(cname->target);
@@ -497,7 +549,9 @@ struct Builder {
         ++hops;
         continue;
       }
-      const RRset* set = qtype == T(Type::ANY) ? pickForAny(node) : node.find(qtype);
+      const RRset* set = qtype != T(Type::ANY) ? node.find(qtype)
+                         : cname               ? cname
+                                               : pickForAny(node);
       if (!set) {
         if (hops > 0) {  // NODATA at the end of a chain: keep NOERROR, add SOA
           resp.add(1, Owner{false, name::asSpan(zone.origin())}, zone.soa(), dns::kClassIN,
@@ -510,6 +564,17 @@ struct Builder {
       if (resp.addRequired(0, owner, *set)) resp.addAdditional(*set);
       return done(0, true);
     }
+  }
+
+  // NOTAUTH, the request's TSIG answered unsigned with error BADKEY (RFC 8945
+  // 5.2.2): not an answer. The TSIG was validated by parseQuery.
+  std::size_t badKey(std::span<const std::uint8_t> msg) noexcept {
+    facts.outcome = Outcome::BadKey;
+    tsig::Record req;
+    Reader r(msg, q.tsigAt);
+    if (!tsig::read(r, req)) return done(1, false);
+    resp.setTsig(&req, dns::TsigError::BadKey);
+    return done(9, false);
   }
 
   std::size_t chaos() noexcept {
@@ -579,27 +644,32 @@ std::size_t answer(const ServingSnapshot& snap, std::span<const std::uint8_t> ms
     default:
       break;
   }
+  // RFC 8945 5.2.2: a key we do not know is NOTAUTH/BADKEY whatever the
+  // message asks. No key is configured yet, so every signed message gets it.
+  if (q.tsigAt != 0) return b.badKey(msg);
+  if (q.opcode != static_cast<std::uint8_t>(dns::Opcode::Query)) {
+    // NOTIFY (we are no secondary) and UPDATE: not authorized for anyone (Knot).
+    facts.outcome = Outcome::NotAuth;
+    return b.done(9, false);
+  }
 
   if (q.qclass == dns::kClassCH) return b.chaos();
-  if (q.qclass != dns::kClassIN) {
+  // QCLASS ANY is answered from the IN data, records in class IN (NSD, Knot).
+  if (q.qclass != dns::kClassIN && q.qclass != dns::kClassANY) {
     facts.outcome = Outcome::Refused;
     return b.done(5, false);
   }
   switch (static_cast<Type>(q.qtype)) {
-    case Type::AXFR:
-    case Type::IXFR:  // zone transfers are not offered (yet)
+    case Type::AXFR:                      // zone transfers are not offered (yet)
+      if (transport == Transport::Udp) {  // and never over UDP (RFC 5936 4.2; NSD, Knot)
+        facts.outcome = Outcome::NotImp;
+        return b.done(4, false);
+      }
+      [[fallthrough]];
+    case Type::IXFR:
       facts.outcome = Outcome::Refused;
       return b.done(5, false);
-    case Type::OPT:  // a meta type that only lives in the additional section
-      facts.outcome = Outcome::FormErr;
-      return b.done(1, false);
-    case Type::TKEY:
-    case Type::TSIG:
-    case Type::MAILA:
-    case Type::MAILB:
-      facts.outcome = Outcome::NotImp;
-      return b.done(4, false);
-    default:
+    default:  // OPT, TSIG, TKEY, MAILA, MAILB look up like any type (NSD, Knot)
       break;
   }
 

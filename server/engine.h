@@ -25,6 +25,8 @@ enum class Outcome : std::uint8_t {
   NotImp,
   BadVers,
   ServFail,  // a pool whose all_down is servfail
+  NotAuth,   // NOTIFY or UPDATE: accepted from no one
+  BadKey,    // signed with a TSIG key we do not know: NOTAUTH + TSIG BADKEY
 };
 
 struct QueryFacts {
@@ -45,12 +47,17 @@ struct QueryFacts {
 struct ParsedQuery {
   std::uint16_t id = 0;
   std::uint16_t flags = 0;
-  bool haveQuestion = false;
-  name::NameBuf qnameRaw;  // as sent, case kept
-  name::NameBuf qname;     // lowercase
+  std::uint8_t opcode = 0;
+  bool haveQuestion = false;  // QDCOUNT 1 and the question read: it is echoed
+  name::NameBuf qnameRaw;     // as sent, case kept
+  name::NameBuf qname;        // lowercase
   std::uint16_t qtype = 0;
   std::uint16_t qclass = 0;
-  bool edns = false;  // exactly one well-formed OPT
+  // Exactly one OPT, itself well formed (root owner, option list that fills its
+  // RDATA), in a message whose sections all parse: the response carries an
+  // OPT (RFC 6891 section 7), whatever its rcode. Not set when the message
+  // breaks off, has a second OPT or a misplaced TSIG (as Knot).
+  bool edns = false;
   std::uint16_t udpSize = 0;
   std::uint8_t ednsVersion = 0;
   bool dnssecOk = false;
@@ -59,10 +66,22 @@ struct ParsedQuery {
   std::uint16_t ecsFamily = 0;  // 1 = IPv4, 2 = IPv6
   std::uint8_t ecsSource = 0;   // SOURCE PREFIX-LENGTH
   std::uint8_t ecsAddress[16] = {};
+  // Offset of the TSIG RR (RFC 8945), which is the last record of the
+  // additional section and well formed; 0 when the message has none.
+  std::uint16_t tsigAt = 0;
 };
 
-enum class ParseVerdict : std::uint8_t { Ok, Drop, FormErr, NotImp, BadVers };
+// What the message itself calls for, before any zone data is looked at.
+enum class ParseVerdict : std::uint8_t {
+  Ok,       // one question, opcode QUERY, NOTIFY or UPDATE: answer() decides
+  Drop,     // no response: shorter than a header, or QR=1
+  FormErr,  // malformed, QDCOUNT != 1, bad ECS, second OPT, misplaced TSIG
+  NotImp,   // an opcode other than QUERY, NOTIFY, UPDATE
+  BadVers,  // EDNS version > 0
+};
 
+// One pass over the message. Fills `q` as far as it could read; the
+// question is kept whenever it was read, the OPT whenever `q.edns` says so.
 ParseVerdict parseQuery(std::span<const std::uint8_t> msg, ParsedQuery& q) noexcept;
 
 // Writes the response to `msg` into `out` and returns its length (0: send

@@ -66,9 +66,29 @@ TEST_CASE("answering a batch of queries performs zero heap allocations") {
       {.name = "www.example.test", .edns = true, .version = 1},
       {.name = "www.example.test", .qtype = 255},
       {.name = "www.example.test", .flags = 4 << 11},
+      {.name = "www.example.test", .flags = 5 << 11, .edns = true},
+      {.name = "alias.example.test", .qclass = 255},
+      {.name = "alias.example.test", .qtype = 255},
+      {.name = "www.example.test", .qtype = 254},
+      {.name = "example.test", .qtype = 252, .edns = true},
+      {.name = "www.example.test", .edns = true, .options = test::ecsOption("10.0.0.0", 33, 1)},
   };
   for (const auto& s : specs) batch.push_back(test::makeQuery(s));
+  {  // signed with an unknown TSIG key: NOTAUTH + BADKEY
+    auto q = test::makeQuery({.name = "www.example.test"});
+    const std::uint8_t tsig[] = {
+        3, 'k', 'e',  'y',  0, 0, 250, 0, 255, 0, 0, 0, 0,
+        0, 21,                                               // key., TSIG ANY, TTL 0, RDLENGTH
+        3, 'a', 'l',  'g',  0, 0, 0,   0, 1,   0, 2, 1, 44,  // alg., time signed, fudge
+        0, 0,   0x42, 0x42, 0, 0, 0,   0};  // MAC size 0, original id, error, other
+    q.insert(q.end(), std::begin(tsig), std::end(tsig));
+    q[11] = 1;
+    batch.push_back(q);
+  }
   std::vector<std::uint8_t> out(65535);
+  server::QueryFacts facts;  // the signed query takes the BADKEY path
+  server::answer(*snap, batch.back(), out, server::Transport::Udp, {}, &facts);
+  CHECK(facts.outcome == server::Outcome::BadKey);
   server::SnapshotHolder holder;
   holder.publish(snap);
   server::SnapshotHolder::Reader reader(holder);
