@@ -12,11 +12,14 @@ const char* const kUsage = R"(geodnsd - authoritative GeoDNS / GSLB server
 Usage:
   geodnsd [serve] --config FILE [options]     serve DNS over UDP and TCP
   geodnsd [serve] --listen ADDR:PORT --zone ORIGIN=FILE [...]
-  geodnsd check-config --config FILE          validate config and zones, then exit
+  geodnsd check-config --config FILE          make every check the server makes at start
+                                              (config, zones, geo data, state directory,
+                                              token file, listeners), bind nothing, exit
   geodnsd explain --config FILE --name NAME [--type TYPE] --client IP[/PREFIX] [--json]
                                               what would this client get, and why
   geodnsd status --config FILE [--json]       health of every probed target, from the state
                                               database (works beside a running server)
+  geodnsd ctl COMMAND [args]                  the admin API client (see geodnsctl --help)
   geodnsd --help | --version
 
 Options:

@@ -26,7 +26,7 @@ Usage: geodnsctl [connection] COMMAND [args]      (also: geodnsd ctl ...)
   failover POOL REGION --reason TEXT           make REGION the pool's active region
   failback POOL --reason TEXT                  return the pool to automatic failover
   load MEMBER VALUE [--ttl SECONDS]            push a load figure in [0,1] (default TTL 60 s)
-  explain --name NAME [--type TYPE] --client IP[/PREFIX]
+  explain --name NAME [--type TYPE] --client IP[/PREFIX] [--resolver IP]
   reload [--reason TEXT]                       reload config, zones and geo databases
   audit [--limit N]                            the newest audit records
 
