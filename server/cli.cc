@@ -12,11 +12,14 @@ const char* const kUsage = R"(geodnsd - authoritative GeoDNS / GSLB server
 Usage:
   geodnsd [serve] --config FILE [options]     serve DNS over UDP and TCP
   geodnsd [serve] --listen ADDR:PORT --zone ORIGIN=FILE [...]
-  geodnsd check-config --config FILE          validate config and zones, then exit
+  geodnsd check-config --config FILE          make every check the server makes at start
+                                              (config, zones, geo data, state directory,
+                                              token file, listeners), bind nothing, exit
   geodnsd explain --config FILE --name NAME [--type TYPE] --client IP[/PREFIX] [--json]
                                               what would this client get, and why
   geodnsd status --config FILE [--json]       health of every probed target, from the state
                                               database (works beside a running server)
+  geodnsd ctl COMMAND [args]                  the admin API client (see geodnsctl --help)
   geodnsd --help | --version
 
 Options:
@@ -134,22 +137,27 @@ Options parseArgs(int argc, char** argv, ErrorList& errors) {
   return o;
 }
 
-std::optional<zones::ServerConfig> resolveConfig(const Options& opt, ErrorList& errors) {
+std::optional<zones::ServerConfig> resolveConfigBestEffort(const Options& opt, ErrorList& errors) {
   zones::ServerConfig cfg;
+  bool fileErrors = false;
   if (!opt.configPath.empty()) {
-    auto loaded = zones::loadConfigFile(opt.configPath, errors);
+    const std::size_t before = errors.size();
+    auto loaded = zones::loadConfigFileBestEffort(opt.configPath, errors);
     if (!loaded) return std::nullopt;
     cfg = std::move(*loaded);
+    fileErrors = errors.size() != before;
   }
-  const std::size_t before = errors.size();
   if (!opt.listen.empty()) {
     cfg.listen.clear();
+    cfg.listenWhere.clear();
     for (const auto& l : opt.listen) {
       std::string e;
-      if (!parseHostPort(l, &e))
+      if (!parseHostPort(l, &e)) {
         errors.add("--listen " + l, e);
-      else
+      } else {
         cfg.listen.push_back(l);
+        cfg.listenWhere.push_back("--listen " + l);
+      }
     }
   }
   for (const auto& z : opt.zones) {
@@ -162,10 +170,17 @@ std::optional<zones::ServerConfig> resolveConfig(const Options& opt, ErrorList& 
   }
   if (opt.workers) cfg.workers = *opt.workers;
   if (opt.maxUdpPayload) cfg.limits.maxUdpPayload = static_cast<std::uint16_t>(*opt.maxUdpPayload);
-  if (cfg.listen.empty() && opt.command != Command::Explain)
+  // A config file whose listeners all had errors has said so already.
+  if (cfg.listen.empty() && opt.listen.empty() && opt.command != Command::Explain && !fileErrors)
     errors.add("", "no listener: give --listen ADDR:PORT or a config with \"listen\"");
   if (cfg.zones.empty())
     errors.add("", "no zones: give --zone ORIGIN=FILE or a config with \"zones\"");
+  return cfg;
+}
+
+std::optional<zones::ServerConfig> resolveConfig(const Options& opt, ErrorList& errors) {
+  const std::size_t before = errors.size();
+  auto cfg = resolveConfigBestEffort(opt, errors);
   if (errors.size() != before) return std::nullopt;
   return cfg;
 }

@@ -2,9 +2,12 @@
 
 #include <httplib.h>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <optional>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -23,12 +26,12 @@ Usage: geodnsctl [connection] COMMAND [args]      (also: geodnsd ctl ...)
   failover POOL REGION --reason TEXT           make REGION the pool's active region
   failback POOL --reason TEXT                  return the pool to automatic failover
   load MEMBER VALUE [--ttl SECONDS]            push a load figure in [0,1] (default TTL 60 s)
-  explain --name NAME [--type TYPE] --client IP[/PREFIX]
+  explain --name NAME [--type TYPE] --client IP[/PREFIX] [--resolver IP]
   reload [--reason TEXT]                       reload config, zones and geo databases
   audit [--limit N]                            the newest audit records
 
 Connection (one of):
-  -c, --config FILE        the server's config: its admin listener and token file
+  -c, --config FILE        the server's config; only its "admin" section (listener, token file) is read
   --url http://HOST:PORT --token-file FILE
   --token-name NAME        which token of the file to use (default: the first)
 Members are named by their address. A member drain applies in every pool that lists it.
@@ -136,7 +139,77 @@ void printStatus(const json& j) {
   }
 }
 
+// Records /admin/listen and /admin/token_file while the JSON is read, up to
+// a syntax error if there is one.
+class AdminSectionReader : public nlohmann::json_sax<json> {
+ public:
+  bool admin = false;  // an "admin" object was seen
+  std::optional<std::string> listen, tokenFile;
+  std::string syntaxError;
+
+  bool null() override { return true; }
+  bool boolean(bool) override { return true; }
+  bool number_integer(number_integer_t) override { return true; }
+  bool number_unsigned(number_unsigned_t) override { return true; }
+  bool number_float(number_float_t, const string_t&) override { return true; }
+  bool binary(binary_t&) override { return true; }
+  bool string(string_t& v) override {
+    if (path_.size() == 2 && path_[0] == "admin" && path_[1] == "listen") listen = v;
+    if (path_.size() == 2 && path_[0] == "admin" && path_[1] == "token_file") tokenFile = v;
+    return true;
+  }
+  bool start_object(std::size_t) override {
+    if (path_.size() == 1 && path_[0] == "admin") admin = true;
+    path_.emplace_back();
+    return true;
+  }
+  bool key(string_t& k) override {
+    path_.back() = k;
+    return true;
+  }
+  bool end_object() override {
+    path_.pop_back();
+    return true;
+  }
+  bool start_array(std::size_t) override {
+    path_.emplace_back("[]");
+    return true;
+  }
+  bool end_array() override {
+    path_.pop_back();
+    return true;
+  }
+  bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception& e) override {
+    syntaxError = e.what();
+    return false;
+  }
+
+ private:
+  std::vector<std::string> path_;  // the key (or "[]") at each depth
+};
+
 }  // namespace
+
+bool ctlTargetFromConfig(const std::string& text, const std::string& path, CtlTarget& out,
+                         std::string* err) {
+  AdminSectionReader r;
+  json::sax_parse(text, &r);
+  const std::string broken =
+      r.syntaxError.empty() ? "" : " (the file's JSON is broken: " + r.syntaxError + ")";
+  if (!r.admin) {
+    *err = path + ": the config has no \"admin\" section" + broken;
+    return false;
+  }
+  if (!r.tokenFile || r.tokenFile->empty()) {
+    *err = path + ": \"admin\" has no token_file" + broken;
+    return false;
+  }
+  out.listen = r.listen ? *r.listen : zones::AdminConfig{}.listen;
+  std::filesystem::path f = *r.tokenFile;
+  const std::filesystem::path base = std::filesystem::path(path).parent_path();
+  out.tokenFile = (f.is_relative() && !base.empty() ? base / f : f).string();
+  return true;
+}
 
 int runCtl(int argc, char** argv) {
   Args a;
@@ -152,18 +225,23 @@ int runCtl(int argc, char** argv) {
   // Where the API is and which token to present.
   std::string listen, tokenFile;
   if (a.flags.count("--config")) {
-    ErrorList errors;
-    auto cfg = zones::loadConfigFile(a.flags["--config"], errors);
-    if (!cfg) {
-      for (const auto& e : errors.all()) std::fprintf(stderr, "geodnsctl: %s\n", e.str().c_str());
+    // Only the admin section: a config broken elsewhere is the server's to
+    // report (a reload answers 422 with every error).
+    const std::string& path = a.flags["--config"];
+    std::ifstream in(path);
+    if (!in) {
+      std::fprintf(stderr, "geodnsctl: %s: cannot read the config file\n", path.c_str());
       return 2;
     }
-    if (!cfg->admin.enabled) {
-      std::fprintf(stderr, "geodnsctl: the config has no \"admin\" section\n");
+    std::stringstream text;
+    text << in.rdbuf();
+    CtlTarget target;
+    if (!ctlTargetFromConfig(text.str(), path, target, &err)) {
+      std::fprintf(stderr, "geodnsctl: %s; or give --url and --token-file\n", err.c_str());
       return 2;
     }
-    listen = cfg->admin.listen;
-    tokenFile = cfg->admin.tokenFile;
+    listen = target.listen;
+    tokenFile = target.tokenFile;
   } else if (a.flags.count("--url") && a.flags.count("--token-file")) {
     listen = a.flags["--url"];
     if (listen.rfind("http://", 0) == 0) listen = listen.substr(7);

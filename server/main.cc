@@ -30,6 +30,7 @@
 #include "server/query_log.h"
 #include "server/rrl.h"
 #include "server/serving.h"
+#include "server/startup.h"
 #include "server/tcp.h"
 #include "server/udp.h"
 
@@ -49,14 +50,14 @@ std::size_t countRecords(const ServingSnapshot& s) {
 }
 
 // Switches every thread to `pw`'s uid, gid and no supplementary groups.
-bool dropPrivileges(const passwd& pw, std::string* err) {
+bool dropPrivileges(const RunAs& pw, std::string* err) {
   if (::geteuid() != 0) {
-    if (::geteuid() == pw.pw_uid) return true;
+    if (::geteuid() == pw.uid) return true;
     *err = "--user needs root to switch users";
     return false;
   }
-  if (::setgroups(0, nullptr) != 0 || ::setgid(pw.pw_gid) != 0 || ::setuid(pw.pw_uid) != 0) {
-    *err = std::string("cannot switch to user ") + pw.pw_name + ": " + std::strerror(errno);
+  if (::setgroups(0, nullptr) != 0 || ::setgid(pw.gid) != 0 || ::setuid(pw.uid) != 0) {
+    *err = "cannot switch to user " + pw.name + ": " + std::strerror(errno);
     return false;
   }
   if (::setuid(0) == 0) {  // must not be able to get root back
@@ -101,8 +102,11 @@ int main(int argc, char** argv) {
   log::setLevel(level);
   log::setFormat(format);
 
+  // Steps 2 and 3 of the start-up checks (server/startup.h): every error of
+  // the config, its zones and its geo data, in one run.
   ErrorList errors;
-  auto cfg = resolveConfig(opt, errors);
+  LoadedConfig loaded = loadServing(opt, errors);
+  const auto& cfg = loaded.config;
   // The config's "log" applies where the command line said nothing.
   if (cfg && opt.logLevel.empty() && !cfg->log.level.empty() &&
       log::parseLevel(cfg->log.level.c_str(), level))
@@ -110,9 +114,17 @@ int main(int argc, char** argv) {
   if (cfg && opt.logFormat.empty() && !cfg->log.format.empty() &&
       log::parseFormat(cfg->log.format.c_str(), format))
     log::setFormat(format);
-  std::shared_ptr<const ServingSnapshot> snap;
-  if (cfg) snap = buildSnapshot(*cfg, errors);
-  if (!snap) {
+  std::shared_ptr<const ServingSnapshot> snap = loaded.snapshot;
+  const bool starting = opt.command == Command::Serve || opt.command == Command::CheckConfig;
+  // check-config makes every check the server makes before it serves, and a
+  // server whose config is broken reports those too: one run lists them all.
+  // Only a server with a clean config takes its resources (StartMode::Serve).
+  StartResources res;
+  if (cfg && starting)
+    prepareStart(*cfg, opt,
+                 snap && opt.command == Command::Serve ? StartMode::Serve : StartMode::Check, res,
+                 errors);
+  if (!snap || !errors.empty()) {
     printErrors(errors);
     std::fprintf(stderr, "geodnsd: %zu error(s); nothing served\n", errors.size());
     return 1;
@@ -185,43 +197,12 @@ int main(int argc, char** argv) {
   SplitMixRng rng(static_cast<std::uint64_t>(clock.unixSeconds()) ^
                   static_cast<std::uint64_t>(getpid()));
   health::CurlProbeTransport transport;
-  // --user: resolved now; the state directory is handed to the user before
-  // it is opened, and privileges are dropped once every socket is bound.
-  const passwd* runAs = nullptr;
-  if (!opt.user.empty()) {
-    runAs = ::getpwnam(opt.user.c_str());
-    if (!runAs) {
-      std::fprintf(stderr, "geodnsd: --user: no user '%s'\n", opt.user.c_str());
-      return 2;
-    }
-  }
-  std::unique_ptr<health::Store> store;
+  // Resources taken by prepareStart; privileges are dropped once every socket is bound.
+  const std::optional<RunAs> runAs = res.runAs;
+  std::unique_ptr<health::Store> store = std::move(res.store);
+  std::vector<ApiToken> tokens = std::move(res.tokens);
+  std::unique_ptr<QueryLog> queryLog = std::move(res.queryLog);
   const auto& hc = cfg->gslb.health;
-  if (runAs && !hc.database.empty() && ::geteuid() == 0) {
-    std::error_code ec;
-    std::filesystem::create_directories(hc.database, ec);
-    if (::chown(hc.database.c_str(), runAs->pw_uid, runAs->pw_gid) != 0 && !ec)
-      GEODNS_LOG_WARN("cannot chown %s: %s", hc.database.c_str(), std::strerror(errno));
-    for (const auto& e : std::filesystem::recursive_directory_iterator(hc.database, ec))
-      if (::chown(e.path().c_str(), runAs->pw_uid, runAs->pw_gid) != 0)
-        GEODNS_LOG_WARN("cannot chown %s: %s", e.path().c_str(), std::strerror(errno));
-  }
-  if (!hc.database.empty()) {
-    std::string err;
-    store = health::openRocksStore(hc.database, hc.history, false, &err);
-    if (!store) {
-      std::fprintf(stderr, "geodnsd: %s\n", err.c_str());
-      return 1;
-    }
-  }
-  std::vector<ApiToken> tokens;
-  if (cfg->admin.enabled) {
-    std::string err;
-    if (!loadTokens(cfg->admin.tokenFile, tokens, &err)) {
-      std::fprintf(stderr, "geodnsd: %s\n", err.c_str());
-      return 1;
-    }
-  }
   // Operator overrides live in the state database; they apply even while the
   // API is switched off.
   std::unique_ptr<AdminState> admin;
@@ -235,21 +216,6 @@ int main(int argc, char** argv) {
   std::atomic<bool> stop{false};
   std::atomic<bool> ready{false};
 
-  // The sampled query log (settings take effect at start-up; SIGHUP reopens
-  // the file for logrotate).
-  std::unique_ptr<QueryLog> queryLog;
-  if (!cfg->log.queryLogFile.empty()) {
-    queryLog =
-        std::make_unique<QueryLog>(cfg->log.queryLogFile, cfg->log.queryLogSample, log::format());
-    std::string err;
-    if (!queryLog->open(&err)) {
-      std::fprintf(stderr, "geodnsd: %s\n", err.c_str());
-      return 1;
-    }
-    if (runAs && ::geteuid() == 0 &&
-        ::chown(cfg->log.queryLogFile.c_str(), runAs->pw_uid, runAs->pw_gid) != 0)
-      GEODNS_LOG_WARN("cannot chown %s: %s", cfg->log.queryLogFile.c_str(), std::strerror(errno));
-  }
   // The rate-limit table is sized at start-up; limits follow reloads.
   std::unique_ptr<Rrl> rrl;
   if (cfg->rrl.enabled) rrl = std::make_unique<Rrl>(cfg->rrl.tableSize);
@@ -288,14 +254,15 @@ int main(int argc, char** argv) {
     std::lock_guard lock(reloadMu);
     ReloadOutcome out;
     ErrorList reloadErrors;
-    auto next = resolveConfig(opt, reloadErrors);
-    std::shared_ptr<const ServingSnapshot> nextSnap;
-    if (next) nextSnap = buildSnapshot(*next, reloadErrors);
+    LoadedConfig nextLoaded = loadServing(opt, reloadErrors);  // every error in one reply
+    const auto& next = nextLoaded.config;
+    std::shared_ptr<const ServingSnapshot> nextSnap = nextLoaded.snapshot;
     std::vector<ApiToken> nextTokens;
     std::string tokenErr;
-    if (nextSnap && next->admin.enabled &&
+    if (next && next->admin.enabled && !next->admin.tokenFile.empty() &&
         !loadTokens(next->admin.tokenFile, nextTokens, &tokenErr))
-      reloadErrors.add("admin", tokenErr);
+      reloadErrors.add(next->admin.tokenFileWhere.empty() ? "admin" : next->admin.tokenFileWhere,
+                       tokenErr);
     if (!nextSnap || !reloadErrors.empty()) {
       for (const auto& e : reloadErrors.all()) {
         GEODNS_LOG_ERROR("reload: %s", e.str().c_str());
@@ -368,7 +335,7 @@ int main(int argc, char** argv) {
       return 1;
     }
     GEODNS_LOG_INFO("running as user %s (uid %u)", opt.user.c_str(),
-                    static_cast<unsigned>(runAs->pw_uid));
+                    static_cast<unsigned>(runAs->uid));
   }
   ready.store(true);
   std::string listening;

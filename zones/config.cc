@@ -395,6 +395,7 @@ void parseGslb(Ctx& c, const json& root, ServerConfig& cfg, const std::filesyste
       checkKeys(c, h, "/health", {"min_ttl", "database", "max_age_s", "history"});
       getUnsigned(c, h, "min_ttl", "/health", g.health.minTtl, 0, 86400);
       if (getString(c, h, "database", "/health", g.health.database, false)) {
+        g.health.databaseWhere = c.where("/health/database");
         std::filesystem::path f = g.health.database;
         g.health.database = (f.is_relative() && !base.empty() ? base / f : f).string();
       }
@@ -684,9 +685,8 @@ int dnsRcodeFromText(const std::string& text) {
   return -1;
 }
 
-std::optional<ServerConfig> parseConfig(const std::string& text, const std::string& path,
-                                        ErrorList& errors) {
-  const std::size_t before = errors.size();
+std::optional<ServerConfig> parseConfigBestEffort(const std::string& text, const std::string& path,
+                                                  ErrorList& errors) {
   json root;
   try {
     root = json::parse(text);
@@ -729,6 +729,7 @@ std::optional<ServerConfig> parseConfig(const std::string& text, const std::stri
           c.err(p, e);
         } else {
           cfg.listen.push_back(l[i].get<std::string>());
+          cfg.listenWhere.push_back(c.where(p));
         }
       }
     }
@@ -815,11 +816,13 @@ std::optional<ServerConfig> parseConfig(const std::string& text, const std::stri
     } else {
       checkKeys(c, a, "/admin", {"listen", "token_file", "threads"});
       cfg.admin.enabled = true;
+      cfg.admin.listenWhere = c.where(a.contains("listen") ? "/admin/listen" : "/admin");
       if (getString(c, a, "listen", "/admin", cfg.admin.listen, false)) {
         std::string e;
         if (!parseHostPort(cfg.admin.listen, &e)) c.err("/admin/listen", e);
       }
       if (getString(c, a, "token_file", "/admin", cfg.admin.tokenFile, true)) {
+        cfg.admin.tokenFileWhere = c.where("/admin/token_file");
         std::filesystem::path f = cfg.admin.tokenFile;
         cfg.admin.tokenFile = (f.is_relative() && !base.empty() ? base / f : f).string();
       }
@@ -871,6 +874,7 @@ std::optional<ServerConfig> parseConfig(const std::string& text, const std::stri
         } else {
           checkKeys(c, q, "/log/query_log", {"file", "sample"});
           if (getString(c, q, "file", "/log/query_log", cfg.log.queryLogFile, true)) {
+            cfg.log.queryLogWhere = c.where("/log/query_log/file");
             std::filesystem::path f = cfg.log.queryLogFile;
             cfg.log.queryLogFile = (f.is_relative() && !base.empty() ? base / f : f).string();
           }
@@ -879,11 +883,18 @@ std::optional<ServerConfig> parseConfig(const std::string& text, const std::stri
       }
     }
   }
+  return cfg;
+}
+
+std::optional<ServerConfig> parseConfig(const std::string& text, const std::string& path,
+                                        ErrorList& errors) {
+  const std::size_t before = errors.size();
+  auto cfg = parseConfigBestEffort(text, path, errors);
   if (errors.size() != before) return std::nullopt;
   return cfg;
 }
 
-std::optional<ServerConfig> loadConfigFile(const std::string& path, ErrorList& errors) {
+std::optional<ServerConfig> loadConfigFileBestEffort(const std::string& path, ErrorList& errors) {
   std::ifstream in(path);
   if (!in) {
     errors.add(path, "cannot open config file");
@@ -891,7 +902,14 @@ std::optional<ServerConfig> loadConfigFile(const std::string& path, ErrorList& e
   }
   std::stringstream ss;
   ss << in.rdbuf();
-  return parseConfig(ss.str(), path, errors);
+  return parseConfigBestEffort(ss.str(), path, errors);
+}
+
+std::optional<ServerConfig> loadConfigFile(const std::string& path, ErrorList& errors) {
+  const std::size_t before = errors.size();
+  auto cfg = loadConfigFileBestEffort(path, errors);
+  if (errors.size() != before) return std::nullopt;
+  return cfg;
 }
 
 std::shared_ptr<const ZoneSet> loadZones(const ServerConfig& cfg, ErrorList& errors) {

@@ -137,6 +137,7 @@ struct HealthConfig {
   std::string database;            // RocksDB directory for persisted state; empty = none
   std::uint32_t maxAgeSec = 3600;  // persisted state older than this is discarded at start-up
   std::uint32_t history = 100;     // results kept per target
+  std::string databaseWhere;       // "geodnsd.json:12:17 /health/database" for start-up errors
 };
 
 struct GslbConfig {
@@ -166,6 +167,7 @@ struct LogConfig {
   std::string level;   // empty = the command line's
   std::string queryLogFile;  // empty = no query log
   std::uint32_t queryLogSample = 100;  // one query in N per worker
+  std::string queryLogWhere;           // place of "file", for start-up errors
 };
 
 // The admin HTTP API; off unless the config has an "admin" object.
@@ -174,6 +176,7 @@ struct AdminConfig {
   std::string listen = "127.0.0.1:8053";
   std::string tokenFile;  // resolved against the config's directory
   unsigned threads = 4;
+  std::string listenWhere, tokenFileWhere;  // places, for start-up errors
 };
 
 struct ServerConfig {
@@ -187,6 +190,7 @@ struct ServerConfig {
   AdminConfig admin;
   RrlConfig rrl;
   LogConfig log;
+  std::vector<std::string> listenWhere;  // the place of each of `listen` (JSON path or flag)
 };
 
 // Parses the JSON text of a config file. `path` is used for messages and to
@@ -194,6 +198,16 @@ struct ServerConfig {
 std::optional<ServerConfig> parseConfig(const std::string& text, const std::string& path,
                                         ErrorList& errors);
 std::optional<ServerConfig> loadConfigFile(const std::string& path, ErrorList& errors);
+
+// The same parse, but what could be read is returned even when `errors`
+// gained entries, so that later checks (zone files, bindings against zones,
+// geo databases, start-up checks) can report their errors in the same run.
+// An element with an error may be present with defaults or empty fields;
+// callers must only run checks that are safe on such data. nullopt only when
+// there is nothing to read: no file, a JSON syntax error, no JSON object.
+std::optional<ServerConfig> parseConfigBestEffort(const std::string& text, const std::string& path,
+                                                  ErrorList& errors);
+std::optional<ServerConfig> loadConfigFileBestEffort(const std::string& path, ErrorList& errors);
 
 // "NOERROR".."REFUSED" -> 0..5, or -1.
 int dnsRcodeFromText(const std::string& text);

@@ -111,3 +111,38 @@ TEST_CASE("admin: defaults, relative token file, and it needs the state database
   CHECK(all.find("/admin/extra") != std::string::npos);
   CHECK(all.find("needs \"health\"") != std::string::npos);
 }
+
+TEST_CASE("best effort: a config with errors is still returned for the checks after the parse") {
+  const char* text = R"({
+  "listen": ["127.0.0.1:53", "nowhere"],
+  "workers": "two",
+  "zones": [{"origin": "a.test", "file": "a.zone"}, {"origin": "b..test", "file": "b.zone"}],
+  "bindings": [{"name": "www.a.test", "pool": "nope", "policy": "nope"}],
+  "health": {"database": "state"},
+  "admin": {"token_file": "admin.token"},
+  "log": {"query_log": {"file": "q.log"}}
+})";
+  ErrorList strict;
+  CHECK_FALSE(zones::parseConfig(text, "/etc/g/c.json", strict));
+  ErrorList errors;
+  auto cfg = zones::parseConfigBestEffort(text, "/etc/g/c.json", errors);
+  REQUIRE(cfg);
+  CHECK(errors.str() == strict.str());  // the same errors, whatever the caller does next
+  CHECK(errors.str().find("/workers: expected a non-negative integer") != std::string::npos);
+  CHECK(cfg->listen == std::vector<std::string>{"127.0.0.1:53"});  // the bad one is left out
+  CHECK(cfg->listenWhere == std::vector<std::string>{"/etc/g/c.json:2:14 /listen/0"});
+  REQUIRE(cfg->zones.size() == 2);
+  CHECK(cfg->zones[0].file == "/etc/g/a.zone");
+  REQUIRE(cfg->gslb.bindings.size() == 1);
+  CHECK(cfg->gslb.bindings[0].name == "www.a.test");
+  // Start-up checks name the place of the value they refuse.
+  CHECK(cfg->gslb.health.database == "/etc/g/state");
+  CHECK(cfg->gslb.health.databaseWhere == "/etc/g/c.json:6:26 /health/database");
+  CHECK(cfg->admin.tokenFileWhere == "/etc/g/c.json:7:27 /admin/token_file");
+  CHECK(cfg->admin.listenWhere == "/etc/g/c.json:7:12 /admin");
+  CHECK(cfg->log.queryLogWhere == "/etc/g/c.json:8:33 /log/query_log/file");
+
+  ErrorList syntax;
+  CHECK_FALSE(zones::parseConfigBestEffort("{\"listen\": [,]}", "c.json", syntax));
+  CHECK(syntax.str().find("c.json:1:") != std::string::npos);
+}
