@@ -50,6 +50,10 @@ const char* kConfig = R"({
     "open": {"ttl": 30, "probe": "web", "regions": {
               "eu": {"members": [{"address": "198.51.100.50"}]},
               "us": {"members": [{"address": "192.0.2.50"}]}}},
+    "fo":  {"ttl": 30, "regions": {
+              "eu": {"members": [{"address": "198.51.100.70"}]},
+              "us": {"members": [{"address": "192.0.2.70"}]}},
+            "failover": {"primary": "eu", "standby": ["us"]}},
     "names": {"ttl": 60, "all_down": "nodata", "regions": {
               "eu": {"cname": "eu.cdn.example"}, "us": {"cname": "us.cdn.example"}}}
   },
@@ -65,6 +69,7 @@ const char* kConfig = R"({
     "loose": {"steps": [
       {"step": "geo_map", "map": {"continent:EU": ["eu"], "country:US": ["us"], "default": ["us"]}},
       {"step": "up"}, {"step": "weighted"}]},
+    "active": {"steps": [{"step": "failover"}, {"step": "first_n", "n": 1}]},
     "first": {"steps": [
       {"step": "geo_map", "map": {"continent:EU": ["eu", "us"], "default": ["us", "eu"]}},
       {"step": "up"}]}
@@ -77,7 +82,8 @@ const char* kConfig = R"({
     {"name": "sf.d.test", "pool": "sf", "policy": "fenced"},
     {"name": "fb.d.test", "pool": "fb", "policy": "fenced"},
     {"name": "open.d.test", "pool": "open", "policy": "fenced"},
-    {"name": "cdn.d.test", "pool": "names", "policy": "fenced"}
+    {"name": "cdn.d.test", "pool": "names", "policy": "fenced"},
+    {"name": "fo.d.test", "pool": "fo", "policy": "active"}
   ]
 })";
 
@@ -396,7 +402,8 @@ TEST_CASE("decidePool: the engine and explain give the same decision, case by ca
       {"CNAME asked of an address pool: NODATA", "www.d.test", kEu, {}, 0, V{}, "eu", 0, 24, 5},
   };
   for (const auto& c : cases) {
-    CAPTURE(c.what);
+    const std::string what = c.what;
+    CAPTURE(what);
     auto snap = f.with(c.health);
     const Got e = fromEngine(*snap, c.name, c.qtype, c.client);
     CHECK(e.rcode == c.rcode);
@@ -430,6 +437,9 @@ TEST_CASE("explain beside a server: drains, expiry and failover from the state d
     return fromExplain(*snap, name, 1, client);
   };
   CHECK(ask("www.d.test", kEu).region == "eu");
+  CHECK(ask("fo.d.test", kEu).region == "eu");  // the primary
+  store.saveFailover({"fo", "us", now - 5, "test", true});
+  CHECK(ask("fo.d.test", kEu).region == "us");  // the recorded active tier, as the server has it
   drain("region_drain", "eu", 0);
   CHECK(ask("www.d.test", kEu).region == "us");
   CHECK(ask("fenced.d.test", kEu).records.empty());  // fenced: NODATA
@@ -469,7 +479,8 @@ TEST_CASE("clientFor: ECS when the policy uses it and the prefix is not 0") {
       {"policy without ECS", &noEcs, 1, 24, "203.0.113.53", false},
   };
   for (const auto& c : cases) {
-    CAPTURE(c.what);
+    const std::string what = c.what;
+    CAPTURE(what);
     Client cl = clientFor(*c.policy, resolver, c.family, c.source, v4);
     CHECK(cl.address.str() == c.address);
     CHECK(cl.fromEcs == c.fromEcs);

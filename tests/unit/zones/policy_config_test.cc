@@ -70,7 +70,8 @@ TEST_CASE("a fallback pool must have a region of every geo_map list of the bindi
       {"no location step: the fallback pool's own order", config(R"([{"step": "up"}])"), nullptr},
   };
   for (const auto& c : cases) {
-    CAPTURE(c.what);
+    const std::string what = c.what;
+    CAPTURE(what);
     const std::string errors = errorsOf(c.json);
     if (c.expect) {
       CHECK(errors.find(c.expect) != std::string::npos);
