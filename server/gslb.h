@@ -219,13 +219,14 @@ void decidePool(const Gslb& g, const PoolQuery& query, const health::HealthView*
                 PoolDecision& out, Trace* trace = nullptr) noexcept;
 
 // The TTL an answer from `region` (an index into pool.regions) carries now
-// for a client that ranks it first and is answered with all its up members:
-// the pool's TTL, shortened (never below health.min_ttl) while one of them is
-// in transition (down, unknown, or failing checks). Control plane (status).
+// for a client that ranks it first and is answered with all its up members
+// (all its members when none is up: fail open): the pool's TTL, shortened
+// (never below health.min_ttl) while one of them is in transition (down,
+// unknown, or failing checks). Control plane (status).
 std::uint32_t regionAnswerTtl(const Gslb& g, const Pool& pool, std::size_t region,
                               const health::HealthView* health) noexcept;
-// Whether some binding of `pool` runs a policy whose TTLs health caps (an
-// `up` step over an address pool).
+// Whether some binding of `pool` (or of a pool it is the fallback of) runs a
+// policy whose TTLs health caps (an `up` step over an address pool).
 bool healthCapsTtl(const Gslb& g, std::size_t pool) noexcept;
 
 // Applies one operator override (a drain or a pushed load) to `view`, a view

@@ -531,3 +531,39 @@ TEST_CASE("counters: all-down answers and fallbacks count unanswered; records co
       text.find("geodns_member_answers_total{pool=\"one\",region=\"eu\",member=\"198.51.100.61") ==
       std::string::npos);
 }
+
+TEST_CASE("regionAnswerTtl and healthCapsTtl: the TTLs /v1/status reports") {
+  Fixture f;
+  const Gslb& g = *f.base->gslb;
+  auto poolNamed = [&](const char* n) -> std::size_t {
+    for (std::size_t i = 0; i < g.pools.size(); ++i)
+      if (g.pools[i].name == n) return i;
+    FAIL("no pool " << n);
+    return 0;
+  };
+  const Pool& one = g.pools[poolNamed("one")];  // eu: 198.51.100.60, .61; us: 192.0.2.60
+  struct C {
+    const char* what;
+    Health health;
+    std::uint32_t eu;
+  } cases[] = {
+      {"steady", {}, 30},
+      {"an up member failing checks", {.failing = {"198.51.100.61"}}, kFailingIn},
+      {"a down member is not in the answer", {.down = {"198.51.100.61"}}, 30},
+      {"all down: the answer fails open, capped",
+       {.down = {"198.51.100.60", "198.51.100.61"}},
+       kDownIn},
+  };
+  for (const auto& c : cases) {
+    const std::string what = c.what;
+    CAPTURE(what);
+    auto snap = f.with(c.health);
+    CHECK(regionAnswerTtl(g, one, 0, snap->health.get()) == c.eu);
+    CHECK(regionAnswerTtl(g, one, 1, snap->health.get()) == 30);
+  }
+  CHECK(regionAnswerTtl(g, one, 0, nullptr) == 30);  // no health yet
+  CHECK(healthCapsTtl(g, poolNamed("web")));
+  CHECK(healthCapsTtl(g, poolNamed("spare")));        // a fallback: the policy of the pool it backs
+  CHECK_FALSE(healthCapsTtl(g, poolNamed("fo")));     // failover + first_n: no up step
+  CHECK_FALSE(healthCapsTtl(g, poolNamed("names")));  // CNAME pool
+}
