@@ -359,14 +359,22 @@ std::shared_ptr<const health::HealthView> healthFromStore(health::Store& store, 
   for (std::size_t i = 0; i < gslb.probes.size(); ++i) {
     auto rec = store.loadTarget(gslb.probes[i].key());
     health::TargetHealth& h = view->targets[i];
-    if (!rec) continue;  // unknown: counts as up
+    const auto& spec = gslb.probes[i];
+    if (!rec) {
+      // Nothing recorded yet: the server's tracker starts in the initial state.
+      h.state = spec.initial;
+      h.up = h.steady = spec.initial == health::State::Up;
+      h.changeInSec = static_cast<std::uint32_t>(std::chrono::duration_cast<std::chrono::seconds>(
+                                                     spec.interval * (h.up ? spec.fall : spec.rise))
+                                                     .count());
+      continue;
+    }
     h.state = rec->state;
     h.up = rec->state == health::State::Up ||
            (rec->state == health::State::Unknown && gslb.probes[i].unknownIsUp);
     h.steady = rec->state == health::State::Up && rec->fail == 0;
     h.latencyMs = static_cast<float>(rec->latencyMs);
     h.load = static_cast<float>(rec->load);
-    const auto& spec = gslb.probes[i];
     const unsigned left =
         rec->state == health::State::Up     ? (spec.fall > rec->fail ? spec.fall - rec->fail : 1)
         : rec->state == health::State::Down ? (spec.rise > rec->ok ? spec.rise - rec->ok : 1)

@@ -800,10 +800,14 @@ std::uint32_t regionAnswerTtl(const Gslb& g, const Pool& pool, std::size_t regio
                               const health::HealthView* health) noexcept {
   const health::HealthView* hv = health && health->forConfig == &g ? health : nullptr;
   if (region >= pool.regions.size()) return pool.ttl;
+  // The members an answer holds: the up ones, or all when none is (fail open).
+  bool anyUp = false;
+  for (const auto* ms : {&pool.regions[region].v4, &pool.regions[region].v6})
+    for (const Member& m : *ms) anyUp = anyUp || (m.weight > 0 && memberUp(m, hv));
   std::uint32_t cap = kNoCap;
   for (const auto* ms : {&pool.regions[region].v4, &pool.regions[region].v6})
     for (const Member& m : *ms)
-      if (m.weight > 0 && memberUp(m, hv)) cap = std::min(cap, transitionCap(m, hv));
+      if (m.weight > 0 && (!anyUp || memberUp(m, hv))) cap = std::min(cap, transitionCap(m, hv));
   if (cap >= pool.ttl) return pool.ttl;
   return std::max(cap, std::min(g.minTtl, pool.ttl));
 }
@@ -811,7 +815,8 @@ std::uint32_t regionAnswerTtl(const Gslb& g, const Pool& pool, std::size_t regio
 bool healthCapsTtl(const Gslb& g, std::size_t pool) noexcept {
   if (pool >= g.pools.size() || g.pools[pool].isCname) return false;
   for (const Binding& b : g.bindings) {
-    if (b.pool != pool) continue;
+    // A fallback pool answers with the policy of the binding it backs.
+    if (b.pool != pool && g.pools[b.pool].fallbackPool != static_cast<std::int32_t>(pool)) continue;
     for (const Step& st : g.policies[b.policy].steps)
       if (st.kind == StepKind::Up) return true;
   }

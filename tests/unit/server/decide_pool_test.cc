@@ -436,7 +436,10 @@ TEST_CASE("explain beside a server: drains, expiry and failover from the state d
     snap->health = healthFromStore(store, g, now);
     return fromExplain(*snap, name, 1, client);
   };
+  // Nothing recorded: targets start in their initial state (up, steady), as
+  // in the server, so answers keep the pool's TTL.
   CHECK(ask("www.d.test", kEu).region == "eu");
+  CHECK(ask("www.d.test", kEu).ttl == 30);
   CHECK(ask("fo.d.test", kEu).region == "eu");  // the primary
   store.saveFailover({"fo", "us", now - 5, "test", true});
   CHECK(ask("fo.d.test", kEu).region == "us");  // the recorded active tier, as the server has it
