@@ -179,6 +179,12 @@ std::string explain(const ServingSnapshot& snap, const ExplainRequest& req, bool
         t << " (matched " << geo::matchKindName(log.matched) << ")";
         js["matched"] = geo::matchKindName(log.matched);
       }
+      // Both passes run the same policy: the step's own settings.
+      const std::size_t stepIndex = s >= trace->fallbackFrom ? s - trace->fallbackFrom : s;
+      if (stepIndex < policy.steps.size() && policy.steps[stepIndex].fence) {
+        t << " (fence)";
+        js["fence"] = true;
+      }
       t << " ->";
       nlohmann::ordered_json order = nlohmann::ordered_json::array();
       for (std::uint8_t i = 0; i < log.count; ++i) {
@@ -219,8 +225,9 @@ std::string explain(const ServingSnapshot& snap, const ExplainRequest& req, bool
               << (th.up               ? " (kept)"
                   : d.healthDependent ? " (dropped: down)"
                                       : " (down, but the policy has no up step)")
-              << (th.steady ? "" : ", in transition") << ", latency " << coord(th.latencyMs)
-              << " ms, load " << (th.load >= 0 ? coord(th.load) : std::string("-")) << "\n";
+              << (th.up && !th.steady ? ", in transition" : "") << ", latency "
+              << coord(th.latencyMs) << " ms, load "
+              << (th.load >= 0 ? coord(th.load) : std::string("-")) << "\n";
             nlohmann::ordered_json e = {{"region", rn},
                                         {"address", m.addr.str()},
                                         {"state", health::stateName(th.state)},
