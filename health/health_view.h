@@ -13,6 +13,10 @@ struct TargetHealth {
   State state = State::Unknown;
   bool up = true;                 // Up, or Unknown (fail open while data is missing)
   std::uint32_t changeInSec = 0;  // earliest the state could flip (interval x checks left)
+  // Up with no failed check since it came up: health cannot change before
+  // failures are seen, so answers through it keep the pool's TTL. Down,
+  // unknown and failing targets are in transition and cap TTLs.
+  bool steady = false;
   float latencyMs = 0;
   float load = -1;  // -1: no reading
 };

@@ -291,6 +291,10 @@ void AdminApi::routes() {
           json pools = json::array();
           for (const Pool& p : g.pools) {
             json jp = {{"name", p.name}, {"ttl", p.ttl}};
+            // The TTL answers carry now (health may shorten it): per region,
+            // for clients that rank it first; the pool's is the longest.
+            const bool capped = healthCapsTtl(g, static_cast<std::size_t>(&p - g.pools.data()));
+            std::uint32_t longest = 0;
             if (auto it = fo.find(p.name); it != fo.end() && p.failover)
               jp["failover"] = {{"active_region", it->second.activeRegion},
                                 {"since", it->second.sinceUnix},
@@ -300,6 +304,12 @@ void AdminApi::routes() {
             for (const PoolRegion& pr : p.regions) {
               const std::string& rn = g.regions[pr.region].name;
               json jr = {{"name", rn}};
+              const std::uint32_t ttlNow =
+                  capped
+                      ? regionAnswerTtl(g, p, static_cast<std::size_t>(&pr - p.regions.data()), hv)
+                      : p.ttl;
+              jr["answer_ttl_s"] = ttlNow;
+              longest = std::max(longest, ttlNow);
               auto d = byKey.find(AdminState::key("region_drain", rn));
               jr["drained"] = d != byKey.end();
               if (d != byKey.end()) jr["drain"] = overrideJson(d->second);
@@ -342,6 +352,7 @@ void AdminApi::routes() {
               regions.push_back(jr);
             }
             jp["regions"] = regions;
+            jp["answer_ttl_s"] = longest;
             pools.push_back(jp);
           }
           json overrides = json::array();

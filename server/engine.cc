@@ -411,75 +411,57 @@ struct Builder {
   QueryFacts& facts;
   const IpAddress& source;
 
-  // A/AAAA (or CNAME) for a name bound to a pool.
+  // A/AAAA (or CNAME) for a name bound to a pool: decidePool() makes the
+  // whole decision (explain calls it too); this writes it.
   std::size_t pool(const Zone& zone, const Node& node, Owner owner) noexcept {
     const Gslb& g = *snap.gslb;
     const Binding& b = g.bindings[static_cast<std::size_t>(node.binding)];
-    const Policy& policy = g.policies[b.policy];
-    const Pool& p = g.pools[b.pool];
     facts.gslb = true;
     facts.binding = node.binding;
-    Client client{source, source.bits(), false};
-    if (q.ecs && policy.ecs && q.ecsSource > 0) {
-      client.address.family = q.ecsFamily == 1 ? 4 : 6;
-      std::memset(client.address.bytes, 0, sizeof client.address.bytes);
-      std::memcpy(client.address.bytes, q.ecsAddress, client.address.size());
-      client.sourcePrefix = q.ecsSource;
-      client.fromEcs = true;
-    }
-    const std::uint16_t qtype = q.qtype;
-    int family = 0;
-    if (!p.isCname) family = qtype == T(Type::AAAA) ? 6 : 4;
-    const health::HealthView* hv = snap.health.get();
-    Decision d;
-    decide(g, b, p, client, family, q.qname.span(), q.id, hv, d);
-    const Pool* answering = &p;
-    if (d.allDown && !d.failedOpen) {
-      facts.allDown = true;
-      switch (p.allDown) {
-        case AllDown::ServFail:
-          facts.outcome = Outcome::ServFail;
-          return done(2, false);
-        case AllDown::NoData:
-          return negative(zone, 0);
-        case AllDown::Fallback: {
-          // The fallback pool, with the same policy; if it is down too, it
-          // answers as if all were up (no chains of fallbacks).
-          answering = &g.pools[static_cast<std::size_t>(p.fallbackPool)];
-          const std::uint8_t scope = d.scope;
-          decide(g, b, *answering, client, family, q.qname.span(), q.id, hv, d);
-          if (d.allDown && !d.failedOpen)
-            decide(g, b, *answering, client, family, q.qname.span(), q.id, nullptr, d);
-          d.scope = std::max(d.scope, scope);
-          break;
-        }
-        case AllDown::FailOpen:
-          break;
-      }
-    }
-    facts.pool = static_cast<std::int32_t>(answering - g.pools.data());
+    PoolQuery pq;
+    pq.binding = static_cast<std::uint32_t>(node.binding);
+    pq.client =
+        clientFor(g.policies[b.policy], source, q.ecs ? q.ecsFamily : 0, q.ecsSource, q.ecsAddress);
+    pq.qtype = q.qtype;
+    pq.qname = q.qname.span();
+    pq.queryId = q.id;
+    PoolDecision pd;
+    decidePool(g, pq, snap.health.get(), pd);
+    const Decision& d = pd.decision;
+    facts.allDown = pd.poolAllDown;
+    facts.fellBack = pd.fellBack;
+    facts.pool = pd.pool;
     if (d.chosen) facts.region = d.chosen->region;
-    // Scope only for answers that depend on the ECS address (RFC 7871 s7.2.1).
-    resp.setEcsScope(client.fromEcs ? d.scope : 0);
-    facts.ecsScope = client.fromEcs ? d.scope : 0;
-    if (answering->isCname) {
-      if (!d.chosen) return negative(zone, 0);
-      facts.outcome = Outcome::Answer;
-      resp.addRecord(0, owner, T(Type::CNAME), d.ttl, name::asSpan(d.chosen->cname), true);
+    // Scope only for answers that depend on the ECS address (RFC 7871
+    // s7.2.1), negative ones included: where the client is decided them.
+    resp.setEcsScope(pd.scope);
+    facts.ecsScope = pd.scope;
+    switch (pd.outcome) {
+      case PoolOutcome::ServFail:
+        facts.outcome = Outcome::ServFail;
+        return done(2, false);
+      case PoolOutcome::NoData:
+        return negative(zone, 0);
+      case PoolOutcome::Answer:
+        break;
+    }
+    facts.outcome = Outcome::Answer;
+    if (g.pools[static_cast<std::size_t>(pd.pool)].isCname) {
+      resp.addRecord(0, owner, T(Type::CNAME), pd.ttl, name::asSpan(d.chosen->cname), true);
       return done(0, true);
     }
-    if (qtype == T(Type::CNAME) || d.picked == 0) return negative(zone, 0);  // NODATA
-    const std::uint16_t type = family == 6 ? T(Type::AAAA) : T(Type::A);
+    const std::uint16_t type = q.qtype == T(Type::AAAA) ? T(Type::AAAA) : T(Type::A);
     const std::size_t mark = resp.mark();
     const std::uint16_t before = resp.answerCount();
     for (std::uint8_t i = 0; i < d.picked; ++i) {
       const IpAddress& a = d.members[i]->addr;
-      if (!resp.addRecord(0, owner, type, d.ttl, {a.bytes, a.size()}, false)) {
+      if (!resp.addRecord(0, owner, type, pd.ttl, {a.bytes, a.size()}, false)) {
         resp.rollbackAnswers(mark, before);  // an RRset is cut whole
-        break;
+        return done(0, true);
       }
+      facts.memberCell[i] = d.members[i]->cell;
     }
-    facts.outcome = Outcome::Answer;
+    facts.answered = d.picked;
     return done(0, true);
   }
 

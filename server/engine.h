@@ -38,9 +38,15 @@ struct QueryFacts {
   bool gslb = false;          // answered from a pool
   std::uint8_t ecsScope = 0;  // scope returned, when ECS was echoed
   std::int32_t binding = -1;
-  bool allDown = false;      // the pool had no region up
+  bool allDown = false;      // the binding's pool had no region: its all_down gave NODATA,
+                             // SERVFAIL or the fallback pool (not fail_open)
+  bool fellBack = false;     // the binding's fallback_pool answered
   std::int32_t pool = -1;    // the pool that answered (index in the snapshot's Gslb)
   std::int32_t region = -1;  // the region it answered from (RegionId)
+  // The members whose records were sent (Member::cell of each), for the
+  // per-member answer counters.
+  std::uint8_t answered = 0;
+  std::uint32_t memberCell[kMaxAnswers];
 };
 
 // Parsed view of a query (exposed for the fuzzers and unit tests).

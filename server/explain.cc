@@ -2,10 +2,12 @@
 
 #include <cstring>
 #include <ctime>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <vector>
 
+#include "core/clock.h"
 #include "core/dns.h"
 #include "core/wire.h"
 #include "server/engine.h"
@@ -15,11 +17,13 @@ namespace geodns::server {
 
 namespace {
 
+constexpr std::uint16_t kExplainId = 0x4558;  // "EX": a fixed id, so the weighted pick repeats
+
 std::vector<std::uint8_t> buildQuery(const ExplainRequest& req, const std::string& qname,
                                      std::uint16_t qtype) {
   std::vector<std::uint8_t> buf(512);
   Writer w(buf.data(), buf.size());
-  w.u16(0x4558);  // "EX": a fixed id, so the weighted pick is the same on every run
+  w.u16(kExplainId);
   w.u16(0);
   w.u16(1);
   w.u16(0);
@@ -91,15 +95,23 @@ std::string explain(const ServingSnapshot& snap, const ExplainRequest& req, bool
       << (policy.ecs ? "" : " (ecs: false)") << "\n";
     j["binding"] = {
         {"name", b.name}, {"pool", pool.name}, {"policy", policy.name}, {"ecs", policy.ecs}};
-    Client client{req.clientIsEcs ? req.client.addr.masked(req.client.length) : req.client.addr,
-                  req.clientIsEcs ? req.client.length : req.client.addr.bits(), req.clientIsEcs};
-    if (req.clientIsEcs && (!policy.ecs || req.client.length == 0))
-      client = Client{req.resolver, req.resolver.bits(), false};
-    int family = pool.isCname ? 0 : qtype == dns::toU16(dns::Type::AAAA) ? 6 : 4;
-    Decision d;
-    Trace trace;
-    // The same inputs as the engine: the query name and id of the query above.
-    decide(g, b, pool, client, family, name::asSpan(*qname), 0x4558, snap.health.get(), d, &trace);
+    // The engine's inputs for the query above: the client as the engine
+    // derives it from the ECS option sent, the query name and id.
+    const IpAddress ecsAddr = req.client.addr.masked(req.client.length);
+    PoolQuery pq;
+    pq.binding = static_cast<std::uint32_t>(facts.binding);
+    pq.client = clientFor(policy, source, req.clientIsEcs ? (ecsAddr.family == 4 ? 1 : 2) : 0,
+                          req.clientIsEcs ? req.client.length : 0, ecsAddr.bytes);
+    pq.qtype = qtype;
+    pq.qname = name::asSpan(*qname);
+    pq.queryId = kExplainId;
+    const Client& client = pq.client;
+    PoolDecision pd;
+    auto trace = std::make_unique<Trace>();
+    decidePool(g, pq, snap.health.get(), pd, trace.get());
+    const Decision& d = pd.decision;
+    const Pool& answering = g.pools[static_cast<std::size_t>(pd.pool)];
+    const int family = answering.isCname ? 0 : qtype == dns::toU16(dns::Type::AAAA) ? 6 : 4;
 
     const geo::Location& loc = d.location;
     nlohmann::ordered_json jl;
@@ -151,20 +163,32 @@ std::string explain(const ServingSnapshot& snap, const ExplainRequest& req, bool
     j["location"] = jl;
 
     nlohmann::ordered_json steps = nlohmann::ordered_json::array();
-    for (std::uint8_t s = 0; s < trace.steps; ++s) {
-      const Trace::StepLog& log = trace.log[s];
+    for (std::uint8_t s = 0; s < trace->steps; ++s) {
+      const Trace::StepLog& log = trace->log[s];
+      // Steps from fallbackFrom on ran over the fallback pool.
+      const Pool& over = s >= trace->fallbackFrom ? answering : pool;
+      if (s == trace->fallbackFrom)
+        t << "fallback: pool " << answering.name << " (all_down of " << pool.name
+          << "), same policy:\n";
       nlohmann::ordered_json js;
       js["step"] = stepName(log.kind);
+      if (s >= trace->fallbackFrom) js["pool"] = answering.name;
       t << "step " << int(s + 1) << ":   " << stepName(log.kind);
       if (log.kind == StepKind::GeoMap ||
           (log.kind == StepKind::Nearest && log.matched == geo::MatchKind::Net)) {
         t << " (matched " << geo::matchKindName(log.matched) << ")";
         js["matched"] = geo::matchKindName(log.matched);
       }
+      // Both passes run the same policy: the step's own settings.
+      const std::size_t stepIndex = s >= trace->fallbackFrom ? s - trace->fallbackFrom : s;
+      if (stepIndex < policy.steps.size() && policy.steps[stepIndex].fence) {
+        t << " (fence)";
+        js["fence"] = true;
+      }
       t << " ->";
       nlohmann::ordered_json order = nlohmann::ordered_json::array();
       for (std::uint8_t i = 0; i < log.count; ++i) {
-        const std::string& rn = g.regions[pool.regions[log.order[i]].region].name;
+        const std::string& rn = g.regions[over.regions[log.order[i]].region].name;
         t << " " << rn;
         nlohmann::ordered_json jr = {{"region", rn}};
         if (log.kind == StepKind::Nearest && log.metric[log.order[i]] >= 0) {
@@ -182,36 +206,46 @@ std::string explain(const ServingSnapshot& snap, const ExplainRequest& req, bool
       steps.push_back(js);
     }
     j["steps"] = steps;
+    // The pools whose regions the decision looked at.
+    std::vector<const Pool*> pools{&pool};
+    if (pd.fellBack) pools.push_back(&answering);
     // Member health, when known (live view, or the state database).
     const health::HealthView* hv =
         snap.health && snap.health->forConfig == &g ? snap.health.get() : nullptr;
     if (hv) {
       nlohmann::ordered_json jh = nlohmann::ordered_json::array();
-      for (const PoolRegion& pr : pool.regions) {
-        for (const Member& m : family == 6 ? pr.v6 : pr.v4) {
-          if (m.target < 0) continue;
-          const health::TargetHealth& th = hv->targets[static_cast<std::size_t>(m.target)];
-          const std::string rn = g.regions[pr.region].name;
-          t << "health:   " << rn << " " << m.addr.str() << " " << health::stateName(th.state)
-            << (th.up               ? " (kept)"
-                : d.healthDependent ? " (dropped: down)"
-                                    : " (down, but the policy has no up step)")
-            << ", latency " << coord(th.latencyMs) << " ms, load "
-            << (th.load >= 0 ? coord(th.load) : std::string("-")) << "\n";
-          jh.push_back({{"region", rn},
-                        {"address", m.addr.str()},
-                        {"state", health::stateName(th.state)},
-                        {"kept", th.up},
-                        {"latency_ms", th.latencyMs},
-                        {"load", th.load >= 0 ? nlohmann::ordered_json(th.load)
-                                              : nlohmann::ordered_json(nullptr)}});
+      for (const Pool* p : pools) {
+        const int fam = p->isCname ? 0 : family == 0 ? 4 : family;
+        for (const PoolRegion& pr : p->regions) {
+          for (const Member& m : fam == 6 ? pr.v6 : pr.v4) {
+            if (m.target < 0) continue;
+            const health::TargetHealth& th = hv->targets[static_cast<std::size_t>(m.target)];
+            const std::string rn = g.regions[pr.region].name;
+            t << "health:   " << rn << " " << m.addr.str() << " " << health::stateName(th.state)
+              << (th.up               ? " (kept)"
+                  : d.healthDependent ? " (dropped: down)"
+                                      : " (down, but the policy has no up step)")
+              << (th.up && !th.steady ? ", in transition" : "") << ", latency "
+              << coord(th.latencyMs) << " ms, load "
+              << (th.load >= 0 ? coord(th.load) : std::string("-")) << "\n";
+            nlohmann::ordered_json e = {{"region", rn},
+                                        {"address", m.addr.str()},
+                                        {"state", health::stateName(th.state)},
+                                        {"kept", th.up},
+                                        {"steady", th.steady},
+                                        {"latency_ms", th.latencyMs},
+                                        {"load", th.load >= 0 ? nlohmann::ordered_json(th.load)
+                                                              : nlohmann::ordered_json(nullptr)}};
+            if (pd.fellBack) e["pool"] = p->name;
+            jh.push_back(e);
+          }
         }
       }
       j["health"] = jh;
     }
     // Candidates passed over because they cannot answer this type.
     for (std::uint8_t i = 0; i < d.candidates && d.chosen; ++i) {
-      const PoolRegion& pr = pool.regions[d.order[i]];
+      const PoolRegion& pr = answering.regions[d.order[i]];
       if (&pr == d.chosen) break;
       const std::string& rn = g.regions[pr.region].name;
       const bool drained =
@@ -223,30 +257,35 @@ std::string explain(const ServingSnapshot& snap, const ExplainRequest& req, bool
         << "\n";
       j["skipped"].push_back({{"region", rn}, {"drained", drained}});
     }
-    // Operator overrides that touch this pool.
+    // Operator overrides that touch these pools.
     if (hv) {
-      for (const PoolRegion& pr : pool.regions) {
-        if (pr.region < hv->regionDrained.size() && hv->regionDrained[pr.region]) {
-          t << "drained:  region " << g.regions[pr.region].name << "\n";
-          j["drained"].push_back(g.regions[pr.region].name);
-        }
-        for (const Member& m : family == 6 ? pr.v6 : pr.v4) {
-          if (m.id < hv->memberDrained.size() && hv->memberDrained[m.id]) {
-            t << "drained:  member " << g.memberNames[m.id] << "\n";
-            j["drained"].push_back(g.memberNames[m.id]);
+      for (const Pool* p : pools)
+        for (const PoolRegion& pr : p->regions) {
+          if (pr.region < hv->regionDrained.size() && hv->regionDrained[pr.region]) {
+            t << "drained:  region " << g.regions[pr.region].name << "\n";
+            j["drained"].push_back(g.regions[pr.region].name);
           }
-          if (m.id < hv->memberLoad.size() && hv->memberLoad[m.id] >= 0)
-            t << "load:     " << g.memberNames[m.id] << " pushed " << coord(hv->memberLoad[m.id])
-              << "\n";
+          for (const Member& m : family == 6 ? pr.v6 : pr.v4) {
+            if (m.id < hv->memberDrained.size() && hv->memberDrained[m.id]) {
+              t << "drained:  member " << g.memberNames[m.id] << "\n";
+              j["drained"].push_back(g.memberNames[m.id]);
+            }
+            if (m.id < hv->memberLoad.size() && hv->memberLoad[m.id] >= 0)
+              t << "load:     " << g.memberNames[m.id] << " pushed " << coord(hv->memberLoad[m.id])
+                << "\n";
+          }
         }
-      }
     }
+    if (d.fenced && d.drained && d.allDown)
+      t << "fence:    drains left none of the regions the client's geo_map list allows; the "
+           "pool's other regions are not used\n";
     if (d.chosen) {
       const std::string& rn = g.regions[d.chosen->region].name;
       t << "chosen:   region " << rn;
+      if (pd.fellBack) t << " of fallback pool " << answering.name;
       j["chosen_region"] = rn;
       nlohmann::ordered_json members = nlohmann::ordered_json::array();
-      if (pool.isCname) {
+      if (answering.isCname) {
         t << ", CNAME " << name::toText(name::asSpan(d.chosen->cname));
         j["cname"] = name::toText(name::asSpan(d.chosen->cname));
       }
@@ -258,24 +297,46 @@ std::string explain(const ServingSnapshot& snap, const ExplainRequest& req, bool
       }
       j["members"] = members;
       t << "\n";
+    } else if (pd.poolAllDown && pd.outcome == PoolOutcome::ServFail) {
+      t << "chosen:   nothing (all_down servfail): SERVFAIL\n";
+      j["chosen_region"] = nullptr;
+    } else if (pd.poolAllDown && !pd.fellBack) {
+      t << "chosen:   nothing (all_down nodata): NODATA\n";
+      j["chosen_region"] = nullptr;
     } else {
       t << "chosen:   nothing (no candidate region can answer this type): NODATA\n";
       j["chosen_region"] = nullptr;
     }
-    if (d.allDown && d.drained)
+    const bool primaryAllDown = pd.poolAllDown || (!pd.fellBack && d.allDown);
+    if (pd.fellBack)
+      t << "all_down: pool " << pool.name << " has no region (down or drained): fallback pool "
+        << answering.name << " answers"
+        << (d.failedOpen ? " (it has none either: it fails open)" : "") << "\n";
+    else if (d.allDown && d.drained)
       t << "drains:   every candidate region is drained: all_down "
         << (d.failedOpen ? "fail_open (drains ignored)" : "applies") << "\n";
     else if (d.allDown)
       t << "health:   no region has enough members up: all_down "
         << (d.failedOpen ? "fail_open" : "applies") << "\n";
-    t << "ttl:      " << d.ttl
-      << (d.healthDependent ? " (capped by the time until health could change)" : "") << "\n";
-    t << "scope:    /" << int(client.fromEcs ? d.scope : 0)
+    t << "outcome:  " << outcomeName(pd.outcome) << "\n";
+    t << "ttl:      " << pd.ttl
+      << (d.ttlCapped ? " (capped: a region ranked ahead of the answer, or a member of it, is "
+                        "in transition; the time until its health could change)"
+          : d.healthDependent ? " (the pool's ttl: nothing involved is in transition)"
+                              : "")
+      << "\n";
+    t << "scope:    /" << int(pd.scope)
       << (client.fromEcs ? "" : " (no ECS used: the answer is not tied to a client subnet)")
       << "\n";
-    j["ttl"] = d.ttl;
-    j["all_down"] = d.allDown;
-    j["ecs_scope"] = client.fromEcs ? d.scope : 0;
+    j["outcome"] = outcomeName(pd.outcome);
+    j["rcode"] = pd.outcome == PoolOutcome::ServFail ? "SERVFAIL" : "NOERROR";
+    j["answer_pool"] = answering.name;
+    j["fell_back"] = pd.fellBack;
+    j["fenced"] = d.fenced;
+    j["ttl"] = pd.ttl;
+    j["ttl_capped"] = d.ttlCapped;
+    j["all_down"] = primaryAllDown;
+    j["ecs_scope"] = pd.scope;
   } else {
     t << "binding:  none (static data from the zone file; ECS scope 0)\n";
     j["binding"] = nullptr;
@@ -294,19 +355,33 @@ std::string explain(const ServingSnapshot& snap, const ExplainRequest& req, bool
 }
 
 std::shared_ptr<const health::HealthView> healthFromStore(health::Store& store, const Gslb& gslb) {
+  return healthFromStore(store, gslb, SteadyClock().unixSeconds());
+}
+
+std::shared_ptr<const health::HealthView> healthFromStore(health::Store& store, const Gslb& gslb,
+                                                          std::int64_t nowUnix) {
   auto view = std::make_shared<health::HealthView>();
   view->forConfig = &gslb;
   view->targets.resize(gslb.probes.size());
   for (std::size_t i = 0; i < gslb.probes.size(); ++i) {
     auto rec = store.loadTarget(gslb.probes[i].key());
     health::TargetHealth& h = view->targets[i];
-    if (!rec) continue;  // unknown: counts as up
+    const auto& spec = gslb.probes[i];
+    if (!rec) {
+      // Nothing recorded yet: the server's tracker starts in the initial state.
+      h.state = spec.initial;
+      h.up = h.steady = spec.initial == health::State::Up;
+      h.changeInSec = static_cast<std::uint32_t>(std::chrono::duration_cast<std::chrono::seconds>(
+                                                     spec.interval * (h.up ? spec.fall : spec.rise))
+                                                     .count());
+      continue;
+    }
     h.state = rec->state;
     h.up = rec->state == health::State::Up ||
            (rec->state == health::State::Unknown && gslb.probes[i].unknownIsUp);
+    h.steady = rec->state == health::State::Up && rec->fail == 0;
     h.latencyMs = static_cast<float>(rec->latencyMs);
     h.load = static_cast<float>(rec->load);
-    const auto& spec = gslb.probes[i];
     const unsigned left =
         rec->state == health::State::Up     ? (spec.fall > rec->fail ? spec.fall - rec->fail : 1)
         : rec->state == health::State::Down ? (spec.rise > rec->ok ? spec.rise - rec->ok : 1)
@@ -314,6 +389,21 @@ std::shared_ptr<const health::HealthView> healthFromStore(health::Store& store, 
     h.changeInSec = static_cast<std::uint32_t>(
         std::chrono::duration_cast<std::chrono::seconds>(spec.interval * left).count());
   }
+  // What the server applies too: the active tier of each failover pool and
+  // the operator overrides in force (drains, pushed loads).
+  view->activeTier.assign(gslb.pools.size(), -1);
+  for (std::size_t p = 0; p < gslb.pools.size(); ++p) {
+    if (!gslb.pools[p].failover) continue;
+    view->activeTier[p] = 0;
+    auto rec = store.loadFailover(gslb.pools[p].name);
+    if (!rec) continue;
+    const auto& tiers = gslb.pools[p].failover->tiers;
+    for (std::size_t t = 0; t < tiers.size(); ++t)
+      if (gslb.regions[gslb.pools[p].regions[tiers[t]].region].name == rec->activeRegion)
+        view->activeTier[p] = static_cast<std::int16_t>(t);
+  }
+  for (const auto& o : store.allOverrides())
+    if (o.expiresUnix == 0 || o.expiresUnix > nowUnix) applyOverride(*view, gslb, o);
   return view;
 }
 

@@ -2,6 +2,8 @@
 // `geodnsd explain`: what the server would answer for a name, type and
 // client, and why (location, region order per step, chosen members, TTL,
 // ECS scope). Control plane only.
+#include <cstdint>
+#include <memory>
 #include <string>
 
 #include "core/ip.h"
@@ -24,8 +26,13 @@ struct ExplainRequest {
 // and each member's health is shown.
 std::string explain(const ServingSnapshot& snap, const ExplainRequest& req, bool& ok);
 
-// A HealthView for `gslb` from persisted state (for explain beside a server).
+// A HealthView for `gslb` from persisted state (for explain beside a
+// server): target health, the active tier of each failover pool, and the
+// operator overrides (drains, pushed loads) that have not expired at
+// `nowUnix` (the 2-argument form: now).
 std::shared_ptr<const health::HealthView> healthFromStore(health::Store& store, const Gslb& gslb);
+std::shared_ptr<const health::HealthView> healthFromStore(health::Store& store, const Gslb& gslb,
+                                                          std::int64_t nowUnix);
 
 // `geodnsd status`: every probed target of the config with its persisted
 // state, since when, consecutive counts, latency, load and last error.

@@ -225,6 +225,7 @@ std::shared_ptr<const Gslb> Gslb::build(const zones::GslbConfig& cfg, ErrorList&
       Step st;
       if (sc.kind == "geo_map") {
         st.kind = StepKind::GeoMap;
+        st.fence = sc.fence;
         pol.usesLocation = true;
         for (const auto& [key, regions] : sc.map) {
           std::vector<RegionId> ids;
@@ -295,9 +296,20 @@ std::shared_ptr<const Gslb> Gslb::build(const zones::GslbConfig& cfg, ErrorList&
                  "policy " + pol.name + " orders by location but geo has no databases and no nets");
   if (errors.size() != before) return nullptr;
   std::vector<std::string> poolNames, regionNames;
-  for (const auto& p : g->pools) poolNames.push_back(p.name);
+  std::vector<MemberCellName> cells;
+  for (auto& p : g->pools) {
+    poolNames.push_back(p.name);
+    for (auto& pr : p.regions)
+      for (auto* ms : {&pr.v4, &pr.v6})
+        for (Member& m : *ms) {
+          m.cell = static_cast<std::uint32_t>(cells.size());
+          cells.push_back({p.name, g->regions[pr.region].name, g->memberNames[m.id]});
+        }
+  }
+  g->memberCells = cells.size();
   for (const auto& r : g->regions) regionNames.push_back(r.name);
-  g->answers = std::make_shared<AnswerCounters>(std::move(poolNames), std::move(regionNames));
+  g->answers = std::make_shared<AnswerCounters>(std::move(poolNames), std::move(regionNames),
+                                                std::move(cells));
   return g;
 }
 
@@ -368,16 +380,41 @@ double loadFactor(const Member& m, const health::HealthView* hv, double low, dou
 
 }  // namespace
 
-void decide(const Gslb& g, const Binding& binding, const Pool& pool, const Client& client,
-            int family, name::Span qname, std::uint16_t queryId, const health::HealthView* health,
-            Decision& d, Trace* trace) noexcept {
-  const Policy& policy = g.policies[binding.policy];
-  // A view built for another config generation is ignored (all up) until the
-  // probe thread publishes one for this config.
-  const health::HealthView* hv = health && health->forConfig == &g ? health : nullptr;
+namespace {
+
+constexpr std::uint32_t kNoCap = 0xFFFFFFFFu;
+
+// The family a pool answers a qtype with: 0 for CNAME pools, 6 for AAAA,
+// else 4 (A, and ANY, which answers like A).
+int familyFor(const Pool& pool, std::uint16_t qtype) noexcept {
+  if (pool.isCname) return 0;
+  return qtype == 28 ? 6 : 4;
+}
+
+// How long until `m`'s health could change, when it is in transition (down,
+// unknown, failing checks); kNoCap when it is steady or not probed.
+std::uint32_t transitionCap(const Member& m, const health::HealthView* hv) noexcept {
+  const health::TargetHealth* h = healthOf(m, hv);
+  return h && !h->steady ? h->changeInSec : kNoCap;
+}
+
+// One pass of `policy` over `pool`. `hv` is already checked against `g`.
+// `allDown` is the all_down rule in force: the pool's own, or fail_open for a
+// fallback pool (no chains of fallbacks).
+void runPass(const Gslb& g, const Policy& policy, const Pool& pool, const PoolQuery& q,
+             const health::HealthView* hv, AllDown allDown, Decision& d, Trace* trace) noexcept {
+  const Client& client = q.client;
+  const int family = familyFor(pool, q.qtype);
   bool filterMembers = false;
   bool shed = false, capacity = false;
   double shedLow = 0, shedHigh = 1;
+  // The last up step's view: the region order it was given (the policy's
+  // preference) and, per entry, the earliest a member in transition could
+  // change; the TTL is capped by the regions ranked ahead of the answer.
+  bool upRan = false;
+  std::uint8_t upCount = 0;
+  std::uint8_t upOrder[kMaxPoolRegions];
+  std::uint32_t upCap[kMaxPoolRegions];
   d = Decision{};
   d.ttl = pool.ttl;  // an up step may cap it
   d.candidates = static_cast<std::uint8_t>(pool.regions.size());
@@ -394,7 +431,8 @@ void decide(const Gslb& g, const Binding& binding, const Pool& pool, const Clien
   }
   bool weighted = false;
   for (const Step& st : policy.steps) {
-    Trace::StepLog* log = trace && trace->steps < kMaxSteps ? &trace->log[trace->steps++] : nullptr;
+    Trace::StepLog* log =
+        trace && trace->steps < Trace::kMaxLog ? &trace->log[trace->steps++] : nullptr;
     if (log) {
       log->kind = st.kind;
       for (auto& x : log->metric) x = -1;
@@ -408,7 +446,10 @@ void decide(const Gslb& g, const Binding& binding, const Pool& pool, const Clien
         } else {
           list = st.map.match(d.location, net ? net->label : -1, &d.matched);
         }
-        if (list) applyRegionList(pool, *list, d);
+        if (list) {
+          applyRegionList(pool, *list, d);
+          if (st.fence) d.fenced = true;
+        }
         if (log) log->matched = d.matched;
         break;
       }
@@ -527,28 +568,29 @@ void decide(const Gslb& g, const Binding& binding, const Pool& pool, const Clien
       case StepKind::Up: {
         if (pool.isCname) break;  // CNAME targets are not probed here
         d.healthDependent = true;
+        upRan = true;
+        upCount = d.candidates;
+        std::memcpy(upOrder, d.order, d.candidates);
         std::uint8_t kept[kMaxPoolRegions];
         std::uint8_t n = 0;
-        std::uint32_t cap = pool.ttl;
         for (std::uint8_t i = 0; i < d.candidates; ++i) {
           const PoolRegion& pr = pool.regions[d.order[i]];
           const std::vector<Member>& ms = family == 6 ? pr.v6 : pr.v4;
           std::size_t up = 0, total = 0;
+          upCap[i] = kNoCap;
           for (const Member& m : ms) {
             if (m.weight == 0) continue;
             ++total;
             if (memberUp(m, hv)) ++up;
-            if (hv && m.target >= 0 && static_cast<std::size_t>(m.target) < hv->targets.size())
-              cap = std::min(cap, hv->targets[static_cast<std::size_t>(m.target)].changeInSec);
+            upCap[i] = std::min(upCap[i], transitionCap(m, hv));
           }
           const double need =
               pool.minHealthy >= 1 ? pool.minHealthy : pool.minHealthy * static_cast<double>(total);
           if (total > 0 && up > 0 && static_cast<double>(up) >= need) kept[n++] = d.order[i];
         }
-        d.ttl = std::max(std::min(cap, d.ttl), std::min(g.minTtl, pool.ttl));
         if (n == 0) {
           d.allDown = true;
-          if (pool.allDown == AllDown::FailOpen) {
+          if (allDown == AllDown::FailOpen) {
             d.failedOpen = true;  // answer as if every member were up
           } else {
             d.candidates = 0;
@@ -570,7 +612,8 @@ void decide(const Gslb& g, const Binding& binding, const Pool& pool, const Clien
   // Pick from the best candidate region that can answer this family.
   // Operator drains apply whatever the policy: a drained region, or one whose
   // members are all drained, is passed over. When drains leave nothing, the
-  // pool's all_down rule decides (fail_open ignores the drains).
+  // answer moves to the pool's other regions, unless a fence holds the client
+  // to its list; then the all_down rule decides (fail_open ignores drains).
   bool useDrains = hv && (!hv->regionDrained.empty() || !hv->memberDrained.empty());
   // `needUp`: for regions the policy's own steps did not vet, an up step's
   // verdict still holds (a member must be up).
@@ -593,68 +636,208 @@ void decide(const Gslb& g, const Binding& binding, const Pool& pool, const Clien
   }
   if (!d.chosen && useDrains && d.candidates > 0) {
     // The policy's regions are all drained: move to the pool's other regions
-    // (config order) before the all_down rule applies.
+    // (config order) before the all_down rule applies; a fence forbids it.
     d.drained = true;
-    for (std::uint8_t i = 0; i < pool.regions.size() && !d.chosen; ++i)
+    for (std::uint8_t i = 0; i < pool.regions.size() && !d.chosen && !d.fenced; ++i)
       if (answerable(pool.regions[i], filterMembers)) d.chosen = &pool.regions[i];
   }
+  bool pick = true;
   if (!d.chosen && useDrains && d.candidates > 0) {
     d.allDown = true;
-    if (pool.allDown != AllDown::FailOpen) return;
-    d.failedOpen = true;
-    useDrains = false;
-    for (std::uint8_t i = 0; i < d.candidates && !d.chosen; ++i)
-      if (answerable(pool.regions[d.order[i]])) d.chosen = &pool.regions[d.order[i]];
+    if (allDown == AllDown::FailOpen) {
+      d.failedOpen = true;
+      useDrains = false;
+      for (std::uint8_t i = 0; i < d.candidates && !d.chosen; ++i)
+        if (answerable(pool.regions[d.order[i]])) d.chosen = &pool.regions[d.order[i]];
+    } else {
+      pick = false;  // the caller applies all_down
+    }
   }
-  if (!d.chosen || pool.isCname) return;
-  const std::vector<Member>& ms = family == 4 ? d.chosen->v4 : d.chosen->v6;
-  auto eligible = [&](const Member& m) {
-    return m.weight > 0 && (!filterMembers || memberUp(m, hv)) &&
-           (!shed || loadFactor(m, hv, shedLow, shedHigh) > 0) &&
-           !(useDrains && memberDrained(m, hv));
-  };
-  // capacity_weighted: configured weight x load factor x health, in thousandths.
-  auto effective = [&](const Member& m) -> std::uint64_t {
-    if (!capacity) return m.weight;
-    const double f = loadFactor(m, hv, shed ? shedLow : 0.0, shed ? shedHigh : 1.0) *
-                     (memberUp(m, hv) ? 1.0 : 0.0);
-    return static_cast<std::uint64_t>(static_cast<double>(m.weight) * 1000.0 * f);
-  };
-  if (!weighted) {
-    for (const Member& m : ms)
-      if (eligible(m) && d.picked < pool.maxAnswers) d.members[d.picked++] = &m;
-    return;
-  }
-  // Weighted sampling without replacement, reproducible from (qname, client
-  // prefix, query id).
-  std::uint64_t h = 1469598103934665603ULL;
-  for (std::uint8_t b : qname) h = (h ^ b) * 1099511628211ULL;
-  const IpAddress prefix = client.address.family ? client.address.masked(d.scope) : client.address;
-  for (std::size_t i = 0; i < prefix.size(); ++i) h = (h ^ prefix.bytes[i]) * 1099511628211ULL;
-  h ^= queryId;
-  std::uint64_t total = 0;
-  bool used[256] = {};
-  const std::size_t n = std::min<std::size_t>(ms.size(), 256);
-  std::uint64_t w[256];
-  for (std::size_t i = 0; i < n; ++i) {
-    w[i] = eligible(ms[i]) ? effective(ms[i]) : 0;
-    if (w[i] == 0)
-      used[i] = true;
-    else
-      total += w[i];
-  }
-  while (d.picked < pool.maxAnswers && total > 0) {
-    h = mix(h);
-    std::uint64_t x = h % total;
-    for (std::size_t i = 0; i < n; ++i) {
-      if (used[i]) continue;
-      if (x < w[i]) {
-        used[i] = true;
-        total -= w[i];
-        d.members[d.picked++] = &ms[i];
-        break;
+  if (pick && d.chosen && !pool.isCname) {
+    const std::vector<Member>& ms = family == 4 ? d.chosen->v4 : d.chosen->v6;
+    auto eligible = [&](const Member& m) {
+      return m.weight > 0 && (!filterMembers || memberUp(m, hv)) &&
+             (!shed || loadFactor(m, hv, shedLow, shedHigh) > 0) &&
+             !(useDrains && memberDrained(m, hv));
+    };
+    // capacity_weighted: configured weight x load factor x health, in thousandths.
+    auto effective = [&](const Member& m) -> std::uint64_t {
+      if (!capacity) return m.weight;
+      const double f = loadFactor(m, hv, shed ? shedLow : 0.0, shed ? shedHigh : 1.0) *
+                       (memberUp(m, hv) ? 1.0 : 0.0);
+      return static_cast<std::uint64_t>(static_cast<double>(m.weight) * 1000.0 * f);
+    };
+    if (!weighted) {
+      for (const Member& m : ms)
+        if (eligible(m) && d.picked < pool.maxAnswers) d.members[d.picked++] = &m;
+    } else {
+      // Weighted sampling without replacement, reproducible from (qname,
+      // client prefix, query id).
+      std::uint64_t h = 1469598103934665603ULL;
+      for (std::uint8_t b : q.qname) h = (h ^ b) * 1099511628211ULL;
+      const IpAddress prefix =
+          client.address.family ? client.address.masked(d.scope) : client.address;
+      for (std::size_t i = 0; i < prefix.size(); ++i) h = (h ^ prefix.bytes[i]) * 1099511628211ULL;
+      h ^= q.queryId;
+      std::uint64_t total = 0;
+      bool used[256] = {};
+      const std::size_t n = std::min<std::size_t>(ms.size(), 256);
+      std::uint64_t w[256];
+      for (std::size_t i = 0; i < n; ++i) {
+        w[i] = eligible(ms[i]) ? effective(ms[i]) : 0;
+        if (w[i] == 0)
+          used[i] = true;
+        else
+          total += w[i];
       }
-      x -= w[i];
+      while (d.picked < pool.maxAnswers && total > 0) {
+        h = mix(h);
+        std::uint64_t x = h % total;
+        for (std::size_t i = 0; i < n; ++i) {
+          if (used[i]) continue;
+          if (x < w[i]) {
+            used[i] = true;
+            total -= w[i];
+            d.members[d.picked++] = &ms[i];
+            break;
+          }
+          x -= w[i];
+        }
+      }
+    }
+  }
+
+  // TTL: the pool's, capped at the time until health could change while a
+  // region ranked ahead of the answer, or a member of the answer, is in
+  // transition: then answers come back quickly when health changes, and a
+  // pool whose members are steadily up answers with the TTL its operator set.
+  if (upRan) {
+    std::uint32_t cap = kNoCap;
+    for (std::uint8_t i = 0; i < upCount; ++i) {
+      if (d.chosen == &pool.regions[upOrder[i]]) break;
+      cap = std::min(cap, upCap[i]);
+    }
+    for (std::uint8_t i = 0; i < d.picked; ++i)
+      cap = std::min(cap, transitionCap(*d.members[i], hv));
+    if (cap < pool.ttl) {
+      d.ttl = std::max(cap, std::min(g.minTtl, pool.ttl));
+      d.ttlCapped = d.ttl < pool.ttl;
+    }
+  }
+}
+
+}  // namespace
+
+Client clientFor(const Policy& policy, const IpAddress& resolver, std::uint16_t ecsFamily,
+                 std::uint8_t ecsSource, const std::uint8_t* ecsAddress) noexcept {
+  Client c{resolver, resolver.bits(), false};
+  if (policy.ecs && ecsSource > 0 && (ecsFamily == 1 || ecsFamily == 2) && ecsAddress) {
+    c.address.family = ecsFamily == 1 ? 4 : 6;
+    std::memset(c.address.bytes, 0, sizeof c.address.bytes);
+    std::memcpy(c.address.bytes, ecsAddress, (ecsSource + 7u) / 8u);
+    c.sourcePrefix = ecsSource;
+    c.fromEcs = true;
+  }
+  return c;
+}
+
+const char* outcomeName(PoolOutcome o) noexcept {
+  switch (o) {
+    case PoolOutcome::Answer:
+      return "answer";
+    case PoolOutcome::NoData:
+      return "nodata";
+    case PoolOutcome::ServFail:
+      return "servfail";
+  }
+  return "?";
+}
+
+void decidePool(const Gslb& g, const PoolQuery& q, const health::HealthView* health,
+                PoolDecision& out, Trace* trace) noexcept {
+  const Binding& b = g.bindings[q.binding];
+  const Policy& policy = g.policies[b.policy];
+  const Pool* pool = &g.pools[b.pool];
+  // A view built for another config generation is ignored (all up) until the
+  // probe thread publishes one for this config.
+  const health::HealthView* hv = health && health->forConfig == &g ? health : nullptr;
+  Decision& d = out.decision;
+  out.pool = static_cast<std::int32_t>(b.pool);
+  out.poolAllDown = false;
+  out.fellBack = false;
+  out.outcome = PoolOutcome::Answer;
+  runPass(g, policy, *pool, q, hv, pool->allDown, d, trace);
+  if (d.allDown && !d.failedOpen) {
+    out.poolAllDown = true;
+    if (pool->allDown == AllDown::ServFail) {
+      out.outcome = PoolOutcome::ServFail;
+    } else if (pool->allDown == AllDown::NoData || pool->fallbackPool < 0) {
+      out.outcome = PoolOutcome::NoData;
+    } else {
+      // The fallback pool, with the same policy (so a fence holds there too);
+      // if it is down too, it fails open (no chains of fallbacks).
+      const std::uint8_t scope = d.scope;
+      out.pool = pool->fallbackPool;
+      out.fellBack = true;
+      pool = &g.pools[static_cast<std::size_t>(pool->fallbackPool)];
+      if (trace) trace->fallbackFrom = trace->steps;
+      runPass(g, policy, *pool, q, hv, AllDown::FailOpen, d, trace);
+      d.scope = std::max(d.scope, scope);
+    }
+  }
+  if (out.outcome == PoolOutcome::Answer) {
+    if (pool->isCname)
+      out.outcome = d.chosen ? PoolOutcome::Answer : PoolOutcome::NoData;
+    else if (q.qtype == 5 || d.picked == 0)  // CNAME asked of an address pool, or no member
+      out.outcome = PoolOutcome::NoData;
+  }
+  // Negative answers keep the scope too: where the client is decided them.
+  out.scope = q.client.fromEcs ? d.scope : 0;
+  out.ttl = d.ttl;
+}
+
+std::uint32_t regionAnswerTtl(const Gslb& g, const Pool& pool, std::size_t region,
+                              const health::HealthView* health) noexcept {
+  const health::HealthView* hv = health && health->forConfig == &g ? health : nullptr;
+  if (region >= pool.regions.size()) return pool.ttl;
+  // The members an answer holds: the up ones, or all when none is (fail open).
+  bool anyUp = false;
+  for (const auto* ms : {&pool.regions[region].v4, &pool.regions[region].v6})
+    for (const Member& m : *ms) anyUp = anyUp || (m.weight > 0 && memberUp(m, hv));
+  std::uint32_t cap = kNoCap;
+  for (const auto* ms : {&pool.regions[region].v4, &pool.regions[region].v6})
+    for (const Member& m : *ms)
+      if (m.weight > 0 && (!anyUp || memberUp(m, hv))) cap = std::min(cap, transitionCap(m, hv));
+  if (cap >= pool.ttl) return pool.ttl;
+  return std::max(cap, std::min(g.minTtl, pool.ttl));
+}
+
+bool healthCapsTtl(const Gslb& g, std::size_t pool) noexcept {
+  if (pool >= g.pools.size() || g.pools[pool].isCname) return false;
+  for (const Binding& b : g.bindings) {
+    // A fallback pool answers with the policy of the binding it backs.
+    if (b.pool != pool && g.pools[b.pool].fallbackPool != static_cast<std::int32_t>(pool)) continue;
+    for (const Step& st : g.policies[b.policy].steps)
+      if (st.kind == StepKind::Up) return true;
+  }
+  return false;
+}
+
+void applyOverride(health::HealthView& view, const Gslb& g, const health::OverrideRecord& o) {
+  if (o.kind == "region_drain") {
+    const std::int32_t r = g.regionIndex(o.target);
+    if (r < 0) return;  // not in this config: kept for when it returns
+    view.regionDrained.resize(g.regions.size(), 0);
+    view.regionDrained[static_cast<std::size_t>(r)] = 1;
+  } else if (o.kind == "member_drain" || o.kind == "member_load") {
+    const std::int32_t m = g.memberIndex(o.target);
+    if (m < 0) return;
+    if (o.kind == "member_drain") {
+      view.memberDrained.resize(g.memberNames.size(), 0);
+      view.memberDrained[static_cast<std::size_t>(m)] = 1;
+    } else {
+      view.memberLoad.resize(g.memberNames.size(), -1.0f);
+      view.memberLoad[static_cast<std::size_t>(m)] = static_cast<float>(o.value);
     }
   }
 }

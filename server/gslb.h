@@ -17,6 +17,7 @@
 #include "health/failover.h"
 #include "health/health_view.h"
 #include "health/probe.h"
+#include "health/store.h"
 #include "zones/config.h"
 
 namespace geodns::server {
@@ -37,6 +38,7 @@ struct Member {
   std::uint32_t weight = 1;
   std::int32_t target = -1;  // index in Gslb::probes; -1 = not probed (always up)
   std::uint32_t id = 0;      // index in Gslb::memberNames (drains, pushed load)
+  std::uint32_t cell = 0;    // this (pool, region, member)'s answer counter (AnswerCounters)
 };
 
 struct PoolRegion {
@@ -75,6 +77,8 @@ const char* stepName(StepKind k) noexcept;
 struct Step {
   StepKind kind = StepKind::Weighted;
   geo::GeoMap map;               // GeoMap
+  bool fence = false;            // GeoMap: a matched list is all the client may get (drains
+                                 // never move it to the pool's other regions)
   std::vector<double> biasKm;    // Nearest: by RegionId
   std::uint32_t n = 1;           // FirstN
   double high = 0.9, low = 0.7;  // ShedLoad: load watermarks in [0,1]
@@ -120,19 +124,31 @@ class Gslb {
   std::int32_t regionIndex(const std::string& name) const noexcept;
   std::int32_t memberIndex(const std::string& name) const noexcept;  // any address spelling
   std::uint32_t minTtl = 5;                                          // floor for health-capped TTLs
-  // Answers by pool and region of this config (bumped by the workers).
+  // Answers by pool, region and member of this config (bumped by the workers).
   std::shared_ptr<AnswerCounters> answers;
+  std::size_t memberCells = 0;  // (pool, region, member) triples: Member::cell < memberCells
 };
 
 // The client as the engine sees it.
 struct Client {
-  IpAddress address;          // ECS address (masked) or the resolver's address
-  std::uint8_t sourcePrefix;  // bits of `address` that are meaningful
+  IpAddress address;              // ECS address (masked) or the resolver's address
+  std::uint8_t sourcePrefix = 0;  // bits of `address` that are meaningful
   bool fromEcs = false;
 };
 
+// The client a policy decides for: the ECS address when the policy uses ECS
+// and the query carried a client subnet with a non-zero source prefix
+// (`ecsFamily` 1 = IPv4, 2 = IPv6, 0 = none; `ecsAddress` holds
+// ceil(ecsSource / 8) bytes, the rest is ignored), else the resolver's
+// address. The engine and every explain build their Client here.
+Client clientFor(const Policy& policy, const IpAddress& resolver, std::uint16_t ecsFamily,
+                 std::uint8_t ecsSource, const std::uint8_t* ecsAddress) noexcept;
+
 // Why each region ended where it did (for explain); filled only when asked.
+// A decision that falls back logs the binding's pool's steps first, then the
+// fallback pool's from `fallbackFrom` on (region indices are into that pool).
 struct Trace {
+  static constexpr std::size_t kMaxLog = 2 * kMaxSteps;
   struct StepLog {
     StepKind kind;
     std::uint8_t count = 0;
@@ -141,9 +157,11 @@ struct Trace {
     geo::MatchKind matched = geo::MatchKind::None;
   };
   std::uint8_t steps = 0;
-  StepLog log[kMaxSteps];
+  std::uint8_t fallbackFrom = kMaxLog;  // index of the fallback pool's first step; kMaxLog: none
+  StepLog log[kMaxLog];
 };
 
+// One pass of a policy over one pool.
 struct Decision {
   geo::Location location;
   bool located = false;
@@ -157,19 +175,64 @@ struct Decision {
   const Member* members[kMaxAnswers];
   // Health: set by an `up` step.
   bool healthDependent = false;
-  bool allDown = false;     // no region had enough members up
+  bool allDown = false;     // no region had enough members up (or drains left none)
   bool failedOpen = false;  // ...and the pool answered as if all were up
   bool drained = false;     // an operator drain removed a region or member
+  bool fenced = false;      // the client matched a fencing geo_map list
+  bool ttlCapped = false;   // health shortened the TTL below the pool's
   std::uint32_t ttl = 0;    // the answer's TTL (pool TTL, capped by health)
 };
 
-// Runs `binding`'s policy over `pool` for one query. `family` is 4 (A) or 6
-// (AAAA) or 0 (CNAME pools); `health` may be null (everything up). When every
-// region is down, the pool's all_down applies: fail_open answers as if all
-// were up; fallback/nodata/servfail leave `chosen` null with `allDown` set for
-// the caller. noexcept, allocation-free.
-void decide(const Gslb& g, const Binding& binding, const Pool& pool, const Client& client,
-            int family, name::Span qname, std::uint16_t queryId, const health::HealthView* health,
-            Decision& out, Trace* trace = nullptr) noexcept;
+// What a pool answers: records, no data, or SERVFAIL (all_down: servfail).
+enum class PoolOutcome : std::uint8_t { Answer, NoData, ServFail };
+const char* outcomeName(PoolOutcome o) noexcept;  // "answer", "nodata", "servfail"
+
+// The question a pool decision answers: what the engine knows of the query.
+struct PoolQuery {
+  std::uint32_t binding = 0;  // index in Gslb::bindings
+  Client client;              // from clientFor()
+  std::uint16_t qtype = 1;    // as asked: A, AAAA, CNAME or ANY (ANY answers like A)
+  name::Span qname;           // lowercase wire name; with the client prefix and the id it
+  std::uint16_t queryId = 0;  // seeds the weighted pick (reproducible)
+};
+
+// Everything a pool decision gives the engine and explain.
+struct PoolDecision {
+  PoolOutcome outcome = PoolOutcome::NoData;
+  std::int32_t pool = -1;    // the pool that answered: the binding's, or its fallback_pool
+  bool poolAllDown = false;  // the binding's pool had no region: its all_down applied
+                             // (nodata, servfail or fallback; never fail_open)
+  bool fellBack = false;     // answered by the fallback pool (`decision` is its pass)
+  std::uint8_t scope = 0;    // ECS scope to send; 0 when the client was not given by ECS
+  std::uint32_t ttl = 0;     // TTL of the answer records
+  Decision decision;         // the pass that answered (region, members, flags)
+};
+
+// The whole pool decision for one query: the binding's policy over its pool
+// (steps, operator drains, fences), the pool's all_down rule (fail_open,
+// fallback, nodata, servfail), the fallback pool (same policy; it fails open
+// when it is down too) and TTL capping. `health` may be null (everything
+// up); a view built for another config is ignored. `trace` (explain only)
+// logs every step. noexcept, allocation-free, lock-free: the engine calls it
+// per query; `geodnsd explain` and /v1/explain call it with a trace.
+void decidePool(const Gslb& g, const PoolQuery& query, const health::HealthView* health,
+                PoolDecision& out, Trace* trace = nullptr) noexcept;
+
+// The TTL an answer from `region` (an index into pool.regions) carries now
+// for a client that ranks it first and is answered with all its up members
+// (all its members when none is up: fail open): the pool's TTL, shortened
+// (never below health.min_ttl) while one of them is in transition (down,
+// unknown, or failing checks). Control plane (status).
+std::uint32_t regionAnswerTtl(const Gslb& g, const Pool& pool, std::size_t region,
+                              const health::HealthView* health) noexcept;
+// Whether some binding of `pool` (or of a pool it is the fallback of) runs a
+// policy whose TTLs health caps (an `up` step over an address pool).
+bool healthCapsTtl(const Gslb& g, std::size_t pool) noexcept;
+
+// Applies one operator override (a drain or a pushed load) to `view`, a view
+// for `g`; an override naming a region or member `g` lacks is skipped (it is
+// kept for a config that has it). The probe thread and explain's view from
+// the state database both build their views with it. Control plane.
+void applyOverride(health::HealthView& view, const Gslb& g, const health::OverrideRecord& o);
 
 }  // namespace geodns::server

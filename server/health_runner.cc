@@ -238,30 +238,12 @@ std::shared_ptr<const health::HealthView> HealthRunner::buildView() const {
            (t.state() == health::State::Unknown && base_->gslb->probes[i].unknownIsUp);
     h.changeInSec = static_cast<std::uint32_t>(
         std::ceil(std::chrono::duration<double>(t.timeUntilPossibleChange()).count()));
+    h.steady = t.state() == health::State::Up && t.consecutiveFail() == 0;
     h.latencyMs = static_cast<float>(t.latencyMs());
     h.load = t.load() ? static_cast<float>(*t.load()) : -1.0f;
   }
-  if (admin_) {
-    const Gslb& g = *base_->gslb;
-    for (const auto& o : admin_->overrides()) {
-      if (o.kind == "region_drain") {
-        const std::int32_t r = g.regionIndex(o.target);
-        if (r < 0) continue;  // not in this config: kept for when it returns
-        view->regionDrained.resize(g.regions.size(), 0);
-        view->regionDrained[static_cast<std::size_t>(r)] = 1;
-      } else if (o.kind == "member_drain" || o.kind == "member_load") {
-        const std::int32_t m = g.memberIndex(o.target);
-        if (m < 0) continue;
-        if (o.kind == "member_drain") {
-          view->memberDrained.resize(g.memberNames.size(), 0);
-          view->memberDrained[static_cast<std::size_t>(m)] = 1;
-        } else {
-          view->memberLoad.resize(g.memberNames.size(), -1.0f);
-          view->memberLoad[static_cast<std::size_t>(m)] = static_cast<float>(o.value);
-        }
-      }
-    }
-  }
+  if (admin_)
+    for (const auto& o : admin_->overrides()) applyOverride(*view, *base_->gslb, o);
   return view;
 }
 

@@ -21,12 +21,6 @@ std::size_t qtypeSlot(std::uint16_t t) noexcept {
   return kQtypeSlots - 1;
 }
 
-std::size_t shardOfThisThread() noexcept {
-  static std::atomic<std::size_t> next{0};
-  thread_local std::size_t shard = next.fetch_add(1, std::memory_order_relaxed);
-  return shard;
-}
-
 std::string escape(const std::string& v) {
   std::string out;
   for (char c : v) {
@@ -86,57 +80,105 @@ void QueryCounters::record(const QueryFacts& f) noexcept {
   if (f.ecsScope) bump(ecs);
 }
 
-AnswerCounters::AnswerCounters(std::vector<std::string> pools, std::vector<std::string> regions)
+AnswerCounters::AnswerCounters(std::vector<std::string> pools, std::vector<std::string> regions,
+                               std::vector<MemberCellName> members)
     : pools_(std::move(pools)),
       regions_(std::move(regions)),
-      cells_(pools_.size() * (regions_.size() + 1)) {
-  for (auto& s : shards_) {
-    s = std::make_unique<std::atomic<std::uint64_t>[]>(cells_ ? cells_ : 1);
-    for (std::size_t i = 0; i < cells_; ++i) s[i].store(0, std::memory_order_relaxed);
+      members_(std::move(members)),
+      regionCells_(pools_.size() * (regions_.size() + 1)),
+      cells_(regionCells_ + members_.size()),
+      rows_(std::make_unique<std::atomic<Cell*>[]>(kMaxRows)),
+      shared_(newRow()) {
+  for (std::size_t i = 0; i < kMaxRows; ++i) rows_[i].store(nullptr, std::memory_order_relaxed);
+}
+
+AnswerCounters::Cell* AnswerCounters::newRow() const {
+  Cell* row = new Cell[cells_ ? cells_ : 1];
+  for (std::size_t i = 0; i < (cells_ ? cells_ : 1); ++i)
+    row[i].store(0, std::memory_order_relaxed);
+  return row;
+}
+
+void AnswerCounters::addRow(std::size_t slot) {
+  if (slot >= kMaxRows) return;  // shares the locked row
+  std::lock_guard lock(mu_);
+  if (rows_[slot].load(std::memory_order_relaxed)) return;
+  owned_.emplace_back(newRow());
+  rows_[slot].store(owned_.back().get(), std::memory_order_release);
+}
+
+void AnswerCounters::count(std::size_t slot, const QueryFacts& f,
+                           std::int32_t bindingPool) noexcept {
+  Cell* row = slot < kMaxRows ? rows_[slot].load(std::memory_order_acquire) : nullptr;
+  const bool own = row != nullptr;
+  if (!own) row = shared_.get();
+  auto add = [&](std::size_t i) {
+    if (own)
+      bump(row[i]);
+    else
+      row[i].fetch_add(1, std::memory_order_relaxed);
+  };
+  const std::size_t width = regions_.size() + 1;  // the last column counts unanswered
+  if (f.pool >= 0 && static_cast<std::size_t>(f.pool) < pools_.size()) {
+    const std::size_t col = f.region >= 0 && static_cast<std::size_t>(f.region) < regions_.size()
+                                ? static_cast<std::size_t>(f.region)
+                                : regions_.size();
+    add(static_cast<std::size_t>(f.pool) * width + col);
   }
+  // A fallback answer: the binding's pool had no region either.
+  if (f.fellBack && bindingPool >= 0 && static_cast<std::size_t>(bindingPool) < pools_.size())
+    add(static_cast<std::size_t>(bindingPool) * width + regions_.size());
+  for (std::uint8_t i = 0; i < f.answered; ++i)
+    if (f.memberCell[i] < members_.size()) add(regionCells_ + f.memberCell[i]);
 }
 
-void AnswerCounters::add(std::int32_t pool, std::int32_t region, bool allDown) noexcept {
-  if (pool < 0 || static_cast<std::size_t>(pool) >= pools_.size()) return;
-  // The last cell of a pool's row counts answers without a region.
-  std::size_t col = region >= 0 && static_cast<std::size_t>(region) < regions_.size() && !allDown
-                        ? static_cast<std::size_t>(region)
-                        : regions_.size();
-  if (region >= 0 && allDown) col = static_cast<std::size_t>(region);  // failed open: a region
-  shards_[shardOfThisThread() % kShards]
-         [static_cast<std::size_t>(pool) * (regions_.size() + 1) + col]
-             .fetch_add(1, std::memory_order_relaxed);
-}
-
-void AnswerCounters::addTo(std::map<std::pair<std::string, std::string>, std::uint64_t>& out,
-                           std::map<std::string, std::uint64_t>& allDown) const {
+void AnswerCounters::addTo(AnswerTotals& out) const {
+  auto sum = [&](std::size_t i) {
+    std::uint64_t n = shared_[i].load(std::memory_order_relaxed);
+    for (std::size_t r = 0; r < kMaxRows; ++r)
+      if (const Cell* row = rows_[r].load(std::memory_order_acquire))
+        n += row[i].load(std::memory_order_relaxed);
+    return n;
+  };
+  const std::size_t width = regions_.size() + 1;
   for (std::size_t p = 0; p < pools_.size(); ++p)
-    for (std::size_t r = 0; r <= regions_.size(); ++r) {
-      std::uint64_t n = 0;
-      for (const auto& s : shards_)
-        n += s[p * (regions_.size() + 1) + r].load(std::memory_order_relaxed);
+    for (std::size_t r = 0; r < width; ++r) {
+      const std::uint64_t n = sum(p * width + r);
       if (r == regions_.size())
-        allDown[pools_[p]] += n;
+        out.unanswered[pools_[p]] += n;
       else if (n)
-        out[{pools_[p], regions_[r]}] += n;
+        out.byRegion[{pools_[p], regions_[r]}] += n;
     }
+  for (std::size_t m = 0; m < members_.size(); ++m)
+    if (const std::uint64_t n = sum(regionCells_ + m))
+      out.byMember[{members_[m].pool, members_[m].region, members_[m].member}] += n;
 }
 
 void countQuery(const ServingSnapshot& snap, const QueryFacts& f, QueryCounters& c) noexcept {
   c.record(f);
-  if (f.pool >= 0 && snap.gslb->answers) snap.gslb->answers->add(f.pool, f.region, f.allDown);
+  if (f.pool < 0 || !snap.gslb->answers) return;
+  std::int32_t bindingPool = -1;
+  if (f.binding >= 0 && static_cast<std::size_t>(f.binding) < snap.gslb->bindings.size())
+    bindingPool =
+        static_cast<std::int32_t>(snap.gslb->bindings[static_cast<std::size_t>(f.binding)].pool);
+  snap.gslb->answers->count(c.slot, f, bindingPool);
 }
 
 QueryCounters& Metrics::addWorker(Transport t) {
   std::lock_guard lock(mu_);
   workers_.push_back(std::make_unique<QueryCounters>());
   workers_.back()->transport = t;
+  workers_.back()->slot = workers_.size() - 1;
+  for (const auto& c : live_) c->addRow(workers_.back()->slot);
   return *workers_.back();
 }
 
 void Metrics::track(std::shared_ptr<AnswerCounters> counters) {
   std::lock_guard lock(mu_);
-  if (counters) live_.push_back(std::move(counters));
+  if (counters) {
+    for (const auto& w : workers_) counters->addRow(w->slot);
+    live_.push_back(std::move(counters));
+  }
   foldRetired();
 }
 
@@ -145,7 +187,7 @@ void Metrics::track(std::shared_ptr<AnswerCounters> counters) {
 void Metrics::foldRetired() {
   for (auto it = live_.begin(); it != live_.end();) {
     if (it->use_count() == 1) {
-      (*it)->addTo(retired_, retiredAllDown_);
+      (*it)->addTo(retired_);
       it = live_.erase(it);
     } else {
       ++it;
@@ -201,18 +243,25 @@ std::string Metrics::render(const ServingSnapshot& snap, const MetricsExtras& x)
   o.help("geodns_rrl_slipped_total", "counter", "Rate-limited responses sent truncated (slip).");
   o.line("geodns_rrl_slipped_total", "", rrlSlipped);
 
-  // Answers by pool and region, across reloads.
-  auto byRegion = retired_;
-  auto allDown = retiredAllDown_;
-  for (const auto& c : live_) c->addTo(byRegion, allDown);
+  // Answers by pool, region and member, across reloads.
+  AnswerTotals totals = retired_;
+  for (const auto& c : live_) c->addTo(totals);
   o.help("geodns_pool_answers_total", "counter", "GSLB answers by pool and region.");
-  for (const auto& [k, n] : byRegion)
+  for (const auto& [k, n] : totals.byRegion)
     o.line("geodns_pool_answers_total", label("pool", k.first) + "," + label("region", k.second),
            n);
   o.help("geodns_pool_unanswered_total", "counter",
          "GSLB queries of a pool that got no region (all down or drained: fallback, NODATA, "
          "SERVFAIL).");
-  for (const auto& [p, n] : allDown) o.line("geodns_pool_unanswered_total", label("pool", p), n);
+  for (const auto& [p, n] : totals.unanswered)
+    o.line("geodns_pool_unanswered_total", label("pool", p), n);
+  o.help("geodns_member_answers_total", "counter",
+         "Address records sent for each member, by pool and region.");
+  for (const auto& [k, n] : totals.byMember)
+    o.line("geodns_member_answers_total",
+           label("pool", std::get<0>(k)) + "," + label("region", std::get<1>(k)) + "," +
+               label("member", std::get<2>(k)),
+           n);
 
   // Health as the workers see it now.
   const Gslb& g = *snap.gslb;

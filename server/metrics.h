@@ -1,13 +1,15 @@
 #pragma once
-// Counters for /metrics. The query path only bumps relaxed atomics it owns
-// (one QueryCounters per worker thread) or shards of a per-config
-// AnswerCounters; everything else is read at scrape time.
+// Counters for /metrics. The query path only bumps relaxed atomics that its
+// own thread writes (one QueryCounters per worker thread, and that worker's
+// row of each config's AnswerCounters); everything else is read at scrape
+// time.
 #include <atomic>
 #include <cstdint>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <string>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -21,6 +23,8 @@ inline constexpr std::uint16_t kCountedQtypes[] = {1,  2,  5,  6,  12, 15, 16,  
 inline constexpr std::size_t kQtypeSlots = std::size(kCountedQtypes) + 1;
 inline constexpr std::size_t kRcodeSlots = 24;  // 0..22 by value, 23 = other
 
+inline constexpr std::size_t kNoSlot = static_cast<std::size_t>(-1);
+
 // One per worker thread; only that thread writes.
 struct QueryCounters {
   std::atomic<std::uint64_t> rcode[kRcodeSlots] = {};
@@ -28,25 +32,52 @@ struct QueryCounters {
   std::atomic<std::uint64_t> dropped{0}, truncated{0}, ecs{0};
   std::atomic<std::uint64_t> rrlDropped{0}, rrlSlipped{0};
   Transport transport = Transport::Udp;
+  std::size_t slot = kNoSlot;  // its row in every AnswerCounters (Metrics::addWorker)
 
   void record(const QueryFacts& f) noexcept;
 };
 
-// Answers by pool and region for one config generation. Workers share it, so
-// it is sharded by thread to keep them off each other's cache lines.
+// A (pool, region, member) answer counter's labels.
+struct MemberCellName {
+  std::string pool, region, member;
+};
+
+// Totals by name, summed over rows and config generations.
+struct AnswerTotals {
+  std::map<std::pair<std::string, std::string>, std::uint64_t> byRegion;  // (pool, region)
+  std::map<std::string, std::uint64_t> unanswered;                        // by pool
+  std::map<std::tuple<std::string, std::string, std::string>, std::uint64_t> byMember;
+};
+
+// Answers by pool and region, queries a pool left unanswered, and records by
+// member, for one config generation. Each worker writes its own row
+// (single-writer: a plain load and store, no locked add); a counter without
+// a row (more workers than kMaxRows, or one not registered with Metrics)
+// shares one row with locked adds.
 class AnswerCounters {
  public:
-  AnswerCounters(std::vector<std::string> pools, std::vector<std::string> regions);
-  void add(std::int32_t pool, std::int32_t region, bool allDown) noexcept;
-  // (pool, region) -> count; region "" = no region (all down, NODATA).
-  void addTo(std::map<std::pair<std::string, std::string>, std::uint64_t>& out,
-             std::map<std::string, std::uint64_t>& allDown) const;
+  AnswerCounters(std::vector<std::string> pools, std::vector<std::string> regions,
+                 std::vector<MemberCellName> members);
+  // Control thread: a row for worker `slot`, before the worker can see this
+  // config (idempotent).
+  void addRow(std::size_t slot);
+  // Worker threads: one query's pool facts. `bindingPool` is the pool of the
+  // name's binding (counted unanswered when it fell back).
+  void count(std::size_t slot, const QueryFacts& f, std::int32_t bindingPool) noexcept;
+  void addTo(AnswerTotals& out) const;
 
  private:
-  static constexpr std::size_t kShards = 4;
+  using Cell = std::atomic<std::uint64_t>;
+  static constexpr std::size_t kMaxRows = 512;
+  Cell* newRow() const;
   std::vector<std::string> pools_, regions_;
-  std::size_t cells_;
-  std::unique_ptr<std::atomic<std::uint64_t>[]> shards_[kShards];
+  std::vector<MemberCellName> members_;
+  std::size_t regionCells_;  // pools x (regions + 1: the last column counts unanswered)
+  std::size_t cells_;        // regionCells_ + one per member cell
+  std::unique_ptr<std::atomic<Cell*>[]> rows_;  // by worker slot; null until addRow
+  std::mutex mu_;                               // guards owned_
+  std::vector<std::unique_ptr<Cell[]>> owned_;
+  std::unique_ptr<Cell[]> shared_;
 };
 
 // Counts one query (worker threads; allocation-free).
@@ -65,7 +96,9 @@ class Metrics {
  public:
   // Control thread, before the workers start.
   QueryCounters& addWorker(Transport t);
-  // Each config generation's answer counters (start-up and every reload).
+  // Each config generation's answer counters (start-up and every reload),
+  // before the snapshot that holds them is published: every worker added so
+  // far gets its row (later workers get theirs in addWorker).
   void track(std::shared_ptr<AnswerCounters> counters);
   std::string render(const ServingSnapshot& snap, const MetricsExtras& extras);
 
@@ -73,8 +106,7 @@ class Metrics {
   std::mutex mu_;
   std::vector<std::unique_ptr<QueryCounters>> workers_;
   std::vector<std::shared_ptr<AnswerCounters>> live_;
-  std::map<std::pair<std::string, std::string>, std::uint64_t> retired_;
-  std::map<std::string, std::uint64_t> retiredAllDown_;
+  AnswerTotals retired_;
   void foldRetired();
 };
 

@@ -175,6 +175,62 @@ std::optional<GeoDatabaseConfig> parseDatabase(Ctx& c, const json& d, const std:
   return db;
 }
 
+// A fallback pool answers with the binding's own policy, so its regions are
+// chosen by the same geo_map lists (and `nets` region lists). A list that
+// names none of the fallback pool's regions leaves its clients with NODATA
+// exactly when the fallback is needed. Refused rather than warned about: a
+// reload has no channel for warnings, and the fix (add one of the fallback
+// pool's regions to the list) does not change the primary pool's answers,
+// because regions a pool lacks are skipped.
+void checkFallbackRegions(Ctx& c, const GslbConfig& g) {
+  auto poolNamed = [&](const std::string& n) -> const PoolConfig* {
+    for (const auto& p : g.pools)
+      if (p.name == n) return &p;
+    return nullptr;
+  };
+  std::set<std::pair<std::string, std::string>> seen;  // (pool, policy) checked
+  for (const auto& b : g.bindings) {
+    const PoolConfig* pool = poolNamed(b.pool);
+    const PolicyConfig* policy = nullptr;
+    for (const auto& pc : g.policies)
+      if (pc.name == b.policy) policy = &pc;
+    if (!pool || !policy || pool->fallbackPool.empty()) continue;
+    const PoolConfig* fallback = poolNamed(pool->fallbackPool);
+    if (!fallback || !seen.insert({pool->name, policy->name}).second) continue;
+    std::string names;
+    for (const auto& pr : fallback->regions) names += (names.empty() ? "" : ", ") + pr.region;
+    auto covered = [&](const std::vector<std::string>& list) {
+      if (list.empty()) return true;  // an empty list answers nobody, fallback or not
+      for (const auto& r : list)
+        for (const auto& pr : fallback->regions)
+          if (pr.region == r) return true;
+      return false;
+    };
+    const std::string where = "/pools/" + esc(pool->name) + "/fallback_pool";
+    const std::string tail = "; through binding '" + b.name + "' those clients would get NODATA " +
+                             "when pool '" + pool->name + "' is down. List one of " +
+                             fallback->name + "'s regions (" + names + ") there";
+    bool usesNets = false;
+    for (std::size_t i = 0; i < policy->steps.size(); ++i) {
+      const StepConfig& st = policy->steps[i];
+      if (st.kind == "nearest") usesNets = true;
+      if (st.kind != "geo_map") continue;
+      usesNets = true;
+      for (const auto& [key, regions] : st.map)
+        if (!covered(regions))
+          c.err(where, "fallback pool '" + fallback->name + "' has none of the regions of " +
+                           "/policies/" + esc(policy->name) + "/steps/" + std::to_string(i) +
+                           "/map/" + esc(key) + tail);
+    }
+    if (usesNets)
+      for (const auto& n : g.nets)
+        if (!covered(n.regions))
+          c.err(where, "fallback pool '" + fallback->name + "' has none of the regions of " +
+                           "/geo/nets/" + esc(n.prefix) + " (used by policy '" + policy->name +
+                           "')" + tail);
+  }
+}
+
 void parseGslb(Ctx& c, const json& root, ServerConfig& cfg, const std::filesystem::path& base) {
   GslbConfig& g = cfg.gslb;
   std::set<std::string> regionNames;
@@ -580,7 +636,13 @@ void parseGslb(Ctx& c, const json& root, ServerConfig& cfg, const std::filesyste
             }
             const json& sv = ss[i];
             if (st.kind == "geo_map") {
-              checkKeys(c, sv, sp, {"step", "map"});
+              checkKeys(c, sv, sp, {"step", "map", "fence"});
+              if (sv.contains("fence")) {
+                if (!sv["fence"].is_boolean())
+                  c.err(sp + "/fence", "expected true or false");
+                else
+                  st.fence = sv["fence"].get<bool>();
+              }
               if (!sv.contains("map") || !sv["map"].is_object() || sv["map"].empty()) {
                 c.err(sp + "/map", "expected an object of key -> [regions]");
               } else {
@@ -675,6 +737,7 @@ void parseGslb(Ctx& c, const json& root, ServerConfig& cfg, const std::filesyste
       }
     }
   }
+  checkFallbackRegions(c, g);
 }
 
 }  // namespace

@@ -111,6 +111,8 @@ struct StepConfig {
   std::string kind;  // geo_map, nearest, weighted, first_n, up, shed_load, latency,
                      // capacity_weighted, shed_load, latency, capacity_weighted
   std::vector<std::pair<std::string, std::vector<std::string>>> map;  // geo_map: key -> regions
+  // geo_map: a matched list fences the client in (drains give all_down, not other regions)
+  bool fence = false;
   std::vector<std::pair<std::string, double>> biasKm;                 // nearest
   std::uint32_t n = 1;                                                // first_n
   double high = 0.9, low = 0.7;                                       // shed_load

@@ -40,7 +40,7 @@ def ask_with_ecs(srv, name, addr, prefix):
     return sorted(rr.address for rrset in r.answer for rr in rrset)
 
 
-def geodns_config(admin_port):
+def geodns_config(admin_port, dead_port):
     geo_map = {"country:US": ["us", "eu"], "continent:EU": ["eu", "us"], "continent:AS": ["jp", "us"],
                "label:lab": ["us"], "default": ["us"]}
     return {
@@ -49,16 +49,26 @@ def geodns_config(admin_port):
         "geo": {"databases": [{"file": os.path.abspath(GEOIP)}],
                 "nets": {"127.0.2.0/24": {"regions": ["jp"]}, "127.0.0.0/8": {"label": "lab"}}},
         "regions": {"us": {}, "eu": {}, "jp": {}},
+        # Probed on a loopback port nothing listens on: down from the start.
+        "probes": {"dead": {"type": "tcp", "port": dead_port, "initial": "down"}},
         "pools": {"web": {"ttl": TTL, "regions": {
             "us": {"members": [{"address": "192.0.2.10"}]},
             "eu": {"members": [{"address": "198.51.100.10"}]},
-            "jp": {"members": [{"address": "203.0.113.10"}]}}}},
+            "jp": {"members": [{"address": "203.0.113.10"}]}}},
+            # Data residency: EU clients only ever get eu; all down is NODATA.
+            "resident": {"ttl": TTL, "all_down": "nodata", "regions": {
+                "eu": {"members": [{"address": "198.51.100.20", "target": "127.0.0.1", "probe": "dead"}]},
+                "us": {"members": [{"address": "192.0.2.20"}]}}}},
         "policies": {
+            "fenced": {"steps": [{"step": "geo_map", "fence": True,
+                                  "map": {"continent:EU": ["eu"], "country:US": ["us"], "default": ["us"]}},
+                                 {"step": "up"}]},
             "geo": {"steps": [{"step": "geo_map", "map": geo_map}]},
             # Locates by the resolver's own address even when ECS is present.
             "resolver": {"ecs": False, "steps": [{"step": "geo_map", "map": dict(geo_map, **{"label:lab": ["eu"]})}]},
         },
         "bindings": [{"name": "www.e2e.test", "pool": "web", "policy": "geo"},
+                     {"name": "fenced.e2e.test", "pool": "resident", "policy": "fenced"},
                      {"name": "res.e2e.test", "pool": "web", "policy": "resolver"}],
     }
 
@@ -99,7 +109,7 @@ class ThroughUnbound(unittest.TestCase):
     def setUpClass(cls):
         cls.admin_port = free_port()
         cls.srv = Server(zones=[("e2e.test", "e2e.zone")], zone_files={"e2e.zone": ZONE},
-                         config_extra=geodns_config(cls.admin_port))
+                         config_extra=geodns_config(cls.admin_port, free_port()))
         write_token_file(cls.srv.dir)
         cls.srv.start()
         cls.api = Api(cls.admin_port)
@@ -181,6 +191,19 @@ class ThroughUnbound(unittest.TestCase):
             self.assertEqual(self.dig("res.e2e.test", source="127.0.3.1"), ["192.0.2.10"])
         finally:
             self.api.post("/v1/regions/eu/undrain", {"reason": "e2e done"})
+
+    def test_4_a_location_dependent_nodata_is_cached_per_scope(self):
+        # The EU client's only region is down: NODATA, scoped to its subnet.
+        q = dns.message.make_query("fenced.e2e.test", "A", use_edns=0,
+                                   options=[dns.edns.ECSOption("198.51.100.0", 24)])
+        r = self.srv.query(q, "udp")
+        self.assertEqual((r.rcode(), r.answer), (0, []))
+        self.assertEqual([o.scopelen for o in r.options if o.otype == dns.edns.ECS], [24])
+        self.assertEqual(self.dig("fenced.e2e.test", subnet="198.51.100.7/24"), [])
+        # Through the same Unbound, a US client still gets its answer: Unbound
+        # keeps the NODATA for the EU subnet only (scope 0 would serve it to all).
+        self.assertEqual(self.dig("fenced.e2e.test", subnet="192.0.2.5/24"), ["192.0.2.20"])
+        self.assertEqual(self.dig("fenced.e2e.test", subnet="198.51.100.99/24"), [])
 
 
 if __name__ == "__main__":

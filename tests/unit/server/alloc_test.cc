@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "server/engine.h"
+#include "server/metrics.h"
 #include "support/dns_test_util.h"
 #include "support/engine_fixture.h"
 
@@ -134,4 +135,79 @@ TEST_CASE("GSLB answers (mmdb lookups, CIDR maps, pipelines, ECS) allocate nothi
       bytes += server::answer(*snap, q, out, server::Transport::Udp, source);
   CHECK(bytes > 0);
   CHECK(gAllocations.load() - before == 0);
+}
+
+TEST_CASE("all_down, fallback, fences, drains and the answer counters allocate nothing") {
+  test::TempDir dir;
+  auto base = test::snapshotFromJson(dir, "a.test", R"({
+    "listen": ["127.0.0.1:53"],
+    "zones": [{"origin": "a.test", "file": "ZONE"}],
+    "geo": {"nets": {"10.1.0.0/16": {"label": "eu"}, "10.2.0.0/16": {"label": "us"}}},
+    "regions": {"us": {}, "eu": {}},
+    "probes": {"web": {"type": "tcp", "port": 80}},
+    "pools": {
+      "nd": {"ttl": 30, "probe": "web", "all_down": "nodata", "max_answers": 2, "regions": {
+               "eu": {"members": [{"address": "198.51.100.1"}, {"address": "198.51.100.2"}]},
+               "us": {"members": [{"address": "192.0.2.1"}]}}},
+      "sf": {"ttl": 30, "probe": "web", "all_down": "servfail", "regions": {
+               "eu": {"members": [{"address": "198.51.100.3"}]}}},
+      "fb": {"ttl": 30, "probe": "web", "all_down": "fallback", "fallback_pool": "spare", "regions": {
+               "eu": {"members": [{"address": "198.51.100.4"}]}}},
+      "spare": {"ttl": 20, "probe": "web", "regions": {
+               "eu": {"members": [{"address": "198.51.100.5"}]}, "us": {"members": [{"address": "192.0.2.5"}]}}}
+    },
+    "policies": {
+      "fenced": {"steps": [{"step": "geo_map", "fence": true,
+                            "map": {"label:eu": ["eu"], "label:us": ["us"], "default": ["us"]}},
+                           {"step": "up"}, {"step": "weighted"}]},
+      "loose": {"steps": [{"step": "geo_map", "map": {"label:eu": ["eu"], "default": ["us"]}},
+                          {"step": "up"}]}
+    },
+    "bindings": [
+      {"name": "nd.a.test", "pool": "nd", "policy": "fenced"},
+      {"name": "loose.a.test", "pool": "nd", "policy": "loose"},
+      {"name": "sf.a.test", "pool": "sf", "policy": "fenced"},
+      {"name": "fb.a.test", "pool": "fb", "policy": "fenced"}
+    ]
+  })");
+  // Region eu drained, one member failing checks, the fb and sf members down.
+  auto view = std::make_shared<health::HealthView>();
+  const server::Gslb& g = *base->gslb;
+  view->forConfig = &g;
+  view->targets.resize(g.probes.size());
+  for (std::size_t i = 0; i < g.probes.size(); ++i) {
+    auto& t = view->targets[i];
+    const std::string a = g.probes[i].address.str();
+    t.up = t.steady = a != "198.51.100.3" && a != "198.51.100.4";
+    t.state = t.up ? health::State::Up : health::State::Down;
+    t.changeInSec = 3;
+    if (a == "192.0.2.1") t.steady = false;
+  }
+  server::applyOverride(*view, g, {"", "region_drain", "eu", "", 0, 0, 0, ""});
+  auto snap = std::make_shared<server::ServingSnapshot>(*base);
+  snap->health = view;
+
+  std::vector<std::vector<std::uint8_t>> batch;
+  for (const char* n : {"nd.a.test", "loose.a.test", "sf.a.test", "fb.a.test"})
+    for (const char* e : {"10.1.0.0", "10.2.0.0"})
+      batch.push_back(test::makeQuery({.name = n, .options = test::ecsOption(e, 24)}));
+  server::Metrics metrics;
+  server::QueryCounters& counters = metrics.addWorker(server::Transport::Udp);
+  metrics.track(g.answers);
+  std::vector<std::uint8_t> out(65535);
+  const IpAddress source = *IpAddress::parse("192.0.2.77");
+  server::QueryFacts facts;
+  server::answer(*snap, batch[0], out, server::Transport::Udp, source, &facts);  // warm up
+  server::countQuery(*snap, facts, counters);
+  int rcodes[16] = {};
+  const long before = gAllocations.load();
+  for (int round = 0; round < 50; ++round)
+    for (const auto& q : batch) {
+      server::answer(*snap, q, out, server::Transport::Udp, source, &facts);
+      server::countQuery(*snap, facts, counters);
+      ++rcodes[facts.rcode & 15];
+    }
+  CHECK(gAllocations.load() - before == 0);
+  CHECK(rcodes[0] > 0);  // answers and NODATA
+  CHECK(rcodes[2] > 0);  // SERVFAIL
 }
