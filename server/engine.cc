@@ -383,6 +383,7 @@ struct Builder {
     const Pool* answering = &p;
     if (d.allDown && !d.failedOpen) {
       facts.allDown = true;
+      facts.pool = static_cast<std::int32_t>(&p - g.pools.data());  // counted as unanswered
       switch (p.allDown) {
         case AllDown::ServFail:
           facts.outcome = Outcome::ServFail;
