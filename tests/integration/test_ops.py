@@ -69,21 +69,32 @@ class Reload(unittest.TestCase):
             self.assertEqual(self.www(t), "192.0.2.10")  # old snapshot still serving
 
     def test_queries_answered_during_reloads(self):
-        # Reload repeatedly while querying: no query may go unanswered.
+        # Reload repeatedly while querying: no query may go unanswered, and
+        # each reload must really happen (its data served, a "reloaded:" line).
         deadline = time.monotonic() + 2.0
-        n = 0
+        n = reloads = 0
         serial = 10
-        while time.monotonic() < deadline:
-            if n % 50 == 0:
-                serial += 1
-                with open(self.zone_path, "w") as f:
-                    f.write(GOOD.format(serial=serial, addr="192.0.2.%d" % (serial % 200)))
-                self.srv.signal(signal.SIGHUP)
-            q = dns.message.make_query("www.reload.test.", "A")
-            r = dns.query.udp(q, self.srv.host, port=self.srv.port, timeout=1.0)
-            self.assertEqual(r.rcode(), dns.rcode.NOERROR)
-            n += 1
-        self.assertGreater(n, 100)
+        while time.monotonic() < deadline or reloads < 5:
+            serial += 1
+            addr = "192.0.2.%d" % (serial % 200)
+            with open(self.zone_path, "w") as f:
+                f.write(GOOD.format(serial=serial, addr=addr))
+            self.srv.signal(signal.SIGHUP)
+            reloads += 1
+            served_by = time.monotonic() + 5
+            while True:  # query until the new zone answers; every query answered meanwhile
+                q = dns.message.make_query("www.reload.test.", "A")
+                r = dns.query.udp(q, self.srv.host, port=self.srv.port, timeout=1.0)
+                self.assertEqual(r.rcode(), dns.rcode.NOERROR)
+                n += 1
+                if r.answer[0][0].address == addr:
+                    break
+                self.assertLess(time.monotonic(), served_by, "reload %d never took effect" % reloads)
+        self.assertGreaterEqual(reloads, 5)
+        self.assertGreater(n, reloads)  # queries ran while reloads were under way
+        self.assertEqual(self.srv.read_log().count("reloaded:"), reloads, self.srv.read_log())
+        for t in TRANSPORTS:
+            self.assertEqual(self.www(t), addr)
 
 
 class CommandLine(unittest.TestCase):
@@ -198,10 +209,6 @@ class CommandLine(unittest.TestCase):
         srv.stop()
 
 
-if __name__ == "__main__":
-    unittest.main()
-
-
 class Logging(unittest.TestCase):
     def test_json_log_lines_and_the_sampled_query_log(self):
         srv = Server(config_extra={"log": {"format": "json", "query_log": {"file": "queries.log", "sample": 1}},
@@ -264,3 +271,7 @@ class DropPrivileges(unittest.TestCase):
             self.assertEqual(os.stat(os.path.join(srv.dir, "state")).st_uid, nobody)
         finally:
             srv.stop()
+
+
+if __name__ == "__main__":
+    unittest.main()
