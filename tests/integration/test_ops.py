@@ -202,6 +202,34 @@ class CommandLine(unittest.TestCase):
         finally:
             srv.stop()
 
+    def test_wildcard_listener_answers_from_the_address_asked(self):
+        # Listening on 0.0.0.0, a reply must come from the address the query
+        # was sent to, or a client (or firewall) drops it. Traffic stays on
+        # 127.0.0.0/8: the queries go to 127.0.0.2 and 127.0.0.3.
+        srv = Server()
+        with open(srv.config_path) as f:
+            cfg = json.load(f)
+        cfg["listen"] = ["0.0.0.0:%d" % srv.port]
+        with open(srv.config_path, "w") as f:
+            json.dump(cfg, f)
+        srv.start()
+        try:
+            s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            s.bind(("127.0.0.1", 0))
+            s.settimeout(2)
+            for dst in ("127.0.0.2", "127.0.0.3", "127.0.0.1"):
+                q = dns.message.make_query("www.example.test.", "A")
+                s.sendto(q.to_wire(), (dst, srv.port))
+                data, src = s.recvfrom(65535)
+                self.assertEqual(src, (dst, srv.port))
+                r = dns.message.from_wire(data)
+                self.assertEqual((r.id, r.answer[0][0].address), (q.id, "192.0.2.10"))
+                tcp = dns.query.tcp(q, dst, port=srv.port, timeout=2)
+                self.assertEqual(tcp.answer[0][0].address, "192.0.2.10")
+            s.close()
+        finally:
+            srv.stop()
+
     def test_sigterm_exits_zero(self):
         srv = Server().start()
         srv.signal(signal.SIGTERM)
