@@ -130,6 +130,22 @@ TEST_CASE("wildcard answers carry the query name as owner") {
   CHECK(r.resp.sections[0][0].owner == "some.wild.example.test.");
 }
 
+TEST_CASE("the question is copied byte for byte (0x20) and answers point at it") {
+  for (const char* name : {"wWw.ExAmPlE.tEsT", "Some.WILD.example.test", "ALIAS.example.test"}) {
+    CAPTURE(std::string(name));
+    auto q = makeQuery({.name = name});
+    auto r = ask({.name = name});
+    REQUIRE(r.resp.ok);
+    REQUIRE(r.len > q.size() + 2);
+    std::vector<std::uint8_t> out(65535, 0xEE);
+    const std::size_t len = answer(snap(), q, out, Transport::Udp);
+    REQUIRE(len == r.len);
+    CHECK(std::equal(q.begin() + 12, q.end(), out.begin() + 12));  // case kept
+    CHECK(out[q.size()] == 0xC0);    // the first answer's owner: a pointer
+    CHECK(out[q.size() + 1] == 12);  // ... to the question
+  }
+}
+
 TEST_CASE("negative answers use min(SOA TTL, MINIMUM)") {
   CHECK(ask({.name = "nope.example.test"}).resp.sections[1][0].ttl == 300);
   CHECK(ask({.name = "nope.child.example.test"}).resp.sections[1][0].ttl == 60);
