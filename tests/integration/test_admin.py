@@ -13,6 +13,7 @@ import dns.query
 import dns.rcode
 
 from admin_client import TOKEN, Api, write_token_file
+from backends import TcpBackend, free_tcp_port
 from harness import GEODNSD, Server, free_port, skip_unless_tool
 
 DOCS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "../../docs")
@@ -394,11 +395,16 @@ def documented_metrics():
     return families
 
 
-def with_everything(cfg, admin_port):
-    """Adds what makes every metric family have a sample: a probe (a TCP
-    connect to the admin API's own loopback port), a pool that answers NODATA
-    when drained, and rate limiting."""
-    cfg["probes"] = {"self": {"type": "tcp", "port": admin_port, "interval_ms": 200, "timeout_ms": 150, "jitter": 0}}
+def with_everything(probe_port):
+    """A config change that gives every metric family a sample: a probe (TCP
+    connect to a listener of the test on 127.0.0.1), a pool that answers
+    NODATA when drained, and rate limiting."""
+    return lambda cfg, admin_port: _with_everything(cfg, probe_port)
+
+
+def _with_everything(cfg, probe_port):
+    cfg["probes"] = {"self": {"type": "tcp", "port": probe_port, "interval_ms": 200, "timeout_ms": 150,
+                              "jitter": 0}}
     cfg["pools"]["nd"] = {"ttl": 10, "all_down": "nodata", "regions": {
         "c": {"members": [{"address": "203.0.113.40", "target": "127.0.0.1", "probe": "self"}]}}}
     cfg["bindings"].append({"name": "nd.adm.test", "pool": "nd", "policy": "ordered"})
@@ -410,7 +416,8 @@ class MetricsDocTest(unittest.TestCase):
         import re
         documented = documented_metrics()
         self.assertGreater(len(documented), 20, documented)
-        srv = AdminServer(with_everything).start()
+        listener = TcpBackend("127.0.0.1", free_tcp_port("127.0.0.1"))
+        srv = AdminServer(with_everything(listener.port)).start()
         try:
             api = srv.api
             srv.addrs()
@@ -441,6 +448,7 @@ class MetricsDocTest(unittest.TestCase):
             self.assertEqual(sorted(set(exported) - set(documented)), [])
         finally:
             srv.stop()
+            listener.close()
 
 
 class DurabilityTest(unittest.TestCase):
