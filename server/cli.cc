@@ -173,7 +173,8 @@ std::optional<zones::ServerConfig> resolveConfigBestEffort(const Options& opt, E
   // A config file whose listeners all had errors has said so already.
   if (cfg.listen.empty() && opt.listen.empty() && opt.command != Command::Explain && !fileErrors)
     errors.add("", "no listener: give --listen ADDR:PORT or a config with \"listen\"");
-  if (cfg.zones.empty())
+  // Likewise a --zone that had an error has been named.
+  if (cfg.zones.empty() && opt.zones.empty())
     errors.add("", "no zones: give --zone ORIGIN=FILE or a config with \"zones\"");
   return cfg;
 }

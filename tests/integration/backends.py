@@ -16,8 +16,10 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     def do_GET(self):
         b = self.server.backend
         b.hits += 1
+        status = b.status
+        b.served.append(status)  # what each probe was told, in order
         body = b.body.encode()
-        self.send_response(b.status)
+        self.send_response(status)
         self.send_header("Content-Length", str(len(body)))
         if b.load is not None:
             self.send_header("X-Load", b.load)
@@ -33,6 +35,7 @@ class HttpBackend:
 
     def __init__(self, host, port=0, tls_cert=None):
         self.status, self.body, self.load, self.hits = 200, "ok", None, 0
+        self.served = []
         self.server = http.server.ThreadingHTTPServer((host, port), _Handler)
         self.server.backend = self
         self.server.daemon_threads = True

@@ -10,8 +10,10 @@ import signal
 import socket
 import struct
 import subprocess
+import sys
 import tempfile
 import time
+import unittest
 
 import dns.message
 import dns.query
@@ -19,6 +21,71 @@ import dns.rdatatype
 
 GEODNSD = os.environ.get("GEODNSD", os.path.join(os.path.dirname(__file__), "../../build/dev/server/geodnsd"))
 ZONES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "zones")
+
+# ---- skips: reported to ctest, never a silent pass ----
+# Every integration test in tests/CMakeLists.txt has SKIP_RETURN_CODE 77: a
+# suite that exits 77 shows as "Skipped" in ctest, and CI (scripts/test with
+# CI set) fails when anything was skipped, because CI installs every tool.
+SKIP_CODE = 77
+
+
+def skip_suite(reason):
+    """Stops the whole suite as skipped (exit 77) with `reason` on stderr.
+    Call it at import time or in setUpClass, before anything is started."""
+    sys.stdout.flush()
+    print("SKIPPED: " + reason, file=sys.stderr, flush=True)
+    sys.exit(SKIP_CODE)
+
+
+def find_tool(name, *fallbacks):
+    """Path of a tool on PATH (or one of `fallbacks`), or None."""
+    path = shutil.which(name)
+    if path:
+        return path
+    for f in fallbacks:
+        if os.path.exists(f):
+            return f
+    return None
+
+
+def require_tools(*names):
+    """Skips the suite (exit 77) unless every tool is installed; returns their paths."""
+    paths = [find_tool(n, "/usr/sbin/" + n) for n in names]
+    missing = [n for n, p in zip(names, paths) if not p]
+    if missing:
+        skip_suite("not installed: %s (scripts/install-deps installs it)" % ", ".join(missing))
+    return paths
+
+
+def require_root(why):
+    """Skips the suite (exit 77) unless running as root."""
+    if os.geteuid() != 0:
+        skip_suite("needs root: " + why)
+
+
+def skip_unless_tool(name):
+    """Decorator for one test (or class) that needs `name`; a skipped test
+    makes run_suite exit 77, so ctest reports the suite as skipped."""
+    return unittest.skipUnless(find_tool(name, "/usr/sbin/" + name), "%s not installed" % name)
+
+
+def run_suite(names):
+    """The ctest entry point: runs unittest names (modules, classes or tests);
+    exit 1 on any failure or error, else 77 if anything was skipped (each
+    skip and its reason printed), else 0. A suite that runs no test fails."""
+    suite = unittest.defaultTestLoader.loadTestsFromNames(names)
+    result = unittest.TextTestRunner(verbosity=2, stream=sys.stdout).run(suite)
+    sys.stdout.flush()
+    if not result.wasSuccessful():
+        return 1
+    if result.skipped:
+        for test, reason in result.skipped:
+            print("SKIPPED: %s: %s" % (test.id(), reason), file=sys.stderr)
+        return SKIP_CODE
+    if result.testsRun == 0:
+        print("no test ran: %s" % " ".join(names), file=sys.stderr)
+        return 1
+    return 0
 
 
 def free_port(host="127.0.0.1"):
@@ -194,3 +261,11 @@ def read_frame(s):
 
 
 TRANSPORTS = ("udp", "tcp")
+
+
+if __name__ == "__main__":
+    # `python3 harness.py test_protocol [test_x.Class.test_y ...]`: the suites'
+    # ctest command. Imported under its own name so that the test modules and
+    # this runner share one harness module.
+    import harness
+    sys.exit(harness.run_suite(sys.argv[1:]))

@@ -1,16 +1,16 @@
 """scripts/demo (the compose topology on loopback: geodnsd, three backends,
 Unbound with ECS) runs from one command and shows each subnet its region."""
 import os
-import shutil
 import subprocess
 import unittest
 
-from harness import GEODNSD
+from harness import GEODNSD, require_tools
+
+require_tools("unbound", "dig")  # else the suite is reported skipped
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "../..")
 
 
-@unittest.skipUnless(shutil.which("unbound") or os.path.exists("/usr/sbin/unbound"), "unbound not installed")
 class Demo(unittest.TestCase):
     def test_demo_check(self):
         env = dict(os.environ, GEODNSD=os.path.abspath(GEODNSD))

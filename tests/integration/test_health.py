@@ -95,15 +95,40 @@ class Health(unittest.TestCase):
                 self.fail("%s: still %r after %.1fs, expected %r\n%s" % (name, got, limit, expect, self.srv.read_log()))
             time.sleep(0.02)
 
-    def test_1_http_down_and_up_within_fall_and_rise(self):
+    def flip(self, backend, status, name, expect, results):
+        """Sets the backend's status and polls until `name` answers `expect`.
+        Returns how many probes the backend answered with `status` (a) before
+        the query that saw the change and (b) after it."""
+        mark = len(backend.served)
+        backend.status = status
+        count = lambda: sum(1 for s in backend.served[mark:] if s == status)
+        t0 = time.monotonic()
+        while True:
+            before = count()
+            got = self.answer(name)[1]
+            after = count()
+            if got == expect:
+                return before, after
+            # Unchanged although result `results + 1` was served: the
+            # `results`-th arrived an interval ago and should have counted.
+            self.assertLessEqual(before, results, "%s: still %r after %d results of %d" % (
+                name, got, before, status))
+            if time.monotonic() - t0 > 3:
+                self.fail("%s: still %r after 3 s\n%s" % (name, got, self.srv.read_log()))
+            time.sleep(0.01)
+
+    def test_1_http_down_and_up_after_exactly_fall_and_rise_results(self):
+        # Counted at the backend, not timed: the answer changes on the
+        # fall-th (rise-th) result, neither before (an off-by-one that
+        # changes early) nor after (one that waits a result more).
         self.wait_answer("www.health.test.", ["192.0.2.1"], 3)
-        self.a.status = 503
-        took = self.wait_answer("www.health.test.", ["198.51.100.1"], 3)
-        self.assertLess(took, (2 + 1) * INTERVAL + 0.5)  # fall = 2 intervals, plus one in flight
+        before, after = self.flip(self.a, 503, "www.health.test.", ["198.51.100.1"], 2)
+        self.assertGreaterEqual(after, 2)  # fall = 2: not on the first failure
+        self.assertLessEqual(before, 2)
         self.assertIn("is down: HTTP status 503", self.srv.read_log())
-        self.a.status = 200
-        took = self.wait_answer("www.health.test.", ["192.0.2.1"], 3)
-        self.assertLess(took, (2 + 1) * INTERVAL + 0.5)  # rise = 2
+        before, after = self.flip(self.a, 200, "www.health.test.", ["192.0.2.1"], 2)
+        self.assertGreaterEqual(after, 2)  # rise = 2
+        self.assertLessEqual(before, 2)
 
     def test_2_body_match(self):
         self.wait_answer("www.health.test.", ["192.0.2.1"], 3)

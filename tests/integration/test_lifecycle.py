@@ -1,8 +1,8 @@
 """Operations under load: response rate limiting against a flood, reloads
 under dnsperf load without a lost query, and a graceful SIGTERM with TCP
 queries in flight."""
+import json
 import os
-import shutil
 import signal
 import socket
 import struct
@@ -14,7 +14,7 @@ import dns.flags
 import dns.message
 
 from admin_client import Api, write_token_file
-from harness import Server, free_port, read_frame
+from harness import Server, free_port, read_frame, skip_unless_tool
 
 ZONE = """$ORIGIN life.test.
 $TTL 300
@@ -86,7 +86,64 @@ class RateLimiting(unittest.TestCase):
             srv.stop()
 
 
-@unittest.skipUnless(shutil.which("dnsperf"), "dnsperf not installed")
+    def test_limits_follow_reloads_and_enabled_false_turns_limiting_off(self):
+        srv = Server(zones=[("life.test", "life.zone")], zone_files={"life.zone": zone(1)},
+                     config_extra={"rrl": {"responses_per_second": 5, "slip": 0}})
+        srv.start()
+
+        def flood(name, n=100):
+            """n identical queries from one socket: (full answers, truncated)."""
+            wire = dns.message.make_query(name, "A").to_wire()
+            s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            s.bind(("127.0.0.1", 0))
+            s.settimeout(0.3)
+            for _ in range(n):
+                s.sendto(wire, (srv.host, srv.port))
+            full = truncated = 0
+            try:
+                while True:
+                    r = dns.message.from_wire(s.recv(65535))
+                    if r.flags & dns.flags.TC:
+                        truncated += 1
+                    else:
+                        full += 1
+            except socket.timeout:
+                pass
+            s.close()
+            return full, truncated
+
+        def reload(cfg_rrl, serial):
+            """Reloads with new rrl settings and zone serial; returns once the
+            new snapshot answers (the serial shows over TCP, never limited)."""
+            with open(srv.config_path) as f:
+                cfg = json.load(f)
+            cfg["rrl"] = cfg_rrl
+            with open(srv.config_path, "w") as f:
+                json.dump(cfg, f)
+            with open(os.path.join(srv.dir, "life.zone"), "w") as f:
+                f.write(zone(serial))
+            srv.signal(signal.SIGHUP)
+            deadline = time.monotonic() + 5
+            while srv.ask("life.test.", "SOA", transport="tcp").answer[0][0].serial != serial:
+                self.assertLess(time.monotonic(), deadline, srv.read_log())
+                time.sleep(0.05)
+
+        try:
+            # Each phase asks another name: a fresh bucket, whatever the second.
+            full, _ = flood("www.life.test.")
+            self.assertGreaterEqual(full, 5)
+            self.assertLessEqual(full, 10)  # 5 a second (plus one refill)
+            reload({"responses_per_second": 40, "slip": 0}, 2)
+            full, _ = flood("ns1.life.test.")
+            self.assertGreaterEqual(full, 40)
+            self.assertLessEqual(full, 80)  # the new rate, not the old one, not unlimited
+            reload({"enabled": False, "responses_per_second": 5}, 3)
+            self.assertEqual(flood("life.test.", 100), (100, 0))  # off: everything answered
+        finally:
+            srv.stop()
+
+
+@skip_unless_tool("dnsperf")  # a skip makes the suite "Skipped" in ctest
 class ReloadUnderLoad(unittest.TestCase):
     def test_ten_reloads_during_a_dnsperf_run_lose_no_query(self):
         srv = Server(zones=[("life.test", "life.zone")], zone_files={"life.zone": zone(1)}).start()

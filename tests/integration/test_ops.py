@@ -69,21 +69,32 @@ class Reload(unittest.TestCase):
             self.assertEqual(self.www(t), "192.0.2.10")  # old snapshot still serving
 
     def test_queries_answered_during_reloads(self):
-        # Reload repeatedly while querying: no query may go unanswered.
+        # Reload repeatedly while querying: no query may go unanswered, and
+        # each reload must really happen (its data served, a "reloaded:" line).
         deadline = time.monotonic() + 2.0
-        n = 0
+        n = reloads = 0
         serial = 10
-        while time.monotonic() < deadline:
-            if n % 50 == 0:
-                serial += 1
-                with open(self.zone_path, "w") as f:
-                    f.write(GOOD.format(serial=serial, addr="192.0.2.%d" % (serial % 200)))
-                self.srv.signal(signal.SIGHUP)
-            q = dns.message.make_query("www.reload.test.", "A")
-            r = dns.query.udp(q, self.srv.host, port=self.srv.port, timeout=1.0)
-            self.assertEqual(r.rcode(), dns.rcode.NOERROR)
-            n += 1
-        self.assertGreater(n, 100)
+        while time.monotonic() < deadline or reloads < 5:
+            serial += 1
+            addr = "192.0.2.%d" % (serial % 200)
+            with open(self.zone_path, "w") as f:
+                f.write(GOOD.format(serial=serial, addr=addr))
+            self.srv.signal(signal.SIGHUP)
+            reloads += 1
+            served_by = time.monotonic() + 5
+            while True:  # query until the new zone answers; every query answered meanwhile
+                q = dns.message.make_query("www.reload.test.", "A")
+                r = dns.query.udp(q, self.srv.host, port=self.srv.port, timeout=1.0)
+                self.assertEqual(r.rcode(), dns.rcode.NOERROR)
+                n += 1
+                if r.answer[0][0].address == addr:
+                    break
+                self.assertLess(time.monotonic(), served_by, "reload %d never took effect" % reloads)
+        self.assertGreaterEqual(reloads, 5)
+        self.assertGreater(n, reloads)  # queries ran while reloads were under way
+        self.assertEqual(self.srv.read_log().count("reloaded:"), reloads, self.srv.read_log())
+        for t in TRANSPORTS:
+            self.assertEqual(self.www(t), addr)
 
 
 class CommandLine(unittest.TestCase):
@@ -191,15 +202,39 @@ class CommandLine(unittest.TestCase):
         finally:
             srv.stop()
 
+    def test_wildcard_listener_answers_from_the_address_asked(self):
+        # Listening on 0.0.0.0, a reply must come from the address the query
+        # was sent to, or a client (or firewall) drops it. Traffic stays on
+        # 127.0.0.0/8: the queries go to 127.0.0.2 and 127.0.0.3.
+        srv = Server()
+        with open(srv.config_path) as f:
+            cfg = json.load(f)
+        cfg["listen"] = ["0.0.0.0:%d" % srv.port]
+        with open(srv.config_path, "w") as f:
+            json.dump(cfg, f)
+        srv.start()
+        try:
+            s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            s.bind(("127.0.0.1", 0))
+            s.settimeout(2)
+            for dst in ("127.0.0.2", "127.0.0.3", "127.0.0.1"):
+                q = dns.message.make_query("www.example.test.", "A")
+                s.sendto(q.to_wire(), (dst, srv.port))
+                data, src = s.recvfrom(65535)
+                self.assertEqual(src, (dst, srv.port))
+                r = dns.message.from_wire(data)
+                self.assertEqual((r.id, r.answer[0][0].address), (q.id, "192.0.2.10"))
+                tcp = dns.query.tcp(q, dst, port=srv.port, timeout=2)
+                self.assertEqual(tcp.answer[0][0].address, "192.0.2.10")
+            s.close()
+        finally:
+            srv.stop()
+
     def test_sigterm_exits_zero(self):
         srv = Server().start()
         srv.signal(signal.SIGTERM)
         self.assertEqual(srv.proc.wait(timeout=10), 0)
         srv.stop()
-
-
-if __name__ == "__main__":
-    unittest.main()
 
 
 class Logging(unittest.TestCase):
@@ -264,3 +299,7 @@ class DropPrivileges(unittest.TestCase):
             self.assertEqual(os.stat(os.path.join(srv.dir, "state")).st_uid, nobody)
         finally:
             srv.stop()
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -204,11 +204,37 @@ class Protocol(unittest.TestCase):
             for _ in range(rng.randint(1, 6)):
                 b[rng.randrange(len(b))] = rng.randrange(256)
             cases.append(bytes(b[:rng.randint(0, len(b))]))
-        for wire in cases:
-            raw = self.srv.raw(wire, "udp", timeout=0.05)
-            if raw is not None and len(wire) >= 12:
-                self.assertEqual(raw[:2], wire[:2])  # id echoed
-                self.assertTrue(raw[2] & 0x80)  # QR
+        # Shorter than a header or QR=1: dropped (dns-behaviour.md). Anything
+        # else gets a response: FORMERR, NOTIMP, REFUSED or an answer.
+        dropped = [w for w in cases if len(w) < 12 or w[2] & 0x80]
+        answered = [w for w in cases if not (len(w) < 12 or w[2] & 0x80)]
+        self.assertGreater(len(answered), 100)
+        self.assertGreater(len(dropped), 20)
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        s.connect((self.srv.host, self.srv.port))
+        s.settimeout(2.0)
+        try:
+            for wire in answered:
+                s.send(wire)
+                try:
+                    raw = s.recv(65535)
+                except socket.timeout:
+                    self.fail("no response to %s" % wire.hex())
+                self.assertEqual(raw[:2], wire[:2], wire.hex())  # id echoed
+                self.assertTrue(raw[2] & 0x80, wire.hex())  # QR
+                self.assertEqual(raw[2] & 0x78, wire[2] & 0x78, wire.hex())  # opcode echoed
+            # The dropped ones, then a sentinel query on the same socket (same
+            # worker, same order): the sentinel's answer must come first and alone.
+            for wire in dropped:
+                s.send(wire)
+            sentinel = header(id_=0xBEEF) + question()
+            s.send(sentinel)
+            self.assertEqual(s.recv(65535)[:2], b"\xbe\xef")
+            s.settimeout(0.3)
+            with self.assertRaises(socket.timeout):
+                s.recv(65535)
+        finally:
+            s.close()
         for t in TRANSPORTS:
             with self.subTest(transport=t):
                 r = self.srv.ask("www.example.test.", "A", t)  # still alive
@@ -224,24 +250,33 @@ class Protocol(unittest.TestCase):
     def connect(self):
         return socket.create_connection((self.srv.host, self.srv.port), timeout=3)
 
-    def test_tcp_pipelined_queries_all_answered(self):
+    def test_tcp_pipelined_queries_answered_in_order_and_whole(self):
         s = self.connect()
-        names = ["www", "mail", "nope", "sip", "ns1", "alias", "big", "deep.ent"]
-        ids = {}
+        asked = [("www", "A", dns.rcode.NOERROR, 1), ("mail", "AAAA", dns.rcode.NOERROR, 1),
+                 ("nope", "A", dns.rcode.NXDOMAIN, 0), ("big", "TXT", dns.rcode.NOERROR, 30),
+                 ("alias", "A", dns.rcode.NOERROR, 2), ("sip", "A", dns.rcode.NOERROR, 1),
+                 ("big", "TXT", dns.rcode.NOERROR, 30), ("deep.ent", "A", dns.rcode.NOERROR, 1)] * 4
         out = b""
-        for i, n in enumerate(names):
-            q = dns.message.make_query(n + ".example.test.", "A")
+        for i, (n, t, _, _) in enumerate(asked):
+            q = dns.message.make_query(n + ".example.test.", t)
             q.id = 1000 + i
-            ids[q.id] = n
             w = q.to_wire()
             out += struct.pack("!H", len(w)) + w
-        s.sendall(out)
-        got = set()
-        for _ in names:
-            r = dns.message.from_wire(read_frame(s))
-            got.add(r.id)
+        s.sendall(out)  # all at once: many frames per segment, big answers among them
+        for i, (n, t, rcode, count) in enumerate(asked):
+            frame = read_frame(s)
+            self.assertIsNotNone(frame, "connection closed after %d of %d answers" % (i, len(asked)))
+            r = dns.message.from_wire(frame)
+            self.assertEqual(r.id, 1000 + i)  # in the order asked (dns-behaviour.md)
+            self.assertEqual(r.question[0].name.to_text(), n + ".example.test.")
+            self.assertEqual(r.rcode(), rcode)
+            self.assertFalse(r.flags & dns.flags.TC)
+            self.assertEqual(sum(len(rr) for rr in r.answer), count, r)
+        # The connection stays open for more.
+        w = dns.message.make_query("www.example.test.", "A").to_wire()
+        s.sendall(struct.pack("!H", len(w)) + w)
+        self.assertEqual(dns.message.from_wire(read_frame(s)).answer[0][0].address, "192.0.2.10")
         s.close()
-        self.assertEqual(got, set(ids))
 
     def test_tcp_split_frames(self):
         s = self.connect()
@@ -263,30 +298,6 @@ class Protocol(unittest.TestCase):
         self.assertGreater(elapsed, 1.0)
         self.assertLess(elapsed, 4.0)
 
-    def test_tcp_connection_limit(self):
-        socks = [self.connect() for _ in range(16)]
-        time.sleep(0.2)
-        extra = self.connect()
-        extra.settimeout(2)
-        try:
-            data = extra.recv(10)
-        except ConnectionResetError:
-            data = b""
-        self.assertEqual(data, b"")  # closed at once: over the limit
-        extra.close()
-        for s in socks:
-            s.close()
-        deadline = time.monotonic() + 3
-        while True:  # slots free up again
-            try:
-                r = self.srv.ask("www.example.test.", "A", "tcp")
-                break
-            except Exception:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.1)
-        self.assertEqual(r.rcode(), dns.rcode.NOERROR)
-
     def test_slow_and_half_open_clients_do_not_block(self):
         slow = self.connect()
         slow.sendall(b"\x00\x40\x12\x34")  # a frame that never completes
@@ -306,6 +317,101 @@ class Protocol(unittest.TestCase):
             self.assertEqual(r.rcode(), dns.rcode.NOERROR)
         self.assertLess(time.monotonic() - t0, 1.0)
         for s in (slow, silent, hog):
+            s.close()
+
+
+class TcpLimits(unittest.TestCase):
+    """max_tcp_connections and tcp_max_queries_per_connection, with an idle
+    timeout far longer than any wait here, so only a limit can close."""
+    IDLE_S = 20
+
+    @classmethod
+    def setUpClass(cls):
+        cls.srv = Server(config_extra={"limits": {"tcp_idle_timeout_ms": cls.IDLE_S * 1000,
+                                                  "max_tcp_connections": 4,
+                                                  "tcp_max_queries_per_connection": 3}}).start()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.srv.stop()
+
+    def connect(self):
+        return socket.create_connection((self.srv.host, self.srv.port), timeout=3)
+
+    def exchange(self, s, qid):
+        q = dns.message.make_query("www.example.test.", "A")
+        q.id = qid
+        w = q.to_wire()
+        s.sendall(struct.pack("!H", len(w)) + w)
+        frame = read_frame(s)
+        return dns.message.from_wire(frame) if frame else None
+
+    def closed_within(self, s, seconds):
+        """True when the server closes `s` (EOF or reset) within `seconds`."""
+        s.settimeout(seconds)
+        try:
+            return s.recv(10) == b""
+        except ConnectionResetError:
+            return True
+        except socket.timeout:
+            return False
+
+    def test_connections_over_the_limit_are_closed_at_once(self):
+        held = [self.connect() for _ in range(4)]
+        try:
+            for i, s in enumerate(held):  # each of the 4 is accepted and served
+                r = self.exchange(s, i)
+                self.assertIsNotNone(r, "connection %d was not served" % i)
+                self.assertEqual(r.id, i)
+            extra = self.connect()
+            t0 = time.monotonic()
+            closed = self.closed_within(extra, 2.0)
+            elapsed = time.monotonic() - t0
+            extra.close()
+            self.assertTrue(closed, "a 5th connection stayed open (limit 4)")
+            self.assertLess(elapsed, 1.0)  # the limit, not the 20 s idle timeout
+            for s in held:  # the 4 are still open and served
+                self.assertIsNotNone(self.exchange(s, 9))
+        finally:
+            for s in held:
+                s.close()
+        deadline = time.monotonic() + 3
+        while True:  # the slots free up again
+            s = self.connect()
+            r = self.exchange(s, 42)
+            s.close()
+            if r is not None or time.monotonic() > deadline:
+                break
+            time.sleep(0.1)
+        self.assertIsNotNone(r)
+
+    def test_a_connection_closes_after_its_queries(self):
+        s = self.connect()
+        try:
+            for i in range(3):
+                r = self.exchange(s, i)
+                self.assertIsNotNone(r, "closed after %d queries (limit 3)" % i)
+            t0 = time.monotonic()
+            self.assertTrue(self.closed_within(s, 2.0), "still open after 3 queries (limit 3)")
+            self.assertLess(time.monotonic() - t0, 1.0)
+        finally:
+            s.close()
+        # Pipelined: the first three are answered in order, then the close.
+        s = self.connect()
+        try:
+            out = b""
+            for i in range(5):
+                q = dns.message.make_query("www.example.test.", "A")
+                q.id = 100 + i
+                w = q.to_wire()
+                out += struct.pack("!H", len(w)) + w
+            s.sendall(out)
+            for i in range(3):
+                frame = read_frame(s)
+                self.assertIsNotNone(frame)
+                self.assertEqual(dns.message.from_wire(frame).id, 100 + i)
+            self.assertTrue(self.closed_within(s, 2.0))
+        finally:
             s.close()
 
 

@@ -43,6 +43,26 @@ inline std::vector<std::uint8_t> ecsOption(const char* address, std::uint8_t sou
   return o;
 }
 
+// The wire form of a presentation name with its case kept (name::fromText
+// lowercases, which would make every case-blindness test vacuous). Plain
+// labels only: no escapes.
+inline std::vector<std::uint8_t> wireNameKeepingCase(const std::string& text) {
+  std::vector<std::uint8_t> out;
+  if (text.empty() || text == ".") return {0};
+  std::size_t start = 0;
+  while (start < text.size()) {
+    std::size_t dot = text.find('.', start);
+    if (dot == std::string::npos) dot = text.size();
+    out.push_back(static_cast<std::uint8_t>(dot - start));
+    out.insert(out.end(), text.begin() + static_cast<std::ptrdiff_t>(start),
+               text.begin() + static_cast<std::ptrdiff_t>(dot));
+    start = dot + 1;
+  }
+  out.push_back(0);
+  return out;
+}
+
+// A query for `s.name` exactly as spelled (case kept).
 inline std::vector<std::uint8_t> makeQuery(const QuerySpec& s) {
   std::vector<std::uint8_t> buf(600 + s.options.size());
   const bool edns = s.edns || !s.options.empty();
@@ -53,8 +73,7 @@ inline std::vector<std::uint8_t> makeQuery(const QuerySpec& s) {
   w.u16(0);
   w.u16(0);
   w.u16(edns ? 1 : 0);
-  auto n = name::fromText(s.name);
-  w.bytes(name::asSpan(*n));
+  w.bytes(wireNameKeepingCase(s.name));
   w.u16(s.qtype);
   w.u16(s.qclass);
   if (edns) {

@@ -9,13 +9,16 @@
 
 namespace geodns::test {
 
-inline std::shared_ptr<const server::ServingSnapshot> exampleSnapshot() {
+// `identity`: chaos.identity (id.server / hostname.bind), unset when null.
+inline std::shared_ptr<const server::ServingSnapshot> exampleSnapshot(
+    const char* identity = nullptr) {
   zones::ServerConfig cfg;
   cfg.listen = {"127.0.0.1:53"};
   const std::string dir = std::string(GEODNS_TEST_DATA) + "/integration/zones/";
   cfg.zones = {{"example.test", dir + "example.test.zone", ""},
                {"child.example.test", dir + "child.example.test.zone", ""}};
   cfg.chaos.version = "geodnsd-test";
+  if (identity) cfg.chaos.identity = identity;
   ErrorList errors;
   auto snap = server::buildSnapshot(cfg, errors);
   if (!snap) throw std::runtime_error("fixture zones failed: " + errors.str());
@@ -79,6 +82,23 @@ inline std::shared_ptr<const server::ServingSnapshot> snapshotFromJson(const Tem
   if (!cfg) throw std::runtime_error("config failed: " + errors.str());
   auto snap = server::buildSnapshot(*cfg, errors);
   if (!snap) throw std::runtime_error("snapshot failed: " + errors.str());
+  return snap;
+}
+
+}  // namespace geodns::test
+
+namespace geodns::test {
+
+// A snapshot serving one zone given as text (written into `dir`).
+inline std::shared_ptr<const server::ServingSnapshot> snapshotFromZone(const TempDir& dir,
+                                                                       const std::string& origin,
+                                                                       const std::string& text) {
+  zones::ServerConfig cfg;
+  cfg.listen = {"127.0.0.1:53"};
+  cfg.zones = {{origin, dir.write(origin + ".zone", text), ""}};
+  ErrorList errors;
+  auto snap = server::buildSnapshot(cfg, errors);
+  if (!snap) throw std::runtime_error("zone failed: " + errors.str());
   return snap;
 }
 

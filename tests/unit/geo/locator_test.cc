@@ -210,3 +210,35 @@ TEST_CASE("great-circle distance") {
         doctest::Approx(10850).epsilon(0.01));  // NYC-Tokyo
   CHECK(distanceKm(10, 10, 10, 10) == 0);
 }
+
+TEST_CASE("ECS scope: a nets entry inside the database network narrows the database's scope") {
+  // The City test database answers 216.160.83.56/29 (US-WA). An operator entry
+  // for 216.160.83.60/30 sits beside 216.160.83.56/30 inside that network, so
+  // a database answer for .57 holds only for the /30 that is free of the entry:
+  // scope /29 would let a resolver reuse it for .60..63, which the entry owns.
+  auto l = open({db("GeoIP2-City-Test.mmdb")});
+  REQUIRE(l->addNet(*IpPrefix::parse("216.160.83.60/30"), 0));
+  struct ScopeCase {
+    const char* ip;
+    int entry;  // -1: answered by the database
+    const char* subdivision;
+    int prefix;
+  } cases[] = {
+      {"216.160.83.57", -1, "US-WA", 30},  // database, narrowed by the entry beside it
+      {"216.160.83.61", 0, "", 30},        // the entry itself
+      {"216.160.83.1", -1, "", 27},        // a miss away from the entry: the unmatched block
+  };
+  for (const auto& c : cases) {
+    CAPTURE(std::string(c.ip));
+    Location loc;
+    l->locate(ip(c.ip), loc);
+    CHECK(loc.netEntry == c.entry);
+    CHECK(std::string(loc.subdivision) == c.subdivision);
+    CHECK(loc.prefix == c.prefix);
+  }
+  // Without the entry the database's own /29 holds.
+  auto plain = open({db("GeoIP2-City-Test.mmdb")});
+  Location loc;
+  CHECK(plain->locate(ip("216.160.83.57"), loc));
+  CHECK(loc.prefix == 29);
+}

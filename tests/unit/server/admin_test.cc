@@ -3,6 +3,12 @@
 // FakeClock; the RocksDB admin and audit column families; tokens; metrics.
 #include <doctest/doctest.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
 #include <map>
 #include <string>
 #include <vector>
@@ -362,4 +368,109 @@ TEST_CASE("metrics: counts by rcode, qtype, pool and region, kept across config 
   CHECK(text.find("geodns_pool_answers_total{pool=\"web\",region=\"a\"} 5\n") != std::string::npos);
   CHECK(text.find("geodns_member_up{pool=\"web\",region=\"a\",member=\"192.0.2.1\"} 1\n") !=
         std::string::npos);
+}
+
+namespace {
+
+// One HTTP/1.1 request to 127.0.0.1:port over a plain socket: (status, body).
+std::pair<int, std::string> http(int port, const std::string& method, const std::string& path,
+                                 const std::string& body = "", const std::string& token = "") {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  REQUIRE(fd >= 0);
+  sockaddr_in sa{};
+  sa.sin_family = AF_INET;
+  sa.sin_port = htons(static_cast<std::uint16_t>(port));
+  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) == 0);
+  std::string req = method + " " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n";
+  if (!token.empty()) req += "Authorization: Bearer " + token + "\r\n";
+  req += "Content-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) +
+         "\r\n\r\n" + body;
+  REQUIRE(::send(fd, req.data(), req.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(req.size()));
+  std::string resp;
+  char buf[4096];
+  for (ssize_t n; (n = ::recv(fd, buf, sizeof buf, 0)) > 0;)
+    resp.append(buf, static_cast<std::size_t>(n));
+  ::close(fd);
+  const auto sp = resp.find(' ');
+  REQUIRE(sp != std::string::npos);
+  const auto head = resp.find("\r\n\r\n");
+  return {std::stoi(resp.substr(sp + 1, 3)),
+          head == std::string::npos ? "" : resp.substr(head + 4)};
+}
+
+const char* kToken = "unit-test-token-0123456789";
+
+struct ApiRig : Rig {
+  std::atomic<bool> ready{false};
+  std::unique_ptr<AdminApi> api;
+  ApiRig() {
+    zones::AdminConfig cfg;
+    cfg.enabled = true;
+    cfg.listen = "127.0.0.1:0";
+    cfg.threads = 2;
+    AdminDeps deps;
+    deps.holder = &holder;
+    deps.runner = &runner;
+    deps.admin = &admin;
+    deps.clock = &clock;
+    deps.ready = &ready;
+    api = std::make_unique<AdminApi>(cfg, std::vector<ApiToken>{{"ops", kToken}}, deps);
+    std::string err;
+    REQUIRE_MESSAGE(api->start(&err), err);
+  }
+};
+
+}  // namespace
+
+TEST_CASE("/readyz: 503 until the server is serving and again while it stops; /healthz 200") {
+  ApiRig rig;
+  auto [status, body] = http(rig.api->port(), "GET", "/readyz");
+  CHECK(status == 503);  // starting: API up, not serving yet
+  CHECK_MESSAGE(body.find("\"ready\": false") != std::string::npos, body);
+  CHECK(http(rig.api->port(), "GET", "/healthz").first == 200);
+  rig.ready = true;
+  std::tie(status, body) = http(rig.api->port(), "GET", "/readyz");
+  CHECK(status == 200);
+  CHECK(body.find("\"ready\": true") != std::string::npos);
+  rig.ready = false;  // stopping
+  CHECK(http(rig.api->port(), "GET", "/readyz").first == 503);
+}
+
+TEST_CASE("a write the state database refuses is HTTP 503 with a JSON error, and changes nothing") {
+  ApiRig rig;
+  rig.ready = true;
+  rig.store.failAdmin = true;
+  struct RefusedCase {
+    const char* path;
+    const char* body;
+  };
+  const RefusedCase cases[] = {
+      {"/v1/regions/a/drain", R"({"reason": "maintenance"})"},
+      {"/v1/members/192.0.2.1/drain", R"({"reason": "disk"})"},
+      {"/v1/members/192.0.2.1/load", R"({"load": 0.5})"},
+  };
+  for (const auto& c : cases) {
+    CAPTURE(std::string(c.path));
+    auto [status, body] = http(rig.api->port(), "POST", c.path, c.body, kToken);
+    CHECK(status == 503);
+    CHECK(body.find("\"error\"") != std::string::npos);
+    CHECK(body.find("state database") != std::string::npos);
+  }
+  CHECK(rig.admin.overrides().empty());
+  CHECK(rig.store.audit(10).empty());
+  rig.publish();
+  CHECK(rig.ask("web.d.test").addrs == V{"192.0.2.1", "192.0.2.2", "192.0.2.3"});
+  // The same calls succeed once the database takes writes again.
+  rig.store.failAdmin = false;
+  std::thread turner([&] {  // the probe thread's publish the API waits for
+    for (int i = 0; i < 50; ++i) {
+      rig.runner.turn(Duration::zero());
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+  });
+  CHECK(http(rig.api->port(), "POST", "/v1/regions/a/drain", R"({"reason": "m"})", kToken).first ==
+        200);
+  turner.join();
+  CHECK(rig.admin.overrides().size() == 1);
 }

@@ -30,13 +30,15 @@ const char* kConfig = R"({
              "standby": {"members": [{"address": "198.51.100.1"}]}},
            "failover": {"primary": "primary", "standby": ["standby"], "promote_after_s": 5, "failback_after_s": 20}}
   },
-  "policies": {"strict": {"steps": [{"step": "failover"}, {"step": "first_n", "n": 1}]}},
-  "bindings": [{"name": "ap.f.test", "pool": "ap", "policy": "strict"}]
+  "policies": {"strict": {"steps": [{"step": "failover"}, {"step": "first_n", "n": 1}]},
+               "healthy": {"steps": [{"step": "failover"}, {"step": "up"}, {"step": "first_n", "n": 1}]}},
+  "bindings": [{"name": "ap.f.test", "pool": "ap", "policy": "strict"},
+               {"name": "apup.f.test", "pool": "ap", "policy": "healthy"}]
 })";
 
-std::string answerOf(const ServingSnapshot& snap) {
+std::string answerOf(const ServingSnapshot& snap, const char* name = "ap.f.test") {
   std::vector<std::uint8_t> out(4096);
-  auto q = test::makeQuery({.name = "ap.f.test"});
+  auto q = test::makeQuery({.name = name});
   auto n = answer(snap, q, out, Transport::Udp, *IpAddress::parse("127.0.0.1"));
   auto r = test::parseResponse({out.data(), n});
   return r.sections[0].empty() ? "" : test::rdataText(r.sections[0][0]);
@@ -125,4 +127,26 @@ TEST_CASE("operator force and failback; the active region survives a restart") {
     CHECK(answerOf(*holder.current()) == "192.0.2.1");
     CHECK_FALSE(store.loadFailover("ap")->forced);
   }
+}
+
+TEST_CASE("failover + up: a dead active region is skipped at once, before the hold-down ends") {
+  Rig rig;
+  SnapshotHolder holder;
+  health::MemStore store;
+  HealthRunner runner(holder, rig.clock, rig.rng, rig.transport, &store);
+  runner.prime(rig.base);
+  rig.second(runner, true);
+  CHECK(answerOf(*holder.current(), "apup.f.test") == "192.0.2.1");
+  // Two seconds down (fall 1): far inside promote_after (5 s).
+  rig.second(runner, false);
+  rig.second(runner, false);
+  CHECK(answerOf(*holder.current(), "apup.f.test") == "198.51.100.1");  // up drops the primary
+  CHECK(answerOf(*holder.current(), "ap.f.test") == "192.0.2.1");       // without up: still primary
+  auto states = runner.failoverStates();
+  REQUIRE(states.size() == 1);
+  CHECK(states[0].activeRegion == "primary");  // no promotion yet
+  // Back before the hold-down ended: the primary answers again at once.
+  rig.second(runner, true);
+  CHECK(answerOf(*holder.current(), "apup.f.test") == "192.0.2.1");
+  CHECK(runner.failoverStates()[0].activeRegion == "primary");
 }

@@ -38,6 +38,10 @@ const char* kConfig = R"({
     "fb":    {"ttl": 60, "probe": "web", "all_down": "fallback", "fallback_pool": "spare", "regions": {
                "a": {"members": [{"address": "192.0.2.1"}]}}},
     "spare": {"ttl": 20, "regions": {"b": {"members": [{"address": "203.0.113.9"}]}}},
+    "fb2":   {"ttl": 60, "probe": "web", "all_down": "fallback", "fallback_pool": "spare2", "regions": {
+               "a": {"members": [{"address": "192.0.2.1"}]}}},
+    "spare2": {"ttl": 15, "probe": "web", "all_down": "servfail", "regions": {
+               "b": {"members": [{"address": "198.51.100.1"}]}}},
     "stale": {"ttl": 60, "max_answers": 2, "regions": {
                "a": {"members": [{"address": "192.0.2.60", "probe": "strict"}, {"address": "192.0.2.61", "probe": "lenient"}]}}},
     "probed-elsewhere": {"ttl": 60, "regions": {"a": {"members": [
@@ -49,6 +53,7 @@ const char* kConfig = R"({
     {"name": "half.h.test", "pool": "half", "policy": "health"},
     {"name": "sf.h.test", "pool": "sf", "policy": "health"},
     {"name": "fb.h.test", "pool": "fb", "policy": "health"},
+    {"name": "fb2.h.test", "pool": "fb2", "policy": "health"},
     {"name": "blind.h.test", "pool": "open", "policy": "blind"},
     {"name": "pe.h.test", "pool": "probed-elsewhere", "policy": "health"},
     {"name": "stale.h.test", "pool": "stale", "policy": "health"}
@@ -145,20 +150,38 @@ TEST_CASE("all_down modes") {
     CHECK(a.addrs == V{"192.0.2.1", "192.0.2.2", "192.0.2.3"});
     CHECK_FALSE(a.facts.allDown);  // degraded but answered: counted as fail-open by the caller
   }
+  // Unanswered queries are counted for their pool (geodns_pool_unanswered_total).
+  auto poolIndex = [&](const char* name) {
+    const auto& pools = f.base->gslb->pools;
+    for (std::size_t i = 0; i < pools.size(); ++i)
+      if (pools[i].name == name) return static_cast<std::int32_t>(i);
+    return -1;
+  };
   SUBCASE("nodata") {
     auto a = ask(*allDown, "half.h.test");
     CHECK(a.rcode == 0);
     CHECK(a.addrs.empty());
     CHECK(a.facts.allDown);
+    CHECK(a.facts.pool == poolIndex("half"));
+    CHECK(a.facts.region == -1);
   }
   SUBCASE("servfail") {
     auto a = ask(*allDown, "sf.h.test");
     CHECK(a.rcode == 2);
+    CHECK(a.facts.allDown);
+    CHECK(a.facts.pool == poolIndex("sf"));
+    CHECK(a.facts.region == -1);
   }
   SUBCASE("fallback to another pool") {
     auto a = ask(*allDown, "fb.h.test");
     CHECK(a.addrs == V{"203.0.113.9"});
     CHECK(a.ttl == 20);  // the fallback pool's TTL
+  }
+  SUBCASE("fallback pool down too: it fails open (no chain, no SERVFAIL of its own)") {
+    auto a = ask(*allDown, "fb2.h.test");
+    CHECK(a.rcode == 0);
+    CHECK(a.addrs == V{"198.51.100.1"});
+    CHECK(a.ttl == 15);
   }
 }
 

@@ -101,3 +101,48 @@ TEST_CASE("rrl: a slipped response is the header and question with TC=1") {
   std::vector<std::uint8_t> junk = {1, 2, 3};
   CHECK(truncateToQuestion(junk, junk.size()) == 0);
 }
+
+TEST_CASE("rrl: question names are compared case-blind (a random-case flood is one flood)") {
+  zones::RrlConfig cfg;
+  cfg.responsesPerSecond = 4;
+  Rrl rrl(4096);
+  std::uint32_t slip = 0;
+  int sent = 0;
+  for (const char* name : {"www.example.test", "WWW.example.test", "wWw.ExAmPlE.tEsT",
+                           "www.EXAMPLE.TEST", "Www.example.test", "www.example.TEST"}) {
+    CAPTURE(std::string(name));
+    sent += burst(rrl, cfg, "198.51.100.7", responseFor(name), 1, 10, slip).send;
+  }
+  CHECK(sent == 4);  // one bucket for all six spellings
+}
+
+TEST_CASE("rrl: ipv4_prefix and ipv6_prefix choose how clients are grouped") {
+  struct PrefixCase {
+    const char* what;
+    std::uint8_t v4, v6;
+    const char* first;
+    const char* second;
+    bool shared;
+  };
+  const PrefixCase cases[] = {
+      {"v4 /24 (default): same /24", 24, 56, "198.51.100.7", "198.51.100.200", true},
+      {"v4 /24: other /24", 24, 56, "198.51.100.7", "198.51.101.7", false},
+      {"v4 /16: other /24, same /16", 16, 56, "198.51.100.7", "198.51.200.7", true},
+      {"v4 /32: every address alone", 32, 56, "198.51.100.7", "198.51.100.8", false},
+      {"v6 /56 (default)", 24, 56, "2001:db8:0:1::1", "2001:db8:0:ff::1", true},
+      {"v6 /64: other /64", 24, 64, "2001:db8:0:1::1", "2001:db8:0:2::1", false},
+      {"v6 /48: same /48", 24, 48, "2001:db8:0:1::1", "2001:db8:0:ff00::1", true},
+  };
+  const auto resp = responseFor("www.example.test");
+  for (const auto& c : cases) {
+    CAPTURE(std::string(c.what));
+    zones::RrlConfig cfg;
+    cfg.responsesPerSecond = 3;
+    cfg.ipv4Prefix = c.v4;
+    cfg.ipv6Prefix = c.v6;
+    Rrl rrl(4096);
+    std::uint32_t slip = 0;
+    CHECK(burst(rrl, cfg, c.first, resp, 3, 7, slip).send == 3);
+    CHECK(burst(rrl, cfg, c.second, resp, 3, 7, slip).send == (c.shared ? 0 : 3));
+  }
+}

@@ -1,5 +1,9 @@
 #include <doctest/doctest.h>
 
+#include <algorithm>
+#include <string>
+#include <vector>
+
 #include "zones/config.h"
 
 using namespace geodns;
@@ -82,11 +86,21 @@ TEST_CASE("errors carry the line and column of the offending value") {
   CHECK(errors.str().find("geodnsd.json:6:13 /zones/0/file: missing") != std::string::npos);
 }
 
-TEST_CASE("all config errors are reported at once") {
+TEST_CASE("all config errors are reported at once, each with its place") {
   ErrorList errors;
   zones::parseConfig(R"({"listen": ["x"], "workers": "2", "zones": [{"file": 1}], "x": 1})",
                      "c.json", errors);
-  CHECK(errors.size() == 5);  // listen/0, workers, zones/0/origin, zones/0/file, x
+  std::vector<std::string> got;
+  for (const auto& e : errors.all()) got.push_back(e.str());
+  std::sort(got.begin(), got.end());
+  const std::vector<std::string> want = {
+      "c.json:1:13 /listen/0: expected addr:port (IPv6 as [addr]:port)",
+      "c.json:1:30 /workers: expected a non-negative integer",
+      "c.json:1:45 /zones/0/origin: missing or not a string",  // placed at the object
+      "c.json:1:54 /zones/0/file: missing or not a string",
+      "c.json:1:64 /x: unknown key 'x'",
+  };
+  CHECK(got == want);
 }
 
 TEST_CASE("admin: defaults, relative token file, and it needs the state database") {
