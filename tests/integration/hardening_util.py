@@ -108,28 +108,33 @@ def parse_metrics(text):
 
 
 def raw_http(port, data, timeout=5.0, source=None):
-    """Sends `data` as is and returns (status or None, body bytes)."""
+    """Sends `data` as is and reads one response (by its Content-Length, else
+    to EOF); returns (status or None, body bytes)."""
     s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     s.settimeout(timeout)
+    resp = b""
     try:
         if source:
             s.bind((source, 0))
         s.connect(("127.0.0.1", port))
         s.sendall(data)
-        chunks = []
         while True:
+            head_end = resp.find(b"\r\n\r\n")
+            if head_end >= 0:
+                m = re.search(rb"(?im)^content-length:\s*(\d+)\s*$", resp[:head_end])
+                if m and len(resp) >= head_end + 4 + int(m.group(1)):
+                    break
             try:
                 b = s.recv(65536)
             except (ConnectionResetError, socket.timeout):
                 break
             if not b:
                 break
-            chunks.append(b)
-        resp = b"".join(chunks)
+            resp += b
     finally:
         s.close()
     m = re.match(rb"HTTP/1\.[01] (\d{3})", resp)
-    head, _, body = resp.partition(b"\r\n\r\n")
+    _, _, body = resp.partition(b"\r\n\r\n")
     return (int(m.group(1)) if m else None), body
 
 
