@@ -530,6 +530,7 @@ class AdminFront {
     bool keepAlive = false;
     bool sent100 = false;
     bool registered = false;  // in epoll
+    bool peerDone = false;    // the client shut down its side
     std::size_t served = 0;
   };
   struct Job {
@@ -740,11 +741,21 @@ class AdminFront {
         if (c.in.size() > limits_.maxHeaderBytes + limits_.maxBodyBytes) break;
         continue;
       }
-      if (r == 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) return close(c);
+      if (r == 0) {
+        // The client is done sending (a half-close): answer what is here, if
+        // a whole request is, then close.
+        c.peerDone = true;
+        break;
+      }
       if (errno == EINTR) continue;
+      if (errno != EAGAIN && errno != EWOULDBLOCK) return close(c);
       break;
     }
+    const std::uint64_t id = c.id;
     dispatch(c, now);
+    auto it = conns_.find(id);
+    if (it != conns_.end() && it->second->peerDone && it->second->state == State::Reading)
+      close(*it->second);  // nothing complete to answer, and nothing more will come
   }
 
   // A whole request in `in`: to a worker (or answered here); otherwise wait.
@@ -789,7 +800,7 @@ class AdminFront {
     if (h.expectContinue) request.erase(h.expectFrom, h.expectTo - h.expectFrom);
     c.sent100 = false;
     ++c.served;
-    const bool close = c.served >= limits_.maxRequestsPerConnection;
+    const bool close = c.served >= limits_.maxRequestsPerConnection || c.peerDone;
     c.state = State::Working;
     setInterest(c, 0);
     if (h.healthCheck) {

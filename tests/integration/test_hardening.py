@@ -376,6 +376,38 @@ class BadInputTest(unittest.TestCase):
             self.assertEqual(status, 401, auth)
             self.assertIn("error", body)
 
+    def test_the_front_answers_half_closed_pipelined_and_oversized_requests(self):
+        # A request and a half-close (nc -N): answered, then closed.
+        s = socket.create_connection(("127.0.0.1", self.srv.admin_port), timeout=5)
+        s.sendall(b"GET /readyz HTTP/1.1\r\nHost: x\r\n\r\n")
+        s.shutdown(socket.SHUT_WR)
+        data = b""
+        while True:
+            b = s.recv(4096)
+            if not b:
+                break
+            data += b
+        s.close()
+        self.assertTrue(data.startswith(b"HTTP/1.1 200"), data)
+        # Two pipelined requests on one connection: two answers.
+        s = socket.create_connection(("127.0.0.1", self.srv.admin_port), timeout=5)
+        s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\nGET /readyz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        data = b""
+        while True:
+            b = s.recv(4096)
+            if not b:
+                break
+            data += b
+        s.close()
+        self.assertEqual(data.count(b"HTTP/1.1 200 OK"), 2, data)
+        # Too large, chunked: refused before any handler.
+        big = b"POST /v1/reload HTTP/1.1\r\nContent-Length: 1000000\r\n\r\n"
+        self.assertEqual(raw_http(self.srv.admin_port, big)[0], 413)
+        chunked = b"POST /v1/reload HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"
+        self.assertEqual(raw_http(self.srv.admin_port, chunked)[0], 411)
+        head = b"GET /readyz HTTP/1.1\r\n" + b"X: " + b"a" * 20000 + b"\r\n\r\n"
+        self.assertEqual(raw_http(self.srv.admin_port, head)[0], 431)
+
     def test_read_scope_reads_and_cannot_change(self):
         for path in ("/metrics", "/v1/status", "/v1/audit",
                      "/v1/explain?name=www.hard.test&client=192.0.2.1"):
