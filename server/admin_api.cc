@@ -345,6 +345,47 @@ std::string cannedResponse(int status, const char* reason, const std::string& me
          std::to_string(body.size()) + "\r\n\r\n" + body;
 }
 
+bool iequals(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i)
+    if (std::tolower(static_cast<unsigned char>(a[i])) !=
+        std::tolower(static_cast<unsigned char>(b[i])))
+      return false;
+  return true;
+}
+
+// The request without its Range headers: no endpoint serves parts, and
+// cpp-httplib would otherwise cut any answer, errors included, into
+// multipart/byteranges (found by fuzz_admin_api).
+bool isRangeLine(std::string_view line) {
+  const std::size_t colon = line.find(':');
+  return colon != std::string_view::npos && iequals(trim(line.substr(0, colon)), "Range");
+}
+
+std::string_view withoutRange(std::string_view request, std::string& scratch) {
+  // Head lines after the request line, up to the blank line.
+  std::vector<std::pair<std::size_t, std::size_t>> drop;
+  std::size_t from = request.find('\n');
+  while (from != std::string_view::npos && ++from < request.size()) {
+    const std::size_t nl = request.find('\n', from);
+    const std::size_t end = nl == std::string_view::npos ? request.size() : nl + 1;
+    const std::string_view line =
+        trim(request.substr(from, end - from - (nl != std::string_view::npos)));
+    if (line.empty()) break;
+    if (isRangeLine(line)) drop.push_back({from, end});
+    from = nl;
+  }
+  if (drop.empty()) return request;
+  scratch.clear();
+  std::size_t at = 0;
+  for (const auto& [b, e] : drop) {
+    scratch.append(request.substr(at, b - at));
+    at = e;
+  }
+  scratch.append(request.substr(at));
+  return scratch;
+}
+
 }  // namespace
 
 class AdminRouter final : public httplib::Server {
@@ -353,8 +394,8 @@ class AdminRouter final : public httplib::Server {
   // whether the connection may carry another.
   std::string handle(std::string_view request, const std::string& peer, bool close,
                      bool* keepAlive) {
-    std::string out;
-    MemoryStream strm(request, out, peer);
+    std::string out, scratch;
+    MemoryStream strm(withoutRange(request, scratch), out, peer);
     bool closed = false;
     bool ok = false;
     try {
@@ -389,15 +430,6 @@ struct Head {
   std::size_t expectFrom = 0, expectTo = 0;  // the Expect line, removed before routing
   bool healthCheck = false;                  // GET /healthz or /readyz
 };
-
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i)
-    if (std::tolower(static_cast<unsigned char>(a[i])) !=
-        std::tolower(static_cast<unsigned char>(b[i])))
-      return false;
-  return true;
-}
 
 // Finds the end of the head in `in`; false while it is incomplete.
 bool parseHead(const std::string& in, Head& h) {
