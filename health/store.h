@@ -62,27 +62,51 @@ struct HistoryEntry {
   std::string error;
 };
 
+// What the database's last operations found (for /readyz, /metrics and logs).
+struct StoreStatus {
+  bool writable = true;      // false from a failed write until recover() succeeds
+  std::string error;         // the last failure, RocksDB's words ("" if none)
+  std::uint64_t errors = 0;  // failed reads and writes since start-up
+  std::uint64_t recoveries = 0;
+};
+
 class Store {
  public:
   virtual ~Store() = default;
-  // Probe thread. Errors are reported by the implementation's counters/logs,
+  // Probe thread. Errors are counted (status()) and logged, rate-limited,
   // never thrown: health keeps working without persistence.
   virtual void saveTarget(const TargetRecord& r) = 0;
   virtual void appendHistory(const std::string& key, const HistoryEntry& e) = 0;
+  // nullopt when there is no record, or it cannot be read (counted and logged).
   virtual std::optional<TargetRecord> loadTarget(const std::string& key) = 0;
-  virtual std::vector<TargetRecord> allTargets() = 0;
-  virtual std::vector<HistoryEntry> history(const std::string& key) = 0;
-  virtual void saveFailover(const FailoverRecord& r) = 0;
   virtual std::optional<FailoverRecord> loadFailover(const std::string& pool) = 0;
+  virtual void saveFailover(const FailoverRecord& r) = 0;
+  // Reads that walk a column family fail as a whole (false, with RocksDB's
+  // reason in `err`) when any part of it cannot be read: a partial list would
+  // silently drop drains or audit records.
+  virtual bool allTargets(std::vector<TargetRecord>& out, std::string* err) = 0;
+  virtual bool history(const std::string& key, std::vector<HistoryEntry>& out,
+                       std::string* err) = 0;
   // Admin API threads. One atomic, synced write: overrides put and deleted
   // (by key) together with their audit records. False (with `err`) when the
   // write did not reach the disk: the caller must not report success.
+  // Audit records keep the order of the calls, whatever their unixMs says.
   virtual bool commitAdmin(const std::vector<OverrideRecord>& puts,
                            const std::vector<std::string>& deletes,
                            const std::vector<AuditRecord>& audit, std::string* err) = 0;
-  virtual std::vector<OverrideRecord> allOverrides() = 0;
+  // Probe thread: a failover state and the audit record of the operator
+  // command that made it, in one synced write (same contract as commitAdmin).
+  virtual bool commitFailover(const FailoverRecord& r, const AuditRecord& audit,
+                              std::string* err) = 0;
+  virtual bool allOverrides(std::vector<OverrideRecord>& out, std::string* err) = 0;
   // The newest `limit` audit records, oldest first.
-  virtual std::vector<AuditRecord> audit(std::size_t limit) = 0;
+  virtual bool audit(std::size_t limit, std::vector<AuditRecord>& out, std::string* err) = 0;
+
+  // Any thread.
+  virtual StoreStatus status() const { return {}; }
+  // Tries to make an unwritable store writable again (after a full disk);
+  // true when it is writable. Cheap when it already is.
+  virtual bool recover() { return true; }
 };
 
 class MemStore final : public Store {
@@ -98,16 +122,30 @@ class MemStore final : public Store {
     audit_.insert(audit_.end(), audit.begin(), audit.end());
     return true;
   }
-  std::vector<OverrideRecord> allOverrides() override {
-    std::vector<OverrideRecord> out;
+  bool commitFailover(const FailoverRecord& r, const AuditRecord& audit,
+                      std::string* err) override {
+    if (failAdmin) {
+      if (err) *err = "injected failure";
+      return false;
+    }
+    failover_[r.pool] = r;
+    audit_.push_back(audit);
+    return true;
+  }
+  bool allOverrides(std::vector<OverrideRecord>& out, std::string* err) override {
+    if (failReads) return injected(err);
+    out.clear();
     for (const auto& [k, v] : overrides_) out.push_back(v);
-    return out;
+    return true;
   }
-  std::vector<AuditRecord> audit(std::size_t limit) override {
+  bool audit(std::size_t limit, std::vector<AuditRecord>& out, std::string* err) override {
+    if (failReads) return injected(err);
     const std::size_t from = audit_.size() > limit ? audit_.size() - limit : 0;
-    return {audit_.begin() + static_cast<std::ptrdiff_t>(from), audit_.end()};
+    out.assign(audit_.begin() + static_cast<std::ptrdiff_t>(from), audit_.end());
+    return true;
   }
-  bool failAdmin = false;  // tests: make commitAdmin fail
+  bool failAdmin = false;  // tests: make commitAdmin and commitFailover fail
+  bool failReads = false;  // tests: make the list reads fail
 
   explicit MemStore(std::size_t historyLimit = 100) : limit_(historyLimit) {}
   void saveTarget(const TargetRecord& r) override { targets_[r.key] = r; }
@@ -121,12 +159,17 @@ class MemStore final : public Store {
     if (it == targets_.end()) return std::nullopt;
     return it->second;
   }
-  std::vector<TargetRecord> allTargets() override {
-    std::vector<TargetRecord> out;
+  bool allTargets(std::vector<TargetRecord>& out, std::string* err) override {
+    if (failReads) return injected(err);
+    out.clear();
     for (const auto& [k, v] : targets_) out.push_back(v);
-    return out;
+    return true;
   }
-  std::vector<HistoryEntry> history(const std::string& key) override { return history_[key]; }
+  bool history(const std::string& key, std::vector<HistoryEntry>& out, std::string* err) override {
+    if (failReads) return injected(err);
+    out = history_[key];
+    return true;
+  }
   void saveFailover(const FailoverRecord& r) override { failover_[r.pool] = r; }
   std::optional<FailoverRecord> loadFailover(const std::string& pool) override {
     auto it = failover_.find(pool);
@@ -135,6 +178,10 @@ class MemStore final : public Store {
   }
 
  private:
+  static bool injected(std::string* err) {
+    if (err) *err = "injected read failure";
+    return false;
+  }
   std::size_t limit_;
   std::map<std::string, TargetRecord> targets_;
   std::map<std::string, std::vector<HistoryEntry>> history_;
@@ -143,9 +190,14 @@ class MemStore final : public Store {
   std::vector<AuditRecord> audit_;
 };
 
-// Opens (creating if needed) a RocksDB database at `path`. A corrupt or
-// locked database is an error with RocksDB's reason. `readOnly` opens beside
-// a running server (for `geodnsd status`).
+// Opens (creating if needed) a RocksDB database at `path`. A locked database
+// is an error with RocksDB's reason, and so is a corrupt one: the admin,
+// audit and failover column families are read in full, checksums verified,
+// before this returns (starting without the drains they hold would send
+// answers to drained regions). `readOnly` opens beside a running server (for
+// `geodnsd status`). RocksDB's own log goes to geodnsd's log (warnings and
+// errors), never to a file beside the data: a full disk must not break it.
+
 std::unique_ptr<Store> openRocksStore(const std::string& path, std::size_t historyLimit,
                                       bool readOnly, std::string* err);
 

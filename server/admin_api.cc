@@ -1,28 +1,48 @@
 #include "server/admin_api.h"
 
+#include <fcntl.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <httplib.h>
 #include <algorithm>
+#include <cerrno>
 #include <charconv>
+#include <condition_variable>
+#include <cstring>
+#include <deque>
 #include <fstream>
+#include <future>
 #include <nlohmann/json.hpp>
+#include <sstream>
+#include <thread>
+#include <unordered_map>
 
 #include "core/address.h"
 #include "core/log.h"
 #include "server/explain.h"
+#include "server/tcp.h"
 
 namespace geodns::server {
 namespace {
 
 using json = nlohmann::ordered_json;
-constexpr auto kPublishWait = std::chrono::seconds(5);
 constexpr std::int64_t kMaxExpirySec = 366LL * 86400;
+
+// Never throws: a string that is not UTF-8 (it should not get this far) is
+// replaced rather than turning an answer into a 500.
+std::string dumpJson(const json& j) {
+  return j.dump(2, ' ', false, json::error_handler_t::replace) + "\n";
+}
 
 void reply(httplib::Response& res, int status, const json& body) {
   res.status = status;
-  res.set_content(body.dump(2) + "\n", "application/json");
+  res.set_content(dumpJson(body), "application/json");
 }
 
 void fail(httplib::Response& res, int status, const std::string& msg,
@@ -30,6 +50,60 @@ void fail(httplib::Response& res, int status, const std::string& msg,
   json j = {{"error", msg}};
   j["field"] = field.empty() ? json(nullptr) : json(field);
   reply(res, status, j);
+}
+
+bool validUtf8(std::string_view s) {
+  std::size_t i = 0;
+  while (i < s.size()) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    if (c < 0x80) {
+      ++i;
+      continue;
+    }
+    std::size_t n = 0;  // continuation bytes
+    std::uint32_t cp = 0;
+    if ((c & 0xe0) == 0xc0) {
+      n = 1;
+      cp = c & 0x1fu;
+    } else if ((c & 0xf0) == 0xe0) {
+      n = 2;
+      cp = c & 0x0fu;
+    } else if ((c & 0xf8) == 0xf0) {
+      n = 3;
+      cp = c & 0x07u;
+    } else {
+      return false;
+    }
+    if (s.size() - i <= n) return false;
+    for (std::size_t k = 1; k <= n; ++k) {
+      const auto d = static_cast<unsigned char>(s[i + k]);
+      if ((d & 0xc0) != 0x80) return false;
+      cp = (cp << 6) | (d & 0x3fu);
+    }
+    // Overlong forms, surrogates and values past U+10FFFF are not UTF-8.
+    if ((n == 1 && cp < 0x80) || (n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) ||
+        cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+      return false;
+    i += n + 1;
+  }
+  return true;
+}
+
+bool hasControl(std::string_view s) {
+  for (char ch : s) {
+    const auto c = static_cast<unsigned char>(ch);
+    if (c < 0x20 || c == 0x7f) return true;
+  }
+  return false;
+}
+
+// Visible ASCII only: what a secret may hold and a bearer token may present.
+bool visibleAscii(std::string_view s) {
+  for (char ch : s) {
+    const auto c = static_cast<unsigned char>(ch);
+    if (c < 0x21 || c > 0x7e) return false;
+  }
+  return !s.empty();
 }
 
 // The JSON object body of a POST ({} when empty). False after answering 400.
@@ -41,7 +115,7 @@ bool body(const httplib::Request& req, httplib::Response& res, json& out,
   }
   out = json::parse(req.body, nullptr, false);
   if (out.is_discarded() || !out.is_object()) {
-    fail(res, 400, "the body must be a JSON object");
+    fail(res, 400, "the body must be a JSON object (UTF-8)");
     return false;
   }
   for (auto it = out.begin(); it != out.end(); ++it) {
@@ -55,6 +129,8 @@ bool body(const httplib::Request& req, httplib::Response& res, json& out,
   return true;
 }
 
+// Reasons are logged and audited as given: no control characters (NUL, line
+// breaks, escapes) that would make the log line and the record differ.
 bool reasonOf(const json& b, httplib::Response& res, std::string& out, bool required) {
   if (!b.contains("reason")) {
     if (required) fail(res, 400, "a reason is required", "reason");
@@ -63,6 +139,10 @@ bool reasonOf(const json& b, httplib::Response& res, std::string& out, bool requ
   if (!b["reason"].is_string() || b["reason"].get<std::string>().empty() ||
       b["reason"].get<std::string>().size() > 1024) {
     fail(res, 400, "reason must be a non-empty string of at most 1024 bytes", "reason");
+    return false;
+  }
+  if (hasControl(b["reason"].get<std::string>())) {
+    fail(res, 400, "reason must not contain control characters", "reason");
     return false;
   }
   out = b["reason"].get<std::string>();
@@ -110,46 +190,98 @@ std::uint32_t maxTtlFor(const Gslb& g, const std::string& kind, const std::strin
   return ttl;
 }
 
+std::string_view trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r'))
+    s.remove_suffix(1);
+  return s;
+}
+
 }  // namespace
 
-bool loadTokens(const std::string& path, std::vector<ApiToken>& out, std::string* err) {
-  std::ifstream in(path);
-  if (!in) {
-    *err = path + ": cannot read the admin token file";
-    return false;
-  }
-  struct stat st {};
-  if (::stat(path.c_str(), &st) == 0 && (st.st_mode & 0077))
-    GEODNS_LOG_WARN("admin: %s is readable by group or others; chmod 600 it", path.c_str());
+// ---- tokens ----
+
+bool parseTokens(std::string_view text, const std::string& where, std::vector<ApiToken>& out,
+                 std::string* err) {
   out.clear();
-  std::string line;
-  for (int n = 1; std::getline(in, line); ++n) {
-    while (!line.empty() && (line.back() == '\r' || line.back() == ' ' || line.back() == '\t'))
-      line.pop_back();
-    std::size_t start = line.find_first_not_of(" \t");
-    if (start == std::string::npos || line[start] == '#') continue;
-    line = line.substr(start);
+  if (text.substr(0, 3) == "\xEF\xBB\xBF") text.remove_prefix(3);  // a BOM from an editor
+  std::unordered_map<std::string, int> seen;                       // secret -> line
+  int n = 0;
+  auto bad = [&](const std::string& why) {
+    if (err) *err = where + ":" + std::to_string(n) + ": " + why;
+    out.clear();
+    return false;
+  };
+  while (!text.empty()) {
+    ++n;
+    const std::size_t nl = text.find('\n');
+    std::string_view line = trim(text.substr(0, nl));
+    text.remove_prefix(nl == std::string_view::npos ? text.size() : nl + 1);
+    if (line.empty() || line.front() == '#') continue;
     ApiToken t;
-    auto colon = line.find(':');
-    if (colon != std::string::npos) {
-      t.name = line.substr(0, colon);
-      t.secret = line.substr(colon + 1);
-    } else {
+    std::vector<std::string_view> fields;
+    for (std::size_t from = 0;;) {
+      const std::size_t colon = line.find(':', from);
+      fields.push_back(
+          trim(line.substr(from, colon == std::string_view::npos ? colon : colon - from)));
+      if (colon == std::string_view::npos) break;
+      from = colon + 1;
+    }
+    if (fields.size() > 3)
+      return bad("too many ':' (expected NAME:SECRET or NAME:SECRET:read|write)");
+    if (fields.size() == 1) {
       t.name = "token-" + std::to_string(n);
-      t.secret = line;
+      t.secret = std::string(fields[0]);
+    } else {
+      t.name = std::string(fields[0]);
+      t.secret = std::string(fields[1]);
     }
-    if (t.secret.size() < 16 || t.name.empty()) {
-      *err = path + ":" + std::to_string(n) +
-             ": a token needs a name and a secret of at least 16 bytes";
-      return false;
+    if (fields.size() == 3) {
+      if (fields[2] == "read")
+        t.scope = ApiToken::Scope::Read;
+      else if (fields[2] == "write")
+        t.scope = ApiToken::Scope::Write;
+      else
+        return bad("unknown scope '" + std::string(fields[2]) + "' (read or write)");
     }
+    if (t.name.empty()) return bad("a token needs a name before ':'");
+    if (!validUtf8(t.name) || hasControl(t.name))
+      return bad("the token name is not UTF-8 text without control characters");
+    if (t.secret.size() < 16) return bad("a token needs a name and a secret of at least 16 bytes");
+    if (!visibleAscii(t.secret))
+      return bad("a secret holds visible ASCII characters only (no spaces or control characters)");
+    if (auto [it, fresh] = seen.emplace(t.secret, n); !fresh)
+      return bad("the same secret as line " + std::to_string(it->second) +
+                 ": two names for one secret make the audit ambiguous");
     out.push_back(std::move(t));
   }
   if (out.empty()) {
-    *err = path + ": no token in the admin token file";
+    if (err) *err = where + ": no token in the admin token file";
     return false;
   }
   return true;
+}
+
+bool loadTokens(const std::string& path, std::vector<ApiToken>& out, std::string* err) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) {
+    *err = path + ": is a directory, not an admin token file";
+    return false;
+  }
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    *err = path + ": cannot read the admin token file: " + std::strerror(errno);
+    return false;
+  }
+  if (st.st_mode & 0077)
+    GEODNS_LOG_WARN("admin: %s is readable by group or others; chmod 600 it", path.c_str());
+  std::ostringstream text;
+  text << in.rdbuf();
+  if (in.bad()) {
+    *err = path + ": cannot read the admin token file";
+    return false;
+  }
+  return parseTokens(text.str(), path, out, err);
 }
 
 const ApiToken* matchToken(const std::vector<ApiToken>& tokens, const std::string& presented) {
@@ -167,11 +299,670 @@ const ApiToken* matchToken(const std::vector<ApiToken>& tokens, const std::strin
   return found;
 }
 
-AdminApi::AdminApi(const zones::AdminConfig& cfg, std::vector<ApiToken> tokens, AdminDeps deps)
+// ---- the router: cpp-httplib's request parser and routes over bytes in memory ----
+
+namespace {
+
+// One buffered request in, the response appended to `out`.
+class MemoryStream final : public httplib::Stream {
+ public:
+  MemoryStream(std::string_view in, std::string& out, const std::string& peer)
+      : in_(in), out_(out), peer_(peer) {}
+  bool is_readable() const override { return true; }
+  bool is_writable() const override { return true; }
+  ssize_t read(char* ptr, size_t size) override {
+    const std::size_t n = std::min(size, in_.size() - pos_);
+    std::memcpy(ptr, in_.data() + pos_, n);
+    pos_ += n;
+    return static_cast<ssize_t>(n);
+  }
+  ssize_t write(const char* ptr, size_t size) override {
+    out_.append(ptr, size);
+    return static_cast<ssize_t>(size);
+  }
+  void get_remote_ip_and_port(std::string& ip, int& port) const override {
+    ip = peer_;
+    port = 0;
+  }
+  void get_local_ip_and_port(std::string& ip, int& port) const override {
+    ip = "";
+    port = 0;
+  }
+  // Below FD_SETSIZE: httplib answers 500 to a stream whose socket is above it.
+  socket_t socket() const override { return 0; }
+
+ private:
+  std::string_view in_;
+  std::size_t pos_ = 0;
+  std::string& out_;
+  const std::string& peer_;
+};
+
+std::string cannedResponse(int status, const char* reason, const std::string& message) {
+  const std::string body = dumpJson({{"error", message}, {"field", nullptr}});
+  return "HTTP/1.1 " + std::to_string(status) + " " + reason +
+         "\r\nContent-Type: application/json\r\nConnection: close\r\nContent-Length: " +
+         std::to_string(body.size()) + "\r\n\r\n" + body;
+}
+
+bool iequals(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i)
+    if (std::tolower(static_cast<unsigned char>(a[i])) !=
+        std::tolower(static_cast<unsigned char>(b[i])))
+      return false;
+  return true;
+}
+
+// The request without its Range headers: no endpoint serves parts, and
+// cpp-httplib would otherwise cut any answer, errors included, into
+// multipart/byteranges (found by fuzz_admin_api).
+bool isRangeLine(std::string_view line) {
+  const std::size_t colon = line.find(':');
+  return colon != std::string_view::npos && iequals(trim(line.substr(0, colon)), "Range");
+}
+
+std::string_view withoutRange(std::string_view request, std::string& scratch) {
+  // Head lines after the request line, up to the blank line.
+  std::vector<std::pair<std::size_t, std::size_t>> drop;
+  std::size_t from = request.find('\n');
+  while (from != std::string_view::npos && ++from < request.size()) {
+    const std::size_t nl = request.find('\n', from);
+    const std::size_t end = nl == std::string_view::npos ? request.size() : nl + 1;
+    const std::string_view line =
+        trim(request.substr(from, end - from - (nl != std::string_view::npos)));
+    if (line.empty()) break;
+    if (isRangeLine(line)) drop.push_back({from, end});
+    from = nl;
+  }
+  if (drop.empty()) return request;
+  scratch.clear();
+  std::size_t at = 0;
+  for (const auto& [b, e] : drop) {
+    scratch.append(request.substr(at, b - at));
+    at = e;
+  }
+  scratch.append(request.substr(at));
+  return scratch;
+}
+
+}  // namespace
+
+class AdminRouter final : public httplib::Server {
+ public:
+  // One request through httplib's parser and the routes; `keepAlive` says
+  // whether the connection may carry another.
+  std::string handle(std::string_view request, const std::string& peer, bool close,
+                     bool* keepAlive) {
+    std::string out, scratch;
+    MemoryStream strm(withoutRange(request, scratch), out, peer);
+    bool closed = false;
+    bool ok = false;
+    try {
+      ok = process_request(strm, close, closed, nullptr);
+    } catch (const std::exception& e) {  // the parser itself, not a handler
+      GEODNS_LOG_LIMITED(Error, "admin: request failed: %s", e.what());
+      out = cannedResponse(500, "Internal Server Error", "internal error");
+      ok = false;
+    }
+    if (out.empty()) {  // nothing parsable (e.g. an empty request)
+      out = cannedResponse(400, "Bad Request", "malformed request");
+      ok = false;
+    }
+    if (keepAlive) *keepAlive = ok && !close && !closed;
+    return out;
+  }
+};
+
+// ---- the HTTP front: accept, read whole requests, run them, write answers ----
+
+namespace {
+
+using SteadyTime = std::chrono::steady_clock::time_point;
+
+// The parts of a request head the front needs (it does not interpret more).
+struct Head {
+  std::size_t length = 0;  // bytes up to and including the blank line
+  std::size_t contentLength = 0;
+  bool chunked = false;
+  bool badLength = false;
+  bool expectContinue = false;
+  std::size_t expectFrom = 0, expectTo = 0;  // the Expect line, removed before routing
+  bool healthCheck = false;                  // GET /healthz or /readyz
+};
+
+// Finds the end of the head in `in`; false while it is incomplete.
+bool parseHead(const std::string& in, Head& h) {
+  std::size_t pos = 0;
+  bool first = true;
+  bool sawLength = false;
+  for (;;) {
+    const std::size_t nl = in.find('\n', pos);
+    if (nl == std::string::npos) return false;
+    std::string_view line(in.data() + pos, nl - pos);
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    if (line.empty() && !first) {
+      h.length = nl + 1;
+      return true;
+    }
+    if (first) {
+      // "GET /readyz HTTP/1.1": the two endpoints answered on the front's thread.
+      const std::size_t sp = line.find(' ');
+      if (sp != std::string_view::npos && line.substr(0, sp) == "GET") {
+        std::string_view target = line.substr(sp + 1);
+        target = target.substr(0, target.find(' '));
+        target = target.substr(0, target.find('?'));
+        h.healthCheck = target == "/healthz" || target == "/readyz";
+      }
+      first = false;
+      if (line.empty()) {  // no request line at all
+        h.length = nl + 1;
+        return true;
+      }
+    } else {
+      const std::size_t colon = line.find(':');
+      if (colon != std::string_view::npos) {
+        const std::string_view name = trim(line.substr(0, colon));
+        const std::string_view value = trim(line.substr(colon + 1));
+        if (iequals(name, "Content-Length")) {
+          std::size_t n = 0;
+          auto [p, ec] = std::from_chars(value.data(), value.data() + value.size(), n);
+          if (ec != std::errc() || p != value.data() + value.size() ||
+              (sawLength && n != h.contentLength))
+            h.badLength = true;
+          h.contentLength = n;
+          sawLength = true;
+        } else if (iequals(name, "Transfer-Encoding")) {
+          h.chunked = true;
+        } else if (iequals(name, "Expect") && iequals(value, "100-continue")) {
+          h.expectContinue = true;
+          h.expectFrom = pos;
+          h.expectTo = nl + 1;
+        }
+      }
+    }
+    pos = nl + 1;
+  }
+}
+
+}  // namespace
+
+class AdminFront {
+ public:
+  using Handler = std::function<std::string(std::string_view, const std::string&, bool, bool*)>;
+
+  AdminFront(const AdminLimits& limits, unsigned threads, AdminFrontCounters& counters,
+             Handler handler)
+      : limits_(limits),
+        threads_(std::max(1u, threads)),
+        counters_(counters),
+        handler_(std::move(handler)) {}
+  ~AdminFront() {
+    stop();
+    if (listenFd_ >= 0) ::close(listenFd_);
+    if (epfd_ >= 0) ::close(epfd_);
+    if (wakeFd_ >= 0) ::close(wakeFd_);
+    if (spareFd_ >= 0) ::close(spareFd_);
+  }
+
+  // Returns the bound port, or -1 with `err`.
+  int bind(const SocketAddress& addr, std::string* err) {
+    listenFd_ = openTcpSocket(addr, err);
+    if (listenFd_ < 0) return -1;
+    sockaddr_storage ss{};
+    socklen_t len = sizeof ss;
+    ::getsockname(listenFd_, reinterpret_cast<sockaddr*>(&ss), &len);
+    return ss.ss_family == AF_INET6 ? ntohs(reinterpret_cast<sockaddr_in6*>(&ss)->sin6_port)
+                                    : ntohs(reinterpret_cast<sockaddr_in*>(&ss)->sin_port);
+  }
+
+  void start() {
+    epfd_ = ::epoll_create1(EPOLL_CLOEXEC);
+    wakeFd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    spareFd_ = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+    watch(listenFd_, kListenerId, EPOLLIN, EPOLL_CTL_ADD);
+    watch(wakeFd_, kWakeId, EPOLLIN, EPOLL_CTL_ADD);
+    for (unsigned i = 0; i < threads_; ++i) {
+      workers_.emplace_back([this] { work(); });
+      pthread_setname_np(workers_.back().native_handle(), "geodns-admin-w");
+    }
+    loop_ = std::thread([this] { run(); });
+    pthread_setname_np(loop_.native_handle(), "geodns-admin");
+  }
+
+  void stop() {
+    if (!loop_.joinable()) return;
+    stopping_.store(true);
+    wake();
+    loop_.join();
+    {
+      std::lock_guard lock(mu_);
+      stopWorkers_ = true;
+    }
+    jobsCv_.notify_all();
+    for (auto& t : workers_) t.join();
+    workers_.clear();
+    for (auto& [id, c] : conns_) ::close(c->fd);
+    conns_.clear();
+  }
+
+ private:
+  static constexpr std::uint64_t kListenerId = 0, kWakeId = 1;
+  enum class State { Reading, Working, Writing, Lingering };
+  struct Conn {
+    std::uint64_t id = 0;
+    int fd = -1;
+    std::string peer;
+    State state = State::Reading;
+    std::string in, out;
+    std::size_t outPos = 0;
+    SteadyTime deadline;
+    bool idle = false;     // between requests (keep-alive): the deadline is idleTimeout
+    bool counted = false;  // holds a slot in perClient_
+    bool keepAlive = false;
+    bool sent100 = false;
+    bool registered = false;  // in epoll
+    bool peerDone = false;    // the client shut down its side
+    std::size_t served = 0;
+  };
+  struct Job {
+    std::uint64_t id;
+    std::string request, peer;
+    bool close;
+  };
+  struct Done {
+    std::uint64_t id;
+    std::string response;
+    bool keepAlive;
+  };
+
+  void watch(int fd, std::uint64_t id, std::uint32_t events, int op) {
+    epoll_event ev{};
+    ev.events = events;
+    ev.data.u64 = id;
+    ::epoll_ctl(epfd_, op, fd, &ev);
+  }
+  void wake() {
+    const std::uint64_t one = 1;
+    if (wakeFd_ >= 0 && ::write(wakeFd_, &one, sizeof one) < 0) {
+      // The counter is already non-zero: the loop wakes anyway.
+    }
+  }
+
+  void work() {
+    for (;;) {
+      Job job;
+      {
+        std::unique_lock lock(mu_);
+        jobsCv_.wait(lock, [&] { return stopWorkers_ || !jobs_.empty(); });
+        if (jobs_.empty()) return;
+        job = std::move(jobs_.front());
+        jobs_.pop_front();
+      }
+      bool keepAlive = false;
+      std::string response = handler_(job.request, job.peer, job.close, &keepAlive);
+      {
+        std::lock_guard lock(mu_);
+        done_.push_back({job.id, std::move(response), keepAlive});
+      }
+      wake();
+    }
+  }
+
+  void run() {
+    epoll_event events[64];
+    auto lastSweep = std::chrono::steady_clock::now();
+    while (!stopping_.load()) {
+      const int n = ::epoll_wait(epfd_, events, 64, 100);
+      for (int i = 0; i < n; ++i) {
+        const std::uint64_t id = events[i].data.u64;
+        if (id == kListenerId) {
+          acceptAll();
+        } else if (id == kWakeId) {
+          std::uint64_t v;
+          while (::read(wakeFd_, &v, sizeof v) > 0) {
+          }
+          finishJobs();
+        } else if (auto it = conns_.find(id); it != conns_.end()) {
+          onEvent(*it->second, events[i].events);
+        }
+      }
+      const auto now = std::chrono::steady_clock::now();
+      if (now - lastSweep >= std::chrono::milliseconds(100)) {
+        lastSweep = now;
+        sweep(now);
+      }
+    }
+  }
+
+  void acceptAll() {
+    for (;;) {
+      sockaddr_storage peer{};
+      int fd = -1, error = 0;
+      switch (acceptConnection(listenFd_, spareFd_, fd, peer, error)) {
+        case AcceptResult::Accepted:
+          break;
+        case AcceptResult::Empty:
+          return;
+        case AcceptResult::Failed:
+          GEODNS_LOG_LIMITED(Error, "admin: accept failed: %s", std::strerror(error));
+          return;
+        case AcceptResult::Shed:
+          // Out of descriptors: the spare one let us accept and close the
+          // client, so it is not left waiting in the backlog.
+          ++counters_.acceptErrors;
+          GEODNS_LOG_LIMITED(Error, "admin: accept failed (%s): closed the connection",
+                             std::strerror(error));
+          continue;
+        case AcceptResult::Exhausted:
+          // Not even that: the listener rests instead of waking us in a loop.
+          ++counters_.acceptErrors;
+          GEODNS_LOG_LIMITED(Error, "admin: accept failed (%s): pausing the listener",
+                             std::strerror(error));
+          watch(listenFd_, kListenerId, 0, EPOLL_CTL_MOD);
+          listenerPausedUntil_ = std::chrono::steady_clock::now() + std::chrono::milliseconds(100);
+          return;
+      }
+      const std::string ip = IpAddress::fromSockaddr(reinterpret_cast<sockaddr*>(&peer)).str();
+      const auto now = std::chrono::steady_clock::now();
+      auto c = std::make_unique<Conn>();
+      c->id = nextId_++;
+      c->fd = fd;
+      c->peer = ip;
+      int one = 1;
+      ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+      Conn& conn = *c;
+      conns_[c->id] = std::move(c);
+      if (open_ >= limits_.maxConnections) {
+        ++counters_.refusedTotal;
+        GEODNS_LOG_LIMITED(Warn, "admin: %zu connections open: refusing %s", open_, ip.c_str());
+        refuse(conn, 503, "Service Unavailable", "too many connections to the admin API", now);
+        continue;
+      }
+      std::size_t& mine = perClient_[ip];
+      if (mine >= limits_.maxPerClient) {
+        ++counters_.refusedPerClient;
+        GEODNS_LOG_LIMITED(Warn, "admin: %zu connections open from %s: refusing another", mine,
+                           ip.c_str());
+        refuse(conn, 429, "Too Many Requests", "too many connections from this address", now);
+        continue;
+      }
+      ++mine;
+      ++open_;
+      conn.counted = true;
+      conn.state = State::Reading;
+      conn.deadline = now + limits_.requestDeadline;
+      setInterest(conn, EPOLLIN | EPOLLRDHUP);
+    }
+  }
+
+  // What epoll reports for `c`; 0 takes it out of epoll altogether (a
+  // connection whose request is with a worker must not report a hang-up in
+  // a loop).
+  void setInterest(Conn& c, std::uint32_t events) {
+    if (events == 0) {
+      if (c.registered) ::epoll_ctl(epfd_, EPOLL_CTL_DEL, c.fd, nullptr);
+      c.registered = false;
+      return;
+    }
+    watch(c.fd, c.id, events, c.registered ? EPOLL_CTL_MOD : EPOLL_CTL_ADD);
+    c.registered = true;
+  }
+
+  void close(Conn& c) {
+    if (c.registered) ::epoll_ctl(epfd_, EPOLL_CTL_DEL, c.fd, nullptr);
+    ::close(c.fd);
+    if (c.counted) {
+      --open_;
+      auto it = perClient_.find(c.peer);
+      if (it != perClient_.end() && --it->second == 0) perClient_.erase(it);
+    }
+    conns_.erase(c.id);  // destroys c
+  }
+
+  // An answer of the front's own (a refusal, a timeout, a malformed
+  // request): sent, then the connection is drained briefly before closing so
+  // that the client reads it instead of a reset.
+  void refuse(Conn& c, int status, const char* reason, const std::string& message, SteadyTime now) {
+    c.out = cannedResponse(status, reason, message);
+    c.outPos = 0;
+    c.keepAlive = false;
+    if (conns_.size() > 2 * limits_.maxConnections) {
+      // Flooded: no lingering, one try at the answer and gone.
+      if (::send(c.fd, c.out.data(), c.out.size(), MSG_NOSIGNAL | MSG_DONTWAIT) < 0) {
+      }
+      return close(c);
+    }
+    c.state = State::Writing;
+    c.deadline = now + std::chrono::seconds(1);
+    setInterest(c, EPOLLOUT);
+    flush(c, now);
+  }
+
+  void onEvent(Conn& c, std::uint32_t ev) {
+    const auto now = std::chrono::steady_clock::now();
+    switch (c.state) {
+      case State::Reading:
+        return read(c, now);
+      case State::Writing:
+        if (ev & (EPOLLERR | EPOLLHUP)) return close(c);
+        return flush(c, now);
+      case State::Lingering: {
+        char buf[4096];
+        ssize_t r;
+        while ((r = ::recv(c.fd, buf, sizeof buf, 0)) > 0) {
+        }
+        if (r == 0 || (r < 0 && errno != EAGAIN && errno != EWOULDBLOCK)) close(c);
+        return;
+      }
+      case State::Working:
+        return;  // the answer is written when the worker is done
+    }
+  }
+
+  void read(Conn& c, SteadyTime now) {
+    char buf[16384];
+    for (;;) {
+      const ssize_t r = ::recv(c.fd, buf, sizeof buf, 0);
+      if (r > 0) {
+        if (c.idle) {
+          c.idle = false;
+          c.deadline = now + limits_.requestDeadline;
+        }
+        c.in.append(buf, static_cast<std::size_t>(r));
+        if (c.in.size() > limits_.maxHeaderBytes + limits_.maxBodyBytes) break;
+        continue;
+      }
+      if (r == 0) {
+        // The client is done sending (a half-close): answer what is here, if
+        // a whole request is, then close.
+        c.peerDone = true;
+        break;
+      }
+      if (errno == EINTR) continue;
+      if (errno != EAGAIN && errno != EWOULDBLOCK) return close(c);
+      break;
+    }
+    const std::uint64_t id = c.id;
+    dispatch(c, now);
+    auto it = conns_.find(id);
+    if (it != conns_.end() && it->second->peerDone && it->second->state == State::Reading)
+      close(*it->second);  // nothing complete to answer, and nothing more will come
+  }
+
+  // A whole request in `in`: to a worker (or answered here); otherwise wait.
+  void dispatch(Conn& c, SteadyTime now) {
+    Head h;
+    if (!parseHead(c.in, h)) {
+      if (c.in.size() > limits_.maxHeaderBytes) {
+        ++counters_.rejected;
+        refuse(c, 431, "Request Header Fields Too Large", "the request head is too large", now);
+      }
+      return;
+    }
+    if (h.chunked) {
+      ++counters_.rejected;
+      return refuse(c, 411, "Length Required", "send the body with Content-Length", now);
+    }
+    if (h.badLength) {
+      ++counters_.rejected;
+      return refuse(c, 400, "Bad Request", "malformed Content-Length", now);
+    }
+    if (h.length > limits_.maxHeaderBytes) {
+      ++counters_.rejected;
+      return refuse(c, 431, "Request Header Fields Too Large", "the request head is too large",
+                    now);
+    }
+    if (h.contentLength > limits_.maxBodyBytes) {
+      ++counters_.rejected;
+      return refuse(c, 413, "Payload Too Large", "the body is too large", now);
+    }
+    if (c.in.size() < h.length + h.contentLength) {
+      if (h.expectContinue && !c.sent100) {
+        c.sent100 = true;
+        static constexpr char kContinue[] = "HTTP/1.1 100 Continue\r\n\r\n";
+        if (::send(c.fd, kContinue, sizeof kContinue - 1, MSG_NOSIGNAL) < 0) {
+          // The client will send the body anyway after its own wait.
+        }
+      }
+      return;
+    }
+    std::string request = c.in.substr(0, h.length + h.contentLength);
+    c.in.erase(0, h.length + h.contentLength);
+    if (h.expectContinue) request.erase(h.expectFrom, h.expectTo - h.expectFrom);
+    c.sent100 = false;
+    ++c.served;
+    const bool close = c.served >= limits_.maxRequestsPerConnection || c.peerDone;
+    c.state = State::Working;
+    setInterest(c, 0);
+    if (h.healthCheck) {
+      // Answered on this thread: workers busy with slow handlers (a reload,
+      // a publish wait) do not delay an orchestrator's probe.
+      bool keepAlive = false;
+      std::string response = handler_(request, c.peer, close, &keepAlive);
+      return respond(c, std::move(response), keepAlive, now);
+    }
+    {
+      std::lock_guard lock(mu_);
+      jobs_.push_back({c.id, std::move(request), c.peer, close});
+    }
+    jobsCv_.notify_one();
+  }
+
+  void finishJobs() {
+    std::deque<Done> done;
+    {
+      std::lock_guard lock(mu_);
+      done.swap(done_);
+    }
+    const auto now = std::chrono::steady_clock::now();
+    for (auto& d : done) {
+      auto it = conns_.find(d.id);
+      if (it == conns_.end()) continue;
+      respond(*it->second, std::move(d.response), d.keepAlive, now);
+    }
+  }
+
+  void respond(Conn& c, std::string response, bool keepAlive, SteadyTime now) {
+    c.out = std::move(response);
+    c.outPos = 0;
+    c.keepAlive = keepAlive;
+    c.state = State::Writing;
+    c.deadline = now + limits_.writeDeadline;
+    setInterest(c, EPOLLOUT);
+    flush(c, now);
+  }
+
+  void flush(Conn& c, SteadyTime now) {
+    while (c.outPos < c.out.size()) {
+      const ssize_t w =
+          ::send(c.fd, c.out.data() + c.outPos, c.out.size() - c.outPos, MSG_NOSIGNAL);
+      if (w > 0) {
+        c.outPos += static_cast<std::size_t>(w);
+      } else if (w < 0 && errno == EINTR) {
+        continue;
+      } else if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+        return;  // EPOLLOUT brings us back
+      } else {
+        return close(c);
+      }
+    }
+    c.out.clear();
+    c.outPos = 0;
+    if (!c.keepAlive) {
+      // Drain what the client still sends for a moment, so it reads our
+      // answer rather than a reset.
+      ::shutdown(c.fd, SHUT_WR);
+      c.state = State::Lingering;
+      c.deadline = now + std::chrono::seconds(1);
+      setInterest(c, EPOLLIN | EPOLLRDHUP);
+      return;
+    }
+    c.state = State::Reading;
+    c.idle = true;
+    c.deadline = now + limits_.idleTimeout;
+    setInterest(c, EPOLLIN | EPOLLRDHUP);
+    if (!c.in.empty()) {  // pipelined: the next request may be here already
+      c.idle = false;
+      c.deadline = now + limits_.requestDeadline;
+      dispatch(c, now);
+    }
+  }
+
+  void sweep(SteadyTime now) {
+    if (listenerPausedUntil_ && now >= *listenerPausedUntil_) {
+      listenerPausedUntil_.reset();
+      watch(listenFd_, kListenerId, EPOLLIN, EPOLL_CTL_MOD);
+    }
+    std::vector<std::uint64_t> late;
+    for (const auto& [id, c] : conns_)
+      if (c->state != State::Working && now >= c->deadline) late.push_back(id);
+    for (std::uint64_t id : late) {
+      auto it = conns_.find(id);
+      if (it == conns_.end()) continue;
+      Conn& c = *it->second;
+      if (c.state == State::Reading && !c.idle) {
+        ++counters_.timeouts;
+        GEODNS_LOG_LIMITED(
+            Warn, "admin: request from %s not complete within %llds: closing", c.peer.c_str(),
+            static_cast<long long>(
+                std::chrono::duration_cast<std::chrono::seconds>(limits_.requestDeadline).count()));
+        refuse(c, 408, "Request Timeout", "the request did not arrive in time", now);
+      } else {
+        close(c);  // idle keep-alive, a response nobody reads, a lingering close
+      }
+    }
+  }
+
+  AdminLimits limits_;
+  unsigned threads_;
+  AdminFrontCounters& counters_;
+  Handler handler_;
+  int listenFd_ = -1, epfd_ = -1, wakeFd_ = -1, spareFd_ = -1;
+  std::optional<SteadyTime> listenerPausedUntil_;
+  std::unordered_map<std::uint64_t, std::unique_ptr<Conn>> conns_;  // loop thread only
+  std::unordered_map<std::string, std::size_t> perClient_;          // loop thread only
+  std::size_t open_ = 0;
+  std::uint64_t nextId_ = 2;
+  std::atomic<bool> stopping_{false};
+  std::thread loop_;
+  std::vector<std::thread> workers_;
+  std::mutex mu_;  // jobs_, done_, stopWorkers_
+  std::condition_variable jobsCv_;
+  std::deque<Job> jobs_;
+  std::deque<Done> done_;
+  bool stopWorkers_ = false;
+};
+
+// ---- AdminApi ----
+
+AdminApi::AdminApi(const zones::AdminConfig& cfg, std::vector<ApiToken> tokens, AdminDeps deps,
+                   AdminLimits limits)
     : cfg_(cfg),
       deps_(std::move(deps)),
+      limits_(limits),
       tokens_(std::move(tokens)),
-      http_(std::make_unique<httplib::Server>()) {
+      router_(std::make_unique<AdminRouter>()) {
   routes();
 }
 
@@ -184,46 +975,85 @@ void AdminApi::setTokens(std::vector<ApiToken> tokens) {
   tokens_ = std::move(tokens);
 }
 
+std::string AdminApi::handle(std::string_view request, const std::string& peer) {
+  return router_->handle(request, peer, true, nullptr);
+}
+
 bool AdminApi::start(std::string* err) {
   auto addr = parseHostPort(cfg_.listen, err);
   if (!addr) return false;
-  const std::string host = addr->host();
-  const int port = addr->port();
   const IpAddress ip = IpAddress::fromSockaddr(addr->sa());
-  const bool loopback = ip.family == 4 ? ip.bytes[0] == 127 : host == "::1";
+  const bool loopback = ip.family == 4 ? ip.bytes[0] == 127 : addr->host() == "::1";
   if (!loopback)
     GEODNS_LOG_WARN("admin: listening on %s, which is not a loopback address", cfg_.listen.c_str());
-  if (port == 0) {
-    port_ = http_->bind_to_any_port(host);
-  } else {
-    port_ = http_->bind_to_port(host, port) ? port : -1;
-  }
+  front_ = std::make_unique<AdminFront>(
+      limits_, cfg_.threads, counters_,
+      [this](std::string_view request, const std::string& peer, bool close, bool* keepAlive) {
+        return router_->handle(request, peer, close, keepAlive);
+      });
+  std::string why;
+  port_ = front_->bind(*addr, &why);
   if (port_ <= 0) {
-    *err = "admin API: cannot bind " + cfg_.listen;
+    *err = "admin API: cannot bind " + cfg_.listen + ": " + why;
+    front_.reset();
     return false;
   }
-  thread_ = std::thread([this] { http_->listen_after_bind(); });
-  pthread_setname_np(thread_.native_handle(), "geodns-admin");
-  GEODNS_LOG_INFO("admin API on %s:%d", host.c_str(), port_);
+  front_->start();
+  GEODNS_LOG_INFO("admin API on %s:%d", addr->host().c_str(), port_);
   return true;
 }
 
 void AdminApi::stop() {
-  if (thread_.joinable()) {
-    http_->stop();
-    thread_.join();
+  if (front_) front_->stop();
+}
+
+// ---- routes ----
+
+namespace {
+
+// The bearer token of a request. Only visible ASCII after "Bearer ": a NUL
+// or trailing junk is refused here, never compared (cpp-httplib's
+// get_header_value() would cut the value at a NUL and accept the prefix).
+enum class Auth { Ok, Missing, Malformed };
+Auth bearerOf(const httplib::Request& req, std::string& token) {
+  const auto range = req.headers.equal_range("Authorization");
+  if (range.first == range.second) return Auth::Missing;
+  if (std::next(range.first) != range.second) return Auth::Malformed;  // two of them
+  const std::string& v = range.first->second;
+  if (v.size() < 7 || !iequals(std::string_view(v).substr(0, 7), "Bearer ")) return Auth::Missing;
+  std::string_view t = std::string_view(v).substr(7);
+  while (!t.empty() && t.front() == ' ') t.remove_prefix(1);
+  if (!visibleAscii(t)) return Auth::Malformed;
+  token = std::string(t);
+  return Auth::Ok;
+}
+
+const char* statusText(int status) {
+  switch (status) {
+    case 400:
+      return "malformed request";
+    case 404:
+      return "no such endpoint";
+    case 405:
+      return "method not allowed";
+    case 413:
+      return "the body is too large";
+    case 414:
+      return "the request target is too long";
+    case 416:
+      return "bad range";
+    default:
+      return status >= 500 ? "internal error" : "request refused";
   }
 }
 
+}  // namespace
+
 void AdminApi::routes() {
-  httplib::Server& s = *http_;
-  const std::size_t threads = cfg_.threads;
-  s.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
-  s.set_payload_max_length(64 * 1024);
-  s.set_read_timeout(5, 0);
-  s.set_write_timeout(5, 0);
+  httplib::Server& s = *router_;
+  s.set_payload_max_length(limits_.maxBodyBytes);
   s.set_error_handler([](const httplib::Request&, httplib::Response& res) {
-    if (res.body.empty()) fail(res, res.status, res.status == 404 ? "no such endpoint" : "error");
+    if (res.body.empty()) fail(res, res.status, statusText(res.status));
   });
   s.set_exception_handler(
       [](const httplib::Request&, httplib::Response& res, std::exception_ptr ep) {
@@ -234,52 +1064,100 @@ void AdminApi::routes() {
           what = e.what();
         } catch (...) {
         }
-        GEODNS_LOG_ERROR("admin: request failed: %s", what.c_str());
+        GEODNS_LOG_LIMITED(Error, "admin: request failed: %s", what.c_str());
         fail(res, 500, "internal error");
       });
+  // Bytes that are not UTF-8 in the path or the query: 400 before any
+  // handler sees them (they would end up in JSON answers and logs).
+  s.set_pre_routing_handler([](const httplib::Request& req, httplib::Response& res) {
+    if (!validUtf8(req.path)) {
+      fail(res, 400, "the path is not valid UTF-8");
+      return httplib::Server::HandlerResponse::Handled;
+    }
+    for (const auto& [k, v] : req.params)
+      if (!validUtf8(k) || !validUtf8(v)) {
+        fail(res, 400, "a query parameter is not valid UTF-8", validUtf8(k) ? k : "");
+        return httplib::Server::HandlerResponse::Handled;
+      }
+    return httplib::Server::HandlerResponse::Unhandled;
+  });
 
-  // Unauthenticated: liveness and readiness for orchestrators.
+  // Unauthenticated: liveness and readiness for orchestrators. Ready means
+  // DNS is being served; a state database that fails shows in the detail
+  // but does not make a serving node unready (restarting it would not help).
   s.Get("/healthz", [](const httplib::Request&, httplib::Response& res) {
     reply(res, 200, {{"status", "ok"}});
   });
   s.Get("/readyz", [this](const httplib::Request&, httplib::Response& res) {
     const bool ready = deps_.ready && deps_.ready->load();
-    reply(res, ready ? 200 : 503, {{"ready", ready}});
+    json j = {{"ready", ready}};
+    // The state database's condition, once it has something to report.
+    const health::StoreStatus st = deps_.store ? deps_.store->status() : health::StoreStatus{};
+    if (!st.writable || st.errors > 0) {
+      json d = {{"writable", st.writable}, {"errors_total", st.errors}};
+      if (!st.error.empty()) d["last_error"] = st.error;
+      j["state_store"] = d;
+    }
+    reply(res, ready ? 200 : 503, j);
   });
 
-  // Everything else needs "Authorization: Bearer TOKEN".
+  // Everything else needs "Authorization: Bearer TOKEN"; changes need a
+  // token with the write scope.
   using Handler = std::function<void(const httplib::Request&, httplib::Response&, const ApiToken&)>;
-  auto authed = [this](Handler h) {
-    return [this, h](const httplib::Request& req, httplib::Response& res) {
-      const std::string auth = req.get_header_value("Authorization");
-      if (auth.rfind("Bearer ", 0) != 0 || auth.size() <= 7) {
-        res.set_header("WWW-Authenticate", "Bearer realm=\"geodnsd\"");
-        return fail(res, 401, "missing bearer token");
+  auto authed = [this](ApiToken::Scope needs, Handler h) {
+    return [this, needs, h](const httplib::Request& req, httplib::Response& res) {
+      std::string presented;
+      switch (bearerOf(req, presented)) {
+        case Auth::Missing:
+          res.set_header("WWW-Authenticate", "Bearer realm=\"geodnsd\"");
+          return fail(res, 401, "missing bearer token");
+        case Auth::Malformed:
+          res.set_header("WWW-Authenticate", "Bearer realm=\"geodnsd\", error=\"invalid_request\"");
+          return fail(res, 401, "malformed Authorization header");
+        case Auth::Ok:
+          break;
       }
       ApiToken who;
       {
         std::lock_guard lock(tokensMu_);
-        const ApiToken* t = matchToken(tokens_, auth.substr(7));
+        const ApiToken* t = matchToken(tokens_, presented);
         if (!t) return fail(res, 403, "token not accepted");
         who = *t;
       }
+      if (needs == ApiToken::Scope::Write && who.scope != ApiToken::Scope::Write)
+        return fail(res, 403,
+                    "token '" + who.name + "' may only read; this call needs a write token");
       h(req, res, who);
     };
   };
+  constexpr auto kRead = ApiToken::Scope::Read;
+  constexpr auto kWrite = ApiToken::Scope::Write;
 
   s.Get("/metrics",
-        authed([this](const httplib::Request&, httplib::Response& res, const ApiToken&) {
+        authed(kRead, [this](const httplib::Request&, httplib::Response& res, const ApiToken&) {
           auto snap = deps_.holder->current();
           MetricsExtras x = deps_.extras ? deps_.extras() : MetricsExtras{};
           x.failovers = deps_.runner->failoverCounts();
-          x.adminActions = deps_.admin->actionCounts();
+          if (deps_.admin) x.adminActions = deps_.admin->actionCounts();
           for (const auto& f : deps_.runner->failoverStates())
             x.activeRegions.push_back({f.pool, f.activeRegion});
+          ResilienceExtras& r = x.resilience;
+          if (deps_.store) {
+            const health::StoreStatus st = deps_.store->status();
+            r.hasStore = true;
+            r.storeWritable = st.writable;
+            r.storeErrors = st.errors;
+            r.storeRecoveries = st.recoveries;
+          }
+          r.adminRefusedPerClient = counters_.refusedPerClient.load();
+          r.adminRefusedTotal = counters_.refusedTotal.load();
+          r.adminTimeouts = counters_.timeouts.load();
+          r.adminAcceptErrors = counters_.acceptErrors.load();
+          r.adminRejected = counters_.rejected.load();
           res.set_content(deps_.metrics->render(*snap, x), "text/plain; version=0.0.4");
         }));
-
   s.Get("/v1/status",
-        authed([this](const httplib::Request&, httplib::Response& res, const ApiToken&) {
+        authed(kRead, [this](const httplib::Request&, httplib::Response& res, const ApiToken&) {
           auto snap = deps_.holder->current();
           const Gslb& g = *snap->gslb;
           const health::HealthView* hv =
@@ -376,8 +1254,9 @@ void AdminApi::routes() {
       const std::string kindName = std::string(what);
       const std::string pattern =
           std::string("/v1/") + what + "s/([^/]+)/" + (drain ? "drain" : "undrain");
-      s.Post(pattern, authed([this, kindName, drain](const httplib::Request& req,
-                                                     httplib::Response& res, const ApiToken& who) {
+      s.Post(pattern,
+             authed(kWrite, [this, kindName, drain](const httplib::Request& req,
+                                                    httplib::Response& res, const ApiToken& who) {
                auto snap = deps_.holder->current();
                const Gslb& g = *snap->gslb;
                std::string target = req.matches[1];
@@ -416,7 +1295,7 @@ void AdminApi::routes() {
                GEODNS_LOG_INFO("admin: %s %s %s by %s: %s", drain ? "drain" : "undrain",
                                kindName.c_str(), target.c_str(), who.name.c_str(), reason.c_str());
                const bool published =
-                   deps_.runner->waitPublished(deps_.runner->requestPublish(), kPublishWait);
+                   deps_.runner->waitPublished(deps_.runner->requestPublish(), deps_.publishWait);
                const std::uint32_t ttl = maxTtlFor(g, kindName, target);
                json out = {{"ok", true},
                            {"action", audit.action},
@@ -432,7 +1311,8 @@ void AdminApi::routes() {
   }
 
   s.Post(R"(/v1/members/([^/]+)/load)",
-         authed([this](const httplib::Request& req, httplib::Response& res, const ApiToken& who) {
+         authed(kWrite, [this](const httplib::Request& req, httplib::Response& res,
+                               const ApiToken& who) {
            auto snap = deps_.holder->current();
            const Gslb& g = *snap->gslb;
            const std::int32_t m = g.memberIndex(req.matches[1]);
@@ -467,7 +1347,7 @@ void AdminApi::routes() {
            GEODNS_LOG_INFO("admin: load %.3f for member %s for %llds by %s", load, target.c_str(),
                            static_cast<long long>(ttl), who.name.c_str());
            const bool published =
-               deps_.runner->waitPublished(deps_.runner->requestPublish(), kPublishWait);
+               deps_.runner->waitPublished(deps_.runner->requestPublish(), deps_.publishWait);
            reply(res, 200,
                  {{"ok", true},
                   {"target", target},
@@ -478,8 +1358,8 @@ void AdminApi::routes() {
 
   for (bool force : {true, false}) {
     s.Post(std::string(R"(/v1/pools/([^/]+)/)") + (force ? "failover" : "failback"),
-           authed([this, force](const httplib::Request& req, httplib::Response& res,
-                                const ApiToken& who) {
+           authed(kWrite, [this, force](const httplib::Request& req, httplib::Response& res,
+                                        const ApiToken& who) {
              auto snap = deps_.holder->current();
              const Gslb& g = *snap->gslb;
              const std::string poolName = req.matches[1];
@@ -511,18 +1391,26 @@ void AdminApi::routes() {
              std::string reason;
              if (!reasonOf(b, res, reason, true)) return;
              const std::string tagged = reason + " (by " + who.name + ")";
-             if (force)
-               deps_.runner->forceFailover(poolName, region, tagged);
-             else
-               deps_.runner->failback(poolName, tagged);
-             // The probe thread applies it, saves it and publishes it before we answer.
+             // The probe thread applies it and writes its audit record in the
+             // same step, so concurrent commands are audited in the order in
+             // which they took effect; it publishes before we answer.
+             const health::AuditRecord audit{
+                 0,        force ? "failover" : "failback",
+                 poolName, reason,
+                 who.name, force ? json{{"region", region}}.dump() : ""};
+             auto done = force ? deps_.runner->forceFailover(poolName, region, tagged, audit)
+                               : deps_.runner->failback(poolName, tagged, audit);
              const bool published =
-                 deps_.runner->waitPublished(deps_.runner->requestPublish(), kPublishWait);
-             std::string err;
-             if (!deps_.admin->record({0, force ? "failover" : "failback", poolName, reason,
-                                       who.name, force ? json{{"region", region}}.dump() : ""},
-                                      &err))
-               return fail(res, 503, "not recorded (state database): " + err);
+                 deps_.runner->waitPublished(deps_.runner->requestPublish(), deps_.publishWait);
+             if (done.wait_for(published ? Duration::zero() : deps_.publishWait) !=
+                 std::future_status::ready)
+               return fail(res, 503,
+                           "the command was not applied in time; check /v1/status before retrying");
+             const HealthRunner::CommandResult r = done.get();
+             using Result = HealthRunner::CommandResult::Outcome;
+             if (r.outcome == Result::NotRecorded)
+               return fail(res, 503, "not recorded (state database): " + r.error);
+             if (r.outcome == Result::NoSuchPool) return fail(res, 409, r.error);
              GEODNS_LOG_INFO("admin: %s pool %s%s%s by %s: %s", force ? "failover" : "failback",
                              poolName.c_str(), force ? " to " : "", region.c_str(),
                              who.name.c_str(), reason.c_str());
@@ -538,7 +1426,7 @@ void AdminApi::routes() {
   }
 
   s.Get("/v1/explain",
-        authed([this](const httplib::Request& req, httplib::Response& res, const ApiToken&) {
+        authed(kRead, [this](const httplib::Request& req, httplib::Response& res, const ApiToken&) {
           if (!req.has_param("name")) return fail(res, 400, "name is required", "name");
           if (!req.has_param("client"))
             return fail(res, 400, "client (IP or IP/PREFIX) is required", "client");
@@ -567,19 +1455,21 @@ void AdminApi::routes() {
           res.set_content(out, "application/json");
         }));
 
-  s.Post("/v1/reload",
-         authed([this](const httplib::Request& req, httplib::Response& res, const ApiToken& who) {
+  s.Post("/v1/reload", authed(kWrite, [this](const httplib::Request& req, httplib::Response& res,
+                                             const ApiToken& who) {
            json b;
            if (!body(req, res, b, {"reason"})) return;
            std::string reason = "reload";
            if (!reasonOf(b, res, reason, false)) return;
+           if (!deps_.reload) return fail(res, 503, "reload is not available");
            ReloadOutcome r = deps_.reload();
            bool published = false;
-           if (r.ok) published = deps_.runner->waitPublished(r.ticket, kPublishWait);
+           if (r.ok) published = deps_.runner->waitPublished(r.ticket, deps_.publishWait);
            std::string err;
-           deps_.admin->record({0, r.ok ? "reload" : "reload_failed", "config", reason, who.name,
-                                json{{"errors", r.errors}}.dump()},
-                               &err);
+           if (deps_.admin)
+             deps_.admin->record({0, r.ok ? "reload" : "reload_failed", "config", reason, who.name,
+                                  json{{"errors", r.errors}}.dump()},
+                                 &err);
            if (!r.ok)
              return reply(res, 422,
                           {{"error", "reload failed; the previous config keeps serving"},
@@ -592,7 +1482,7 @@ void AdminApi::routes() {
          }));
 
   s.Get("/v1/audit",
-        authed([this](const httplib::Request& req, httplib::Response& res, const ApiToken&) {
+        authed(kRead, [this](const httplib::Request& req, httplib::Response& res, const ApiToken&) {
           std::size_t limit = 100;
           if (req.has_param("limit")) {
             const std::string v = req.get_param_value("limit");
@@ -602,8 +1492,12 @@ void AdminApi::routes() {
               return fail(res, 400, "limit must be an integer between 1 and 10000", "limit");
             limit = n;
           }
+          std::vector<health::AuditRecord> records;
+          std::string err;
+          if (!deps_.admin->audit(limit, records, &err))
+            return fail(res, 503, "the audit log cannot be read (state database): " + err);
           json entries = json::array();
-          for (const auto& a : deps_.admin->audit(limit)) {
+          for (const auto& a : records) {
             json e = {{"time_ms", a.unixMs},
                       {"action", a.action},
                       {"target", a.target},

@@ -5,7 +5,9 @@
 namespace geodns::server {
 
 AdminState::AdminState(health::Store& store, Clock& clock) : store_(store), clock_(clock) {
-  for (auto& r : store_.allOverrides()) overrides_[r.key] = std::move(r);
+  std::vector<health::OverrideRecord> stored;
+  if (!store_.allOverrides(stored, &loadError_)) return;
+  for (auto& r : stored) overrides_[r.key] = std::move(r);
 }
 
 bool AdminState::put(const health::OverrideRecord& rec, health::AuditRecord audit,
@@ -46,9 +48,19 @@ std::vector<health::OverrideRecord> AdminState::overrides() const {
   return out;
 }
 
-std::vector<health::AuditRecord> AdminState::audit(std::size_t limit) const {
+bool AdminState::commitFailover(const health::FailoverRecord& rec, health::AuditRecord audit,
+                                std::string* err) {
   std::lock_guard lock(mu_);
-  return store_.audit(limit);
+  if (!audit.unixMs) audit.unixMs = clock_.unixSeconds() * 1000;
+  if (!store_.commitFailover(rec, audit, err)) return false;
+  ++actions_[audit.action];
+  return true;
+}
+
+bool AdminState::audit(std::size_t limit, std::vector<health::AuditRecord>& out,
+                       std::string* err) const {
+  std::lock_guard lock(mu_);
+  return store_.audit(limit, out, err);
 }
 
 std::size_t AdminState::expire() {

@@ -354,12 +354,13 @@ std::string explain(const ServingSnapshot& snap, const ExplainRequest& req, bool
   return req.json ? j.dump(2) + "\n" : t.str();
 }
 
-std::shared_ptr<const health::HealthView> healthFromStore(health::Store& store, const Gslb& gslb) {
-  return healthFromStore(store, gslb, SteadyClock().unixSeconds());
+std::shared_ptr<const health::HealthView> healthFromStore(health::Store& store, const Gslb& gslb,
+                                                          std::string* err) {
+  return healthFromStore(store, gslb, SteadyClock().unixSeconds(), err);
 }
 
 std::shared_ptr<const health::HealthView> healthFromStore(health::Store& store, const Gslb& gslb,
-                                                          std::int64_t nowUnix) {
+                                                          std::int64_t nowUnix, std::string* err) {
   auto view = std::make_shared<health::HealthView>();
   view->forConfig = &gslb;
   view->targets.resize(gslb.probes.size());
@@ -402,7 +403,9 @@ std::shared_ptr<const health::HealthView> healthFromStore(health::Store& store, 
       if (gslb.regions[gslb.pools[p].regions[tiers[t]].region].name == rec->activeRegion)
         view->activeTier[p] = static_cast<std::int16_t>(t);
   }
-  for (const auto& o : store.allOverrides())
+  std::vector<health::OverrideRecord> overrides;
+  if (!store.allOverrides(overrides, err)) return nullptr;
+  for (const auto& o : overrides)
     if (o.expiresUnix == 0 || o.expiresUnix > nowUnix) applyOverride(*view, gslb, o);
   return view;
 }

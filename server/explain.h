@@ -29,10 +29,13 @@ std::string explain(const ServingSnapshot& snap, const ExplainRequest& req, bool
 // A HealthView for `gslb` from persisted state (for explain beside a
 // server): target health, the active tier of each failover pool, and the
 // operator overrides (drains, pushed loads) that have not expired at
-// `nowUnix` (the 2-argument form: now).
-std::shared_ptr<const health::HealthView> healthFromStore(health::Store& store, const Gslb& gslb);
+// `nowUnix` (the 2-argument form: now). Null, with `err` set, when the
+// overrides cannot be read: an explain without them would be wrong.
 std::shared_ptr<const health::HealthView> healthFromStore(health::Store& store, const Gslb& gslb,
-                                                          std::int64_t nowUnix);
+                                                          std::string* err = nullptr);
+std::shared_ptr<const health::HealthView> healthFromStore(health::Store& store, const Gslb& gslb,
+                                                          std::int64_t nowUnix,
+                                                          std::string* err = nullptr);
 
 // `geodnsd status`: every probed target of the config with its persisted
 // state, since when, consecutive counts, latency, load and last error.

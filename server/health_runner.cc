@@ -75,9 +75,9 @@ bool HealthRunner::memberUp(const Member& m) const {
           base_->gslb->probes[static_cast<std::size_t>(m.target)].unknownIsUp);
 }
 
-void HealthRunner::saveFailover(std::size_t p) {
+health::FailoverRecord HealthRunner::recordOf(std::size_t p,
+                                              const health::FailoverController& fc) const {
   const auto& pool = base_->gslb->pools[p];
-  const health::FailoverController& fc = *failover_[p];
   health::FailoverRecord rec;
   rec.pool = pool.name;
   rec.activeRegion = base_->gslb->regions[pool.regions[fc.activeRegion()].region].name;
@@ -86,13 +86,21 @@ void HealthRunner::saveFailover(std::size_t p) {
       std::chrono::duration_cast<std::chrono::seconds>(clock_.now() - fc.state().since).count();
   rec.reason = fc.state().reason;
   rec.forced = fc.state().forced;
-  remembered_[pool.name] = rec;
+  return rec;
+}
+
+void HealthRunner::saveFailover(std::size_t p) {
+  health::FailoverRecord rec = recordOf(p, *failover_[p]);
+  remembered_[rec.pool] = rec;
   if (store_) store_->saveFailover(rec);
 }
 
-// Logged once, persisted, and published on this turn.
-void HealthRunner::failoverChanged(std::size_t p) {
-  saveFailover(p);
+// Logged once, persisted (unless the caller already did), and published on this turn.
+void HealthRunner::failoverChanged(std::size_t p, bool saved) {
+  if (saved)
+    remembered_[base_->gslb->pools[p].name] = recordOf(p, *failover_[p]);
+  else
+    saveFailover(p);
   const health::FailoverRecord& rec = remembered_[base_->gslb->pools[p].name];
   GEODNS_LOG_INFO("failover: pool %s now on %s (%s)", rec.pool.c_str(), rec.activeRegion.c_str(),
                   rec.reason.c_str());
@@ -103,6 +111,46 @@ void HealthRunner::failoverChanged(std::size_t p) {
   stateChanged_ = true;
 }
 
+// One operator command: the new state is computed on a copy, stored with its
+// audit record, and only then put in force.
+void HealthRunner::apply(Command& c) {
+  const Gslb& g = *base_->gslb;
+  const TimePoint now = clock_.now();
+  for (std::size_t p = 0; p < g.pools.size(); ++p) {
+    if (g.pools[p].name != c.pool || !failover_[p]) continue;
+    health::FailoverController next = *failover_[p];
+    if (c.force) {
+      const auto& tiers = next.spec().tiers;
+      bool found = false;
+      for (std::size_t t = 0; t < tiers.size(); ++t)
+        if (g.regions[g.pools[p].regions[tiers[t]].region].name == c.region) {
+          next.force(t, c.reason, now);
+          found = true;
+        }
+      if (!found) break;  // the config changed under the command
+    } else {
+      next.failback(c.reason, now);
+    }
+    const bool audited = !c.audit.action.empty() && (admin_ || store_);
+    if (audited) {
+      std::string err;
+      const health::FailoverRecord rec = recordOf(p, next);
+      const bool ok = admin_ ? admin_->commitFailover(rec, c.audit, &err)
+                             : store_->commitFailover(rec, c.audit, &err);
+      if (!ok) {
+        c.done.set_value({CommandResult::Outcome::NotRecorded, err});
+        return;
+      }
+    }
+    *failover_[p] = std::move(next);
+    failoverChanged(p, audited);
+    c.done.set_value({CommandResult::Outcome::Applied, ""});
+    return;
+  }
+  c.done.set_value(
+      {CommandResult::Outcome::NoSuchPool, "pool '" + c.pool + "' has no such failover tier"});
+}
+
 void HealthRunner::updateFailover() {
   std::vector<Command> commands;
   {
@@ -111,21 +159,7 @@ void HealthRunner::updateFailover() {
   }
   const Gslb& g = *base_->gslb;
   const TimePoint now = clock_.now();
-  for (const Command& c : commands) {
-    for (std::size_t p = 0; p < g.pools.size(); ++p) {
-      if (g.pools[p].name != c.pool || !failover_[p]) continue;
-      auto& fc = *failover_[p];
-      if (c.force) {
-        const auto& tiers = fc.spec().tiers;
-        for (std::size_t t = 0; t < tiers.size(); ++t)
-          if (g.regions[g.pools[p].regions[tiers[t]].region].name == c.region)
-            fc.force(t, c.reason, now);
-      } else {
-        fc.failback(c.reason, now);
-      }
-      failoverChanged(p);
-    }
-  }
+  for (Command& c : commands) apply(c);
   std::vector<health::RegionAvailability> avail;
   for (std::size_t p = 0; p < g.pools.size(); ++p) {
     if (!failover_[p]) continue;
@@ -139,9 +173,15 @@ void HealthRunner::updateFailover() {
           if (memberUp(m)) ++avail[r].up;
         }
     if (failover_[p]->update(avail, now)) {
-      failoverChanged(p);
+      failoverChanged(p, false);
     }
   }
+  publishStates();
+}
+
+// What failoverStates() returns: every pool with a rule, as last saved.
+void HealthRunner::publishStates() {
+  const Gslb& g = *base_->gslb;
   std::vector<health::FailoverRecord> states;
   for (std::size_t p = 0; p < g.pools.size(); ++p)
     if (failover_[p])
@@ -151,17 +191,25 @@ void HealthRunner::updateFailover() {
   states_ = std::move(states);
 }
 
-bool HealthRunner::forceFailover(const std::string& pool, const std::string& region,
-                                 const std::string& reason) {
+std::future<HealthRunner::CommandResult> HealthRunner::forceFailover(const std::string& pool,
+                                                                     const std::string& region,
+                                                                     const std::string& reason,
+                                                                     health::AuditRecord audit) {
+  Command c{pool, region, reason, true, std::move(audit), {}};
+  auto f = c.done.get_future();
   std::lock_guard lock(failoverMu_);
-  commands_.push_back({pool, region, reason, true});
-  return true;
+  commands_.push_back(std::move(c));
+  return f;
 }
 
-bool HealthRunner::failback(const std::string& pool, const std::string& reason) {
+std::future<HealthRunner::CommandResult> HealthRunner::failback(const std::string& pool,
+                                                                const std::string& reason,
+                                                                health::AuditRecord audit) {
+  Command c{pool, "", reason, false, std::move(audit), {}};
+  auto f = c.done.get_future();
   std::lock_guard lock(failoverMu_);
-  commands_.push_back({pool, "", reason, false});
-  return true;
+  commands_.push_back(std::move(c));
+  return f;
 }
 
 std::map<std::string, std::uint64_t> HealthRunner::failoverCounts() const {
@@ -210,6 +258,9 @@ void HealthRunner::adopt(std::shared_ptr<const ServingSnapshot> snap) {
     }
     saveFailover(p);
   }
+  // /v1/status shows the failover block from the first publish on, not from
+  // the first probe-thread turn.
+  publishStates();
   const auto& probes = base_->gslb->probes;
   targetOf_.resize(probes.size());
   // Same key, same target: trackers keep their state across reloads.
@@ -303,6 +354,12 @@ void HealthRunner::turn(Duration maxWait) {
       publish();
     }
     scheduler_.step(ticket > publishedTicket_ ? Duration::zero() : maxWait);
+    // A state database that stopped taking writes (a full disk) is retried
+    // once a second; writes are refused with 503 meanwhile.
+    if (store_ && clock_.now() - lastRecover_ >= std::chrono::seconds(1)) {
+      lastRecover_ = clock_.now();
+      store_->recover();
+    }
     if (admin_) {
       admin_->expire();  // lapsed overrides are audited and dropped
       if (admin_->version() != adminVersion_) stateChanged_ = true;

@@ -5,6 +5,7 @@
 // their new snapshot to it, so no query ever sees a config without its health.
 #include <atomic>
 #include <condition_variable>
+#include <future>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -52,10 +53,22 @@ class HealthRunner {
   // Failovers (automatic and forced) by pool since start-up (for /metrics).
   std::map<std::string, std::uint64_t> failoverCounts() const;
 
-  // Operator failover actions (any thread; applied on the next turn). False
-  // when the pool has no failover rule or the region is not one of its tiers.
-  bool forceFailover(const std::string& pool, const std::string& region, const std::string& reason);
-  bool failback(const std::string& pool, const std::string& reason);
+  // What became of an operator failover command.
+  struct CommandResult {
+    enum class Outcome { Applied, NotRecorded, NoSuchPool } outcome = Outcome::NoSuchPool;
+    std::string error;  // NotRecorded: the store's reason
+  };
+  // Operator failover actions (any thread), applied in the order they were
+  // queued on the next turn. With an `audit` record (action set) and an
+  // AdminState attached, the new state and the record are written in one
+  // synced write where the command is applied, and the command takes effect
+  // only if that write succeeded: the last audit record always names what is
+  // in force. The future is ready before the publish that includes it.
+  std::future<CommandResult> forceFailover(const std::string& pool, const std::string& region,
+                                           const std::string& reason,
+                                           health::AuditRecord audit = {});
+  std::future<CommandResult> failback(const std::string& pool, const std::string& reason,
+                                      health::AuditRecord audit = {});
   // The failover state of every pool that has a rule (any thread).
   std::vector<health::FailoverRecord> failoverStates() const;
   // One turn of the probe loop (the thread calls it; tests call it by hand).
@@ -69,8 +82,17 @@ class HealthRunner {
 
   void restore(health::TargetId id);
   void updateFailover();
+  health::FailoverRecord recordOf(std::size_t pool, const health::FailoverController& fc) const;
   void saveFailover(std::size_t pool);
-  void failoverChanged(std::size_t pool);
+  void failoverChanged(std::size_t pool, bool saved);
+  void publishStates();
+  struct Command {
+    std::string pool, region, reason;
+    bool force = false;
+    health::AuditRecord audit;
+    std::promise<CommandResult> done;
+  };
+  void apply(Command& c);
   bool memberUp(const Member& m) const;
   void persist(health::TargetId id, const health::ProbeResult* r);
 
@@ -81,11 +103,7 @@ class HealthRunner {
   std::vector<bool> restored_;  // by scheduler target
   std::vector<std::pair<health::TargetId, health::ProbeResult>> pendingPersist_;
   std::vector<std::optional<health::FailoverController>> failover_;  // by pool index
-  struct Command {
-    std::string pool, region, reason;
-    bool force;
-  };
-  mutable std::mutex failoverMu_;  // guards commands_ and states_
+  mutable std::mutex failoverMu_;                                    // guards commands_ and states_
   std::vector<Command> commands_;
   std::vector<health::FailoverRecord> states_;
   std::map<std::string, health::FailoverRecord> remembered_;  // by pool name, across reloads
@@ -106,6 +124,7 @@ class HealthRunner {
   bool stateChanged_ = false;
   bool resultsSincePublish_ = false;
   TimePoint lastPublish_{};
+  TimePoint lastRecover_{};
   std::thread thread_;
 };
 

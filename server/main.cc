@@ -153,7 +153,13 @@ int main(int argc, char** argv) {
       if (auto st = health::openRocksStore(cfg->gslb.health.database, cfg->gslb.health.history,
                                            true, &serr)) {
         auto withHealth = std::make_shared<ServingSnapshot>(*snap);
-        withHealth->health = healthFromStore(*st, *snap->gslb);
+        std::string herr;
+        withHealth->health = healthFromStore(*st, *snap->gslb, &herr);
+        if (!withHealth->health) {
+          std::fprintf(stderr, "geodnsd explain: state database %s: %s\n",
+                       cfg->gslb.health.database.c_str(), herr.c_str());
+          return 1;
+        }
         explained = withHealth;
       }
     }
@@ -206,7 +212,14 @@ int main(int argc, char** argv) {
   // Operator overrides live in the state database; they apply even while the
   // API is switched off.
   std::unique_ptr<AdminState> admin;
-  if (store) admin = std::make_unique<AdminState>(*store, clock);
+  if (store) {
+    admin = std::make_unique<AdminState>(*store, clock);
+    if (!admin->loadError().empty()) {  // never serve without the drains in force
+      std::fprintf(stderr, "geodnsd: %s: cannot read the operator overrides: %s\n",
+                   hc.database.c_str(), admin->loadError().c_str());
+      return 1;
+    }
+  }
   HealthRunner healthRunner(holder, clock, rng, transport, store.get(),
                             std::chrono::seconds(hc.maxAgeSec));
   healthRunner.attachAdmin(admin.get());
@@ -299,15 +312,20 @@ int main(int argc, char** argv) {
     deps.holder = &holder;
     deps.runner = &healthRunner;
     deps.admin = admin.get();
+    deps.store = store.get();
     deps.metrics = &metrics;
     deps.clock = &clock;
     deps.reload = reload;
     const double started = static_cast<double>(clock.unixSeconds());
-    deps.extras = [&reloads, &reloadFailures, started] {
+    deps.extras = [&reloads, &reloadFailures, started, &tcp, &holder] {
       MetricsExtras x;
       x.reloads = reloads.load();
       x.reloadFailures = reloadFailures.load();
       x.startUnix = started;
+      x.resilience.tcpAcceptErrors = tcp.acceptErrors();
+      x.resilience.tcpRefused = tcp.refused();
+      x.resilience.tcpConnectionLimit = std::min<std::uint64_t>(
+          tcp.fdConnectionCap(), holder.current()->limits.maxTcpConnections);
       return x;
     };
     deps.ready = &ready;

@@ -67,6 +67,43 @@ std::string label(const char* k, const std::string& v) {
   return std::string(k) + "=\"" + escape(v) + "\"";
 }
 
+void renderResilience(Out& o, const ResilienceExtras& r) {
+  if (r.hasStore) {
+    o.help("geodns_state_store_writable", "gauge",
+           "1 while the state database takes writes (0: admin writes get 503).");
+    o.line("geodns_state_store_writable", "", std::uint64_t{r.storeWritable ? 1u : 0u});
+    o.help("geodns_state_store_errors_total", "counter",
+           "State database reads and writes that failed (full disk, corruption, I/O errors).");
+    o.line("geodns_state_store_errors_total", "", r.storeErrors);
+    o.help("geodns_state_store_recoveries_total", "counter",
+           "Times the state database became writable again.");
+    o.line("geodns_state_store_recoveries_total", "", r.storeRecoveries);
+  }
+  o.help("geodns_tcp_accept_errors_total", "counter",
+         "DNS TCP accepts that failed for lack of descriptors or memory (EMFILE, ENFILE, ...).");
+  o.line("geodns_tcp_accept_errors_total", "", r.tcpAcceptErrors);
+  o.help("geodns_tcp_connections_refused_total", "counter",
+         "DNS TCP connections closed at once because max_tcp_connections were open.");
+  o.line("geodns_tcp_connections_refused_total", "", r.tcpRefused);
+  o.help("geodns_tcp_connection_limit", "gauge",
+         "DNS TCP connections allowed at once (max_tcp_connections, fitted to RLIMIT_NOFILE).");
+  o.line("geodns_tcp_connection_limit", "", r.tcpConnectionLimit);
+  o.help("geodns_admin_connections_refused_total", "counter",
+         "Admin API connections refused: too many from one address, or in total.");
+  o.line("geodns_admin_connections_refused_total", label("reason", "per_client"),
+         r.adminRefusedPerClient);
+  o.line("geodns_admin_connections_refused_total", label("reason", "total"), r.adminRefusedTotal);
+  o.help("geodns_admin_request_timeouts_total", "counter",
+         "Admin API requests not received in full within the request deadline (408).");
+  o.line("geodns_admin_request_timeouts_total", "", r.adminTimeouts);
+  o.help("geodns_admin_accept_errors_total", "counter",
+         "Admin API accepts that failed for lack of descriptors or memory.");
+  o.line("geodns_admin_accept_errors_total", "", r.adminAcceptErrors);
+  o.help("geodns_admin_requests_rejected_total", "counter",
+         "Admin API requests refused before routing (too large, chunked, bad length).");
+  o.line("geodns_admin_requests_rejected_total", "", r.adminRejected);
+}
+
 }  // namespace
 
 void QueryCounters::record(const QueryFacts& f) noexcept {
@@ -341,6 +378,7 @@ std::string Metrics::render(const ServingSnapshot& snap, const MetricsExtras& x)
   o.line("geodns_config_generation", "", snap.generation);
   o.help("geodns_start_time_seconds", "gauge", "Unix time the server started.");
   o.line("geodns_start_time_seconds", "", x.startUnix);
+  renderResilience(o, x.resilience);
   return o.text;
 }
 

@@ -83,6 +83,17 @@ class AnswerCounters {
 // Counts one query (worker threads; allocation-free).
 void countQuery(const ServingSnapshot& snap, const QueryFacts& f, QueryCounters& c) noexcept;
 
+// Degraded paths outside the query path: the state database, TCP accept
+// and the admin API's front (rendered after everything else).
+struct ResilienceExtras {
+  bool hasStore = false;  // a state database is configured
+  bool storeWritable = true;
+  std::uint64_t storeErrors = 0, storeRecoveries = 0;
+  std::uint64_t tcpAcceptErrors = 0, tcpRefused = 0, tcpConnectionLimit = 0;
+  std::uint64_t adminRefusedPerClient = 0, adminRefusedTotal = 0, adminTimeouts = 0,
+                adminAcceptErrors = 0, adminRejected = 0;
+};
+
 // What /metrics shows beyond the counters it owns.
 struct MetricsExtras {
   std::map<std::string, std::uint64_t> failovers;                  // by pool
@@ -90,6 +101,7 @@ struct MetricsExtras {
   std::vector<std::pair<std::string, std::string>> activeRegions;  // pool -> region
   std::uint64_t reloads = 0, reloadFailures = 0;
   double startUnix = 0;
+  ResilienceExtras resilience;
 };
 
 class Metrics {

@@ -1,9 +1,11 @@
 #include "server/tcp.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -40,6 +42,52 @@ int openTcpSocket(const SocketAddress& addr, std::string* err) {
   return fd;
 }
 
+AcceptResult acceptConnection(int listenFd, int& spareFd, int& fd, sockaddr_storage& peer,
+                              int& error) {
+  for (;;) {
+    socklen_t len = sizeof peer;
+    fd =
+        ::accept4(listenFd, reinterpret_cast<sockaddr*>(&peer), &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd >= 0) return AcceptResult::Accepted;
+    error = errno;
+    if (error == EINTR || error == ECONNABORTED || error == EPROTO) continue;
+    if (error == EAGAIN || error == EWOULDBLOCK) return AcceptResult::Empty;
+    if (error != EMFILE && error != ENFILE && error != ENOBUFS && error != ENOMEM)
+      return AcceptResult::Failed;
+    if (spareFd >= 0) {
+      ::close(spareFd);
+      spareFd = -1;
+      socklen_t l = sizeof peer;
+      const int shed = ::accept4(listenFd, reinterpret_cast<sockaddr*>(&peer), &l, SOCK_CLOEXEC);
+      if (shed >= 0) ::close(shed);
+      spareFd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+      fd = -1;
+      if (shed >= 0) return AcceptResult::Shed;
+    }
+    return AcceptResult::Exhausted;
+  }
+}
+
+std::size_t fitConnectionLimit(std::size_t configured, std::size_t softLimit, std::size_t openNow) {
+  const std::size_t reserve = std::max<std::size_t>(64, softLimit / 4);
+  const std::size_t room = softLimit > openNow + reserve ? softLimit - openNow - reserve : 0;
+  return std::min(configured, std::max<std::size_t>(8, room));
+}
+
+namespace {
+
+std::size_t openDescriptors() {
+  std::size_t n = 0;
+  if (DIR* d = ::opendir("/proc/self/fd")) {
+    while (const dirent* e = ::readdir(d))
+      if (e->d_name[0] != '.') ++n;
+    ::closedir(d);
+  }
+  return n;
+}
+
+}  // namespace
+
 struct TcpServer::Conn {
   int fd = -1;
   std::vector<std::uint8_t> in;   // unparsed bytes
@@ -68,10 +116,17 @@ TcpServer::~TcpServer() {
     if (c) ::close(c->fd);
   for (int fd : listenFds_) ::close(fd);
   if (epfd_ >= 0) ::close(epfd_);
+  if (spareFd_ >= 0) ::close(spareFd_);
 }
 
 void TcpServer::start() {
   epfd_ = ::epoll_create1(EPOLL_CLOEXEC);
+  spareFd_ = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+  rlimit rl{};
+  if (::getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
+    fdCap_.store(
+        fitConnectionLimit(SIZE_MAX, static_cast<std::size_t>(rl.rlim_cur), openDescriptors()));
+  limitFor(*snapshots_.current());  // warns now if the configured limit does not fit
   for (int fd : listenFds_) {
     epoll_event ev{};
     ev.events = EPOLLIN;
@@ -84,6 +139,34 @@ void TcpServer::start() {
 
 void TcpServer::join() {
   if (thread_.joinable()) thread_.join();
+}
+
+// max_tcp_connections, or fewer when the descriptor limit leaves no room for
+// that many (logged once per configured value).
+std::size_t TcpServer::limitFor(const ServingSnapshot& snap) {
+  const std::size_t configured = snap.limits.maxTcpConnections;
+  const std::size_t cap = fdCap_.load();
+  if (configured > cap && warnedLimit_ != configured) {
+    warnedLimit_ = configured;
+    rlimit rl{};
+    ::getrlimit(RLIMIT_NOFILE, &rl);
+    GEODNS_LOG_WARN(
+        "tcp: max_tcp_connections %zu does not fit the descriptor limit (RLIMIT_NOFILE %llu): "
+        "using %zu; raise the limit (ulimit -n, LimitNOFILE=) to allow more",
+        configured, static_cast<unsigned long long>(rl.rlim_cur), cap);
+  }
+  return std::min(configured, cap);
+}
+
+void TcpServer::pauseListeners(bool paused) {
+  for (int l : listenFds_) {
+    epoll_event ev{};
+    ev.events = paused ? 0u : static_cast<std::uint32_t>(EPOLLIN);
+    ev.data.fd = l;
+    ::epoll_ctl(epfd_, EPOLL_CTL_MOD, l, &ev);
+  }
+  listenersPaused_ = paused;
+  if (paused) resumeListeners_ = Clock::now() + std::chrono::milliseconds(100);
 }
 
 void TcpServer::close(int fd) {
@@ -185,17 +268,32 @@ void TcpServer::run() {
       bool isListener = false;
       for (int l : listenFds_) isListener = isListener || l == fd;
       if (isListener) {
+        const std::size_t limit = limitFor(*snap);
         for (;;) {
           sockaddr_storage peer{};
-          socklen_t peerLen = sizeof peer;
-          int cfd = ::accept4(fd, reinterpret_cast<sockaddr*>(&peer), &peerLen,
-                              SOCK_NONBLOCK | SOCK_CLOEXEC);
-          if (cfd < 0) {
-            if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)
-              GEODNS_LOG_LIMITED(Error, "tcp: accept failed: %s", std::strerror(errno));
+          int cfd = -1, error = 0;
+          const AcceptResult r = acceptConnection(fd, spareFd_, cfd, peer, error);
+          if (r == AcceptResult::Empty) break;
+          if (r == AcceptResult::Failed) {
+            GEODNS_LOG_LIMITED(Error, "tcp: accept failed: %s", std::strerror(error));
             break;
           }
-          if (open_ >= snap->limits.maxTcpConnections) {
+          if (r == AcceptResult::Shed || r == AcceptResult::Exhausted) {
+            // Out of descriptors. Shed: that client was closed at once (it
+            // retries, or asks another server). Exhausted: the listeners rest
+            // 100 ms instead of waking this thread in a loop.
+            acceptErrors_.fetch_add(1, std::memory_order_relaxed);
+            GEODNS_LOG_LIMITED(
+                Error, "tcp: accept failed (%s): %s", std::strerror(error),
+                r == AcceptResult::Shed ? "closed the connection" : "pausing the listeners");
+            if (r == AcceptResult::Exhausted) {
+              pauseListeners(true);
+              break;
+            }
+            continue;
+          }
+          if (open_ >= limit) {
+            refused_.fetch_add(1, std::memory_order_relaxed);
             GEODNS_LOG_LIMITED(Warn, "tcp: %zu connections open (max_tcp_connections): refusing",
                                open_);
             ::close(cfd);  // over the limit: refuse by closing at once
@@ -243,6 +341,7 @@ void TcpServer::run() {
       if (events[i].events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP)) onReadable(c, *snap);
     }
     auto now = Clock::now();
+    if (listenersPaused_ && now >= resumeListeners_) pauseListeners(false);
     if (now - lastSweep >= std::chrono::milliseconds(100)) {
       lastSweep = now;
       const auto idle = std::chrono::milliseconds(snap->limits.tcpIdleTimeoutMs);

@@ -2,7 +2,8 @@
 
 // ldns/common.h redefines `false` in C++ unless stdbool.h came first (FIELD-NOTES.md).
 // clang-format off
-#include <stdbool.h>  // must precede ldns: see the comment above
+#include <stdbool.h>
+#include <strings.h>  // must precede ldns: see the comment above
 #include <ldns/ldns.h>
 // clang-format on
 
@@ -184,6 +185,16 @@ std::string typeToText(std::uint16_t type) {
 }
 
 std::uint16_t typeFromText(const std::string& text) {
+  // RFC 3597 "TYPEnnn": ldns reads the number with atoi and lets it wrap
+  // (TYPE65537 would be A); only 1..65535 in plain digits is a type.
+  if (text.size() > 4 && strncasecmp(text.c_str(), "TYPE", 4) == 0) {
+    unsigned long v = 0;
+    for (std::size_t i = 4; i < text.size(); ++i) {
+      if (text[i] < '0' || text[i] > '9' || i > 8) return 0;
+      v = v * 10 + static_cast<unsigned long>(text[i] - '0');
+    }
+    return v >= 1 && v <= 65535 ? static_cast<std::uint16_t>(v) : 0;
+  }
   return static_cast<std::uint16_t>(ldns_get_rr_type_by_name(text.c_str()));
 }
 

@@ -103,6 +103,18 @@ struct Rig {
     runner.attachAdmin(&admin);
     runner.prime(base);
   }
+  std::vector<health::AuditRecord> auditLog(std::size_t limit) {
+    std::vector<health::AuditRecord> out;
+    std::string err;
+    REQUIRE(store.audit(limit, out, &err));
+    return out;
+  }
+  std::vector<health::OverrideRecord> storedOverrides() {
+    std::vector<health::OverrideRecord> out;
+    std::string err;
+    REQUIRE(store.allOverrides(out, &err));
+    return out;
+  }
   // One probe-thread turn: what a drain waits for before the API answers.
   void publish() {
     const auto ticket = runner.requestPublish();
@@ -221,7 +233,7 @@ TEST_CASE("undrain restores answers; repeating a drain or an undrain is safe") {
   rig.publish();
   CHECK(rig.ask("web.d.test").addrs == V{"192.0.2.1", "192.0.2.2", "192.0.2.3"});
   // Every action is audited, repeats included.
-  CHECK(rig.store.audit(100).size() == 4);
+  CHECK(rig.auditLog(100).size() == 4);
 }
 
 TEST_CASE("a drain with an expiry lapses on its own, audited, on the probe thread's clock") {
@@ -236,8 +248,8 @@ TEST_CASE("a drain with an expiry lapses on its own, audited, on the probe threa
   rig.runner.turn(Duration::zero());  // expires and publishes in the same turn
   CHECK(rig.ask("web.d.test").addrs == V{"192.0.2.1", "192.0.2.2", "192.0.2.3"});
   CHECK(rig.admin.overrides().empty());
-  CHECK(rig.store.allOverrides().empty());
-  const auto audit = rig.store.audit(10);
+  CHECK(rig.storedOverrides().empty());
+  const auto audit = rig.auditLog(10);
   REQUIRE(audit.size() == 2);
   CHECK(audit[1].action == "expire");
   CHECK(audit[1].target == "a");
@@ -295,7 +307,8 @@ TEST_CASE("RocksDB keeps overrides and an ordered audit log across reopen") {
   {
     auto st = health::openRocksStore(path, 10, false, &err);
     REQUIRE(st);
-    auto o = st->allOverrides();
+    std::vector<health::OverrideRecord> o;
+    REQUIRE(st->allOverrides(o, &err));
     REQUIRE(o.size() == 2);
     CHECK(o[0].key == "member_load:192.0.2.1");
     CHECK(o[0].value == doctest::Approx(0.4));
@@ -304,13 +317,16 @@ TEST_CASE("RocksDB keeps overrides and an ordered audit log across reopen") {
     // Same millisecond, later sequence: still after the earlier records.
     REQUIRE(st->commitAdmin({}, {"region_drain:a"},
                             {{1000, "undrain_region", "a", "done", "ops", ""}}, &err));
-    auto a = st->audit(10);
+    std::vector<health::AuditRecord> a;
+    REQUIRE(st->audit(10, a, &err));
     REQUIRE(a.size() == 3);
     CHECK(a[0].action == "drain_region");
     CHECK(a[1].action == "load_member");
     CHECK(a[2].action == "undrain_region");
-    CHECK(st->audit(1).at(0).action == "undrain_region");
-    CHECK(st->allOverrides().size() == 1);
+    REQUIRE(st->audit(1, a, &err));
+    CHECK(a.at(0).action == "undrain_region");
+    REQUIRE(st->allOverrides(o, &err));
+    CHECK(o.size() == 1);
   }
 }
 
@@ -458,7 +474,9 @@ TEST_CASE("a write the state database refuses is HTTP 503 with a JSON error, and
     CHECK(body.find("state database") != std::string::npos);
   }
   CHECK(rig.admin.overrides().empty());
-  CHECK(rig.store.audit(10).empty());
+  std::vector<health::AuditRecord> audit;
+  REQUIRE(rig.store.audit(10, audit, nullptr));
+  CHECK(audit.empty());
   rig.publish();
   CHECK(rig.ask("web.d.test").addrs == V{"192.0.2.1", "192.0.2.2", "192.0.2.3"});
   // The same calls succeed once the database takes writes again.

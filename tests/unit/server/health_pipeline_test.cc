@@ -275,7 +275,8 @@ TEST_CASE("RocksDB store: save, load, bounded history, read-only beside a writer
   CHECK(back->fail == 4);
   CHECK(back->load == doctest::Approx(0.25));
   CHECK(back->lastError == "HTTP status 500");
-  auto h = s->history(r.key);
+  std::vector<health::HistoryEntry> h;
+  REQUIRE(s->history(r.key, h, &err));
   CHECK(h.size() == 3);  // bounded
   CHECK(h.back().unixMs == 1700000000004LL);
   // A second writer is refused with RocksDB's reason (the LOCK file).
@@ -285,7 +286,9 @@ TEST_CASE("RocksDB store: save, load, bounded history, read-only beside a writer
   // `geodnsd status` reads beside the running server.
   auto ro = health::openRocksStore(path, 3, true, &err);
   REQUIRE_MESSAGE(ro, err);
-  CHECK(ro->allTargets().size() == 1);
+  std::vector<health::TargetRecord> all;
+  REQUIRE(ro->allTargets(all, &err));
+  CHECK(all.size() == 1);
   // A corrupt database is an error, not a crash.
   s.reset();
   ro.reset();
