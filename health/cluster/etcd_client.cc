@@ -392,6 +392,8 @@ struct EtcdClient::Impl {
     StreamEnd end = StreamEnd::Broken;
     KvError error;
     bool established = false;  // the server confirmed the watch
+    bool delivered = false;    // events or progress came through it
+    TimePoint establishedAt{};
   };
 
   // One stream on one endpoint, until it ends. `next` and `lastEventRev`
@@ -474,6 +476,7 @@ struct EtcdClient::Impl {
         u.headerRevision = m.headerRevision;
         if (m.created) {
           out.established = true;
+          out.establishedAt = clock.now();
           preferred.store(ep);
           if (everEstablished) ++watchReconnects;
           everEstablished = true;
@@ -496,6 +499,7 @@ struct EtcdClient::Impl {
           next = std::max(next, lastEventRev + 1);
         }
         u.nextRevision = next;
+        if (u.kind != WatchUpdate::Kind::Created) out.delivered = true;
         handler(u);
       }
       sink.objects.clear();
@@ -570,11 +574,17 @@ struct EtcdClient::Impl {
         last = s.error.message;
         if (s.established) {
           // A stream that worked and broke: a fresh budget for finding the
-          // next one, and the handler hears about the gap.
-          reauthed = false;
-          budgetFrom = clock.now();
-          backoff = std::chrono::milliseconds(50);
-          failedInRound = 0;
+          // next one. One that etcd accepted and dropped at once (no event,
+          // no progress, under a second) does not count as working, or a
+          // member that keeps doing so would be retried forever.
+          const bool worked =
+              s.delivered || clock.now() - s.establishedAt >= std::chrono::seconds(1);
+          if (worked) {
+            reauthed = false;
+            budgetFrom = clock.now();
+            backoff = std::chrono::milliseconds(50);
+            failedInRound = 0;
+          }
           WatchUpdate u;
           u.kind = WatchUpdate::Kind::Reconnecting;
           u.nextRevision = next;

@@ -346,7 +346,10 @@ std::string encodeWatchCreate(const WatchRequest& r, std::int64_t startRevision)
 }
 
 std::string encodeAuthenticate(std::string_view user, std::string_view password) {
-  return json{{"name", std::string(user)}, {"password", std::string(password)}}.dump();
+  // The only strings that are not base64: bytes that are not UTF-8 would
+  // make dump() throw; replaced, they just fail to authenticate.
+  return json{{"name", std::string(user)}, {"password", std::string(password)}}.dump(
+      -1, ' ', false, json::error_handler_t::replace);
 }
 
 // ---- answers ----
