@@ -7,6 +7,10 @@
 #define DOCTEST_CONFIG_IMPLEMENT
 #include <doctest/doctest.h>
 
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <atomic>
 #include <cstdio>
 #include <fstream>
@@ -167,6 +171,67 @@ TEST_CASE("etcd: endpoints fail over on connection errors") {
   auto w = none->put({"/t/failover/k", "x", 0, false});
   REQUIRE_FALSE(w.ok());
   CHECK_FALSE(w.error().maybeApplied);
+}
+
+namespace {
+
+// A loopback server that accepts a connection, reads the request and hangs
+// up without answering: the request reached "etcd" and the answer was lost.
+class HangUpServer {
+ public:
+  HangUpServer() {
+    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof(a);
+    REQUIRE(::bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof(a)) == 0);
+    REQUIRE(::listen(fd_, 8) == 0);
+    REQUIRE(::getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len) == 0);
+    url_ = "http://127.0.0.1:" + std::to_string(ntohs(a.sin_port));
+    thread_ = std::thread([this] {
+      while (true) {
+        const int c = ::accept(fd_, nullptr, nullptr);
+        if (c < 0) return;
+        char buf[4096];
+        (void)::recv(c, buf, sizeof buf, 0);
+        ++accepted_;
+        ::close(c);
+      }
+    });
+  }
+  ~HangUpServer() {
+    ::shutdown(fd_, SHUT_RDWR);
+    ::close(fd_);
+    thread_.join();
+  }
+  const std::string& url() const { return url_; }
+  int accepted() const { return accepted_; }
+
+ private:
+  int fd_ = -1;
+  std::string url_;
+  std::atomic<int> accepted_{0};
+  std::thread thread_;
+};
+
+}  // namespace
+
+TEST_CASE("etcd: a write whose answer is lost is not repeated elsewhere; a read is") {
+  HangUpServer lost;
+  auto c = client(endpoints({lost.url(), single().clientUrl(0)}));
+  auto w = c->put({"/t/lost/k", "v", 0, false});
+  REQUIRE_FALSE(w.ok());
+  CHECK(w.error().code == KvErrc::Unavailable);
+  CHECK(w.error().maybeApplied);
+  CHECK(lost.accepted() >= 1);
+  auto direct = client(endpoints({single().clientUrl(0)}));
+  CHECK_FALSE(test::kvconf::get(*direct, "/t/lost/k"));  // not sent to the second endpoint
+
+  auto r = c->range(RangeRequest::single("/t/lost/k"));
+  REQUIRE_MESSAGE(r.ok(), (r.ok() ? "" : r.error().str()));
+  CHECK(c->stats().failovers == 1);
+  CHECK(c->preferredEndpoint() == 1);
 }
 
 TEST_CASE("etcd: options are checked, every problem at once") {

@@ -444,11 +444,11 @@ KvResult<Unit> FakeKvStore::watch(const WatchRequest& r, const WatchHandler& han
         u.kind = WatchUpdate::Kind::Reconnecting;
         u.detail = "fake store: stream broken";
       } else if (scanFrom <= rev_ && scanFrom < compactRev_) {
-        // Changes this watcher had not read yet were compacted away.
-        end = err(KvErrc::Compacted, "watch fell behind a compaction");
-        end->compactRevision = compactRev_;
-        u.kind = WatchUpdate::Kind::Reconnecting;
-        u.detail = end->message;
+        // Changes this watcher had not read yet were compacted away (etcd
+        // does the same to a watcher too slow to stay in sync).
+        KvError e = err(KvErrc::Compacted, "watch fell behind a compaction");
+        e.compactRevision = compactRev_;
+        return e;
       } else if (resuming) {
         resuming = false;
         u.kind = WatchUpdate::Kind::Created;
@@ -477,7 +477,6 @@ KvResult<Unit> FakeKvStore::watch(const WatchRequest& r, const WatchHandler& han
       u.headerRevision = rev_;
       u.nextRevision = next;
     }
-    if (end && end->code == KvErrc::Compacted) return *end;
     handler(u);
     if (end) return *end;
   }
