@@ -56,7 +56,7 @@ class SigCache {
   static constexpr std::size_t kMaxRRs = 64;  // larger RRsets are neither cached nor found
 
   explicit SigCache(SigCacheLimits limits = {});
-  // No lookup() may be running; Readers may still exist (they are detached).
+  // Destroy every Reader first (a Reader gives its slot back to the cache).
   ~SigCache();
   SigCache(const SigCache&) = delete;
   SigCache& operator=(const SigCache&) = delete;

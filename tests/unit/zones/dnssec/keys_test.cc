@@ -5,7 +5,6 @@
 
 #include <filesystem>
 #include <fstream>
-#include <regex>
 
 #include "support/temp_dir.h"
 #include "unit/zones/dnssec/dnssec_test_util.h"
@@ -26,6 +25,19 @@ std::string keyPathOf(const std::string& privatePath) {
 std::string dnskeyLine(const std::string& privatePath) {
   std::string text = td::readText(keyPathOf(privatePath));
   return text.substr(0, text.find(';'));
+}
+
+// Without std::regex: GCC 12 warns falsely (-Wmaybe-uninitialized) inside
+// <regex> in the asan preset's optimised build.
+std::string replaceOnce(std::string s, const std::string& from, const std::string& to) {
+  const auto at = s.find(from);
+  REQUIRE(at != std::string::npos);
+  return s.replace(at, from.size(), to);
+}
+std::string dropLine(const std::string& s, const std::string& prefix) {
+  const auto at = s.find(prefix);
+  REQUIRE(at != std::string::npos);
+  return s.substr(0, at) + s.substr(s.find('\n', at) + 1);
 }
 
 const std::string kZone = "example.test";
@@ -67,11 +79,13 @@ TEST_CASE("keys: good ldns-keygen keys of both algorithms load with the right at
 
     // Key tag: ldns agrees, and so does the tag ldns-keygen put in the file name.
     CHECK(key->keyTag() == td::ldnsKeyTag(line));
-    std::smatch m;
-    std::string file = std::filesystem::path(path).filename().string();
-    REQUIRE(std::regex_search(file, m, std::regex(R"(\+(\d{3})\+(\d{5})\.private$)")));
-    CHECK(std::stoi(m[1]) == static_cast<int>(c.expected));
-    CHECK(std::stoi(m[2]) == key->keyTag());
+    // "K<zone>.+<alg>+<tag>.private"
+    const std::string file = std::filesystem::path(path).filename().string();
+    const auto plus = file.rfind(".+");
+    REQUIRE(plus != std::string::npos);
+    REQUIRE(file.size() == plus + 2 + 3 + 1 + 5 + 8);
+    CHECK(std::stoi(file.substr(plus + 2, 3)) == static_cast<int>(c.expected));
+    CHECK(std::stoi(file.substr(plus + 6, 5)) == key->keyTag());
 
     // DS (SHA-256) as ldns computes it; the CDS RDATA is the same bytes.
     CHECK(td::Bytes(key->dsRdata().begin(), key->dsRdata().end()) == td::ldnsDsRdata(line));
@@ -130,12 +144,10 @@ TEST_CASE("keys: bad key files are refused with an error that names the file") {
   std::filesystem::remove(noPrivate);
   std::string noKey = variant(goodPrivate, "");
   std::filesystem::remove(keyPathOf(noKey));
-  std::string publicOnly =
-      variant(std::regex_replace(goodPrivate, std::regex("PrivateKey:.*\n"), ""), goodKey);
+  std::string publicOnly = variant(dropLine(goodPrivate, "PrivateKey:"), goodKey);
   std::string mismatched = variant(goodPrivate, td::readText(keyPathOf(other)));
   std::string rsaAsEcdsa = variant(td::readText(rsa), goodKey);
-  std::string notZoneKey =
-      variant(goodPrivate, std::regex_replace(goodKey, std::regex("DNSKEY\t256"), "DNSKEY\t0"));
+  std::string notZoneKey = variant(goodPrivate, replaceOnce(goodKey, "DNSKEY\t256", "DNSKEY\t0"));
   std::string badTime = variant(goodPrivate + "Activate: 2024130100000\n", goodKey);
 
   const Case cases[] = {
