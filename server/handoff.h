@@ -1,6 +1,6 @@
 #pragma once
 // Listening sockets that outlive a process, for restarts that lose no query
-// (issue 15 item 5; the sequence is in docs/transfer-design.md):
+// (issue 15 item 5; the sequence is in docs/design/transfer.md):
 //  - handoff: the running process passes its bound UDP and TCP listeners to its
 //    successor over a Unix socket (SCM_RIGHTS), so the kernel never has a
 //    moment without a socket on the port;
