@@ -956,7 +956,7 @@ class AdminFront {
 
 // ---- AdminApi ----
 
-AdminApi::AdminApi(const zones::AdminConfig& cfg, std::vector<ApiToken> tokens, AdminDeps deps,
+AdminApi::AdminApi(const config::AdminConfig& cfg, std::vector<ApiToken> tokens, AdminDeps deps,
                    AdminLimits limits)
     : cfg_(cfg),
       deps_(std::move(deps)),

@@ -28,7 +28,7 @@
 #include "server/health_runner.h"
 #include "server/metrics.h"
 #include "server/serving.h"
-#include "zones/config.h"
+#include "config/config.h"
 
 namespace geodns::server {
 
@@ -97,7 +97,7 @@ class AdminRouter;
 
 class AdminApi {
  public:
-  AdminApi(const zones::AdminConfig& cfg, std::vector<ApiToken> tokens, AdminDeps deps,
+  AdminApi(const config::AdminConfig& cfg, std::vector<ApiToken> tokens, AdminDeps deps,
            AdminLimits limits = {});
   ~AdminApi();
   // Binds and starts serving; false with `err` when the address cannot be bound.
@@ -113,7 +113,7 @@ class AdminApi {
 
  private:
   void routes();
-  zones::AdminConfig cfg_;
+  config::AdminConfig cfg_;
   AdminDeps deps_;
   AdminLimits limits_;
   mutable std::mutex tokensMu_;

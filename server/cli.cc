@@ -137,12 +137,12 @@ Options parseArgs(int argc, char** argv, ErrorList& errors) {
   return o;
 }
 
-std::optional<zones::ServerConfig> resolveConfigBestEffort(const Options& opt, ErrorList& errors) {
-  zones::ServerConfig cfg;
+std::optional<config::ServerConfig> resolveConfigBestEffort(const Options& opt, ErrorList& errors) {
+  config::ServerConfig cfg;
   bool fileErrors = false;
   if (!opt.configPath.empty()) {
     const std::size_t before = errors.size();
-    auto loaded = zones::loadConfigFileBestEffort(opt.configPath, errors);
+    auto loaded = config::loadConfigFileBestEffort(opt.configPath, errors);
     if (!loaded) return std::nullopt;
     cfg = std::move(*loaded);
     fileErrors = errors.size() != before;
@@ -179,7 +179,7 @@ std::optional<zones::ServerConfig> resolveConfigBestEffort(const Options& opt, E
   return cfg;
 }
 
-std::optional<zones::ServerConfig> resolveConfig(const Options& opt, ErrorList& errors) {
+std::optional<config::ServerConfig> resolveConfig(const Options& opt, ErrorList& errors) {
   const std::size_t before = errors.size();
   auto cfg = resolveConfigBestEffort(opt, errors);
   if (errors.size() != before) return std::nullopt;

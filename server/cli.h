@@ -5,7 +5,7 @@
 #include <vector>
 
 #include "core/result.h"
-#include "zones/config.h"
+#include "config/config.h"
 
 namespace geodns::server {
 
@@ -36,9 +36,9 @@ Options parseArgs(int argc, char** argv, ErrorList& errors);
 
 // The effective config: the JSON file if given, then flags override or add
 // (flags alone are enough: --listen and --zone).
-std::optional<zones::ServerConfig> resolveConfig(const Options& opt, ErrorList& errors);
+std::optional<config::ServerConfig> resolveConfig(const Options& opt, ErrorList& errors);
 // The same, but the config is returned even when `errors` gained entries (see
-// zones::parseConfigBestEffort), so that later checks can still run.
-std::optional<zones::ServerConfig> resolveConfigBestEffort(const Options& opt, ErrorList& errors);
+// config::parseConfigBestEffort), so that later checks can still run.
+std::optional<config::ServerConfig> resolveConfigBestEffort(const Options& opt, ErrorList& errors);
 
 }  // namespace geodns::server

@@ -13,7 +13,7 @@
 
 #include "core/address.h"
 #include "server/admin_api.h"
-#include "zones/config.h"
+#include "config/config.h"
 
 namespace geodns::server {
 
@@ -204,7 +204,7 @@ bool ctlTargetFromConfig(const std::string& text, const std::string& path, CtlTa
     *err = path + ": \"admin\" has no token_file" + broken;
     return false;
   }
-  out.listen = r.listen ? *r.listen : zones::AdminConfig{}.listen;
+  out.listen = r.listen ? *r.listen : config::AdminConfig{}.listen;
   std::filesystem::path f = *r.tokenFile;
   const std::filesystem::path base = std::filesystem::path(path).parent_path();
   out.tokenFile = (f.is_relative() && !base.empty() ? base / f : f).string();

@@ -3,10 +3,10 @@
 #include <algorithm>
 #include <cstring>
 
-#include "core/compress.h"
-#include "core/dns.h"
-#include "core/tsig.h"
-#include "core/wire.h"
+#include "core/wire/compress.h"
+#include "core/wire/dns.h"
+#include "core/wire/tsig.h"
+#include "core/wire/wire.h"
 
 namespace geodns::server {
 

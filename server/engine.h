@@ -6,7 +6,7 @@
 #include <span>
 
 #include "core/ip.h"
-#include "core/name.h"
+#include "core/wire/name.h"
 #include "server/serving.h"
 
 namespace geodns::server {

@@ -8,8 +8,9 @@
 #include <vector>
 
 #include "core/clock.h"
-#include "core/dns.h"
-#include "core/wire.h"
+#include "core/wire/dns.h"
+#include "core/wire/types.h"
+#include "core/wire/wire.h"
 #include "server/engine.h"
 #include "zones/zone_file.h"
 
@@ -66,16 +67,16 @@ std::string explain(const ServingSnapshot& snap, const ExplainRequest& req, bool
   ok = false;
   auto qname = name::fromText(req.name);
   if (!qname) return "bad name '" + req.name + "'\n";
-  std::uint16_t qtype = zones::typeFromText(req.type);
+  std::uint16_t qtype = dns::typeFromText(req.type);
   if (qtype == 0) return "unknown type '" + req.type + "'\n";
   nlohmann::ordered_json j;
   std::ostringstream t;
   const std::string clientText =
       req.client.str() + (req.clientIsEcs ? " (ECS, from resolver " + req.resolver.str() + ")"
                                           : " (resolver address, no ECS)");
-  j["query"] = {{"name", name::toText(name::asSpan(*qname))}, {"type", zones::typeToText(qtype)}};
+  j["query"] = {{"name", name::toText(name::asSpan(*qname))}, {"type", dns::typeToText(qtype)}};
   j["client"] = clientText;
-  t << "query:    " << name::toText(name::asSpan(*qname)) << " " << zones::typeToText(qtype)
+  t << "query:    " << name::toText(name::asSpan(*qname)) << " " << dns::typeToText(qtype)
     << "\n";
   t << "client:   " << clientText << "\n";
 

@@ -14,7 +14,7 @@
 #include <cstdlib>
 #include <cstring>
 
-#include "core/wire.h"
+#include "core/wire/wire.h"
 
 namespace geodns::server {
 

@@ -225,7 +225,7 @@ int main(int argc, char** argv) {
   healthRunner.attachAdmin(admin.get());
   healthRunner.prime(snap);  // the first snapshot carries health before any query is answered
   Metrics metrics;
-  metrics.track(snap->gslb->answers);
+  metrics.track(snap->answers);
   std::atomic<bool> stop{false};
   std::atomic<bool> ready{false};
 
@@ -293,7 +293,7 @@ int main(int argc, char** argv) {
           "reload: changes to listeners, workers, the admin listener, the state database or "
           "turning rrl on take effect only after a restart");
     if (api && !nextTokens.empty()) api->setTokens(std::move(nextTokens));
-    metrics.track(nextSnap->gslb->answers);
+    metrics.track(nextSnap->answers);
     healthRunner.submit(nextSnap);  // published with its health by the probe thread
     out.ticket = healthRunner.requestPublish();
     out.ok = true;

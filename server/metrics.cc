@@ -4,7 +4,8 @@
 #include <cstdio>
 #include <thread>
 
-#include "core/dns.h"
+#include "core/wire/dns.h"
+#include "core/wire/types.h"
 #include "zones/zone_file.h"
 
 namespace geodns::server {
@@ -193,12 +194,12 @@ void AnswerCounters::addTo(AnswerTotals& out) const {
 
 void countQuery(const ServingSnapshot& snap, const QueryFacts& f, QueryCounters& c) noexcept {
   c.record(f);
-  if (f.pool < 0 || !snap.gslb->answers) return;
+  if (f.pool < 0 || !snap.answers) return;
   std::int32_t bindingPool = -1;
   if (f.binding >= 0 && static_cast<std::size_t>(f.binding) < snap.gslb->bindings.size())
     bindingPool =
         static_cast<std::int32_t>(snap.gslb->bindings[static_cast<std::size_t>(f.binding)].pool);
-  snap.gslb->answers->count(c.slot, f, bindingPool);
+  snap.answers->count(c.slot, f, bindingPool);
 }
 
 QueryCounters& Metrics::addWorker(Transport t) {
@@ -264,7 +265,7 @@ std::string Metrics::render(const ServingSnapshot& snap, const MetricsExtras& x)
   for (int t = 0; t < 2; ++t)
     for (std::size_t i = 0; i < kQtypeSlots; ++i) {
       if (!qt[t][i]) continue;
-      std::string name = i + 1 == kQtypeSlots ? "other" : zones::typeToText(kCountedQtypes[i]);
+      std::string name = i + 1 == kQtypeSlots ? "other" : dns::typeToText(kCountedQtypes[i]);
       o.line("geodns_queries_total", label("qtype", name) + "," + label("transport", transports[t]),
              qt[t][i]);
     }

@@ -38,9 +38,7 @@ struct QueryCounters {
 };
 
 // A (pool, region, member) answer counter's labels.
-struct MemberCellName {
-  std::string pool, region, member;
-};
+using MemberCellName = MemberCell;
 
 // Totals by name, summed over rows and config generations.
 struct AnswerTotals {

@@ -3,7 +3,8 @@
 #include <cstring>
 #include <ctime>
 
-#include "core/dns.h"
+#include "core/wire/dns.h"
+#include "core/wire/types.h"
 #include "zones/zone_file.h"
 
 namespace geodns::server {
@@ -138,7 +139,7 @@ void QueryLog::drain() {
       if (format_ == log::Format::Json) {
         out += "{\"ts\":\"" + std::string(ts) + "\",\"client\":\"" + r.client.str() + "\"";
         if (r.ecs) out += ",\"ecs\":\"" + ecs + "\",\"scope\":" + std::to_string(r.ecsScope);
-        out += ",\"name\":" + jsonString(qname) + ",\"type\":\"" + zones::typeToText(r.qtype) +
+        out += ",\"name\":" + jsonString(qname) + ",\"type\":\"" + dns::typeToText(r.qtype) +
                "\",\"rcode\":\"" + rcodeText(r.rcode) + "\"";
         if (r.pool[0]) out += ",\"pool\":" + jsonString(r.pool);
         if (r.region[0]) out += ",\"region\":" + jsonString(r.region);
@@ -148,7 +149,7 @@ void QueryLog::drain() {
       } else {
         out += "ts=" + std::string(ts) + " client=" + r.client.str();
         if (r.ecs) out += " ecs=" + ecs + " scope=" + std::to_string(r.ecsScope);
-        out += " name=" + logfmtValue(qname) + " type=" + zones::typeToText(r.qtype) +
+        out += " name=" + logfmtValue(qname) + " type=" + dns::typeToText(r.qtype) +
                " rcode=" + rcodeText(r.rcode);
         if (r.pool[0]) out += " pool=" + logfmtValue(r.pool);
         if (r.region[0]) out += " region=" + logfmtValue(r.region);

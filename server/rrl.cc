@@ -40,7 +40,7 @@ Rrl::Rrl(std::uint32_t tableSize)
   for (std::uint32_t i = 0; i < size_; ++i) table_[i].store(0, std::memory_order_relaxed);
 }
 
-RrlVerdict Rrl::check(const zones::RrlConfig& cfg, const IpAddress& client,
+RrlVerdict Rrl::check(const config::RrlConfig& cfg, const IpAddress& client,
                       std::span<const std::uint8_t> response, std::uint32_t nowSec,
                       std::uint32_t& slipCounter) noexcept {
   if (response.size() < 12) return RrlVerdict::Send;

@@ -16,7 +16,7 @@
 #include <span>
 
 #include "core/ip.h"
-#include "zones/config.h"
+#include "config/config.h"
 
 namespace geodns::server {
 
@@ -29,7 +29,7 @@ class Rrl {
   // is its question, rcode and answer count (identical responses share one).
   // `nowSec` is a coarse clock in seconds. `slipCounter` belongs to the
   // calling worker. noexcept, allocation-free.
-  RrlVerdict check(const zones::RrlConfig& cfg, const IpAddress& client,
+  RrlVerdict check(const config::RrlConfig& cfg, const IpAddress& client,
                    std::span<const std::uint8_t> response, std::uint32_t nowSec,
                    std::uint32_t& slipCounter) noexcept;
 

@@ -1,5 +1,8 @@
 #include "server/serving.h"
 
+#include "server/metrics.h"
+#include "zones/load.h"
+
 namespace geodns::server {
 
 namespace {
@@ -15,7 +18,7 @@ zones::RRset txtSet(const std::string& s) {
 }
 }  // namespace
 
-std::shared_ptr<const ServingSnapshot> buildSnapshot(const zones::ServerConfig& cfg,
+std::shared_ptr<const ServingSnapshot> buildSnapshot(const config::ServerConfig& cfg,
                                                      ErrorList& errors) {
   auto gslb = Gslb::build(cfg.gslb, errors);
   auto zs = zones::loadZones(cfg, errors);
@@ -24,6 +27,11 @@ std::shared_ptr<const ServingSnapshot> buildSnapshot(const zones::ServerConfig& 
   snap->zones = std::move(zs);
   snap->limits = cfg.limits;
   snap->rrl = cfg.rrl;
+  std::vector<std::string> poolNames, regionNames;
+  for (const auto& p : gslb->pools) poolNames.push_back(p.name);
+  for (const auto& r : gslb->regions) regionNames.push_back(r.name);
+  snap->answers = std::make_shared<AnswerCounters>(std::move(poolNames), std::move(regionNames),
+                                                   gslb->memberCells);
   snap->gslb = std::move(gslb);
   if (cfg.chaos.version) snap->chaosVersion = txtSet(*cfg.chaos.version);
   if (cfg.chaos.identity) snap->chaosIdentity = txtSet(*cfg.chaos.identity);

@@ -5,28 +5,33 @@
 #include <memory>
 #include <string>
 
+#include "config/config.h"
 #include "core/snapshot.h"
-#include "server/gslb.h"
-#include "zones/config.h"
+#include "gslb/gslb.h"
 #include "zones/zone.h"
 
 namespace geodns::server {
 
+class AnswerCounters;  // server/metrics.h
+
 struct ServingSnapshot {
   std::shared_ptr<const zones::ZoneSet> zones;
-  zones::Limits limits;
+  config::Limits limits;
   // TXT RRsets for CHAOS queries (version.bind, id.server); no records = REFUSED.
   zones::RRset chaosVersion;
   zones::RRset chaosIdentity;
   std::shared_ptr<const Gslb> gslb;                  // pools, policies, geo data; never null
   std::shared_ptr<const health::HealthView> health;  // may be null: everything up
-  zones::RrlConfig rrl;          // response rate limiting limits (the table lives in the server)
+  config::RrlConfig rrl;  // response rate limiting limits (the table lives in the server)
+  // Answers by pool, region and member of this config (bumped by the workers;
+  // owned here so that gslb/ knows nothing of metrics).
+  std::shared_ptr<AnswerCounters> answers;
   std::uint64_t generation = 0;  // config generation: 1 at start-up, +1 per reload
 };
 
 // Builds a snapshot from a config: loads and compiles every zone. Control
 // thread only. Returns nullptr and fills `errors` on any error.
-std::shared_ptr<const ServingSnapshot> buildSnapshot(const zones::ServerConfig& cfg,
+std::shared_ptr<const ServingSnapshot> buildSnapshot(const config::ServerConfig& cfg,
                                                      ErrorList& errors);
 
 using SnapshotHolder = Snapshot<ServingSnapshot>;

@@ -14,8 +14,9 @@
 #include "core/address.h"
 #include "core/ip.h"
 #include "core/log.h"
-#include "core/name.h"
-#include "server/gslb.h"
+#include "core/wire/name.h"
+#include "gslb/gslb.h"
+#include "zones/load.h"
 
 namespace geodns::server {
 
@@ -25,10 +26,10 @@ namespace {
 // errors: each reads only fields that the parser fills with checked values or
 // leaves empty (Gslb::build as a whole is not: it trusts every name in the
 // config to resolve).
-void checkPartialConfig(const zones::ServerConfig& cfg, ErrorList& errors) {
+void checkPartialConfig(const config::ServerConfig& cfg, ErrorList& errors) {
   // Zone files, and bindings against the zones' data (a binding on a name
   // that has records, or below a delegation).
-  zones::ServerConfig z;
+  config::ServerConfig z;
   z.path = cfg.path;
   std::set<std::string> origins;
   for (const auto& spec : cfg.zones) {
@@ -45,14 +46,14 @@ void checkPartialConfig(const zones::ServerConfig& cfg, ErrorList& errors) {
   // Geo databases (and operator nets: prefixes listed twice), through the
   // code that opens them when serving; regions are left out, since their
   // names may not resolve.
-  zones::GslbConfig geo;
+  config::GslbConfig geo;
   for (const auto& d : cfg.gslb.databases)
     if (!d.file.empty()) geo.databases.push_back(d);
   if (cfg.gslb.asnDatabase && !cfg.gslb.asnDatabase->file.empty())
     geo.asnDatabase = cfg.gslb.asnDatabase;
   for (const auto& n : cfg.gslb.nets) {
     if (!IpPrefix::parse(n.prefix)) continue;
-    zones::NetConfig copy = n;
+    config::NetConfig copy = n;
     copy.regions.clear();
     geo.nets.push_back(std::move(copy));
   }
@@ -105,7 +106,7 @@ LoadedConfig loadServing(const Options& opt, ErrorList& errors) {
   return out;
 }
 
-void checkListenerConflicts(const zones::ServerConfig& cfg, ErrorList& errors) {
+void checkListenerConflicts(const config::ServerConfig& cfg, ErrorList& errors) {
   struct Entry {
     SocketAddress addr;
     std::string text, where;
@@ -139,7 +140,7 @@ void checkListenerConflicts(const zones::ServerConfig& cfg, ErrorList& errors) {
   }
 }
 
-void checkPrivilegedPorts(const zones::ServerConfig& cfg, unsigned unprivilegedStart,
+void checkPrivilegedPorts(const config::ServerConfig& cfg, unsigned unprivilegedStart,
                           bool canBindLow, ErrorList& errors) {
   if (canBindLow) return;
   auto check = [&](const std::string& text, const std::string& where) {
@@ -204,7 +205,7 @@ std::string appendFileProblem(const std::string& file) {
   return e ? std::strerror(e) : "";
 }
 
-void prepareStart(const zones::ServerConfig& cfg, const Options& opt, StartMode mode,
+void prepareStart(const config::ServerConfig& cfg, const Options& opt, StartMode mode,
                   StartResources& out, ErrorList& errors) {
   const bool root = ::geteuid() == 0;
   const bool serve = mode == StartMode::Serve;

@@ -42,7 +42,7 @@ namespace geodns::server {
 struct LoadedConfig {
   // As far as it could be read: set even when errors were found (nullopt only
   // when the file is missing or not JSON).
-  std::optional<zones::ServerConfig> config;
+  std::optional<config::ServerConfig> config;
   // The first snapshot; null when any error was found.
   std::shared_ptr<const ServingSnapshot> snapshot;
 };
@@ -73,7 +73,7 @@ struct StartResources {
 
 // Steps 4 to 8 above. Every failure is added to `errors` with its place; in
 // Serve mode `out` holds what was opened (release it when errors were found).
-void prepareStart(const zones::ServerConfig& cfg, const Options& opt, StartMode mode,
+void prepareStart(const config::ServerConfig& cfg, const Options& opt, StartMode mode,
                   StartResources& out, ErrorList& errors);
 
 // ---- the pieces (pure, or reading the file system only) ----
@@ -81,11 +81,11 @@ void prepareStart(const zones::ServerConfig& cfg, const Options& opt, StartMode 
 // Listeners the server could not all bind: the same address and port twice,
 // or a wildcard and an address of the same family on one port (DNS TCP
 // sockets do not share ports), the admin API's listener included.
-void checkListenerConflicts(const zones::ServerConfig& cfg, ErrorList& errors);
+void checkListenerConflicts(const config::ServerConfig& cfg, ErrorList& errors);
 
 // Ports below `unprivilegedStart` (net.ipv4.ip_unprivileged_port_start) need
 // CAP_NET_BIND_SERVICE (`canBindLow`).
-void checkPrivilegedPorts(const zones::ServerConfig& cfg, unsigned unprivilegedStart,
+void checkPrivilegedPorts(const config::ServerConfig& cfg, unsigned unprivilegedStart,
                           bool canBindLow, ErrorList& errors);
 
 // Why the state database could not be opened read-write in `dir` by this

@@ -2,8 +2,8 @@
 
 #include <cstring>
 
-#include "core/compress.h"
-#include "core/dns.h"
+#include "core/wire/compress.h"
+#include "core/wire/dns.h"
 
 namespace geodns::zones {
 

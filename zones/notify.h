@@ -7,8 +7,8 @@
 #include <optional>
 #include <span>
 
-#include "core/name.h"
-#include "core/wire.h"
+#include "core/wire/name.h"
+#include "core/wire/wire.h"
 #include "zones/zone.h"
 
 namespace geodns::zones {

@@ -3,7 +3,8 @@
 #include <algorithm>
 #include <cstring>
 
-#include "core/dns.h"
+#include "core/wire/dns.h"
+#include "core/wire/types.h"
 
 namespace geodns::zones {
 
@@ -147,7 +148,7 @@ void AxfrStream::plan() {
   // Extras by node, checked.
   std::vector<std::vector<const ExtraRRset*>> byNode(nodes.size());
   for (const auto& e : extras_) {
-    const std::string where = name::toText(name::asSpan(e.owner)) + " " + typeToText(e.rrset.type);
+    const std::string where = name::toText(name::asSpan(e.owner)) + " " + dns::typeToText(e.rrset.type);
     const Node* n = zone.find(name::asSpan(e.owner));
     if (!n || n->binding < 0) return fail(where + ": not a bound name of the zone");
     if (e.rrset.type == T(dns::Type::SOA) || e.rrset.type == T(dns::Type::OPT) ||
@@ -253,7 +254,7 @@ std::span<const std::uint8_t> AxfrStream::next() {
       w.truncate(mark);
       comp_.truncate(mark);
       if (count == 0) {
-        fail("the record " + name::toText(item.owner) + " " + typeToText(item.rrset->type) +
+        fail("the record " + name::toText(item.owner) + " " + dns::typeToText(item.rrset->type) +
              " does not fit in one message");
         return {};
       }

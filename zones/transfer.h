@@ -17,9 +17,9 @@
 #include <string>
 #include <vector>
 
-#include "core/compress.h"
-#include "core/name.h"
-#include "core/wire.h"
+#include "core/wire/compress.h"
+#include "core/wire/name.h"
+#include "core/wire/wire.h"
 #include "zones/zone.h"
 
 namespace geodns::zones {

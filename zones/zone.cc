@@ -4,7 +4,7 @@
 #include <cstring>
 #include <map>
 
-#include "core/dns.h"
+#include "core/wire/dns.h"
 
 namespace geodns::zones {
 

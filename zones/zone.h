@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "core/name.h"
+#include "core/wire/name.h"
 #include "core/result.h"
 #include "zones/zone_file.h"
 

@@ -14,8 +14,8 @@
 #include <filesystem>
 #include <memory>
 
-#include "core/dns.h"
-#include "core/name.h"
+#include "core/wire/dns.h"
+#include "core/wire/name.h"
 
 namespace geodns::zones {
 namespace {
@@ -175,27 +175,6 @@ std::string messageToText(const std::uint8_t* data, std::size_t len) {
   std::free(text);
   ldns_pkt_free(pkt);
   return out;
-}
-
-std::string typeToText(std::uint16_t type) {
-  char* t = ldns_rr_type2str(static_cast<ldns_rr_type>(type));
-  std::string out = t ? t : "TYPE" + std::to_string(type);
-  std::free(t);
-  return out;
-}
-
-std::uint16_t typeFromText(const std::string& text) {
-  // RFC 3597 "TYPEnnn": ldns reads the number with atoi and lets it wrap
-  // (TYPE65537 would be A); only 1..65535 in plain digits is a type.
-  if (text.size() > 4 && strncasecmp(text.c_str(), "TYPE", 4) == 0) {
-    unsigned long v = 0;
-    for (std::size_t i = 4; i < text.size(); ++i) {
-      if (text[i] < '0' || text[i] > '9' || i > 8) return 0;
-      v = v * 10 + static_cast<unsigned long>(text[i] - '0');
-    }
-    return v >= 1 && v <= 65535 ? static_cast<std::uint16_t>(v) : 0;
-  }
-  return static_cast<std::uint16_t>(ldns_get_rr_type_by_name(text.c_str()));
 }
 
 }  // namespace geodns::zones

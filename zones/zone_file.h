@@ -33,8 +33,5 @@ std::string rrToText(const ParsedRR& rr);
 
 // A whole DNS message in dig-like presentation form (explain), via ldns.
 std::string messageToText(const std::uint8_t* data, std::size_t len);
-// One type's mnemonic ("AAAA", "TYPE65534") and the reverse (0 if unknown).
-std::string typeToText(std::uint16_t type);
-std::uint16_t typeFromText(const std::string& text);
 
 }  // namespace geodns::zones

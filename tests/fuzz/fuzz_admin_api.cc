@@ -24,7 +24,7 @@
 #include "server/health_runner.h"
 #include "server/metrics.h"
 #include "support/fakes.h"
-#include "zones/config.h"
+#include "config/config.h"
 
 using namespace geodns;
 using namespace geodns::server;
@@ -59,7 +59,7 @@ std::shared_ptr<const ServingSnapshot> snapshot() {
                  {"name": "pool-fo.example.test", "pool": "fo", "policy": "ap"}]
   })";
   ErrorList errors;
-  auto cfg = zones::parseConfig(json, "fuzz.json", errors);
+  auto cfg = config::parseConfig(json, "fuzz.json", errors);
   auto snap = cfg ? buildSnapshot(*cfg, errors) : nullptr;
   if (!snap) {
     std::fprintf(stderr, "fuzz_admin_api: the fixture config failed:\n%s", errors.str().c_str());
@@ -98,7 +98,7 @@ struct Rig {
       r.errors = {"fuzz: reload refused"};
       return r;
     };
-    api = std::make_unique<AdminApi>(zones::AdminConfig{},
+    api = std::make_unique<AdminApi>(config::AdminConfig{},
                                      std::vector<ApiToken>{{"ops", kWrite, ApiToken::Scope::Write},
                                                            {"prom", kRead, ApiToken::Scope::Read}},
                                      deps);

@@ -4,7 +4,7 @@
 #include <cstdint>
 #include <span>
 
-#include "core/tsig.h"
+#include "core/wire/tsig.h"
 #include "zones/notify.h"
 #include "zones/transfer.h"
 

@@ -7,8 +7,8 @@
 #include <vector>
 
 #include "core/ip.h"
-#include "core/name.h"
-#include "core/wire.h"
+#include "core/wire/name.h"
+#include "core/wire/wire.h"
 
 namespace geodns::test {
 

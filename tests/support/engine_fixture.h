@@ -12,7 +12,7 @@ namespace geodns::test {
 // `identity`: chaos.identity (id.server / hostname.bind), unset when null.
 inline std::shared_ptr<const server::ServingSnapshot> exampleSnapshot(
     const char* identity = nullptr) {
-  zones::ServerConfig cfg;
+  config::ServerConfig cfg;
   cfg.listen = {"127.0.0.1:53"};
   const std::string dir = std::string(GEODNS_TEST_DATA) + "/integration/zones/";
   cfg.zones = {{"example.test", dir + "example.test.zone", ""},
@@ -54,7 +54,7 @@ inline std::string gslbConfigText(const std::string& zoneDir) {
 inline std::shared_ptr<const server::ServingSnapshot> gslbSnapshot() {
   ErrorList errors;
   auto cfg =
-      zones::parseConfig(gslbConfigText(std::string(GEODNS_TEST_DATA) + "/integration/zones"),
+      config::parseConfig(gslbConfigText(std::string(GEODNS_TEST_DATA) + "/integration/zones"),
                          "gslb-config.json", errors);
   if (!cfg) throw std::runtime_error("gslb config failed: " + errors.str());
   auto snap = server::buildSnapshot(*cfg, errors);
@@ -78,7 +78,7 @@ inline std::shared_ptr<const server::ServingSnapshot> snapshotFromJson(const Tem
                 "$ORIGIN " + origin + ".\n@ SOA ns h 1 2 3 4 30\n@ NS ns\nns A 192.0.2.53\n");
   json.replace(json.find("ZONE"), 4, zone);
   ErrorList errors;
-  auto cfg = zones::parseConfig(json, origin + ".json", errors);
+  auto cfg = config::parseConfig(json, origin + ".json", errors);
   if (!cfg) throw std::runtime_error("config failed: " + errors.str());
   auto snap = server::buildSnapshot(*cfg, errors);
   if (!snap) throw std::runtime_error("snapshot failed: " + errors.str());
@@ -93,7 +93,7 @@ namespace geodns::test {
 inline std::shared_ptr<const server::ServingSnapshot> snapshotFromZone(const TempDir& dir,
                                                                        const std::string& origin,
                                                                        const std::string& text) {
-  zones::ServerConfig cfg;
+  config::ServerConfig cfg;
   cfg.listen = {"127.0.0.1:53"};
   cfg.zones = {{origin, dir.write(origin + ".zone", text), ""}};
   ErrorList errors;

@@ -25,9 +25,9 @@
 
 #include "core/acl.h"
 #include "core/clock.h"
-#include "core/dns.h"
+#include "core/wire/dns.h"
 #include "core/ip.h"
-#include "core/tsig.h"
+#include "core/wire/tsig.h"
 #include "zones/serial.h"
 #include "zones/transfer.h"
 #include "zones/zone.h"

@@ -8,7 +8,7 @@
 
 #include <cstring>
 
-#include "core/dns.h"
+#include "core/wire/dns.h"
 
 namespace geodns::zones::dnssec {
 

@@ -17,9 +17,9 @@
 #include <cstdint>
 #include <span>
 
-#include "core/compress.h"
-#include "core/name.h"
-#include "core/wire.h"
+#include "core/wire/compress.h"
+#include "core/wire/name.h"
+#include "core/wire/wire.h"
 
 namespace geodns::zones::dnssec {
 

@@ -16,7 +16,7 @@
 #include <string_view>
 #include <vector>
 
-#include "core/name.h"
+#include "core/wire/name.h"
 #include "core/result.h"
 
 namespace geodns::zones::dnssec {

@@ -7,6 +7,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "core/wire/types.h"
 #include "zones/zone_file.h"
 
 namespace geodns::zones::dnssec {
@@ -394,7 +395,7 @@ std::size_t SigCache::prewarm(const Signer& signer, std::span<const RRsetView> r
     SignStatus s = signer.signWith(r, window, sig);
     if (s != SignStatus::Ok) {
       errors.add("", "pre-warming the signature of " + name::toText(r.owner) + " " +
-                         typeToText(r.type) + ": " + signStatusText(s));
+                         dns::typeToText(r.type) + ": " + signStatusText(s));
       continue;
     }
     if (insert(r, sig, window.refreshAt)) ++stored;

@@ -17,8 +17,8 @@
 #include <vector>
 
 #include "core/clock.h"
-#include "core/dns.h"
-#include "core/name.h"
+#include "core/wire/dns.h"
+#include "core/wire/name.h"
 #include "zones/dnssec/keys.h"
 
 namespace geodns::zones::dnssec {

@@ -2,7 +2,7 @@
 
 #include <array>
 
-#include "core/compress.h"
+#include "core/wire/compress.h"
 
 using namespace geodns;
 

@@ -3,7 +3,7 @@
 #include <string>
 #include <vector>
 
-#include "core/name.h"
+#include "core/wire/name.h"
 
 using namespace geodns;
 using namespace std::string_literals;

@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-#include "core/tsig.h"
+#include "core/wire/tsig.h"
 
 using namespace geodns;
 using Bytes = std::vector<std::uint8_t>;

@@ -2,7 +2,7 @@
 
 #include <array>
 
-#include "core/wire.h"
+#include "core/wire/wire.h"
 
 using namespace geodns;
 

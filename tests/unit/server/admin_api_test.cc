@@ -79,7 +79,7 @@ struct Rig {
     deps.publishWait = Duration::zero();  // no probe thread here: answer at once
     std::vector<ApiToken> tokens = {{"ops", kWrite, ApiToken::Scope::Write},
                                     {"prom", kRead, ApiToken::Scope::Read}};
-    api = std::make_unique<AdminApi>(zones::AdminConfig{}, tokens, deps);
+    api = std::make_unique<AdminApi>(config::AdminConfig{}, tokens, deps);
   }
   // The first address the DNS workers would answer for `name` now.
   std::string answerFor(const char* name) {

@@ -356,7 +356,7 @@ TEST_CASE("metrics: counts by rcode, qtype, pool and region, kept across config 
   Metrics metrics;
   QueryCounters& c = metrics.addWorker(Transport::Udp);
   auto snap = test::snapshotFromJson(dir, "d.test", kConfig);
-  metrics.track(snap->gslb->answers);
+  metrics.track(snap->answers);
   auto run = [&](const ServingSnapshot& s, const char* name, int times) {
     std::vector<std::uint8_t> out(4096);
     for (int i = 0; i < times; ++i) {
@@ -377,7 +377,7 @@ TEST_CASE("metrics: counts by rcode, qtype, pool and region, kept across config 
   CHECK(text.find("geodns_pool_answers_total{pool=\"web\",region=\"a\"} 3\n") != std::string::npos);
   // A reload: the old generation's counts are folded in once nobody holds it.
   auto next = test::snapshotFromJson(dir, "d.test", kConfig);
-  metrics.track(next->gslb->answers);
+  metrics.track(next->answers);
   snap.reset();
   run(*next, "web.d.test", 2);
   text = metrics.render(*next, {});
@@ -421,7 +421,7 @@ struct ApiRig : Rig {
   std::atomic<bool> ready{false};
   std::unique_ptr<AdminApi> api;
   ApiRig() {
-    zones::AdminConfig cfg;
+    config::AdminConfig cfg;
     cfg.enabled = true;
     cfg.listen = "127.0.0.1:0";
     cfg.threads = 2;

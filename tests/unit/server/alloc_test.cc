@@ -193,7 +193,7 @@ TEST_CASE("all_down, fallback, fences, drains and the answer counters allocate n
       batch.push_back(test::makeQuery({.name = n, .options = test::ecsOption(e, 24)}));
   server::Metrics metrics;
   server::QueryCounters& counters = metrics.addWorker(server::Transport::Udp);
-  metrics.track(g.answers);
+  metrics.track(snap->answers);
   std::vector<std::uint8_t> out(65535);
   const IpAddress source = *IpAddress::parse("192.0.2.77");
   server::QueryFacts facts;

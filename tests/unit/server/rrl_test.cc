@@ -26,7 +26,7 @@ struct Tally {
   int send = 0, drop = 0, slip = 0;
 };
 
-Tally burst(Rrl& rrl, const zones::RrlConfig& cfg, const char* client,
+Tally burst(Rrl& rrl, const config::RrlConfig& cfg, const char* client,
             const std::vector<std::uint8_t>& resp, int n, std::uint32_t sec,
             std::uint32_t& slipCounter) {
   Tally t;
@@ -49,7 +49,7 @@ Tally burst(Rrl& rrl, const zones::RrlConfig& cfg, const char* client,
 }  // namespace
 
 TEST_CASE("rrl: a prefix gets `rate` identical responses a second; the rest drop or slip") {
-  zones::RrlConfig cfg;
+  config::RrlConfig cfg;
   cfg.enabled = true;
   cfg.responsesPerSecond = 5;
   cfg.slip = 2;
@@ -76,7 +76,7 @@ TEST_CASE("rrl: a prefix gets `rate` identical responses a second; the rest drop
 }
 
 TEST_CASE("rrl: IPv6 clients are grouped by /56") {
-  zones::RrlConfig cfg;
+  config::RrlConfig cfg;
   cfg.responsesPerSecond = 3;
   Rrl rrl(4096);
   std::uint32_t slip = 0;
@@ -103,7 +103,7 @@ TEST_CASE("rrl: a slipped response is the header and question with TC=1") {
 }
 
 TEST_CASE("rrl: question names are compared case-blind (a random-case flood is one flood)") {
-  zones::RrlConfig cfg;
+  config::RrlConfig cfg;
   cfg.responsesPerSecond = 4;
   Rrl rrl(4096);
   std::uint32_t slip = 0;
@@ -136,7 +136,7 @@ TEST_CASE("rrl: ipv4_prefix and ipv6_prefix choose how clients are grouped") {
   const auto resp = responseFor("www.example.test");
   for (const auto& c : cases) {
     CAPTURE(std::string(c.what));
-    zones::RrlConfig cfg;
+    config::RrlConfig cfg;
     cfg.responsesPerSecond = 3;
     cfg.ipv4Prefix = c.v4;
     cfg.ipv6Prefix = c.v6;

@@ -13,8 +13,8 @@ using namespace geodns::server;
 
 namespace {
 
-zones::ServerConfig listeners(std::vector<std::string> dns, const char* admin = nullptr) {
-  zones::ServerConfig cfg;
+config::ServerConfig listeners(std::vector<std::string> dns, const char* admin = nullptr) {
+  config::ServerConfig cfg;
   cfg.listen = std::move(dns);
   for (std::size_t i = 0; i < cfg.listen.size(); ++i)
     cfg.listenWhere.push_back("c.json /listen/" + std::to_string(i));
@@ -242,7 +242,7 @@ TEST_CASE("a clean config passes the start-up checks; check mode takes nothing")
 }
 
 TEST_CASE("--user: an unknown user is a start-up error") {
-  zones::ServerConfig cfg = listeners({"127.0.0.1:5300"});
+  config::ServerConfig cfg = listeners({"127.0.0.1:5300"});
   Options opt;
   opt.user = "no-such-user-geodns-test";
   ErrorList errors;

@@ -15,7 +15,7 @@
 #include <string>
 #include <vector>
 
-#include "core/tsig.h"
+#include "core/wire/tsig.h"
 #include "server/engine.h"
 #include "support/dns_test_util.h"
 #include "support/engine_fixture.h"
@@ -187,7 +187,7 @@ DecodedTsig decodeTsig(const test::ParsedRR& rr) {
 
 // ---- the zones ----
 std::shared_ptr<const ServingSnapshot> conformanceSnapshot() {
-  zones::ServerConfig cfg;
+  config::ServerConfig cfg;
   cfg.listen = {"127.0.0.1:53"};
   const std::string dir = std::string(GEODNS_TEST_DATA) + "/integration/zones/";
   cfg.zones = {{"conformance.test", dir + "conformance.test.zone", ""},

@@ -16,7 +16,7 @@
 #include <vector>
 
 #include "core/ip.h"
-#include "core/tsig.h"
+#include "core/wire/tsig.h"
 #include "support/temp_dir.h"
 #include "zones/transfer.h"
 #include "zones/zone.h"

@@ -12,7 +12,7 @@
 #include <string>
 #include <vector>
 
-#include "core/compress.h"
+#include "core/wire/compress.h"
 #include "zones/dnssec/denial.h"
 #include "zones/dnssec/sig_cache.h"
 

@@ -6,7 +6,7 @@
 #include <cstring>
 #include <string>
 
-#include "core/compress.h"
+#include "core/wire/compress.h"
 #include "unit/zones/dnssec/dnssec_test_util.h"
 #include "zones/dnssec/denial.h"
 

@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "core/name.h"
+#include "core/wire/name.h"
 
 namespace geodns::test::dnssec {
 

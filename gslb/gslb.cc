@@ -1,6 +1,6 @@
-#include "server/gslb.h"
+#include "gslb/gslb.h"
 
-#include "server/metrics.h"
+#include "core/wire/types.h"
 #include "zones/zone_file.h"
 
 #include <algorithm>
@@ -35,7 +35,7 @@ const char* stepName(StepKind k) noexcept {
   return "?";
 }
 
-std::shared_ptr<const Gslb> Gslb::build(const zones::GslbConfig& cfg, ErrorList& errors,
+std::shared_ptr<const Gslb> Gslb::build(const config::GslbConfig& cfg, ErrorList& errors,
                                         std::vector<std::string>* skipped) {
   auto g = std::make_shared<Gslb>();
   const std::size_t before = errors.size();
@@ -60,7 +60,7 @@ std::shared_ptr<const Gslb> Gslb::build(const zones::GslbConfig& cfg, ErrorList&
   };
 
   // Geo databases and operator nets.
-  auto toSpec = [](const zones::GeoDatabaseConfig& d) {
+  auto toSpec = [](const config::GeoDatabaseConfig& d) {
     geo::DatabaseSpec s;
     s.file = d.file;
     s.optional = d.optional;
@@ -113,13 +113,13 @@ std::shared_ptr<const Gslb> Gslb::build(const zones::GslbConfig& cfg, ErrorList&
   }
 
   // Probes: one ProbeSpec per distinct target (same probe, same probed address).
-  std::map<std::string, const zones::ProbeConfig*> probeConfigs;
+  std::map<std::string, const config::ProbeConfig*> probeConfigs;
   for (const auto& pc : cfg.probes) probeConfigs[pc.name] = &pc;
   std::map<std::string, std::int32_t> targetIds;
   auto targetFor = [&](const std::string& probeName, const IpAddress& addr) -> std::int32_t {
     auto it = probeConfigs.find(probeName);
     if (probeName.empty() || it == probeConfigs.end()) return -1;
-    const zones::ProbeConfig& pc = *it->second;
+    const config::ProbeConfig& pc = *it->second;
     health::ProbeSpec s;
     s.kind = pc.type == "http"    ? health::ProbeKind::Http
              : pc.type == "https" ? health::ProbeKind::Https
@@ -140,8 +140,8 @@ std::shared_ptr<const Gslb> Gslb::build(const zones::GslbConfig& cfg, ErrorList&
     s.loadHeader = pc.loadHeader;
     s.loadJsonPointer = pc.loadJsonPointer;
     s.dnsName = pc.dnsName;
-    s.dnsType = zones::typeFromText(pc.dnsType);
-    s.dnsRcode = zones::dnsRcodeFromText(pc.dnsRcode);
+    s.dnsType = dns::typeFromText(pc.dnsType);
+    s.dnsRcode = config::dnsRcodeFromText(pc.dnsRcode);
     s.dnsExpectAnswer = pc.dnsExpectAnswer;
     s.interval = std::chrono::milliseconds(pc.intervalMs);
     s.timeout = std::chrono::milliseconds(pc.timeoutMs);
@@ -295,21 +295,13 @@ std::shared_ptr<const Gslb> Gslb::build(const zones::GslbConfig& cfg, ErrorList&
       errors.add("",
                  "policy " + pol.name + " orders by location but geo has no databases and no nets");
   if (errors.size() != before) return nullptr;
-  std::vector<std::string> poolNames, regionNames;
-  std::vector<MemberCellName> cells;
-  for (auto& p : g->pools) {
-    poolNames.push_back(p.name);
+  for (auto& p : g->pools)
     for (auto& pr : p.regions)
       for (auto* ms : {&pr.v4, &pr.v6})
         for (Member& m : *ms) {
-          m.cell = static_cast<std::uint32_t>(cells.size());
-          cells.push_back({p.name, g->regions[pr.region].name, g->memberNames[m.id]});
+          m.cell = static_cast<std::uint32_t>(g->memberCells.size());
+          g->memberCells.push_back({p.name, g->regions[pr.region].name, g->memberNames[m.id]});
         }
-  }
-  g->memberCells = cells.size();
-  for (const auto& r : g->regions) regionNames.push_back(r.name);
-  g->answers = std::make_shared<AnswerCounters>(std::move(poolNames), std::move(regionNames),
-                                                std::move(cells));
   return g;
 }
 

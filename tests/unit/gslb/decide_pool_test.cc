@@ -495,7 +495,7 @@ TEST_CASE("counters: all-down answers and fallbacks count unanswered; records co
   Fixture f;
   Metrics metrics;
   QueryCounters& w1 = metrics.addWorker(Transport::Udp);
-  metrics.track(f.base->gslb->answers);
+  metrics.track(f.base->answers);
   QueryCounters& w2 = metrics.addWorker(Transport::Tcp);  // after track: gets its row too
   QueryCounters loose;                                    // not registered: the shared row
   auto run = [&](const ServingSnapshot& s, const char* name, const char* client, QueryCounters& c) {

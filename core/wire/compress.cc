@@ -1,4 +1,4 @@
-#include "core/compress.h"
+#include "core/wire/compress.h"
 
 namespace geodns {
 

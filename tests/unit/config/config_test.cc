@@ -4,13 +4,13 @@
 #include <string>
 #include <vector>
 
-#include "zones/config.h"
+#include "config/config.h"
 
 using namespace geodns;
 
 TEST_CASE("a full config parses, relative zone paths resolve against the config") {
   ErrorList errors;
-  auto cfg = zones::parseConfig(R"({
+  auto cfg = config::parseConfig(R"({
     "listen": ["127.0.0.1:53", "[::1]:53"],
     "workers": 3,
     "zones": [{"origin": "example.test", "file": "z/example.zone"},
@@ -32,7 +32,7 @@ TEST_CASE("a full config parses, relative zone paths resolve against the config"
 
 TEST_CASE("defaults") {
   ErrorList errors;
-  auto cfg = zones::parseConfig(R"({"listen": ["127.0.0.1:53"]})", "c.json", errors);
+  auto cfg = config::parseConfig(R"({"listen": ["127.0.0.1:53"]})", "c.json", errors);
   REQUIRE(cfg);
   CHECK(cfg->limits.maxUdpPayload == 1232);
   CHECK(cfg->workers == 0);
@@ -69,14 +69,14 @@ TEST_CASE("config errors name their JSON path") {
   for (const auto& c : cases) {
     CAPTURE(c.json);
     ErrorList errors;
-    CHECK_FALSE(zones::parseConfig(c.json, "c.json", errors));
+    CHECK_FALSE(config::parseConfig(c.json, "c.json", errors));
     CHECK(errors.str().find(c.expect) != std::string::npos);
   }
 }
 
 TEST_CASE("errors carry the line and column of the offending value") {
   ErrorList errors;
-  zones::parseConfig(
+  config::parseConfig(
       "{\n  \"listen\": [\"127.0.0.1:53\"],\n  \"limits\": {\n    \"max_udp_payload\": 9\n  },\n  "
       "\"zones\": [{\"origin\": \"a\"}]\n}\n",
       "geodnsd.json", errors);
@@ -88,7 +88,7 @@ TEST_CASE("errors carry the line and column of the offending value") {
 
 TEST_CASE("all config errors are reported at once, each with its place") {
   ErrorList errors;
-  zones::parseConfig(R"({"listen": ["x"], "workers": "2", "zones": [{"file": 1}], "x": 1})",
+  config::parseConfig(R"({"listen": ["x"], "workers": "2", "zones": [{"file": 1}], "x": 1})",
                      "c.json", errors);
   std::vector<std::string> got;
   for (const auto& e : errors.all()) got.push_back(e.str());
@@ -105,7 +105,7 @@ TEST_CASE("all config errors are reported at once, each with its place") {
 
 TEST_CASE("admin: defaults, relative token file, and it needs the state database") {
   ErrorList errors;
-  auto cfg = zones::parseConfig(R"({"listen": ["127.0.0.1:53"],
+  auto cfg = config::parseConfig(R"({"listen": ["127.0.0.1:53"],
     "health": {"database": "state"}, "admin": {"token_file": "admin.token"}})",
                                 "/etc/geodnsd/geodnsd.json", errors);
   REQUIRE(errors.empty());
@@ -115,7 +115,7 @@ TEST_CASE("admin: defaults, relative token file, and it needs the state database
   CHECK(cfg->admin.threads == 4);
 
   ErrorList bad;
-  CHECK_FALSE(zones::parseConfig(R"({"listen": ["127.0.0.1:53"],
+  CHECK_FALSE(config::parseConfig(R"({"listen": ["127.0.0.1:53"],
     "admin": {"listen": "localhost", "threads": 0, "extra": 1}})",
                                  "c.json", bad));
   const std::string all = bad.str();
@@ -137,9 +137,9 @@ TEST_CASE("best effort: a config with errors is still returned for the checks af
   "log": {"query_log": {"file": "q.log"}}
 })";
   ErrorList strict;
-  CHECK_FALSE(zones::parseConfig(text, "/etc/g/c.json", strict));
+  CHECK_FALSE(config::parseConfig(text, "/etc/g/c.json", strict));
   ErrorList errors;
-  auto cfg = zones::parseConfigBestEffort(text, "/etc/g/c.json", errors);
+  auto cfg = config::parseConfigBestEffort(text, "/etc/g/c.json", errors);
   REQUIRE(cfg);
   CHECK(errors.str() == strict.str());  // the same errors, whatever the caller does next
   CHECK(errors.str().find("/workers: expected a non-negative integer") != std::string::npos);
@@ -157,6 +157,6 @@ TEST_CASE("best effort: a config with errors is still returned for the checks af
   CHECK(cfg->log.queryLogWhere == "/etc/g/c.json:8:33 /log/query_log/file");
 
   ErrorList syntax;
-  CHECK_FALSE(zones::parseConfigBestEffort("{\"listen\": [,]}", "c.json", syntax));
+  CHECK_FALSE(config::parseConfigBestEffort("{\"listen\": [,]}", "c.json", syntax));
   CHECK(syntax.str().find("c.json:1:") != std::string::npos);
 }

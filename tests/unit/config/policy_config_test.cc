@@ -4,7 +4,7 @@
 
 #include <string>
 
-#include "zones/config.h"
+#include "config/config.h"
 
 using namespace geodns;
 
@@ -12,7 +12,7 @@ namespace {
 
 // A config with one bound pool that falls back to "spare" (regions us, and
 // `spareRegions` more), a policy with `steps`, and `nets`.
-std::string config(const std::string& steps, const std::string& spareRegions = "",
+std::string configText(const std::string& steps, const std::string& spareRegions = "",
                    const std::string& nets = "{}") {
   return R"({
     "listen": ["127.0.0.1:53"],
@@ -34,7 +34,7 @@ std::string config(const std::string& steps, const std::string& spareRegions = "
 
 std::string errorsOf(const std::string& json) {
   ErrorList errors;
-  zones::parseConfig(json, "c.json", errors);
+  config::parseConfig(json, "c.json", errors);
   return errors.str();
 }
 
@@ -49,25 +49,25 @@ TEST_CASE("a fallback pool must have a region of every geo_map list of the bindi
   const std::string euOnly =
       R"([{"step": "geo_map", "map": {"continent:EU": ["eu"], "default": ["us", "eu"]}}])";
   const Case cases[] = {
-      {"an EU list the fallback pool cannot answer", config(euOnly),
+      {"an EU list the fallback pool cannot answer", configText(euOnly),
        "/pools/web/fallback_pool: fallback pool 'spare' has none of the regions of "
        "/policies/p/steps/0/map/continent:EU; through binding 'www.example.test' those clients "
        "would get NODATA"},
       {"the fallback pool has the EU region",
-       config(euOnly, R"(, "eu": {"members": [{"address": "198.51.100.9"}]})"), nullptr},
+       configText(euOnly, R"(, "eu": {"members": [{"address": "198.51.100.9"}]})"), nullptr},
       {"the list names a region only the fallback pool has",
-       config(
+       configText(
            R"([{"step": "geo_map", "map": {"continent:EU": ["eu", "sorry"], "default": ["us"]}}])",
            R"(, "sorry": {"members": [{"address": "203.0.113.9"}]})"),
        nullptr},
       {"a fenced list is checked the same way",
-       config(
+       configText(
            R"([{"step": "geo_map", "fence": true, "map": {"continent:EU": ["eu"], "default": ["us"]}}])"),
        "/steps/0/map/continent:EU"},
       {"a nets region list the fallback pool cannot answer",
-       config(R"([{"step": "nearest"}])", "", R"({"10.0.0.0/8": {"regions": ["eu"]}})"),
+       configText(R"([{"step": "nearest"}])", "", R"({"10.0.0.0/8": {"regions": ["eu"]}})"),
        "has none of the regions of /geo/nets/10.0.0.0~18 (used by policy 'p')"},
-      {"no location step: the fallback pool's own order", config(R"([{"step": "up"}])"), nullptr},
+      {"no location step: the fallback pool's own order", configText(R"([{"step": "up"}])"), nullptr},
   };
   for (const auto& c : cases) {
     const std::string what = c.what;
@@ -85,15 +85,15 @@ TEST_CASE("a fallback pool must have a region of every geo_map list of the bindi
 TEST_CASE("geo_map fence: a boolean, parsed; only on geo_map") {
   ErrorList errors;
   auto cfg =
-      zones::parseConfig(config(R"([{"step": "geo_map", "fence": true, "map": {"default": ["us"]}},
+      config::parseConfig(configText(R"([{"step": "geo_map", "fence": true, "map": {"default": ["us"]}},
                  {"step": "geo_map", "map": {"default": ["us"]}}])"),
                          "c.json", errors);
   REQUIRE(errors.empty());
   REQUIRE(cfg);
   CHECK(cfg->gslb.policies[0].steps[0].fence);
   CHECK_FALSE(cfg->gslb.policies[0].steps[1].fence);
-  CHECK(errorsOf(config(R"([{"step": "geo_map", "fence": "yes", "map": {"default": ["us"]}}])"))
+  CHECK(errorsOf(configText(R"([{"step": "geo_map", "fence": "yes", "map": {"default": ["us"]}}])"))
             .find("/policies/p/steps/0/fence: expected true or false") != std::string::npos);
-  CHECK(errorsOf(config(R"([{"step": "nearest", "fence": true}])"))
+  CHECK(errorsOf(configText(R"([{"step": "nearest", "fence": true}])"))
             .find("/policies/p/steps/0/fence: unknown key") != std::string::npos);
 }

@@ -359,7 +359,7 @@ TEST_CASE("GSLB config errors name their place") {
     std::string json = R"({"listen": ["127.0.0.1:53"], "zones": [{"origin": "z.test", "file": ")" +
                        zone + "\"}], " + c.json + "}";
     ErrorList errors;
-    auto cfg = zones::parseConfig(json, "g.json", errors);
+    auto cfg = config::parseConfig(json, "g.json", errors);
     if (cfg) buildSnapshot(*cfg, errors);
     CHECK(errors.str().find(c.expect) != std::string::npos);
     if (errors.str().find(c.expect) == std::string::npos) MESSAGE(errors.str());

@@ -8,9 +8,8 @@
 #include <vector>
 
 #include "core/result.h"
-#include "zones/zone.h"
 
-namespace geodns::zones {
+namespace geodns::config {
 
 struct ZoneSpec {
   std::string origin;  // presentation form, as written
@@ -214,9 +213,4 @@ std::optional<ServerConfig> loadConfigFileBestEffort(const std::string& path, Er
 // "NOERROR".."REFUSED" -> 0..5, or -1.
 int dnsRcodeFromText(const std::string& text);
 
-// Parses and compiles every zone of `cfg`; all errors of all zones are collected.
-// Each binding name is attached (as its index in cfg.gslb.bindings) to a node
-// of the longest zone containing it; a binding outside every zone is an error.
-std::shared_ptr<const ZoneSet> loadZones(const ServerConfig& cfg, ErrorList& errors);
-
-}  // namespace geodns::zones
+}  // namespace geodns::config

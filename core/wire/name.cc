@@ -1,4 +1,4 @@
-#include "core/name.h"
+#include "core/wire/name.h"
 
 #include <cctype>
 #include <cstdio>

@@ -7,7 +7,7 @@
 #include <string>
 #include <utility>
 
-namespace geodns::zones {
+namespace geodns::config {
 
 using JsonPositions = std::map<std::string, std::pair<int, int>>;  // pointer -> (line, column)
 
@@ -16,4 +16,4 @@ JsonPositions jsonPositions(const std::string& text);
 // RFC 6901 escaping of one reference token ("~" -> "~0", "/" -> "~1").
 std::string jsonPointerEscape(const std::string& token);
 
-}  // namespace geodns::zones
+}  // namespace geodns::config

@@ -5,8 +5,8 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "core/name.h"
-#include "core/wire.h"
+#include "core/wire/name.h"
+#include "core/wire/wire.h"
 
 namespace geodns {
 

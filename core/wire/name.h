@@ -8,8 +8,8 @@
 #include <string>
 #include <string_view>
 
-#include "core/dns.h"
-#include "core/wire.h"
+#include "core/wire/dns.h"
+#include "core/wire/wire.h"
 
 namespace geodns::name {
 

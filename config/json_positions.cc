@@ -1,8 +1,8 @@
-#include "zones/json_positions.h"
+#include "config/json_positions.h"
 
 #include <vector>
 
-namespace geodns::zones {
+namespace geodns::config {
 
 std::string jsonPointerEscape(const std::string& token) {
   std::string out;
@@ -118,4 +118,4 @@ JsonPositions jsonPositions(const std::string& text) {
   return out;
 }
 
-}  // namespace geodns::zones
+}  // namespace geodns::config

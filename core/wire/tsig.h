@@ -18,9 +18,9 @@
 #include <string_view>
 #include <vector>
 
-#include "core/dns.h"
-#include "core/name.h"
-#include "core/wire.h"
+#include "core/wire/dns.h"
+#include "core/wire/name.h"
+#include "core/wire/wire.h"
 
 namespace geodns::tsig {
 

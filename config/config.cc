@@ -1,4 +1,4 @@
-#include "zones/config.h"
+#include "config/config.h"
 
 #include <charconv>
 #include <filesystem>
@@ -9,13 +9,13 @@
 #include <thread>
 
 #include "core/address.h"
-#include "core/dns.h"
+#include "core/wire/dns.h"
 #include "core/ip.h"
-#include "core/name.h"
-#include "zones/json_positions.h"
-#include "zones/zone_file.h"
+#include "core/wire/name.h"
+#include "config/json_positions.h"
+#include "core/wire/types.h"
 
-namespace geodns::zones {
+namespace geodns::config {
 namespace {
 
 // ordered_json keeps the file's key order: pool regions in config order are the default order.
@@ -371,7 +371,7 @@ void parseGslb(Ctx& c, const json& root, ServerConfig& cfg, const std::filesyste
           c.err(p + "/name", "a dns probe needs the name to query");
         if (!pr.dnsName.empty() && !name::fromText(pr.dnsName))
           c.err(p + "/name", "not a valid domain name");
-        if (typeFromText(pr.dnsType) == 0) c.err(p + "/qtype", "unknown type '" + pr.dnsType + "'");
+        if (dns::typeFromText(pr.dnsType) == 0) c.err(p + "/qtype", "unknown type '" + pr.dnsType + "'");
         if (dnsRcodeFromText(pr.dnsRcode) < 0)
           c.err(p + "/rcode", "must be NOERROR, FORMERR, SERVFAIL, NXDOMAIN, NOTIMP or REFUSED");
         if (!pr.path.empty() && pr.path[0] != '/') c.err(p + "/path", "must start with /");
@@ -975,47 +975,4 @@ std::optional<ServerConfig> loadConfigFile(const std::string& path, ErrorList& e
   return cfg;
 }
 
-std::shared_ptr<const ZoneSet> loadZones(const ServerConfig& cfg, ErrorList& errors) {
-  auto set = std::make_shared<ZoneSet>();
-  const std::size_t before = errors.size();
-  // Attach each binding to the longest zone that contains it.
-  std::vector<std::vector<BoundName>> bound(cfg.zones.size());
-  for (std::size_t b = 0; b < cfg.gslb.bindings.size(); ++b) {
-    const auto& binding = cfg.gslb.bindings[b];
-    auto wire = name::fromText(binding.name);
-    if (!wire) continue;  // reported by parseConfig
-    std::size_t best = cfg.zones.size(), bestLen = 0;
-    for (std::size_t z = 0; z < cfg.zones.size(); ++z) {
-      auto origin = name::fromText(cfg.zones[z].origin);
-      if (origin && name::isSubdomain(name::asSpan(*wire), name::asSpan(*origin)) &&
-          (best == cfg.zones.size() || origin->size() > bestLen)) {
-        best = z;
-        bestLen = origin->size();
-      }
-    }
-    if (best == cfg.zones.size()) {
-      errors.add(binding.where + "/name", "'" + binding.name + "' is not inside any loaded zone");
-      continue;
-    }
-    bound[best].push_back({*wire, static_cast<std::int32_t>(b), binding.where + "/name"});
-  }
-  for (std::size_t zi = 0; zi < cfg.zones.size(); ++zi) {
-    const auto& spec = cfg.zones[zi];
-    ErrorList zoneErrors;
-    auto rrs = parseZoneFile(spec.file, spec.origin, zoneErrors);
-    // Compile even after syntax errors so that every problem is reported at once.
-    auto zone = Zone::compile(spec.origin, std::move(rrs), zoneErrors, bound[zi]);
-    if (!zoneErrors.empty()) {
-      // Errors without a line are about the zone as a whole: name the file.
-      for (const auto& e : zoneErrors.all())
-        errors.add(e.where.empty() ? spec.file : e.where, e.message);
-      continue;
-    }
-    set->add(std::move(zone));
-  }
-  if (errors.size() != before) return nullptr;
-  set->finish();
-  return set;
-}
-
-}  // namespace geodns::zones
+}  // namespace geodns::config

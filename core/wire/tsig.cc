@@ -1,4 +1,4 @@
-#include "core/tsig.h"
+#include "core/wire/tsig.h"
 
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>

@@ -9,16 +9,16 @@
 #include <string>
 #include <vector>
 
+#include "config/config.h"
 #include "core/ip.h"
-#include "core/name.h"
 #include "core/result.h"
+#include "core/wire/name.h"
 #include "geo/geo_map.h"
 #include "geo/locator.h"
 #include "health/failover.h"
 #include "health/health_view.h"
 #include "health/probe.h"
 #include "health/store.h"
-#include "zones/config.h"
 
 namespace geodns::server {
 
@@ -104,12 +104,15 @@ struct Binding {
   std::uint32_t policy = 0;
 };
 
-class AnswerCounters;  // server/metrics.h
+// A (pool, region, member) answer counter's labels; Member::cell indexes them.
+struct MemberCell {
+  std::string pool, region, member;
+};
 
 class Gslb {
  public:
   // Control thread: opens the geo databases and compiles pools and policies.
-  static std::shared_ptr<const Gslb> build(const zones::GslbConfig& cfg, ErrorList& errors,
+  static std::shared_ptr<const Gslb> build(const config::GslbConfig& cfg, ErrorList& errors,
                                            std::vector<std::string>* skippedDatabases = nullptr);
 
   std::vector<Region> regions;
@@ -124,9 +127,9 @@ class Gslb {
   std::int32_t regionIndex(const std::string& name) const noexcept;
   std::int32_t memberIndex(const std::string& name) const noexcept;  // any address spelling
   std::uint32_t minTtl = 5;                                          // floor for health-capped TTLs
-  // Answers by pool, region and member of this config (bumped by the workers).
-  std::shared_ptr<AnswerCounters> answers;
-  std::size_t memberCells = 0;  // (pool, region, member) triples: Member::cell < memberCells
+  // (pool, region, member) triples: Member::cell < memberCells.size(). The
+  // counters themselves belong to the snapshot (server/serving.h).
+  std::vector<MemberCell> memberCells;
 };
 
 // The client as the engine sees it.
