@@ -13,8 +13,8 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
-#include "core/name.h"
-#include "core/wire.h"
+#include "core/wire/name.h"
+#include "core/wire/wire.h"
 
 namespace geodns::health {
 
