@@ -9,7 +9,7 @@
 #include <map>
 #include <optional>
 
-namespace geodns::server {
+namespace geodns::gslb {
 
 const char* stepName(StepKind k) noexcept {
   switch (k) {
@@ -849,4 +849,4 @@ std::int32_t Gslb::memberIndex(const std::string& name) const noexcept {
   return -1;
 }
 
-}  // namespace geodns::server
+}  // namespace geodns::gslb

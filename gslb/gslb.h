@@ -20,7 +20,7 @@
 #include "health/probe.h"
 #include "health/store.h"
 
-namespace geodns::server {
+namespace geodns::gslb {
 
 using geo::RegionId;
 inline constexpr std::size_t kMaxAnswers = 16;
@@ -238,4 +238,4 @@ bool healthCapsTtl(const Gslb& g, std::size_t pool) noexcept;
 // the state database both build their views with it. Control plane.
 void applyOverride(health::HealthView& view, const Gslb& g, const health::OverrideRecord& o);
 
-}  // namespace geodns::server
+}  // namespace geodns::gslb

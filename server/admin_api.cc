@@ -175,15 +175,15 @@ json overrideJson(const health::OverrideRecord& o) {
 
 // The longest TTL any pool containing the region (or member) answers with:
 // after it, resolvers have let go of answers given before a change.
-std::uint32_t maxTtlFor(const Gslb& g, const std::string& kind, const std::string& target) {
+std::uint32_t maxTtlFor(const gslb::Gslb& g, const std::string& kind, const std::string& target) {
   std::uint32_t ttl = 0;
   const std::int32_t region = kind == "region" ? g.regionIndex(target) : -1;
   const std::int32_t member = kind == "member" ? g.memberIndex(target) : -1;
-  for (const Pool& p : g.pools)
-    for (const PoolRegion& pr : p.regions) {
-      bool hit = region >= 0 && pr.region == static_cast<RegionId>(region);
+  for (const gslb::Pool& p : g.pools)
+    for (const gslb::PoolRegion& pr : p.regions) {
+      bool hit = region >= 0 && pr.region == static_cast<geo::RegionId>(region);
       for (const auto* ms : {&pr.v4, &pr.v6})
-        for (const Member& m : *ms)
+        for (const gslb::Member& m : *ms)
           hit = hit || (member >= 0 && m.id == static_cast<std::uint32_t>(member));
       if (hit) ttl = std::max(ttl, p.ttl);
     }
@@ -1159,7 +1159,7 @@ void AdminApi::routes() {
   s.Get("/v1/status",
         authed(kRead, [this](const httplib::Request&, httplib::Response& res, const ApiToken&) {
           auto snap = deps_.holder->current();
-          const Gslb& g = *snap->gslb;
+          const gslb::Gslb& g = *snap->gslb;
           const health::HealthView* hv =
               snap->health && snap->health->forConfig == &g ? snap->health.get() : nullptr;
           std::map<std::string, health::FailoverRecord> fo;
@@ -1167,7 +1167,7 @@ void AdminApi::routes() {
           std::map<std::string, health::OverrideRecord> byKey;
           for (const auto& o : deps_.admin->overrides()) byKey[o.key] = o;
           json pools = json::array();
-          for (const Pool& p : g.pools) {
+          for (const gslb::Pool& p : g.pools) {
             json jp = {{"name", p.name}, {"ttl", p.ttl}};
             // The TTL answers carry now (health may shorten it): per region,
             // for clients that rank it first; the pool's is the longest.
@@ -1179,7 +1179,7 @@ void AdminApi::routes() {
                                 {"reason", it->second.reason},
                                 {"forced", it->second.forced}};
             json regions = json::array();
-            for (const PoolRegion& pr : p.regions) {
+            for (const gslb::PoolRegion& pr : p.regions) {
               const std::string& rn = g.regions[pr.region].name;
               json jr = {{"name", rn}};
               const std::uint32_t ttlNow =
@@ -1194,7 +1194,7 @@ void AdminApi::routes() {
               if (!pr.cname.empty()) jr["cname"] = name::toText(name::asSpan(pr.cname));
               json members = json::array();
               for (const auto* ms : {&pr.v4, &pr.v6})
-                for (const Member& m : *ms) {
+                for (const gslb::Member& m : *ms) {
                   const std::string& mn = g.memberNames[m.id];
                   json jm = {{"address", mn}, {"weight", m.weight}};
                   const health::TargetHealth* th =
@@ -1258,7 +1258,7 @@ void AdminApi::routes() {
              authed(kWrite, [this, kindName, drain](const httplib::Request& req,
                                                     httplib::Response& res, const ApiToken& who) {
                auto snap = deps_.holder->current();
-               const Gslb& g = *snap->gslb;
+               const gslb::Gslb& g = *snap->gslb;
                std::string target = req.matches[1];
                if (kindName == "region") {
                  if (g.regionIndex(target) < 0) return fail(res, 404, "no region '" + target + "'");
@@ -1314,7 +1314,7 @@ void AdminApi::routes() {
          authed(kWrite, [this](const httplib::Request& req, httplib::Response& res,
                                const ApiToken& who) {
            auto snap = deps_.holder->current();
-           const Gslb& g = *snap->gslb;
+           const gslb::Gslb& g = *snap->gslb;
            const std::int32_t m = g.memberIndex(req.matches[1]);
            if (m < 0)
              return fail(res, 404, "no member with address '" + std::string(req.matches[1]) + "'");
@@ -1361,10 +1361,10 @@ void AdminApi::routes() {
            authed(kWrite, [this, force](const httplib::Request& req, httplib::Response& res,
                                         const ApiToken& who) {
              auto snap = deps_.holder->current();
-             const Gslb& g = *snap->gslb;
+             const gslb::Gslb& g = *snap->gslb;
              const std::string poolName = req.matches[1];
-             const Pool* pool = nullptr;
-             for (const Pool& p : g.pools)
+             const gslb::Pool* pool = nullptr;
+             for (const gslb::Pool& p : g.pools)
                if (p.name == poolName) pool = &p;
              if (!pool) return fail(res, 404, "no pool '" + poolName + "'");
              if (!pool->failover)

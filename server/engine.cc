@@ -414,20 +414,20 @@ struct Builder {
   // A/AAAA (or CNAME) for a name bound to a pool: decidePool() makes the
   // whole decision (explain calls it too); this writes it.
   std::size_t pool(const Zone& zone, const Node& node, Owner owner) noexcept {
-    const Gslb& g = *snap.gslb;
-    const Binding& b = g.bindings[static_cast<std::size_t>(node.binding)];
+    const gslb::Gslb& g = *snap.gslb;
+    const gslb::Binding& b = g.bindings[static_cast<std::size_t>(node.binding)];
     facts.gslb = true;
     facts.binding = node.binding;
-    PoolQuery pq;
+    gslb::PoolQuery pq;
     pq.binding = static_cast<std::uint32_t>(node.binding);
     pq.client =
-        clientFor(g.policies[b.policy], source, q.ecs ? q.ecsFamily : 0, q.ecsSource, q.ecsAddress);
+        gslb::clientFor(g.policies[b.policy], source, q.ecs ? q.ecsFamily : 0, q.ecsSource, q.ecsAddress);
     pq.qtype = q.qtype;
     pq.qname = q.qname.span();
     pq.queryId = q.id;
-    PoolDecision pd;
-    decidePool(g, pq, snap.health.get(), pd);
-    const Decision& d = pd.decision;
+    gslb::PoolDecision pd;
+    gslb::decidePool(g, pq, snap.health.get(), pd);
+    const gslb::Decision& d = pd.decision;
     facts.allDown = pd.poolAllDown;
     facts.fellBack = pd.fellBack;
     facts.pool = pd.pool;
@@ -437,12 +437,12 @@ struct Builder {
     resp.setEcsScope(pd.scope);
     facts.ecsScope = pd.scope;
     switch (pd.outcome) {
-      case PoolOutcome::ServFail:
+      case gslb::PoolOutcome::ServFail:
         facts.outcome = Outcome::ServFail;
         return done(2, false);
-      case PoolOutcome::NoData:
+      case gslb::PoolOutcome::NoData:
         return negative(zone, 0);
-      case PoolOutcome::Answer:
+      case gslb::PoolOutcome::Answer:
         break;
     }
     facts.outcome = Outcome::Answer;

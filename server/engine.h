@@ -46,7 +46,7 @@ struct QueryFacts {
   // The members whose records were sent (Member::cell of each), for the
   // per-member answer counters.
   std::uint8_t answered = 0;
-  std::uint32_t memberCell[kMaxAnswers];
+  std::uint32_t memberCell[gslb::kMaxAnswers];
 };
 
 // Parsed view of a query (exposed for the fuzzers and unit tests).

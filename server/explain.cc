@@ -87,11 +87,11 @@ std::string explain(const ServingSnapshot& snap, const ExplainRequest& req, bool
   QueryFacts facts;
   const IpAddress source = req.clientIsEcs ? req.resolver : req.client.addr;
   const std::size_t n = answer(snap, query, out, Transport::Tcp, source, &facts);
-  const Gslb& g = *snap.gslb;
+  const gslb::Gslb& g = *snap.gslb;
   if (facts.gslb && facts.binding >= 0) {
-    const Binding& b = g.bindings[static_cast<std::size_t>(facts.binding)];
-    const Pool& pool = g.pools[b.pool];
-    const Policy& policy = g.policies[b.policy];
+    const gslb::Binding& b = g.bindings[static_cast<std::size_t>(facts.binding)];
+    const gslb::Pool& pool = g.pools[b.pool];
+    const gslb::Policy& policy = g.policies[b.policy];
     t << "binding:  " << b.name << " -> pool " << pool.name << ", policy " << policy.name
       << (policy.ecs ? "" : " (ecs: false)") << "\n";
     j["binding"] = {
@@ -99,19 +99,19 @@ std::string explain(const ServingSnapshot& snap, const ExplainRequest& req, bool
     // The engine's inputs for the query above: the client as the engine
     // derives it from the ECS option sent, the query name and id.
     const IpAddress ecsAddr = req.client.addr.masked(req.client.length);
-    PoolQuery pq;
+    gslb::PoolQuery pq;
     pq.binding = static_cast<std::uint32_t>(facts.binding);
-    pq.client = clientFor(policy, source, req.clientIsEcs ? (ecsAddr.family == 4 ? 1 : 2) : 0,
+    pq.client = gslb::clientFor(policy, source, req.clientIsEcs ? (ecsAddr.family == 4 ? 1 : 2) : 0,
                           req.clientIsEcs ? req.client.length : 0, ecsAddr.bytes);
     pq.qtype = qtype;
     pq.qname = name::asSpan(*qname);
     pq.queryId = kExplainId;
-    const Client& client = pq.client;
-    PoolDecision pd;
-    auto trace = std::make_unique<Trace>();
-    decidePool(g, pq, snap.health.get(), pd, trace.get());
-    const Decision& d = pd.decision;
-    const Pool& answering = g.pools[static_cast<std::size_t>(pd.pool)];
+    const gslb::Client& client = pq.client;
+    gslb::PoolDecision pd;
+    auto trace = std::make_unique<gslb::Trace>();
+    gslb::decidePool(g, pq, snap.health.get(), pd, trace.get());
+    const gslb::Decision& d = pd.decision;
+    const gslb::Pool& answering = g.pools[static_cast<std::size_t>(pd.pool)];
     const int family = answering.isCname ? 0 : qtype == dns::toU16(dns::Type::AAAA) ? 6 : 4;
 
     const geo::Location& loc = d.location;
@@ -127,7 +127,7 @@ std::string explain(const ServingSnapshot& snap, const ExplainRequest& req, bool
       jl["found"] = loc.found;
       jl["network"] = net;
       if (loc.netEntry >= 0) {
-        const NetEntry& e = g.nets[static_cast<std::size_t>(loc.netEntry)];
+        const gslb::NetEntry& e = g.nets[static_cast<std::size_t>(loc.netEntry)];
         t << "location: operator net " << e.prefix;
         jl["source"] = "nets " + e.prefix;
         if (e.label >= 0) {
@@ -165,18 +165,18 @@ std::string explain(const ServingSnapshot& snap, const ExplainRequest& req, bool
 
     nlohmann::ordered_json steps = nlohmann::ordered_json::array();
     for (std::uint8_t s = 0; s < trace->steps; ++s) {
-      const Trace::StepLog& log = trace->log[s];
+      const gslb::Trace::StepLog& log = trace->log[s];
       // Steps from fallbackFrom on ran over the fallback pool.
-      const Pool& over = s >= trace->fallbackFrom ? answering : pool;
+      const gslb::Pool& over = s >= trace->fallbackFrom ? answering : pool;
       if (s == trace->fallbackFrom)
         t << "fallback: pool " << answering.name << " (all_down of " << pool.name
           << "), same policy:\n";
       nlohmann::ordered_json js;
-      js["step"] = stepName(log.kind);
+      js["step"] = gslb::stepName(log.kind);
       if (s >= trace->fallbackFrom) js["pool"] = answering.name;
       t << "step " << int(s + 1) << ":   " << stepName(log.kind);
-      if (log.kind == StepKind::GeoMap ||
-          (log.kind == StepKind::Nearest && log.matched == geo::MatchKind::Net)) {
+      if (log.kind == gslb::StepKind::GeoMap ||
+          (log.kind == gslb::StepKind::Nearest && log.matched == geo::MatchKind::Net)) {
         t << " (matched " << geo::matchKindName(log.matched) << ")";
         js["matched"] = geo::matchKindName(log.matched);
       }
@@ -192,10 +192,10 @@ std::string explain(const ServingSnapshot& snap, const ExplainRequest& req, bool
         const std::string& rn = g.regions[over.regions[log.order[i]].region].name;
         t << " " << rn;
         nlohmann::ordered_json jr = {{"region", rn}};
-        if (log.kind == StepKind::Nearest && log.metric[log.order[i]] >= 0) {
+        if (log.kind == gslb::StepKind::Nearest && log.metric[log.order[i]] >= 0) {
           t << " (" << static_cast<long>(log.metric[log.order[i]]) << " km)";
           jr["km"] = static_cast<long>(log.metric[log.order[i]]);
-        } else if (log.kind == StepKind::Latency && log.metric[log.order[i]] >= 0) {
+        } else if (log.kind == gslb::StepKind::Latency && log.metric[log.order[i]] >= 0) {
           t << " (" << coord(log.metric[log.order[i]]) << " ms)";
           jr["latency_ms"] = log.metric[log.order[i]];
         }
@@ -208,17 +208,17 @@ std::string explain(const ServingSnapshot& snap, const ExplainRequest& req, bool
     }
     j["steps"] = steps;
     // The pools whose regions the decision looked at.
-    std::vector<const Pool*> pools{&pool};
+    std::vector<const gslb::Pool*> pools{&pool};
     if (pd.fellBack) pools.push_back(&answering);
     // Member health, when known (live view, or the state database).
     const health::HealthView* hv =
         snap.health && snap.health->forConfig == &g ? snap.health.get() : nullptr;
     if (hv) {
       nlohmann::ordered_json jh = nlohmann::ordered_json::array();
-      for (const Pool* p : pools) {
+      for (const gslb::Pool* p : pools) {
         const int fam = p->isCname ? 0 : family == 0 ? 4 : family;
-        for (const PoolRegion& pr : p->regions) {
-          for (const Member& m : fam == 6 ? pr.v6 : pr.v4) {
+        for (const gslb::PoolRegion& pr : p->regions) {
+          for (const gslb::Member& m : fam == 6 ? pr.v6 : pr.v4) {
             if (m.target < 0) continue;
             const health::TargetHealth& th = hv->targets[static_cast<std::size_t>(m.target)];
             const std::string rn = g.regions[pr.region].name;
@@ -246,7 +246,7 @@ std::string explain(const ServingSnapshot& snap, const ExplainRequest& req, bool
     }
     // Candidates passed over because they cannot answer this type.
     for (std::uint8_t i = 0; i < d.candidates && d.chosen; ++i) {
-      const PoolRegion& pr = answering.regions[d.order[i]];
+      const gslb::PoolRegion& pr = answering.regions[d.order[i]];
       if (&pr == d.chosen) break;
       const std::string& rn = g.regions[pr.region].name;
       const bool drained =
@@ -260,13 +260,13 @@ std::string explain(const ServingSnapshot& snap, const ExplainRequest& req, bool
     }
     // Operator overrides that touch these pools.
     if (hv) {
-      for (const Pool* p : pools)
-        for (const PoolRegion& pr : p->regions) {
+      for (const gslb::Pool* p : pools)
+        for (const gslb::PoolRegion& pr : p->regions) {
           if (pr.region < hv->regionDrained.size() && hv->regionDrained[pr.region]) {
             t << "drained:  region " << g.regions[pr.region].name << "\n";
             j["drained"].push_back(g.regions[pr.region].name);
           }
-          for (const Member& m : family == 6 ? pr.v6 : pr.v4) {
+          for (const gslb::Member& m : family == 6 ? pr.v6 : pr.v4) {
             if (m.id < hv->memberDrained.size() && hv->memberDrained[m.id]) {
               t << "drained:  member " << g.memberNames[m.id] << "\n";
               j["drained"].push_back(g.memberNames[m.id]);
@@ -298,7 +298,7 @@ std::string explain(const ServingSnapshot& snap, const ExplainRequest& req, bool
       }
       j["members"] = members;
       t << "\n";
-    } else if (pd.poolAllDown && pd.outcome == PoolOutcome::ServFail) {
+    } else if (pd.poolAllDown && pd.outcome == gslb::PoolOutcome::ServFail) {
       t << "chosen:   nothing (all_down servfail): SERVFAIL\n";
       j["chosen_region"] = nullptr;
     } else if (pd.poolAllDown && !pd.fellBack) {
@@ -319,7 +319,7 @@ std::string explain(const ServingSnapshot& snap, const ExplainRequest& req, bool
     else if (d.allDown)
       t << "health:   no region has enough members up: all_down "
         << (d.failedOpen ? "fail_open" : "applies") << "\n";
-    t << "outcome:  " << outcomeName(pd.outcome) << "\n";
+    t << "outcome:  " << gslb::outcomeName(pd.outcome) << "\n";
     t << "ttl:      " << pd.ttl
       << (d.ttlCapped ? " (capped: a region ranked ahead of the answer, or a member of it, is "
                         "in transition; the time until its health could change)"
@@ -330,7 +330,7 @@ std::string explain(const ServingSnapshot& snap, const ExplainRequest& req, bool
       << (client.fromEcs ? "" : " (no ECS used: the answer is not tied to a client subnet)")
       << "\n";
     j["outcome"] = outcomeName(pd.outcome);
-    j["rcode"] = pd.outcome == PoolOutcome::ServFail ? "SERVFAIL" : "NOERROR";
+    j["rcode"] = pd.outcome == gslb::PoolOutcome::ServFail ? "SERVFAIL" : "NOERROR";
     j["answer_pool"] = answering.name;
     j["fell_back"] = pd.fellBack;
     j["fenced"] = d.fenced;
@@ -355,12 +355,12 @@ std::string explain(const ServingSnapshot& snap, const ExplainRequest& req, bool
   return req.json ? j.dump(2) + "\n" : t.str();
 }
 
-std::shared_ptr<const health::HealthView> healthFromStore(health::Store& store, const Gslb& gslb,
+std::shared_ptr<const health::HealthView> healthFromStore(health::Store& store, const gslb::Gslb& gslb,
                                                           std::string* err) {
   return healthFromStore(store, gslb, SteadyClock().unixSeconds(), err);
 }
 
-std::shared_ptr<const health::HealthView> healthFromStore(health::Store& store, const Gslb& gslb,
+std::shared_ptr<const health::HealthView> healthFromStore(health::Store& store, const gslb::Gslb& gslb,
                                                           std::int64_t nowUnix, std::string* err) {
   auto view = std::make_shared<health::HealthView>();
   view->forConfig = &gslb;
@@ -407,7 +407,7 @@ std::shared_ptr<const health::HealthView> healthFromStore(health::Store& store, 
   std::vector<health::OverrideRecord> overrides;
   if (!store.allOverrides(overrides, err)) return nullptr;
   for (const auto& o : overrides)
-    if (o.expiresUnix == 0 || o.expiresUnix > nowUnix) applyOverride(*view, gslb, o);
+    if (o.expiresUnix == 0 || o.expiresUnix > nowUnix) gslb::applyOverride(*view, gslb, o);
   return view;
 }
 

@@ -66,7 +66,7 @@ HealthRunner::~HealthRunner() {
   stop();
 }
 
-bool HealthRunner::memberUp(const Member& m) const {
+bool HealthRunner::memberUp(const gslb::Member& m) const {
   if (m.target < 0 || static_cast<std::size_t>(m.target) >= targetOf_.size()) return true;
   const health::State st =
       scheduler_.tracker(targetOf_[static_cast<std::size_t>(m.target)]).state();
@@ -114,7 +114,7 @@ void HealthRunner::failoverChanged(std::size_t p, bool saved) {
 // One operator command: the new state is computed on a copy, stored with its
 // audit record, and only then put in force.
 void HealthRunner::apply(Command& c) {
-  const Gslb& g = *base_->gslb;
+  const gslb::Gslb& g = *base_->gslb;
   const TimePoint now = clock_.now();
   for (std::size_t p = 0; p < g.pools.size(); ++p) {
     if (g.pools[p].name != c.pool || !failover_[p]) continue;
@@ -157,17 +157,17 @@ void HealthRunner::updateFailover() {
     std::lock_guard lock(failoverMu_);
     commands.swap(commands_);
   }
-  const Gslb& g = *base_->gslb;
+  const gslb::Gslb& g = *base_->gslb;
   const TimePoint now = clock_.now();
   for (Command& c : commands) apply(c);
   std::vector<health::RegionAvailability> avail;
   for (std::size_t p = 0; p < g.pools.size(); ++p) {
     if (!failover_[p]) continue;
-    const Pool& pool = g.pools[p];
+    const gslb::Pool& pool = g.pools[p];
     avail.assign(pool.regions.size(), {});
     for (std::size_t r = 0; r < pool.regions.size(); ++r)
       for (const auto* ms : {&pool.regions[r].v4, &pool.regions[r].v6})
-        for (const Member& m : *ms) {
+        for (const gslb::Member& m : *ms) {
           if (m.weight == 0) continue;
           ++avail[r].total;
           if (memberUp(m)) ++avail[r].up;
@@ -181,7 +181,7 @@ void HealthRunner::updateFailover() {
 
 // What failoverStates() returns: every pool with a rule, as last saved.
 void HealthRunner::publishStates() {
-  const Gslb& g = *base_->gslb;
+  const gslb::Gslb& g = *base_->gslb;
   std::vector<health::FailoverRecord> states;
   for (std::size_t p = 0; p < g.pools.size(); ++p)
     if (failover_[p])
@@ -237,7 +237,7 @@ void HealthRunner::adopt(std::shared_ptr<const ServingSnapshot> snap) {
   ++configGeneration_;
   // Failover controllers: state carries over by pool and region name (from a
   // previous config, else from the store).
-  const Gslb& g = *base_->gslb;
+  const gslb::Gslb& g = *base_->gslb;
   failover_.assign(g.pools.size(), std::nullopt);
   for (std::size_t p = 0; p < g.pools.size(); ++p) {
     if (!g.pools[p].failover) continue;
@@ -294,7 +294,7 @@ std::shared_ptr<const health::HealthView> HealthRunner::buildView() const {
     h.load = t.load() ? static_cast<float>(*t.load()) : -1.0f;
   }
   if (admin_)
-    for (const auto& o : admin_->overrides()) applyOverride(*view, *base_->gslb, o);
+    for (const auto& o : admin_->overrides()) gslb::applyOverride(*view, *base_->gslb, o);
   return view;
 }
 

@@ -93,7 +93,7 @@ class HealthRunner {
     std::promise<CommandResult> done;
   };
   void apply(Command& c);
-  bool memberUp(const Member& m) const;
+  bool memberUp(const gslb::Member& m) const;
   void persist(health::TargetId id, const health::ProbeResult* r);
 
   SnapshotHolder& holder_;

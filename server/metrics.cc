@@ -302,14 +302,14 @@ std::string Metrics::render(const ServingSnapshot& snap, const MetricsExtras& x)
            n);
 
   // Health as the workers see it now.
-  const Gslb& g = *snap.gslb;
+  const gslb::Gslb& g = *snap.gslb;
   const health::HealthView* hv =
       snap.health && snap.health->forConfig == &g ? snap.health.get() : nullptr;
   std::string upLines, drainLines, loadLines;
-  for (const Pool& p : g.pools)
-    for (const PoolRegion& pr : p.regions)
+  for (const gslb::Pool& p : g.pools)
+    for (const gslb::PoolRegion& pr : p.regions)
       for (const auto* ms : {&pr.v4, &pr.v6})
-        for (const Member& m : *ms) {
+        for (const gslb::Member& m : *ms) {
           const std::string l = "{" + label("pool", p.name) + "," +
                                 label("region", g.regions[pr.region].name) + "," +
                                 label("member", g.memberNames[m.id]) + "} ";

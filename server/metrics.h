@@ -38,7 +38,7 @@ struct QueryCounters {
 };
 
 // A (pool, region, member) answer counter's labels.
-using MemberCellName = MemberCell;
+using MemberCellName = gslb::MemberCell;
 
 // Totals by name, summed over rows and config generations.
 struct AnswerTotals {

@@ -65,7 +65,7 @@ void QueryLogSink::offer(const ServingSnapshot& snap, std::span<const std::uint8
   r.qtype = q.qtype;
   r.rcode = facts.rcode;
   r.pool[0] = r.region[0] = '\0';
-  const Gslb& g = *snap.gslb;
+  const gslb::Gslb& g = *snap.gslb;
   if (facts.pool >= 0 && static_cast<std::size_t>(facts.pool) < g.pools.size())
     copyName(r.pool, g.pools[static_cast<std::size_t>(facts.pool)].name);
   if (facts.region >= 0 && static_cast<std::size_t>(facts.region) < g.regions.size())

@@ -20,7 +20,7 @@ zones::RRset txtSet(const std::string& s) {
 
 std::shared_ptr<const ServingSnapshot> buildSnapshot(const config::ServerConfig& cfg,
                                                      ErrorList& errors) {
-  auto gslb = Gslb::build(cfg.gslb, errors);
+  auto gslb = gslb::Gslb::build(cfg.gslb, errors);
   auto zs = zones::loadZones(cfg, errors);
   if (!zs || !gslb) return nullptr;
   auto snap = std::make_shared<ServingSnapshot>();

@@ -114,7 +114,7 @@ struct Fixture {
     return -1;
   }
   std::shared_ptr<const ServingSnapshot> with(const Health& h) const {
-    const Gslb& g = *base->gslb;
+    const gslb::Gslb& g = *base->gslb;
     auto hv = std::make_shared<health::HealthView>();
     hv->forConfig = &g;
     hv->targets.resize(g.probes.size());
@@ -135,9 +135,9 @@ struct Fixture {
       t.changeInSec = kDownIn;
     }
     for (const char* r : h.drainedRegions)
-      applyOverride(*hv, g, {"", "region_drain", r, "", 0, 0, 0, ""});
+      gslb::applyOverride(*hv, g, {"", "region_drain", r, "", 0, 0, 0, ""});
     for (const char* m : h.drainedMembers)
-      applyOverride(*hv, g, {"", "member_drain", m, "", 0, 0, 0, ""});
+      gslb::applyOverride(*hv, g, {"", "member_drain", m, "", 0, 0, 0, ""});
     auto s = std::make_shared<ServingSnapshot>(*base);
     s->health = hv;
     return s;
@@ -422,7 +422,7 @@ TEST_CASE("decidePool: the engine and explain give the same decision, case by ca
 
 TEST_CASE("explain beside a server: drains, expiry and failover from the state database") {
   Fixture f;
-  const Gslb& g = *f.base->gslb;
+  const gslb::Gslb& g = *f.base->gslb;
   health::MemStore store;
   const std::int64_t now = 1700000000;
   auto drain = [&](const char* kind, const char* target, std::int64_t expires) {
@@ -463,14 +463,14 @@ TEST_CASE("explain beside a server: drains, expiry and failover from the state d
 
 TEST_CASE("clientFor: ECS when the policy uses it and the prefix is not 0") {
   Fixture f;
-  const Gslb& g = *f.base->gslb;
+  const gslb::Gslb& g = *f.base->gslb;
   const IpAddress resolver = *IpAddress::parse("203.0.113.53");
   const std::uint8_t v4[] = {198, 51, 100, 0};
-  Policy noEcs = g.policies[0];
+  gslb::Policy noEcs = g.policies[0];
   noEcs.ecs = false;
   struct C {
     const char* what;
-    const Policy* policy;
+    const gslb::Policy* policy;
     std::uint16_t family;
     std::uint8_t source;
     const char* address;
@@ -484,7 +484,7 @@ TEST_CASE("clientFor: ECS when the policy uses it and the prefix is not 0") {
   for (const auto& c : cases) {
     const std::string what = c.what;
     CAPTURE(what);
-    Client cl = clientFor(*c.policy, resolver, c.family, c.source, v4);
+    gslb::Client cl = clientFor(*c.policy, resolver, c.family, c.source, v4);
     CHECK(cl.address.str() == c.address);
     CHECK(cl.fromEcs == c.fromEcs);
     CHECK(cl.sourcePrefix == (c.fromEcs ? c.source : 32));
@@ -537,14 +537,14 @@ TEST_CASE("counters: all-down answers and fallbacks count unanswered; records co
 
 TEST_CASE("regionAnswerTtl and healthCapsTtl: the TTLs /v1/status reports") {
   Fixture f;
-  const Gslb& g = *f.base->gslb;
+  const gslb::Gslb& g = *f.base->gslb;
   auto poolNamed = [&](const char* n) -> std::size_t {
     for (std::size_t i = 0; i < g.pools.size(); ++i)
       if (g.pools[i].name == n) return i;
     FAIL("no pool " << n);
     return 0;
   };
-  const Pool& one = g.pools[poolNamed("one")];  // eu: 198.51.100.60, .61; us: 192.0.2.60
+  const gslb::Pool& one = g.pools[poolNamed("one")];  // eu: 198.51.100.60, .61; us: 192.0.2.60
   struct C {
     const char* what;
     Health health;
@@ -561,12 +561,12 @@ TEST_CASE("regionAnswerTtl and healthCapsTtl: the TTLs /v1/status reports") {
     const std::string what = c.what;
     CAPTURE(what);
     auto snap = f.with(c.health);
-    CHECK(regionAnswerTtl(g, one, 0, snap->health.get()) == c.eu);
-    CHECK(regionAnswerTtl(g, one, 1, snap->health.get()) == 30);
+    CHECK(gslb::regionAnswerTtl(g, one, 0, snap->health.get()) == c.eu);
+    CHECK(gslb::regionAnswerTtl(g, one, 1, snap->health.get()) == 30);
   }
-  CHECK(regionAnswerTtl(g, one, 0, nullptr) == 30);  // no health yet
-  CHECK(healthCapsTtl(g, poolNamed("web")));
-  CHECK(healthCapsTtl(g, poolNamed("spare")));        // a fallback: the policy of the pool it backs
-  CHECK_FALSE(healthCapsTtl(g, poolNamed("fo")));     // failover + first_n: no up step
-  CHECK_FALSE(healthCapsTtl(g, poolNamed("names")));  // CNAME pool
+  CHECK(gslb::regionAnswerTtl(g, one, 0, nullptr) == 30);  // no health yet
+  CHECK(gslb::healthCapsTtl(g, poolNamed("web")));
+  CHECK(gslb::healthCapsTtl(g, poolNamed("spare")));        // a fallback: the policy of the pool it backs
+  CHECK_FALSE(gslb::healthCapsTtl(g, poolNamed("fo")));     // failover + first_n: no up step
+  CHECK_FALSE(gslb::healthCapsTtl(g, poolNamed("names")));  // CNAME pool
 }

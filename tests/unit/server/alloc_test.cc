@@ -172,7 +172,7 @@ TEST_CASE("all_down, fallback, fences, drains and the answer counters allocate n
   })");
   // Region eu drained, one member failing checks, the fb and sf members down.
   auto view = std::make_shared<health::HealthView>();
-  const server::Gslb& g = *base->gslb;
+  const gslb::Gslb& g = *base->gslb;
   view->forConfig = &g;
   view->targets.resize(g.probes.size());
   for (std::size_t i = 0; i < g.probes.size(); ++i) {
@@ -183,7 +183,7 @@ TEST_CASE("all_down, fallback, fences, drains and the answer counters allocate n
     t.changeInSec = 3;
     if (a == "192.0.2.1") t.steady = false;
   }
-  server::applyOverride(*view, g, {"", "region_drain", "eu", "", 0, 0, 0, ""});
+  gslb::applyOverride(*view, g, {"", "region_drain", "eu", "", 0, 0, 0, ""});
   auto snap = std::make_shared<server::ServingSnapshot>(*base);
   snap->health = view;
 
