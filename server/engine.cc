@@ -420,8 +420,8 @@ struct Builder {
     facts.binding = node.binding;
     gslb::PoolQuery pq;
     pq.binding = static_cast<std::uint32_t>(node.binding);
-    pq.client =
-        gslb::clientFor(g.policies[b.policy], source, q.ecs ? q.ecsFamily : 0, q.ecsSource, q.ecsAddress);
+    pq.client = gslb::clientFor(g.policies[b.policy], source, q.ecs ? q.ecsFamily : 0, q.ecsSource,
+                                q.ecsAddress);
     pq.qtype = q.qtype;
     pq.qname = q.qname.span();
     pq.queryId = q.id;

@@ -76,8 +76,7 @@ std::string explain(const ServingSnapshot& snap, const ExplainRequest& req, bool
                                           : " (resolver address, no ECS)");
   j["query"] = {{"name", name::toText(name::asSpan(*qname))}, {"type", dns::typeToText(qtype)}};
   j["client"] = clientText;
-  t << "query:    " << name::toText(name::asSpan(*qname)) << " " << dns::typeToText(qtype)
-    << "\n";
+  t << "query:    " << name::toText(name::asSpan(*qname)) << " " << dns::typeToText(qtype) << "\n";
   t << "client:   " << clientText << "\n";
 
   // Run the real engine first: it says whether (and through which binding,
@@ -102,7 +101,7 @@ std::string explain(const ServingSnapshot& snap, const ExplainRequest& req, bool
     gslb::PoolQuery pq;
     pq.binding = static_cast<std::uint32_t>(facts.binding);
     pq.client = gslb::clientFor(policy, source, req.clientIsEcs ? (ecsAddr.family == 4 ? 1 : 2) : 0,
-                          req.clientIsEcs ? req.client.length : 0, ecsAddr.bytes);
+                                req.clientIsEcs ? req.client.length : 0, ecsAddr.bytes);
     pq.qtype = qtype;
     pq.qname = name::asSpan(*qname);
     pq.queryId = kExplainId;
@@ -355,12 +354,14 @@ std::string explain(const ServingSnapshot& snap, const ExplainRequest& req, bool
   return req.json ? j.dump(2) + "\n" : t.str();
 }
 
-std::shared_ptr<const health::HealthView> healthFromStore(health::Store& store, const gslb::Gslb& gslb,
+std::shared_ptr<const health::HealthView> healthFromStore(health::Store& store,
+                                                          const gslb::Gslb& gslb,
                                                           std::string* err) {
   return healthFromStore(store, gslb, SteadyClock().unixSeconds(), err);
 }
 
-std::shared_ptr<const health::HealthView> healthFromStore(health::Store& store, const gslb::Gslb& gslb,
+std::shared_ptr<const health::HealthView> healthFromStore(health::Store& store,
+                                                          const gslb::Gslb& gslb,
                                                           std::int64_t nowUnix, std::string* err) {
   auto view = std::make_shared<health::HealthView>();
   view->forConfig = &gslb;

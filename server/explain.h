@@ -31,9 +31,11 @@ std::string explain(const ServingSnapshot& snap, const ExplainRequest& req, bool
 // operator overrides (drains, pushed loads) that have not expired at
 // `nowUnix` (the 2-argument form: now). Null, with `err` set, when the
 // overrides cannot be read: an explain without them would be wrong.
-std::shared_ptr<const health::HealthView> healthFromStore(health::Store& store, const gslb::Gslb& gslb,
+std::shared_ptr<const health::HealthView> healthFromStore(health::Store& store,
+                                                          const gslb::Gslb& gslb,
                                                           std::string* err = nullptr);
-std::shared_ptr<const health::HealthView> healthFromStore(health::Store& store, const gslb::Gslb& gslb,
+std::shared_ptr<const health::HealthView> healthFromStore(health::Store& store,
+                                                          const gslb::Gslb& gslb,
                                                           std::int64_t nowUnix,
                                                           std::string* err = nullptr);
 

@@ -20,7 +20,7 @@ struct ServingSnapshot {
   // TXT RRsets for CHAOS queries (version.bind, id.server); no records = REFUSED.
   zones::RRset chaosVersion;
   zones::RRset chaosIdentity;
-  std::shared_ptr<const gslb::Gslb> gslb;                  // pools, policies, geo data; never null
+  std::shared_ptr<const gslb::Gslb> gslb;            // pools, policies, geo data; never null
   std::shared_ptr<const health::HealthView> health;  // may be null: everything up
   config::RrlConfig rrl;  // response rate limiting limits (the table lives in the server)
   // Answers by pool, region and member of this config (bumped by the workers;

@@ -57,7 +57,8 @@ void checkPartialConfig(const config::ServerConfig& cfg, ErrorList& errors) {
     copy.regions.clear();
     geo.nets.push_back(std::move(copy));
   }
-  if (!geo.databases.empty() || geo.asnDatabase || !geo.nets.empty()) gslb::Gslb::build(geo, errors);
+  if (!geo.databases.empty() || geo.asnDatabase || !geo.nets.empty())
+    gslb::Gslb::build(geo, errors);
 }
 
 // access(2) with the effective ids (what open(2) will use).

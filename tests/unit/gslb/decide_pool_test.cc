@@ -566,7 +566,7 @@ TEST_CASE("regionAnswerTtl and healthCapsTtl: the TTLs /v1/status reports") {
   }
   CHECK(gslb::regionAnswerTtl(g, one, 0, nullptr) == 30);  // no health yet
   CHECK(gslb::healthCapsTtl(g, poolNamed("web")));
-  CHECK(gslb::healthCapsTtl(g, poolNamed("spare")));        // a fallback: the policy of the pool it backs
+  CHECK(gslb::healthCapsTtl(g, poolNamed("spare")));  // a fallback: the policy of the pool it backs
   CHECK_FALSE(gslb::healthCapsTtl(g, poolNamed("fo")));     // failover + first_n: no up step
   CHECK_FALSE(gslb::healthCapsTtl(g, poolNamed("names")));  // CNAME pool
 }
