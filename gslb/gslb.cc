@@ -11,29 +11,6 @@
 
 namespace geodns::gslb {
 
-const char* stepName(StepKind k) noexcept {
-  switch (k) {
-    case StepKind::GeoMap:
-      return "geo_map";
-    case StepKind::Nearest:
-      return "nearest";
-    case StepKind::FirstN:
-      return "first_n";
-    case StepKind::Weighted:
-      return "weighted";
-    case StepKind::Up:
-      return "up";
-    case StepKind::ShedLoad:
-      return "shed_load";
-    case StepKind::Latency:
-      return "latency";
-    case StepKind::CapacityWeighted:
-      return "capacity_weighted";
-    case StepKind::Failover:
-      return "failover";
-  }
-  return "?";
-}
 
 std::shared_ptr<const Gslb> Gslb::build(const config::GslbConfig& cfg, ErrorList& errors,
                                         std::vector<std::string>* skipped) {

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "config/config.h"
+#include "config/steps.h"
 #include "core/ip.h"
 #include "core/result.h"
 #include "core/wire/name.h"
@@ -61,18 +62,8 @@ struct Pool {
   std::vector<PoolRegion> regions;               // config order = the default order
 };
 
-enum class StepKind : std::uint8_t {
-  GeoMap,
-  Nearest,
-  FirstN,
-  Weighted,
-  Up,
-  ShedLoad,
-  Latency,
-  CapacityWeighted,
-  Failover
-};
-const char* stepName(StepKind k) noexcept;
+using config::StepKind;  // config/steps.h: names and properties of each kind
+using config::stepName;
 
 struct Step {
   StepKind kind = StepKind::Weighted;
