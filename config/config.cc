@@ -420,15 +420,20 @@ void parseHttpChecks(Ctx& c, const json& v, const std::string& p, ProbeConfig& p
 // "name", "qtype", "rcode" and "expect_answer" of a dns probe.
 void parseDnsChecks(Ctx& c, const json& v, const std::string& p, ProbeConfig& pr) {
   getString(c, v, "name", p, pr.dnsName, false);
-  getString(c, v, "qtype", p, pr.dnsType, false);
-  getString(c, v, "rcode", p, pr.dnsRcode, false);
+  std::string qtype = "A", rcode = "NOERROR";
+  getString(c, v, "qtype", p, qtype, false);
+  getString(c, v, "rcode", p, rcode, false);
   if (pr.type == ProbeType::Dns && pr.dnsName.empty())
     c.err(p + "/name", "a dns probe needs the name to query");
   if (!pr.dnsName.empty() && !name::fromText(pr.dnsName))
     c.err(p + "/name", "not a valid domain name");
-  if (dns::typeFromText(pr.dnsType) == 0) c.err(p + "/qtype", "unknown type '" + pr.dnsType + "'");
-  if (dnsRcodeFromText(pr.dnsRcode) < 0)
+  pr.dnsType = dns::typeFromText(qtype);
+  if (pr.dnsType == 0) c.err(p + "/qtype", "unknown type '" + qtype + "'");
+  const int rc = dnsRcodeFromText(rcode);
+  if (rc < 0)
     c.err(p + "/rcode", "must be NOERROR, FORMERR, SERVFAIL, NXDOMAIN, NOTIMP or REFUSED");
+  else
+    pr.dnsRcode = static_cast<std::uint8_t>(rc);
   getBool(c, v, "expect_answer", p, pr.dnsExpectAnswer);
 }
 

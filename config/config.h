@@ -157,7 +157,9 @@ struct ProbeConfig {
   std::vector<std::pair<int, int>> expectStatus;  // empty = 200-399
   bool tlsVerify = true;
   std::string loadHeader, loadJsonPointer;
-  std::string dnsName, dnsType = "A", dnsRcode = "NOERROR";
+  std::string dnsName;
+  std::uint16_t dnsType = 1;  // "qtype", a type mnemonic (A)
+  std::uint8_t dnsRcode = 0;  // "rcode", NOERROR..REFUSED (dnsRcodeFromText)
   bool dnsExpectAnswer = false;
   std::uint32_t intervalMs = 1000, timeoutMs = 1000, rise = 2, fall = 3, staleAfter = 3;
   double jitter = 0.1;

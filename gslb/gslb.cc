@@ -72,7 +72,7 @@ std::shared_ptr<const Gslb> Gslb::build(const config::GslbConfig& cfg, ErrorList
     std::string where;
     for (const auto& d : cfg.databases)
       if (e.message.rfind(d.file + ":", 0) == 0) where = d.where + "/file";
-    if (cfg.asnDatabase && e.message.rfind(cfg.asnDatabase->file + ":", 0) == 0)
+    if (where.empty() && cfg.asnDatabase && e.message.rfind(cfg.asnDatabase->file + ":", 0) == 0)
       where = cfg.asnDatabase->where + "/file";
     errors.add(where, e.message);
   }
@@ -119,8 +119,8 @@ std::shared_ptr<const Gslb> Gslb::build(const config::GslbConfig& cfg, ErrorList
     s.loadHeader = pc.loadHeader;
     s.loadJsonPointer = pc.loadJsonPointer;
     s.dnsName = pc.dnsName;
-    s.dnsType = dns::typeFromText(pc.dnsType);
-    s.dnsRcode = config::dnsRcodeFromText(pc.dnsRcode);
+    s.dnsType = pc.dnsType;
+    s.dnsRcode = pc.dnsRcode;
     s.dnsExpectAnswer = pc.dnsExpectAnswer;
     s.interval = std::chrono::milliseconds(pc.intervalMs);
     s.timeout = std::chrono::milliseconds(pc.timeoutMs);

@@ -78,8 +78,10 @@ struct EnumField {
 };
 
 const std::string kListen = R"("listen": ["127.0.0.1:53"])";
-const std::string kPool = R"("regions": {"r1": {}, "r2": {}}, "pools": {"p": {"regions": {
-    "r1": {"members": [{"address": "192.0.2.1"}]}, "r2": {"members": [{"address": "192.0.2.2"}]}})";
+// One line, so that every error is on line 1.
+const std::string kPool =
+    R"("regions": {"r1": {}, "r2": {}}, "pools": {"p": {"regions": {)"
+    R"("r1": {"members": [{"address": "192.0.2.1"}]}, "r2": {"members": [{"address": "192.0.2.2"}]}})";
 
 std::vector<EnumField> enumFields() {
   return {
@@ -218,4 +220,35 @@ TEST_CASE("enum defaults when the key is absent") {
   CHECK(cfg->gslb.pools[0].failback == config::Failback::Auto);
   CHECK_FALSE(cfg->log.format);
   CHECK_FALSE(cfg->log.level);
+}
+
+TEST_CASE("dns probe qtype and rcode are parsed to numbers once") {
+  struct Case {
+    const char* qtype;
+    const char* rcode;
+    std::uint16_t type;
+    std::uint8_t rc;
+  };
+  const Case cases[] = {{"A", "NOERROR", 1, 0},     {"AAAA", "NXDOMAIN", 28, 3},
+                        {"TXT", "SERVFAIL", 16, 2}, {"SOA", "REFUSED", 6, 5},
+                        {"MX", "FORMERR", 15, 1},   {"NS", "NOTIMP", 2, 4}};
+  for (const auto& c : cases) {
+    CAPTURE(std::string(c.qtype));
+    ErrorList errors;
+    auto cfg = config::parseConfig(
+        "{" + kListen + R"(, "probes": {"pr": {"type": "dns", "name": "x.test", "qtype": ")" +
+            c.qtype + R"(", "rcode": ")" + c.rcode + "\"}}}",
+        "c.json", errors);
+    CHECK(errors.str() == "");
+    REQUIRE(cfg);
+    CHECK(cfg->gslb.probes[0].dnsType == c.type);
+    CHECK(cfg->gslb.probes[0].dnsRcode == c.rc);
+  }
+  ErrorList errors;
+  auto cfg = config::parseConfig(
+      "{" + kListen + R"(, "probes": {"pr": {"type": "dns", "name": "x.test"}}})", "c.json",
+      errors);
+  REQUIRE(cfg);
+  CHECK(cfg->gslb.probes[0].dnsType == 1);   // A
+  CHECK(cfg->gslb.probes[0].dnsRcode == 0);  // NOERROR
 }

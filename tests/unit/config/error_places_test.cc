@@ -45,6 +45,13 @@ TEST_CASE("errors name their exact place") {
       {"pool all_down",
        R"({"listen": ["127.0.0.1:53"], "regions": {"r1": {}}, "pools": {"p": {"all_down": "never", "regions": {"r1": {"cname": "a.test"}}}}})",
        "\"never\"", "/pools/p/all_down", "must be fail_open, fallback, nodata or servfail"},
+      {"probe qtype",
+       R"({"listen": ["127.0.0.1:53"], "probes": {"pr": {"type": "dns", "name": "x.test", "qtype": "AX"}}})",
+       "\"AX\"", "/probes/pr/qtype", "unknown type 'AX'"},
+      {"probe rcode",
+       R"({"listen": ["127.0.0.1:53"], "probes": {"pr": {"type": "dns", "name": "x.test", "rcode": "BADKEY"}}})",
+       "\"BADKEY\"", "/probes/pr/rcode",
+       "must be NOERROR, FORMERR, SERVFAIL, NXDOMAIN, NOTIMP or REFUSED"},
   };
   for (const auto& c : cases) {
     CAPTURE(std::string(c.what));
