@@ -221,7 +221,6 @@ std::shared_ptr<const Gslb> Gslb::build(const config::GslbConfig& cfg, ErrorList
       if (sc.kind == StepKind::GeoMap) {
         st.kind = StepKind::GeoMap;
         st.fence = sc.fence;
-        pol.usesLocation = true;
         for (const auto& [key, regions] : sc.map) {
           std::vector<RegionId> ids;
           for (const auto& r : regions) ids.push_back(regionIds[r]);
@@ -256,7 +255,6 @@ std::shared_ptr<const Gslb> Gslb::build(const config::GslbConfig& cfg, ErrorList
         }
       } else if (sc.kind == StepKind::Nearest) {
         st.kind = StepKind::Nearest;
-        pol.usesLocation = true;
         st.biasKm.assign(g->regions.size(), 0.0);
         for (const auto& [r, km] : sc.biasKm) st.biasKm[regionIds[r]] = km;
       } else if (sc.kind == StepKind::Up) {
