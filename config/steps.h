@@ -21,22 +21,41 @@ enum class StepKind : std::uint8_t {
   Failover
 };
 
+// How the members of the chosen region are picked. A policy picks the
+// strongest rule any of its steps asks for (Capacity > Weighted > First).
+enum class PickRule : std::uint8_t {
+  First,     // the first max_answers eligible members, in config order
+  Weighted,  // weighted sampling by configured weight, reproducible per client
+  Capacity,  // weighted by weight x load factor x health
+};
+
+// What explain shows beside each region after the step (Trace::StepLog::metric).
+enum class StepMetric : std::uint8_t { None, Km, Ms };
+
 struct StepInfo {
   StepKind kind;
   std::string_view name;  // as written in the config and shown by explain
   bool usesLocation;      // its outcome depends on where the client is
+  PickRule pick;          // the pick rule the step asks for (First: none)
+  bool requiresUp;        // members must be up to be picked (when the step kept a region)
+  bool capsTtl;  // over an address pool, health caps the answer's TTL (time until it could change)
+  StepMetric metric;  // per-region figure the step logs for explain
 };
 
 inline constexpr std::array kSteps{
-    StepInfo{StepKind::GeoMap, "geo_map", true},
-    StepInfo{StepKind::Nearest, "nearest", true},
-    StepInfo{StepKind::FirstN, "first_n", false},
-    StepInfo{StepKind::Weighted, "weighted", false},
-    StepInfo{StepKind::Up, "up", false},
-    StepInfo{StepKind::ShedLoad, "shed_load", false},
-    StepInfo{StepKind::Latency, "latency", false},
-    StepInfo{StepKind::CapacityWeighted, "capacity_weighted", false},
-    StepInfo{StepKind::Failover, "failover", false},
+    StepInfo{StepKind::GeoMap, "geo_map", true, PickRule::First, false, false, StepMetric::None},
+    StepInfo{StepKind::Nearest, "nearest", true, PickRule::First, false, false, StepMetric::Km},
+    StepInfo{StepKind::FirstN, "first_n", false, PickRule::First, false, false, StepMetric::None},
+    StepInfo{StepKind::Weighted, "weighted", false, PickRule::Weighted, false, false,
+             StepMetric::None},
+    StepInfo{StepKind::Up, "up", false, PickRule::First, true, true, StepMetric::None},
+    StepInfo{StepKind::ShedLoad, "shed_load", false, PickRule::First, false, false,
+             StepMetric::None},
+    StepInfo{StepKind::Latency, "latency", false, PickRule::First, false, false, StepMetric::Ms},
+    StepInfo{StepKind::CapacityWeighted, "capacity_weighted", false, PickRule::Capacity, false,
+             false, StepMetric::None},
+    StepInfo{StepKind::Failover, "failover", false, PickRule::First, false, false,
+             StepMetric::None},
 };
 
 // The table is indexed by the enum.
@@ -51,7 +70,9 @@ constexpr const StepInfo& stepInfo(StepKind k) noexcept {
   return kSteps[static_cast<std::size_t>(k)];
 }
 
-constexpr const char* stepName(StepKind k) noexcept { return stepInfo(k).name.data(); }
+constexpr const char* stepName(StepKind k) noexcept {
+  return stepInfo(k).name.data();
+}
 
 constexpr std::optional<StepKind> stepFromName(std::string_view name) noexcept {
   for (const auto& s : kSteps)

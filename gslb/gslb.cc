@@ -4,6 +4,8 @@
 #include "zones/zone_file.h"
 
 #include <algorithm>
+#include <array>
+#include <atomic>
 #include <cctype>
 #include <cstring>
 #include <map>
@@ -11,6 +13,20 @@
 
 namespace geodns::gslb {
 
+health::ConfigId nextConfigId() noexcept {
+  static std::atomic<std::uint64_t> last{0};
+  return static_cast<health::ConfigId>(last.fetch_add(1, std::memory_order_relaxed) + 1);
+}
+
+void finishPolicy(Policy& policy) noexcept {
+  policy.usesLocation = false;
+  policy.pick = config::PickRule::First;
+  for (const Step& st : policy.steps) {
+    const config::StepInfo& info = config::stepInfo(st.kind);
+    policy.usesLocation = policy.usesLocation || info.usesLocation;
+    if (info.pick > policy.pick) policy.pick = info.pick;
+  }
+}
 
 std::shared_ptr<const Gslb> Gslb::build(const config::GslbConfig& cfg, ErrorList& errors,
                                         std::vector<std::string>* skipped) {
@@ -205,7 +221,6 @@ std::shared_ptr<const Gslb> Gslb::build(const config::GslbConfig& cfg, ErrorList
       if (sc.kind == StepKind::GeoMap) {
         st.kind = StepKind::GeoMap;
         st.fence = sc.fence;
-        pol.usesLocation = true;
         for (const auto& [key, regions] : sc.map) {
           std::vector<RegionId> ids;
           for (const auto& r : regions) ids.push_back(regionIds[r]);
@@ -240,7 +255,6 @@ std::shared_ptr<const Gslb> Gslb::build(const config::GslbConfig& cfg, ErrorList
         }
       } else if (sc.kind == StepKind::Nearest) {
         st.kind = StepKind::Nearest;
-        pol.usesLocation = true;
         st.biasKm.assign(g->regions.size(), 0.0);
         for (const auto& [r, km] : sc.biasKm) st.biasKm[regionIds[r]] = km;
       } else if (sc.kind == StepKind::Up) {
@@ -264,6 +278,7 @@ std::shared_ptr<const Gslb> Gslb::build(const config::GslbConfig& cfg, ErrorList
       }
       pol.steps.push_back(std::move(st));
     }
+    finishPolicy(pol);
     policyIds[pol.name] = static_cast<std::uint32_t>(g->policies.size());
     g->policies.push_back(std::move(pol));
   }
@@ -373,16 +388,39 @@ std::uint32_t transitionCap(const Member& m, const health::HealthView* hv) noexc
   return h && !h->steady ? h->changeInSec : kNoCap;
 }
 
-// One pass of `policy` over `pool`. `hv` is already checked against `g`.
-// `allDown` is the all_down rule in force: the pool's own, or fail_open for a
-// fallback pool (no chains of fallbacks).
-void runPass(const Gslb& g, const Policy& policy, const Pool& pool, const PoolQuery& q,
-             const health::HealthView* hv, AllDown allDown, Decision& d, Trace* trace) noexcept {
-  const Client& client = q.client;
-  const int family = familyFor(pool, q.qtype);
-  bool filterMembers = false;
-  bool shed = false, capacity = false;
+// How the chosen region's members are picked: the policy's rule (from the
+// step table) plus what the steps that ran decided for this query.
+struct PickRules {
+  config::PickRule rule = config::PickRule::First;
+  bool requireUp = false;  // an up step kept regions: only up members are picked
+  bool shed = false;       // a shed_load step: members over the high watermark get nothing
   double shedLow = 0, shedHigh = 1;
+};
+
+// One pass of a policy over one pool: the inputs, the candidate list
+// (`d.order[0, d.candidates)`, pool-region indices, best first) and what the
+// steps leave for the region choice, the member pick and the TTL.
+struct Pass {
+  Pass(const Gslb& g_, const Pool& pool_, const PoolQuery& q_, const health::HealthView* hv_,
+       AllDown allDown_, const NetEntry* net_, Decision& d_) noexcept
+      : g(g_),
+        pool(pool_),
+        q(q_),
+        hv(hv_),
+        allDown(allDown_),
+        family(familyFor(pool_, q_.qtype)),
+        net(net_),
+        d(d_) {}
+  const Gslb& g;
+  const Pool& pool;
+  const PoolQuery& q;
+  const health::HealthView* hv;  // already checked against `g`
+  AllDown allDown;               // the pool's rule, or fail_open for a fallback pool
+  int family;                    // familyFor(pool, q.qtype)
+  const NetEntry* net;           // the operator net the client is in, if any
+  Decision& d;
+  Trace::StepLog* log = nullptr;  // the running step's log (explain only)
+  PickRules pick;
   // The last up step's view: the region order it was given (the policy's
   // preference) and, per entry, the earliest a member in transition could
   // change; the TTL is capped by the regions ranked ahead of the answer.
@@ -390,211 +428,234 @@ void runPass(const Gslb& g, const Policy& policy, const Pool& pool, const PoolQu
   std::uint8_t upCount = 0;
   std::uint8_t upOrder[kMaxPoolRegions];
   std::uint32_t upCap[kMaxPoolRegions];
-  d = Decision{};
-  d.ttl = pool.ttl;  // an up step may cap it
-  d.candidates = static_cast<std::uint8_t>(pool.regions.size());
-  for (std::uint8_t i = 0; i < d.candidates; ++i) d.order[i] = i;
 
-  const NetEntry* net = nullptr;
-  if (policy.usesLocation && g.locator && client.address.family != 0) {
-    d.located = g.locator->locate(client.address, d.location);
-    if (d.location.netEntry >= 0) net = &g.nets[static_cast<std::size_t>(d.location.netEntry)];
-    // The scope is in bits of the family the client address was given in.
-    unsigned scope = d.location.prefix;
-    if (client.address.isV4Mapped()) scope += 96;
-    d.scope = static_cast<std::uint8_t>(std::min<unsigned>(scope, client.sourcePrefix));
+  const std::vector<Member>& members(const PoolRegion& pr) const noexcept {
+    return family == 6 ? pr.v6 : pr.v4;
   }
-  bool weighted = false;
-  for (const Step& st : policy.steps) {
-    Trace::StepLog* log =
-        trace && trace->steps < Trace::kMaxLog ? &trace->log[trace->steps++] : nullptr;
-    if (log) {
-      log->kind = st.kind;
-      for (auto& x : log->metric) x = -1;
+};
+
+// ---- the steps: one function per StepKind, over the candidate list ----
+
+void geoMapStep(Pass& p, const Step& st) noexcept {
+  Decision& d = p.d;
+  const std::vector<RegionId>* list = nullptr;
+  if (p.net && !p.net->regions.empty()) {
+    list = &p.net->regions;
+    d.matched = geo::MatchKind::Net;
+  } else {
+    list = st.map.match(d.location, p.net ? p.net->label : -1, &d.matched);
+  }
+  if (list) {
+    applyRegionList(p.pool, *list, d);
+    if (st.fence) d.fenced = true;
+  }
+  if (p.log) {
+    p.log->matched = d.matched;
+    p.log->logsMatch = true;
+  }
+}
+
+void nearestStep(Pass& p, const Step& st) noexcept {
+  Decision& d = p.d;
+  if (p.net && !p.net->regions.empty()) {
+    applyRegionList(p.pool, p.net->regions, d);
+    if (p.log) {
+      p.log->matched = geo::MatchKind::Net;
+      p.log->logsMatch = true;
     }
-    switch (st.kind) {
-      case StepKind::GeoMap: {
-        const std::vector<RegionId>* list = nullptr;
-        if (net && !net->regions.empty()) {
-          list = &net->regions;
-          d.matched = geo::MatchKind::Net;
-        } else {
-          list = st.map.match(d.location, net ? net->label : -1, &d.matched);
-        }
-        if (list) {
-          applyRegionList(pool, *list, d);
-          if (st.fence) d.fenced = true;
-        }
-        if (log) log->matched = d.matched;
-        break;
-      }
-      case StepKind::Nearest: {
-        if (net && !net->regions.empty()) {
-          applyRegionList(pool, net->regions, d);
-          if (log) log->matched = geo::MatchKind::Net;
-          break;
-        }
-        if (!d.location.hasCoords) break;  // keep the current order
-        double dist[kMaxPoolRegions];
-        for (std::uint8_t i = 0; i < d.candidates; ++i) {
-          const Region& r = g.regions[pool.regions[d.order[i]].region];
-          dist[i] =
-              r.hasCoords
+    return;
+  }
+  if (!d.location.hasCoords) return;  // keep the current order
+  double dist[kMaxPoolRegions];
+  for (std::uint8_t i = 0; i < d.candidates; ++i) {
+    const Region& r = p.g.regions[p.pool.regions[d.order[i]].region];
+    dist[i] = r.hasCoords
                   ? std::max(0.0, geo::distanceKm(d.location.lat, d.location.lon, r.lat, r.lon) +
-                                      st.biasKm[pool.regions[d.order[i]].region])
+                                      st.biasKm[p.pool.regions[d.order[i]].region])
                   : 1e12;  // regions without coordinates go last
-          if (log) log->metric[d.order[i]] = r.hasCoords ? dist[i] : -1;
-        }
-        // Stable insertion sort: ties keep the previous order.
-        for (std::uint8_t i = 1; i < d.candidates; ++i)
-          for (std::uint8_t j = i; j > 0 && dist[j] < dist[j - 1]; --j) {
-            std::swap(dist[j], dist[j - 1]);
-            std::swap(d.order[j], d.order[j - 1]);
-          }
-        break;
-      }
-      case StepKind::FirstN:
-        if (d.candidates > st.n) d.candidates = static_cast<std::uint8_t>(st.n);
-        break;
-      case StepKind::Weighted:
-        weighted = true;
-        break;
-      case StepKind::ShedLoad: {
-        // Members over the high watermark get no answers; a region whose
-        // average load is over it is skipped (spill to the next region),
-        // unless every region is over, when the order is kept.
-        if (pool.isCname) break;
-        shed = true;
-        shedLow = st.low;
-        shedHigh = st.high;
-        std::uint8_t kept[kMaxPoolRegions];
-        std::uint8_t n = 0;
-        for (std::uint8_t i = 0; i < d.candidates; ++i) {
-          const PoolRegion& pr = pool.regions[d.order[i]];
-          double sum = 0;
-          int readings = 0;
-          for (const Member& m : family == 6 ? pr.v6 : pr.v4) {
-            const double load = memberLoad(m, hv);
-            if (load >= 0) {
-              sum += load;
-              ++readings;
-            }
-          }
-          if (readings == 0 || sum / readings < st.high) kept[n++] = d.order[i];
-        }
-        if (n > 0) {
-          std::memcpy(d.order, kept, n);
-          d.candidates = n;
-        } else {
-          shed = false;  // everything is over the watermark: answer rather than shed it all
-        }
-        break;
-      }
-      case StepKind::Latency: {
-        // Regions within slack_ms of the best measured latency first, then the
-        // rest; each group keeps the order it had.
-        if (pool.isCname) break;
-        double lat[kMaxPoolRegions];
-        double best = -1;
-        for (std::uint8_t i = 0; i < d.candidates; ++i) {
-          const PoolRegion& pr = pool.regions[d.order[i]];
-          lat[i] = -1;
-          for (const Member& m : family == 6 ? pr.v6 : pr.v4) {
-            const health::TargetHealth* h = healthOf(m, hv);
-            if (h && h->up && h->latencyMs > 0 && (lat[i] < 0 || h->latencyMs < lat[i]))
-              lat[i] = h->latencyMs;
-          }
-          if (lat[i] >= 0 && (best < 0 || lat[i] < best)) best = lat[i];
-          if (log) log->metric[d.order[i]] = lat[i];  // explain shows it beside the region
-        }
-        if (best < 0) break;  // no latency data: nothing to prefer
-        std::uint8_t out[kMaxPoolRegions];
-        std::uint8_t n = 0;
-        for (std::uint8_t i = 0; i < d.candidates; ++i)
-          if (lat[i] >= 0 && lat[i] <= best + st.slackMs) out[n++] = d.order[i];
-        for (std::uint8_t i = 0; i < d.candidates; ++i)
-          if (!(lat[i] >= 0 && lat[i] <= best + st.slackMs)) out[n++] = d.order[i];
-        std::memcpy(d.order, out, n);
-        break;
-      }
-      case StepKind::CapacityWeighted:
-        capacity = true;
-        weighted = true;
-        break;
-      case StepKind::Failover: {
-        // The active tier first, the other tiers after it in priority order;
-        // regions outside the failover rule are dropped.
-        if (!pool.failover) break;
-        const auto& tiers = pool.failover->tiers;
-        const std::size_t poolIndex = static_cast<std::size_t>(&pool - g.pools.data());
-        std::size_t active = 0;
-        if (hv && poolIndex < hv->activeTier.size() && hv->activeTier[poolIndex] >= 0)
-          active = static_cast<std::size_t>(hv->activeTier[poolIndex]);
-        std::uint8_t out[kMaxPoolRegions];
-        std::uint8_t n = 0;
-        if (active < tiers.size()) out[n++] = static_cast<std::uint8_t>(tiers[active]);
-        for (std::size_t t = 0; t < tiers.size() && n < kMaxPoolRegions; ++t)
-          if (t != active) out[n++] = static_cast<std::uint8_t>(tiers[t]);
-        std::memcpy(d.order, out, n);
-        d.candidates = n;
-        d.healthDependent = true;
-        break;
-      }
-      case StepKind::Up: {
-        if (pool.isCname) break;  // CNAME targets are not probed here
-        d.healthDependent = true;
-        upRan = true;
-        upCount = d.candidates;
-        std::memcpy(upOrder, d.order, d.candidates);
-        std::uint8_t kept[kMaxPoolRegions];
-        std::uint8_t n = 0;
-        for (std::uint8_t i = 0; i < d.candidates; ++i) {
-          const PoolRegion& pr = pool.regions[d.order[i]];
-          const std::vector<Member>& ms = family == 6 ? pr.v6 : pr.v4;
-          std::size_t up = 0, total = 0;
-          upCap[i] = kNoCap;
-          for (const Member& m : ms) {
-            if (m.weight == 0) continue;
-            ++total;
-            if (memberUp(m, hv)) ++up;
-            upCap[i] = std::min(upCap[i], transitionCap(m, hv));
-          }
-          const double need =
-              pool.minHealthy >= 1 ? pool.minHealthy : pool.minHealthy * static_cast<double>(total);
-          if (total > 0 && up > 0 && static_cast<double>(up) >= need) kept[n++] = d.order[i];
-        }
-        if (n == 0) {
-          d.allDown = true;
-          if (allDown == AllDown::FailOpen) {
-            d.failedOpen = true;  // answer as if every member were up
-          } else {
-            d.candidates = 0;
-          }
-        } else {
-          std::memcpy(d.order, kept, n);
-          d.candidates = n;
-          filterMembers = true;
-        }
-        break;
-      }
-    }
-    if (log) {
-      log->count = d.candidates;
-      std::memcpy(log->order, d.order, d.candidates);
-    }
+    if (p.log) p.log->metric[d.order[i]] = r.hasCoords ? dist[i] : -1;
   }
+  // Stable insertion sort: ties keep the previous order.
+  for (std::uint8_t i = 1; i < d.candidates; ++i)
+    for (std::uint8_t j = i; j > 0 && dist[j] < dist[j - 1]; --j) {
+      std::swap(dist[j], dist[j - 1]);
+      std::swap(d.order[j], d.order[j - 1]);
+    }
+}
 
-  // Pick from the best candidate region that can answer this family.
-  // Operator drains apply whatever the policy: a drained region, or one whose
-  // members are all drained, is passed over. When drains leave nothing, the
-  // answer moves to the pool's other regions, unless a fence holds the client
-  // to its list; then the all_down rule decides (fail_open ignores drains).
-  bool useDrains = hv && (!hv->regionDrained.empty() || !hv->memberDrained.empty());
+void firstNStep(Pass& p, const Step& st) noexcept {
+  if (p.d.candidates > st.n) p.d.candidates = static_cast<std::uint8_t>(st.n);
+}
+
+// weighted, capacity_weighted: nothing to do to the candidates; their pick
+// rule (the step table) applies to the chosen region's members.
+void pickRuleStep(Pass&, const Step&) noexcept {}
+
+// Members over the high watermark get no answers; a region whose average
+// load is over it is skipped (spill to the next region), unless every region
+// is over, when the order is kept.
+void shedLoadStep(Pass& p, const Step& st) noexcept {
+  if (p.pool.isCname) return;
+  Decision& d = p.d;
+  p.pick.shed = true;
+  p.pick.shedLow = st.low;
+  p.pick.shedHigh = st.high;
+  std::uint8_t kept[kMaxPoolRegions];
+  std::uint8_t n = 0;
+  for (std::uint8_t i = 0; i < d.candidates; ++i) {
+    const PoolRegion& pr = p.pool.regions[d.order[i]];
+    double sum = 0;
+    int readings = 0;
+    for (const Member& m : p.members(pr)) {
+      const double load = memberLoad(m, p.hv);
+      if (load >= 0) {
+        sum += load;
+        ++readings;
+      }
+    }
+    if (readings == 0 || sum / readings < st.high) kept[n++] = d.order[i];
+  }
+  if (n > 0) {
+    std::memcpy(d.order, kept, n);
+    d.candidates = n;
+  } else {
+    p.pick.shed = false;  // everything is over the watermark: answer rather than shed it all
+  }
+}
+
+// Regions within slack_ms of the best measured latency first, then the rest;
+// each group keeps the order it had.
+void latencyStep(Pass& p, const Step& st) noexcept {
+  if (p.pool.isCname) return;
+  Decision& d = p.d;
+  double lat[kMaxPoolRegions];
+  double best = -1;
+  for (std::uint8_t i = 0; i < d.candidates; ++i) {
+    const PoolRegion& pr = p.pool.regions[d.order[i]];
+    lat[i] = -1;
+    for (const Member& m : p.members(pr)) {
+      const health::TargetHealth* h = healthOf(m, p.hv);
+      if (h && h->up && h->latencyMs > 0 && (lat[i] < 0 || h->latencyMs < lat[i]))
+        lat[i] = h->latencyMs;
+    }
+    if (lat[i] >= 0 && (best < 0 || lat[i] < best)) best = lat[i];
+    if (p.log) p.log->metric[d.order[i]] = lat[i];  // explain shows it beside the region
+  }
+  if (best < 0) return;  // no latency data: nothing to prefer
+  std::uint8_t out[kMaxPoolRegions];
+  std::uint8_t n = 0;
+  for (std::uint8_t i = 0; i < d.candidates; ++i)
+    if (lat[i] >= 0 && lat[i] <= best + st.slackMs) out[n++] = d.order[i];
+  for (std::uint8_t i = 0; i < d.candidates; ++i)
+    if (!(lat[i] >= 0 && lat[i] <= best + st.slackMs)) out[n++] = d.order[i];
+  std::memcpy(d.order, out, n);
+}
+
+// The active tier first, the other tiers after it in priority order; regions
+// outside the failover rule are dropped.
+void failoverStep(Pass& p, const Step&) noexcept {
+  if (!p.pool.failover) return;
+  Decision& d = p.d;
+  const auto& tiers = p.pool.failover->tiers;
+  const std::size_t poolIndex = static_cast<std::size_t>(&p.pool - p.g.pools.data());
+  std::size_t active = 0;
+  if (p.hv && poolIndex < p.hv->activeTier.size() && p.hv->activeTier[poolIndex] >= 0)
+    active = static_cast<std::size_t>(p.hv->activeTier[poolIndex]);
+  std::uint8_t out[kMaxPoolRegions];
+  std::uint8_t n = 0;
+  if (active < tiers.size()) out[n++] = static_cast<std::uint8_t>(tiers[active]);
+  for (std::size_t t = 0; t < tiers.size() && n < kMaxPoolRegions; ++t)
+    if (t != active) out[n++] = static_cast<std::uint8_t>(tiers[t]);
+  std::memcpy(d.order, out, n);
+  d.candidates = n;
+  d.healthDependent = true;
+}
+
+// Keeps the regions with enough members up (min_healthy); when none has,
+// the all_down rule in force decides (fail_open keeps them all).
+void upStep(Pass& p, const Step& st) noexcept {
+  const Pool& pool = p.pool;
+  if (pool.isCname) return;  // CNAME targets are not probed here
+  Decision& d = p.d;
+  d.healthDependent = true;
+  p.upRan = true;
+  p.upCount = d.candidates;
+  std::memcpy(p.upOrder, d.order, d.candidates);
+  std::uint8_t kept[kMaxPoolRegions];
+  std::uint8_t n = 0;
+  for (std::uint8_t i = 0; i < d.candidates; ++i) {
+    const PoolRegion& pr = pool.regions[d.order[i]];
+    const std::vector<Member>& ms = p.members(pr);
+    std::size_t up = 0, total = 0;
+    p.upCap[i] = kNoCap;
+    for (const Member& m : ms) {
+      if (m.weight == 0) continue;
+      ++total;
+      if (memberUp(m, p.hv)) ++up;
+      p.upCap[i] = std::min(p.upCap[i], transitionCap(m, p.hv));
+    }
+    const double need =
+        pool.minHealthy >= 1 ? pool.minHealthy : pool.minHealthy * static_cast<double>(total);
+    if (total > 0 && up > 0 && static_cast<double>(up) >= need) kept[n++] = d.order[i];
+  }
+  if (n == 0) {
+    d.allDown = true;
+    if (p.allDown == AllDown::FailOpen) {
+      d.failedOpen = true;  // answer as if every member were up
+    } else {
+      d.candidates = 0;
+    }
+  } else {
+    std::memcpy(d.order, kept, n);
+    d.candidates = n;
+    p.pick.requireUp = config::stepInfo(st.kind).requiresUp;
+  }
+}
+
+using StepFn = void (*)(Pass&, const Step&) noexcept;
+struct StepImpl {
+  StepKind kind;
+  StepFn run;
+};
+
+// Indexed by StepKind, like config::kSteps (names and rules live there).
+constexpr std::array kStepImpls{
+    StepImpl{StepKind::GeoMap, geoMapStep},
+    StepImpl{StepKind::Nearest, nearestStep},
+    StepImpl{StepKind::FirstN, firstNStep},
+    StepImpl{StepKind::Weighted, pickRuleStep},
+    StepImpl{StepKind::Up, upStep},
+    StepImpl{StepKind::ShedLoad, shedLoadStep},
+    StepImpl{StepKind::Latency, latencyStep},
+    StepImpl{StepKind::CapacityWeighted, pickRuleStep},
+    StepImpl{StepKind::Failover, failoverStep},
+};
+static_assert(kStepImpls.size() == config::kSteps.size(), "one step function per StepKind");
+constexpr bool stepImplsInOrder() {
+  for (std::size_t i = 0; i < kStepImpls.size(); ++i)
+    if (kStepImpls[i].kind != config::kSteps[i].kind) return false;
+  return true;
+}
+static_assert(stepImplsInOrder(), "kStepImpls is indexed by StepKind");
+
+// ---- after the steps: region choice, member pick, TTL ----
+
+// Picks the best candidate region that can answer this family. Operator
+// drains apply whatever the policy: a drained region, or one whose members
+// are all drained, is passed over. When drains leave nothing, the answer
+// moves to the pool's other regions, unless a fence holds the client to its
+// list; then the all_down rule decides (fail_open ignores drains). Returns
+// whether members are to be picked (false: the caller applies all_down);
+// clears `useDrains` when the pool failed open over drains.
+bool chooseRegion(Pass& p, bool& useDrains) noexcept {
+  const Pool& pool = p.pool;
+  const health::HealthView* hv = p.hv;
+  Decision& d = p.d;
   // `needUp`: for regions the policy's own steps did not vet, an up step's
   // verdict still holds (a member must be up).
   auto answerable = [&](const PoolRegion& pr, bool needUp = false) {
     if (pool.isCname) return !pr.cname.empty() && !(useDrains && regionDrained(pr, hv));
-    const std::vector<Member>& ms = family == 4 ? pr.v4 : pr.v6;
+    const std::vector<Member>& ms = p.family == 4 ? pr.v4 : pr.v6;
     if (ms.empty()) return false;
     if (!useDrains) return true;
     if (regionDrained(pr, hv)) return false;
@@ -614,91 +675,135 @@ void runPass(const Gslb& g, const Policy& policy, const Pool& pool, const PoolQu
     // (config order) before the all_down rule applies; a fence forbids it.
     d.drained = true;
     for (std::uint8_t i = 0; i < pool.regions.size() && !d.chosen && !d.fenced; ++i)
-      if (answerable(pool.regions[i], filterMembers)) d.chosen = &pool.regions[i];
+      if (answerable(pool.regions[i], p.pick.requireUp)) d.chosen = &pool.regions[i];
   }
-  bool pick = true;
   if (!d.chosen && useDrains && d.candidates > 0) {
     d.allDown = true;
-    if (allDown == AllDown::FailOpen) {
-      d.failedOpen = true;
-      useDrains = false;
-      for (std::uint8_t i = 0; i < d.candidates && !d.chosen; ++i)
-        if (answerable(pool.regions[d.order[i]])) d.chosen = &pool.regions[d.order[i]];
-    } else {
-      pick = false;  // the caller applies all_down
-    }
+    if (p.allDown != AllDown::FailOpen) return false;  // the caller applies all_down
+    d.failedOpen = true;
+    useDrains = false;
+    for (std::uint8_t i = 0; i < d.candidates && !d.chosen; ++i)
+      if (answerable(pool.regions[d.order[i]])) d.chosen = &pool.regions[d.order[i]];
   }
-  if (pick && d.chosen && !pool.isCname) {
-    const std::vector<Member>& ms = family == 4 ? d.chosen->v4 : d.chosen->v6;
-    auto eligible = [&](const Member& m) {
-      return m.weight > 0 && (!filterMembers || memberUp(m, hv)) &&
-             (!shed || loadFactor(m, hv, shedLow, shedHigh) > 0) &&
-             !(useDrains && memberDrained(m, hv));
-    };
-    // capacity_weighted: configured weight x load factor x health, in thousandths.
-    auto effective = [&](const Member& m) -> std::uint64_t {
-      if (!capacity) return m.weight;
-      const double f = loadFactor(m, hv, shed ? shedLow : 0.0, shed ? shedHigh : 1.0) *
-                       (memberUp(m, hv) ? 1.0 : 0.0);
-      return static_cast<std::uint64_t>(static_cast<double>(m.weight) * 1000.0 * f);
-    };
-    if (!weighted) {
-      for (const Member& m : ms)
-        if (eligible(m) && d.picked < pool.maxAnswers) d.members[d.picked++] = &m;
-    } else {
-      // Weighted sampling without replacement, reproducible from (qname,
-      // client prefix, query id).
-      std::uint64_t h = 1469598103934665603ULL;
-      for (std::uint8_t b : q.qname) h = (h ^ b) * 1099511628211ULL;
-      const IpAddress prefix =
-          client.address.family ? client.address.masked(d.scope) : client.address;
-      for (std::size_t i = 0; i < prefix.size(); ++i) h = (h ^ prefix.bytes[i]) * 1099511628211ULL;
-      h ^= q.queryId;
-      std::uint64_t total = 0;
-      bool used[256] = {};
-      const std::size_t n = std::min<std::size_t>(ms.size(), 256);
-      std::uint64_t w[256];
-      for (std::size_t i = 0; i < n; ++i) {
-        w[i] = eligible(ms[i]) ? effective(ms[i]) : 0;
-        if (w[i] == 0)
-          used[i] = true;
-        else
-          total += w[i];
-      }
-      while (d.picked < pool.maxAnswers && total > 0) {
-        h = mix(h);
-        std::uint64_t x = h % total;
-        for (std::size_t i = 0; i < n; ++i) {
-          if (used[i]) continue;
-          if (x < w[i]) {
-            used[i] = true;
-            total -= w[i];
-            d.members[d.picked++] = &ms[i];
-            break;
-          }
-          x -= w[i];
-        }
-      }
-    }
-  }
+  return true;
+}
 
-  // TTL: the pool's, capped at the time until health could change while a
-  // region ranked ahead of the answer, or a member of the answer, is in
-  // transition: then answers come back quickly when health changes, and a
-  // pool whose members are steadily up answers with the TTL its operator set.
-  if (upRan) {
-    std::uint32_t cap = kNoCap;
-    for (std::uint8_t i = 0; i < upCount; ++i) {
-      if (d.chosen == &pool.regions[upOrder[i]]) break;
-      cap = std::min(cap, upCap[i]);
-    }
-    for (std::uint8_t i = 0; i < d.picked; ++i)
-      cap = std::min(cap, transitionCap(*d.members[i], hv));
-    if (cap < pool.ttl) {
-      d.ttl = std::max(cap, std::min(g.minTtl, pool.ttl));
-      d.ttlCapped = d.ttl < pool.ttl;
+// Picks up to max_answers members of the chosen address region by the pick rules.
+void pickMembers(Pass& p, bool useDrains) noexcept {
+  const health::HealthView* hv = p.hv;
+  const PickRules& rules = p.pick;
+  Decision& d = p.d;
+  const std::vector<Member>& ms = p.family == 4 ? d.chosen->v4 : d.chosen->v6;
+  auto eligible = [&](const Member& m) {
+    return m.weight > 0 && (!rules.requireUp || memberUp(m, hv)) &&
+           (!rules.shed || loadFactor(m, hv, rules.shedLow, rules.shedHigh) > 0) &&
+           !(useDrains && memberDrained(m, hv));
+  };
+  // capacity_weighted: configured weight x load factor x health, in thousandths.
+  auto effective = [&](const Member& m) -> std::uint64_t {
+    if (rules.rule != config::PickRule::Capacity) return m.weight;
+    const double f =
+        loadFactor(m, hv, rules.shed ? rules.shedLow : 0.0, rules.shed ? rules.shedHigh : 1.0) *
+        (memberUp(m, hv) ? 1.0 : 0.0);
+    return static_cast<std::uint64_t>(static_cast<double>(m.weight) * 1000.0 * f);
+  };
+  if (rules.rule == config::PickRule::First) {
+    for (const Member& m : ms)
+      if (eligible(m) && d.picked < p.pool.maxAnswers) d.members[d.picked++] = &m;
+    return;
+  }
+  // Weighted sampling without replacement, reproducible from (qname, client
+  // prefix, query id).
+  std::uint64_t h = 1469598103934665603ULL;
+  for (std::uint8_t b : p.q.qname) h = (h ^ b) * 1099511628211ULL;
+  const IpAddress& address = p.q.client.address;
+  const IpAddress prefix = address.family ? address.masked(d.scope) : address;
+  for (std::size_t i = 0; i < prefix.size(); ++i) h = (h ^ prefix.bytes[i]) * 1099511628211ULL;
+  h ^= p.q.queryId;
+  std::uint64_t total = 0;
+  bool used[256] = {};
+  const std::size_t n = std::min<std::size_t>(ms.size(), 256);
+  std::uint64_t w[256];
+  for (std::size_t i = 0; i < n; ++i) {
+    w[i] = eligible(ms[i]) ? effective(ms[i]) : 0;
+    if (w[i] == 0)
+      used[i] = true;
+    else
+      total += w[i];
+  }
+  while (d.picked < p.pool.maxAnswers && total > 0) {
+    h = mix(h);
+    std::uint64_t x = h % total;
+    for (std::size_t i = 0; i < n; ++i) {
+      if (used[i]) continue;
+      if (x < w[i]) {
+        used[i] = true;
+        total -= w[i];
+        d.members[d.picked++] = &ms[i];
+        break;
+      }
+      x -= w[i];
     }
   }
+}
+
+// TTL: the pool's, capped at the time until health could change while a
+// region ranked ahead of the answer, or a member of the answer, is in
+// transition: then answers come back quickly when health changes, and a
+// pool whose members are steadily up answers with the TTL its operator set.
+void capTtl(Pass& p) noexcept {
+  if (!p.upRan) return;
+  Decision& d = p.d;
+  std::uint32_t cap = kNoCap;
+  for (std::uint8_t i = 0; i < p.upCount; ++i) {
+    if (d.chosen == &p.pool.regions[p.upOrder[i]]) break;
+    cap = std::min(cap, p.upCap[i]);
+  }
+  for (std::uint8_t i = 0; i < d.picked; ++i)
+    cap = std::min(cap, transitionCap(*d.members[i], p.hv));
+  d.ttl = health::cappedTtl(p.pool.ttl, cap, p.g.minTtl);
+  d.ttlCapped = d.ttl < p.pool.ttl;
+}
+
+// One pass of `policy` over `pool`. `hv` is already checked against `g`.
+// `allDown` is the all_down rule in force: the pool's own, or fail_open for a
+// fallback pool (no chains of fallbacks).
+void runPass(const Gslb& g, const Policy& policy, const Pool& pool, const PoolQuery& q,
+             const health::HealthView* hv, AllDown allDown, Decision& d, Trace* trace) noexcept {
+  const Client& client = q.client;
+  d = Decision{};
+  d.ttl = pool.ttl;  // an up step may cap it
+  d.candidates = static_cast<std::uint8_t>(pool.regions.size());
+  for (std::uint8_t i = 0; i < d.candidates; ++i) d.order[i] = i;
+
+  const NetEntry* net = nullptr;
+  if (policy.usesLocation && g.locator && client.address.family != 0) {
+    d.located = g.locator->locate(client.address, d.location);
+    if (d.location.netEntry >= 0) net = &g.nets[static_cast<std::size_t>(d.location.netEntry)];
+    // The scope is in bits of the family the client address was given in.
+    unsigned scope = d.location.prefix;
+    if (client.address.isV4Mapped()) scope += 96;
+    d.scope = static_cast<std::uint8_t>(std::min<unsigned>(scope, client.sourcePrefix));
+  }
+  Pass p(g, pool, q, hv, allDown, net, d);
+  p.pick.rule = policy.pick;
+  for (const Step& st : policy.steps) {
+    p.log = trace && trace->steps < Trace::kMaxLog ? &trace->log[trace->steps++] : nullptr;
+    if (p.log) {
+      p.log->kind = st.kind;
+      p.log->logsMatch = false;
+      for (auto& x : p.log->metric) x = -1;
+    }
+    kStepImpls[static_cast<std::size_t>(st.kind)].run(p, st);
+    if (p.log) {
+      p.log->count = d.candidates;
+      std::memcpy(p.log->order, d.order, d.candidates);
+    }
+  }
+  bool useDrains = hv && (!hv->regionDrained.empty() || !hv->memberDrained.empty());
+  const bool pick = chooseRegion(p, useDrains);
+  if (pick && d.chosen && !pool.isCname) pickMembers(p, useDrains);
+  capTtl(p);
 }
 
 }  // namespace
@@ -733,9 +838,7 @@ void decidePool(const Gslb& g, const PoolQuery& q, const health::HealthView* hea
   const Binding& b = g.bindings[q.binding];
   const Policy& policy = g.policies[b.policy];
   const Pool* pool = &g.pools[b.pool];
-  // A view built for another config generation is ignored (all up) until the
-  // probe thread publishes one for this config.
-  const health::HealthView* hv = health && health->forConfig == &g ? health : nullptr;
+  const health::HealthView* hv = health;  // a view for `g`: checked at publish
   Decision& d = out.decision;
   out.pool = static_cast<std::int32_t>(b.pool);
   out.poolAllDown = false;
@@ -773,7 +876,7 @@ void decidePool(const Gslb& g, const PoolQuery& q, const health::HealthView* hea
 
 std::uint32_t regionAnswerTtl(const Gslb& g, const Pool& pool, std::size_t region,
                               const health::HealthView* health) noexcept {
-  const health::HealthView* hv = health && health->forConfig == &g ? health : nullptr;
+  const health::HealthView* hv = health;
   if (region >= pool.regions.size()) return pool.ttl;
   // The members an answer holds: the up ones, or all when none is (fail open).
   bool anyUp = false;
@@ -783,8 +886,7 @@ std::uint32_t regionAnswerTtl(const Gslb& g, const Pool& pool, std::size_t regio
   for (const auto* ms : {&pool.regions[region].v4, &pool.regions[region].v6})
     for (const Member& m : *ms)
       if (m.weight > 0 && (!anyUp || memberUp(m, hv))) cap = std::min(cap, transitionCap(m, hv));
-  if (cap >= pool.ttl) return pool.ttl;
-  return std::max(cap, std::min(g.minTtl, pool.ttl));
+  return health::cappedTtl(pool.ttl, cap, g.minTtl);
 }
 
 bool healthCapsTtl(const Gslb& g, std::size_t pool) noexcept {
@@ -793,7 +895,7 @@ bool healthCapsTtl(const Gslb& g, std::size_t pool) noexcept {
     // A fallback pool answers with the policy of the binding it backs.
     if (b.pool != pool && g.pools[b.pool].fallbackPool != static_cast<std::int32_t>(pool)) continue;
     for (const Step& st : g.policies[b.policy].steps)
-      if (st.kind == StepKind::Up) return true;
+      if (config::stepInfo(st.kind).capsTtl) return true;
   }
   return false;
 }

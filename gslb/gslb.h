@@ -79,9 +79,16 @@ struct Step {
 struct Policy {
   std::string name;
   bool ecs = true;            // use the ECS address when the query carries one
-  bool usesLocation = false;  // some step depends on where the client is
+  bool usesLocation = false;  // some step depends on where the client is (finishPolicy)
+  config::PickRule pick =
+      config::PickRule::First;  // the strongest its steps ask for (finishPolicy)
   std::vector<Step> steps;
 };
+
+// Derives a policy's properties from its steps through the step table
+// (config::kSteps): usesLocation and the pick rule. The compiler calls it;
+// so must anything that builds a Policy by hand.
+void finishPolicy(Policy& policy) noexcept;
 
 struct NetEntry {
   std::string prefix;
@@ -100,8 +107,15 @@ struct MemberCell {
   std::string pool, region, member;
 };
 
+// A fresh id for a compiled config (never 0 = health::ConfigId::None).
+health::ConfigId nextConfigId() noexcept;
+
 class Gslb {
  public:
+  // Which config this is: a HealthView is attached to a snapshot only when
+  // its `config` matches (server/health_runner.h attachHealth), so the query
+  // path never checks. Every Gslb gets its own.
+  health::ConfigId configId = nextConfigId();
   // Control thread: opens the geo databases and compiles pools and policies.
   static std::shared_ptr<const Gslb> build(const config::GslbConfig& cfg, ErrorList& errors,
                                            std::vector<std::string>* skippedDatabases = nullptr);
@@ -147,8 +161,10 @@ struct Trace {
     StepKind kind;
     std::uint8_t count = 0;
     std::uint8_t order[kMaxPoolRegions];  // pool-region indices after the step
-    double metric[kMaxPoolRegions];  // per pool region: km (nearest) or ms (latency); <0 unknown
+    // Per pool region, the step's config::StepInfo::metric (km, ms); <0 unknown.
+    double metric[kMaxPoolRegions];
     geo::MatchKind matched = geo::MatchKind::None;
+    bool logsMatch = false;  // the step ordered by a geo match: `matched` says which key
   };
   std::uint8_t steps = 0;
   std::uint8_t fallbackFrom = kMaxLog;  // index of the fallback pool's first step; kMaxLog: none
@@ -206,7 +222,8 @@ struct PoolDecision {
 // (steps, operator drains, fences), the pool's all_down rule (fail_open,
 // fallback, nodata, servfail), the fallback pool (same policy; it fails open
 // when it is down too) and TTL capping. `health` may be null (everything
-// up); a view built for another config is ignored. `trace` (explain only)
+// up); else it is a view for `g` (health->config == g.configId: checked
+// once where the snapshot is assembled, never here). `trace` (explain only)
 // logs every step. noexcept, allocation-free, lock-free: the engine calls it
 // per query; `geodnsd explain` and /v1/explain call it with a trace.
 void decidePool(const Gslb& g, const PoolQuery& query, const health::HealthView* health,
@@ -216,7 +233,7 @@ void decidePool(const Gslb& g, const PoolQuery& query, const health::HealthView*
 // for a client that ranks it first and is answered with all its up members
 // (all its members when none is up: fail open): the pool's TTL, shortened
 // (never below health.min_ttl) while one of them is in transition (down,
-// unknown, or failing checks). Control plane (status).
+// unknown, or failing checks). Control plane (status). `health`: as decidePool.
 std::uint32_t regionAnswerTtl(const Gslb& g, const Pool& pool, std::size_t region,
                               const health::HealthView* health) noexcept;
 // Whether some binding of `pool` (or of a pool it is the fallback of) runs a

@@ -88,7 +88,16 @@ std::string hostForUrl(const IpAddress& a) {
 
 }  // namespace
 
+namespace {
+const Clock& defaultClock() {
+  static const SteadyClock clock;
+  return clock;
+}
+}  // namespace
+
 struct CurlProbeTransport::Impl {
+  explicit Impl(const Clock& c) : clock(c) {}
+  const Clock& clock;  // timeouts and probe times (monotonic)
   CURLM* multi = nullptr;
   std::list<HttpProbe> http;  // stable addresses: curl keeps pointers into them
   std::list<SocketProbe> sockets;
@@ -99,7 +108,9 @@ struct CurlProbeTransport::Impl {
   void startTcp(TargetId id, const ProbeSpec& spec);
 };
 
-CurlProbeTransport::CurlProbeTransport() : impl_(std::make_unique<Impl>()) {
+CurlProbeTransport::CurlProbeTransport() : CurlProbeTransport(defaultClock()) {}
+
+CurlProbeTransport::CurlProbeTransport(const Clock& clock) : impl_(std::make_unique<Impl>(clock)) {
   curl_global_init(CURL_GLOBAL_DEFAULT);
   impl_->multi = curl_multi_init();
   curl_multi_setopt(impl_->multi, CURLMOPT_MAX_HOST_CONNECTIONS, 0L);
@@ -217,7 +228,7 @@ void CurlProbeTransport::Impl::startTcp(TargetId id, const ProbeSpec& spec) {
   d.id = id;
   d.spec = &spec;
   d.tcp = true;
-  d.started = std::chrono::steady_clock::now();
+  d.started = clock.now();
   d.deadline = d.started + spec.timeout;
   sockaddr_storage ss;
   const socklen_t len = toSockaddr(spec.address, spec.port, ss);
@@ -236,7 +247,7 @@ void CurlProbeTransport::Impl::startDns(TargetId id, const ProbeSpec& spec) {
   d.id = id;
   d.spec = &spec;
   d.qid = nextQid++;
-  d.started = std::chrono::steady_clock::now();
+  d.started = clock.now();
   d.deadline = d.started + spec.timeout;
   std::uint8_t q[512];
   Writer w(q, sizeof q);
@@ -270,7 +281,7 @@ void CurlProbeTransport::collect(std::vector<ProbeResult>& out, Duration maxWait
     if (d.fd >= 0)
       extra.push_back({d.fd, static_cast<short>(d.tcp ? CURL_WAIT_POLLOUT : CURL_WAIT_POLLIN), 0});
   auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(maxWait).count();
-  const auto now0 = std::chrono::steady_clock::now();
+  const auto now0 = m.clock.now();
   for (const auto& d : m.sockets)
     wait = std::min<long long>(
         wait,
@@ -293,7 +304,7 @@ void CurlProbeTransport::collect(std::vector<ProbeResult>& out, Duration maxWait
     curl_slist_free_all(p->resolve);
     m.http.remove_if([p](const HttpProbe& x) { return &x == p; });
   }
-  const auto now = std::chrono::steady_clock::now();
+  const auto now = m.clock.now();
   for (auto it = m.sockets.begin(); it != m.sockets.end();) {
     ProbeResult r;
     r.target = it->id;
@@ -321,8 +332,10 @@ void CurlProbeTransport::collect(std::vector<ProbeResult>& out, Duration maxWait
             std::chrono::duration<double, std::milli>(now - it->started).count();
         const int answers = (buf[6] << 8) | buf[7];
         r.ok = rcode == it->spec->dnsRcode && (!it->spec->dnsExpectAnswer || answers > 0);
-        if (rcode != it->spec->dnsRcode) r.error = "DNS rcode " + std::to_string(rcode);
-        else if (!r.ok) r.error = "DNS answer has no records";
+        if (rcode != it->spec->dnsRcode)
+          r.error = "DNS rcode " + std::to_string(rcode);
+        else if (!r.ok)
+          r.error = "DNS answer has no records";
         done = true;
         break;
       }

@@ -11,7 +11,9 @@ namespace geodns::health {
 
 class CurlProbeTransport final : public ProbeTransport {
  public:
-  CurlProbeTransport();
+  CurlProbeTransport();  // on the system's monotonic clock
+  // Probe times and timeouts are read from `clock`, which must outlive this.
+  explicit CurlProbeTransport(const Clock& clock);
   ~CurlProbeTransport() override;
   CurlProbeTransport(const CurlProbeTransport&) = delete;
   CurlProbeTransport& operator=(const CurlProbeTransport&) = delete;

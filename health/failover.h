@@ -28,8 +28,8 @@ struct FailoverState {
   TimePoint since{};
   std::string reason = "initial";
   bool forced = false;
-  std::optional<TimePoint> activeBadSince;   // active tier below min_healthy since
-  std::optional<TimePoint> primaryGoodSince; // primary healthy since (while on a standby)
+  std::optional<TimePoint> activeBadSince;    // active tier below min_healthy since
+  std::optional<TimePoint> primaryGoodSince;  // primary healthy since (while on a standby)
 };
 
 // What one region looks like to the controller.

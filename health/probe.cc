@@ -70,4 +70,14 @@ std::optional<double> parseLoad(const std::string& text) {
   return v > 1 ? 1.0 : v;
 }
 
+Duration timeUntilPossibleChange(const ProbeSpec& spec, State s, unsigned ok,
+                                 unsigned fail) noexcept {
+  unsigned left = 1;
+  if (s == State::Up)
+    left = spec.fall > fail ? spec.fall - fail : 1;
+  else if (s == State::Down)
+    left = spec.rise > ok ? spec.rise - ok : 1;
+  return spec.interval * left;
+}
+
 }  // namespace geodns::health

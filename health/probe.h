@@ -64,6 +64,20 @@ struct ProbeResult {
   std::string error;           // empty when ok
 };
 
+// Whether a target in state `s` counts as up in answers: Up, or Unknown
+// (stale, or no data yet) when the probe says unknown_as = up (fail open).
+// The one rule the tracker's users, failover and explain all apply.
+constexpr bool countsAsUp(State s, const ProbeSpec& spec) noexcept {
+  return s == State::Up || (s == State::Unknown && spec.unknownIsUp);
+}
+
+// The earliest a target in state `s`, after `ok` consecutive successes and
+// `fail` consecutive failures, could change state: interval x checks left
+// (gdnsd's "TTL = time until health could change"); one interval when
+// Unknown or already past the threshold.
+Duration timeUntilPossibleChange(const ProbeSpec& spec, State s, unsigned ok,
+                                 unsigned fail) noexcept;
+
 // Parses a load figure: "0.7", "70%", or "35/50" (current/capacity) -> [0,1].
 std::optional<double> parseLoad(const std::string& text);
 

@@ -11,7 +11,9 @@ bool Tracker::onResult(const ProbeResult& r, TimePoint now) {
     ++ok_;
     fail_ = 0;
     lastError_.clear();
-    auto ewma = [](double avg, double x) { return avg == 0 ? x : kEwmaAlpha * x + (1 - kEwmaAlpha) * avg; };
+    auto ewma = [](double avg, double x) {
+      return avg == 0 ? x : kEwmaAlpha * x + (1 - kEwmaAlpha) * avg;
+    };
     latencyMs_ = ewma(latencyMs_, r.totalMs);
     connectMs_ = ewma(connectMs_, r.connectMs);
     if (r.load) load_ = r.load;
@@ -43,12 +45,7 @@ bool Tracker::tick(TimePoint now) {
 }
 
 Duration Tracker::timeUntilPossibleChange() const noexcept {
-  unsigned left = 1;
-  if (state_ == State::Up)
-    left = spec_->fall > fail_ ? spec_->fall - fail_ : 1;
-  else if (state_ == State::Down)
-    left = spec_->rise > ok_ ? spec_->rise - ok_ : 1;
-  return spec_->interval * left;
+  return health::timeUntilPossibleChange(*spec_, state_, ok_, fail_);
 }
 
 void Tracker::restore(State s, TimePoint since, unsigned ok, unsigned fail, double latencyMs,

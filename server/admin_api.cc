@@ -1161,7 +1161,7 @@ void AdminApi::routes() {
           auto snap = deps_.holder->current();
           const gslb::Gslb& g = *snap->gslb;
           const health::HealthView* hv =
-              snap->health && snap->health->forConfig == &g ? snap->health.get() : nullptr;
+              snap->health && snap->health->config == g.configId ? snap->health.get() : nullptr;
           std::map<std::string, health::FailoverRecord> fo;
           for (const auto& f : deps_.runner->failoverStates()) fo[f.pool] = f;
           std::map<std::string, health::OverrideRecord> byKey;

@@ -174,8 +174,7 @@ std::string explain(const ServingSnapshot& snap, const ExplainRequest& req, bool
       js["step"] = gslb::stepName(log.kind);
       if (s >= trace->fallbackFrom) js["pool"] = answering.name;
       t << "step " << int(s + 1) << ":   " << stepName(log.kind);
-      if (log.kind == gslb::StepKind::GeoMap ||
-          (log.kind == gslb::StepKind::Nearest && log.matched == geo::MatchKind::Net)) {
+      if (log.logsMatch) {
         t << " (matched " << geo::matchKindName(log.matched) << ")";
         js["matched"] = geo::matchKindName(log.matched);
       }
@@ -191,10 +190,11 @@ std::string explain(const ServingSnapshot& snap, const ExplainRequest& req, bool
         const std::string& rn = g.regions[over.regions[log.order[i]].region].name;
         t << " " << rn;
         nlohmann::ordered_json jr = {{"region", rn}};
-        if (log.kind == gslb::StepKind::Nearest && log.metric[log.order[i]] >= 0) {
+        const config::StepMetric metric = config::stepInfo(log.kind).metric;
+        if (metric == config::StepMetric::Km && log.metric[log.order[i]] >= 0) {
           t << " (" << static_cast<long>(log.metric[log.order[i]]) << " km)";
           jr["km"] = static_cast<long>(log.metric[log.order[i]]);
-        } else if (log.kind == gslb::StepKind::Latency && log.metric[log.order[i]] >= 0) {
+        } else if (metric == config::StepMetric::Ms && log.metric[log.order[i]] >= 0) {
           t << " (" << coord(log.metric[log.order[i]]) << " ms)";
           jr["latency_ms"] = log.metric[log.order[i]];
         }
@@ -210,8 +210,7 @@ std::string explain(const ServingSnapshot& snap, const ExplainRequest& req, bool
     std::vector<const gslb::Pool*> pools{&pool};
     if (pd.fellBack) pools.push_back(&answering);
     // Member health, when known (live view, or the state database).
-    const health::HealthView* hv =
-        snap.health && snap.health->forConfig == &g ? snap.health.get() : nullptr;
+    const health::HealthView* hv = snap.health.get();  // for `g`: checked at publish
     if (hv) {
       nlohmann::ordered_json jh = nlohmann::ordered_json::array();
       for (const gslb::Pool* p : pools) {
@@ -364,33 +363,15 @@ std::shared_ptr<const health::HealthView> healthFromStore(health::Store& store,
                                                           const gslb::Gslb& gslb,
                                                           std::int64_t nowUnix, std::string* err) {
   auto view = std::make_shared<health::HealthView>();
-  view->forConfig = &gslb;
+  view->config = gslb.configId;
   view->targets.resize(gslb.probes.size());
   for (std::size_t i = 0; i < gslb.probes.size(); ++i) {
     auto rec = store.loadTarget(gslb.probes[i].key());
     health::TargetHealth& h = view->targets[i];
     const auto& spec = gslb.probes[i];
-    if (!rec) {
-      // Nothing recorded yet: the server's tracker starts in the initial state.
-      h.state = spec.initial;
-      h.up = h.steady = spec.initial == health::State::Up;
-      h.changeInSec = static_cast<std::uint32_t>(std::chrono::duration_cast<std::chrono::seconds>(
-                                                     spec.interval * (h.up ? spec.fall : spec.rise))
-                                                     .count());
-      continue;
-    }
-    h.state = rec->state;
-    h.up = rec->state == health::State::Up ||
-           (rec->state == health::State::Unknown && gslb.probes[i].unknownIsUp);
-    h.steady = rec->state == health::State::Up && rec->fail == 0;
-    h.latencyMs = static_cast<float>(rec->latencyMs);
-    h.load = static_cast<float>(rec->load);
-    const unsigned left =
-        rec->state == health::State::Up     ? (spec.fall > rec->fail ? spec.fall - rec->fail : 1)
-        : rec->state == health::State::Down ? (spec.rise > rec->ok ? spec.rise - rec->ok : 1)
-                                            : 1;
-    h.changeInSec = static_cast<std::uint32_t>(
-        std::chrono::duration_cast<std::chrono::seconds>(spec.interval * left).count());
+    // Nothing recorded yet: the server's tracker starts in the initial state.
+    h = rec ? health::targetHealth(spec, rec->state, rec->ok, rec->fail, rec->latencyMs, rec->load)
+            : health::targetHealth(spec, spec.initial, 0, 0, 0, -1);
   }
   // What the server applies too: the active tier of each failover pool and
   // the operator overrides in force (drains, pushed loads).

@@ -1,10 +1,17 @@
 #include "server/health_runner.h"
 
-#include <cmath>
-
 #include "core/log.h"
 
 namespace geodns::server {
+
+bool attachHealth(ServingSnapshot& snap, std::shared_ptr<const health::HealthView> view) {
+  if (view && (!snap.gslb || view->config != snap.gslb->configId)) {
+    snap.health = nullptr;  // never applied to another config's pools: everything up
+    return false;
+  }
+  snap.health = std::move(view);
+  return true;
+}
 
 HealthRunner::HealthRunner(SnapshotHolder& holder, Clock& clock, Rng& rng,
                            health::ProbeTransport& transport, health::Store* store, Duration maxAge)
@@ -68,11 +75,9 @@ HealthRunner::~HealthRunner() {
 
 bool HealthRunner::memberUp(const gslb::Member& m) const {
   if (m.target < 0 || static_cast<std::size_t>(m.target) >= targetOf_.size()) return true;
-  const health::State st =
-      scheduler_.tracker(targetOf_[static_cast<std::size_t>(m.target)]).state();
-  return st == health::State::Up ||
-         (st == health::State::Unknown &&
-          base_->gslb->probes[static_cast<std::size_t>(m.target)].unknownIsUp);
+  return health::countsAsUp(
+      scheduler_.tracker(targetOf_[static_cast<std::size_t>(m.target)]).state(),
+      base_->gslb->probes[static_cast<std::size_t>(m.target)]);
 }
 
 health::FailoverRecord HealthRunner::recordOf(std::size_t p,
@@ -276,22 +281,16 @@ void HealthRunner::adopt(std::shared_ptr<const ServingSnapshot> snap) {
 
 std::shared_ptr<const health::HealthView> HealthRunner::buildView() const {
   auto view = std::make_shared<health::HealthView>();
-  view->forConfig = base_->gslb.get();
+  view->config = base_->gslb->configId;
   view->activeTier.assign(failover_.size(), -1);
   for (std::size_t p = 0; p < failover_.size(); ++p)
     if (failover_[p]) view->activeTier[p] = static_cast<std::int16_t>(failover_[p]->state().active);
   view->targets.resize(targetOf_.size());
   for (std::size_t i = 0; i < targetOf_.size(); ++i) {
     const health::Tracker& t = scheduler_.tracker(targetOf_[i]);
-    health::TargetHealth& h = view->targets[i];
-    h.state = t.state();
-    h.up = t.state() == health::State::Up ||
-           (t.state() == health::State::Unknown && base_->gslb->probes[i].unknownIsUp);
-    h.changeInSec = static_cast<std::uint32_t>(
-        std::ceil(std::chrono::duration<double>(t.timeUntilPossibleChange()).count()));
-    h.steady = t.state() == health::State::Up && t.consecutiveFail() == 0;
-    h.latencyMs = static_cast<float>(t.latencyMs());
-    h.load = t.load() ? static_cast<float>(*t.load()) : -1.0f;
+    view->targets[i] =
+        health::targetHealth(base_->gslb->probes[i], t.state(), t.consecutiveOk(),
+                             t.consecutiveFail(), t.latencyMs(), t.load() ? *t.load() : -1.0);
   }
   if (admin_)
     for (const auto& o : admin_->overrides()) gslb::applyOverride(*view, *base_->gslb, o);
@@ -302,7 +301,7 @@ void HealthRunner::publish() {
   if (admin_)
     adminVersion_ = admin_->version();  // read before the view: a later change republishes
   auto next = std::make_shared<ServingSnapshot>(*base_);
-  next->health = buildView();
+  attachHealth(*next, buildView());
   next->generation = configGeneration_;
   holder_.publish(std::move(next));
   stateChanged_ = false;

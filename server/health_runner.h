@@ -24,6 +24,13 @@
 
 namespace geodns::server {
 
+// Attaches `view` to `snap` when it was built for `snap`'s GSLB config
+// (view->config == snap.gslb->configId): the one place the generation is
+// checked, so the query path never is. Otherwise (a view for another
+// config) `snap` gets no view (everything up) and it returns false. A null
+// `view` detaches. Control thread.
+bool attachHealth(ServingSnapshot& snap, std::shared_ptr<const health::HealthView> view);
+
 class HealthRunner {
  public:
   // `store` may be null (no persistence). State in the store younger than

@@ -304,7 +304,7 @@ std::string Metrics::render(const ServingSnapshot& snap, const MetricsExtras& x)
   // Health as the workers see it now.
   const gslb::Gslb& g = *snap.gslb;
   const health::HealthView* hv =
-      snap.health && snap.health->forConfig == &g ? snap.health.get() : nullptr;
+      snap.health && snap.health->config == g.configId ? snap.health.get() : nullptr;
   std::string upLines, drainLines, loadLines;
   for (const gslb::Pool& p : g.pools)
     for (const gslb::PoolRegion& pr : p.regions)

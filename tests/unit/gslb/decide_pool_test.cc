@@ -116,7 +116,7 @@ struct Fixture {
   std::shared_ptr<const ServingSnapshot> with(const Health& h) const {
     const gslb::Gslb& g = *base->gslb;
     auto hv = std::make_shared<health::HealthView>();
-    hv->forConfig = &g;
+    hv->config = g.configId;
     hv->targets.resize(g.probes.size());
     for (auto& t : hv->targets) {
       t.state = health::State::Up;

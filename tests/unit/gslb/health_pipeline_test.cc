@@ -2,10 +2,12 @@
 // hand-made HealthViews through the real engine.
 #include <doctest/doctest.h>
 
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "server/engine.h"
+#include "server/health_runner.h"
 #include "support/dns_test_util.h"
 #include "support/engine_fixture.h"
 #include "support/temp_dir.h"
@@ -71,12 +73,13 @@ struct Fixture {
       if (probes[i].address.str() == addr) return static_cast<std::int32_t>(i);
     return -1;
   }
-  // A snapshot whose view marks `down` addresses down; changeIn for all targets.
+  // A snapshot whose view marks `down` addresses down; changeIn for all
+  // targets. `config`: the config the view claims to be for (default: base's).
   std::shared_ptr<const ServingSnapshot> with(std::vector<const char*> down,
                                               std::uint32_t changeIn = 100,
-                                              const void* forConfig = nullptr) const {
+                                              std::optional<health::ConfigId> config = {}) const {
     auto hv = std::make_shared<health::HealthView>();
-    hv->forConfig = forConfig ? forConfig : base->gslb.get();
+    hv->config = config ? *config : base->gslb->configId;
     hv->targets.resize(base->gslb->probes.size());
     for (auto& t : hv->targets) {
       t.state = health::State::Up;
@@ -90,7 +93,7 @@ struct Fixture {
       hv->targets[static_cast<std::size_t>(i)].state = health::State::Down;
     }
     auto s = std::make_shared<ServingSnapshot>(*base);
-    s->health = hv;
+    attachHealth(*s, hv);  // as the probe thread publishes it
     return s;
   }
 };
@@ -195,8 +198,10 @@ TEST_CASE("TTL capped by the time until health could change, never below min_ttl
 
 TEST_CASE("a view built for another config generation is ignored") {
   Fixture f;
-  int other = 0;
-  CHECK(ask(*f.with({"192.0.2.1"}, 100, &other), "open.h.test").addrs.size() == 3);
+  // A view built for another compiled config (a reload's) is not attached.
+  CHECK(ask(*f.with({"192.0.2.1"}, 100, gslb::nextConfigId()), "open.h.test").addrs.size() == 3);
+  CHECK(ask(*f.with({"192.0.2.1"}, 100, health::ConfigId::None), "open.h.test").addrs.size() == 3);
+  CHECK(ask(*f.with({"192.0.2.1"}), "open.h.test").addrs.size() == 2);  // its own config's is
 }
 
 TEST_CASE("probes: one per distinct target, shared across pools; probed address may differ") {

@@ -53,7 +53,7 @@ struct Fixture {
   Fixture() { base = test::snapshotFromJson(dir, "l.test", kConfig); }
   std::shared_ptr<const ServingSnapshot> with(const std::map<std::string, Target>& targets) const {
     auto hv = std::make_shared<health::HealthView>();
-    hv->forConfig = base->gslb.get();
+    hv->config = base->gslb->configId;
     const auto& probes = base->gslb->probes;
     hv->targets.resize(probes.size());
     for (std::size_t i = 0; i < probes.size(); ++i) {

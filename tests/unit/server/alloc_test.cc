@@ -173,7 +173,7 @@ TEST_CASE("all_down, fallback, fences, drains and the answer counters allocate n
   // Region eu drained, one member failing checks, the fb and sf members down.
   auto view = std::make_shared<health::HealthView>();
   const gslb::Gslb& g = *base->gslb;
-  view->forConfig = &g;
+  view->config = g.configId;
   view->targets.resize(g.probes.size());
   for (std::size_t i = 0; i < g.probes.size(); ++i) {
     auto& t = view->targets[i];

@@ -215,7 +215,7 @@ std::shared_ptr<const ServingSnapshot> servfailSnapshot(const test::TempDir& dir
     "bindings": [{"name": "www.sf.test", "pool": "sf", "policy": "health"}]
   })");
   auto hv = std::make_shared<health::HealthView>();
-  hv->forConfig = base->gslb.get();
+  hv->config = base->gslb->configId;
   hv->targets.resize(base->gslb->probes.size());
   for (auto& t : hv->targets) {
     t.state = health::State::Down;
