@@ -2,8 +2,12 @@
 
 namespace geodns {
 
-TimePoint SteadyClock::now() const noexcept {
+TimePoint monotonicNow() noexcept {
   return std::chrono::steady_clock::now();
+}
+
+TimePoint SteadyClock::now() const noexcept {
+  return monotonicNow();
 }
 
 std::int64_t SteadyClock::unixSeconds() const noexcept {

@@ -21,4 +21,8 @@ class SteadyClock final : public Clock {
   std::int64_t unixSeconds() const noexcept override;
 };
 
+// The monotonic clock, for code that keeps real deadlines of its own (the
+// admin HTTP front's timeouts) rather than taking `now` from a Clock.
+TimePoint monotonicNow() noexcept;
+
 }  // namespace geodns

@@ -11,9 +11,9 @@
 #include <string>
 #include <vector>
 
-#include "core/address.h"
-#include "server/admin_api.h"
 #include "config/config.h"
+#include "core/address.h"
+#include "server/admin/tokens.h"
 
 namespace geodns::server {
 

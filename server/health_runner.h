@@ -16,10 +16,10 @@
 
 #include "core/clock.h"
 #include "core/rng.h"
+#include "health/admin_state.h"
 #include "health/failover.h"
 #include "health/scheduler.h"
 #include "health/store.h"
-#include "server/admin_state.h"
 #include "server/serving.h"
 
 namespace geodns::server {
@@ -50,7 +50,7 @@ class HealthRunner {
 
   health::Scheduler& scheduler() noexcept { return scheduler_; }
   // Operator overrides to apply (drains, pushed load); set before prime().
-  void attachAdmin(AdminState* admin) noexcept { admin_ = admin; }
+  void attachAdmin(health::AdminState* admin) noexcept { admin_ = admin; }
 
   // Any thread: asks for a publish that includes every change made before
   // this call (an admin override, a failover command) and returns its ticket.
@@ -119,7 +119,7 @@ class HealthRunner {
   std::vector<health::TargetId> targetOf_;  // gslb probe index -> scheduler target
   std::mutex pendingMu_;
   std::shared_ptr<const ServingSnapshot> pending_;
-  AdminState* admin_ = nullptr;
+  health::AdminState* admin_ = nullptr;
   std::uint64_t configGeneration_ = 0;              // configs adopted (1 = the first)
   std::uint64_t adminVersion_ = 0;                  // of the overrides in the last published view
   std::map<std::string, std::uint64_t> failovers_;  // guarded by failoverMu_

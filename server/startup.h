@@ -32,7 +32,7 @@
 
 #include "core/result.h"
 #include "health/store.h"
-#include "server/admin_api.h"
+#include "server/admin/tokens.h"
 #include "server/cli.h"
 #include "server/query_log.h"
 #include "server/serving.h"

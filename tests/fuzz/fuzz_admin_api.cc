@@ -18,13 +18,13 @@
 #include <string>
 #include <string_view>
 
+#include "config/config.h"
+#include "health/admin_state.h"
 #include "health/store.h"
-#include "server/admin_api.h"
-#include "server/admin_state.h"
+#include "server/admin/api.h"
 #include "server/health_runner.h"
 #include "server/metrics.h"
 #include "support/fakes.h"
-#include "config/config.h"
 
 using namespace geodns;
 using namespace geodns::server;
@@ -75,7 +75,7 @@ struct Rig {
   test::FakeRng rng{0.5};
   test::FakeTransport transport{clock};
   health::MemStore store;
-  AdminState admin{store, clock};
+  health::AdminState admin{store, clock};
   SnapshotHolder holder;
   HealthRunner runner{holder, clock, rng, transport, &store};
   Metrics metrics;

@@ -9,7 +9,7 @@
 #include <string_view>
 #include <vector>
 
-#include "server/admin_api.h"
+#include "server/admin/tokens.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   const std::string_view text(reinterpret_cast<const char*>(data), size);

@@ -8,9 +8,9 @@
 #include <string>
 #include <vector>
 
+#include "health/admin_state.h"
 #include "health/store.h"
-#include "server/admin_api.h"
-#include "server/admin_state.h"
+#include "server/admin/api.h"
 #include "server/engine.h"
 #include "server/health_runner.h"
 #include "server/metrics.h"
@@ -59,7 +59,7 @@ struct Rig {
   test::FakeRng rng{0.0};
   test::FakeTransport transport{clock};
   health::MemStore store;
-  AdminState admin{store, clock};
+  health::AdminState admin{store, clock};
   SnapshotHolder holder;
   HealthRunner runner{holder, clock, rng, transport, &store};
   Metrics metrics;

@@ -13,9 +13,9 @@
 #include <string>
 #include <vector>
 
+#include "health/admin_state.h"
 #include "health/store.h"
-#include "server/admin_api.h"
-#include "server/admin_state.h"
+#include "server/admin/api.h"
 #include "server/engine.h"
 #include "server/health_runner.h"
 #include "server/metrics.h"
@@ -95,7 +95,7 @@ struct Rig {
   test::FakeRng rng{0.0};
   test::FakeTransport transport{clock};
   health::MemStore store;
-  AdminState admin{store, clock};
+  health::AdminState admin{store, clock};
   SnapshotHolder holder;
   HealthRunner runner{holder, clock, rng, transport, &store};
   Rig() {
@@ -125,21 +125,21 @@ struct Rig {
     const std::string k = kind + "_drain";
     const std::int64_t now = clock.unixSeconds();
     std::string err;
-    REQUIRE(admin.put({AdminState::key(k, target), k, target, "test", 0, now,
+    REQUIRE(admin.put({health::AdminState::key(k, target), k, target, "test", 0, now,
                        expiresIn ? now + expiresIn : 0, "t"},
                       {0, "drain_" + kind, target, "test", "t", ""}, &err));
   }
   void undrain(const std::string& kind, const std::string& target) {
     bool existed = false;
     std::string err;
-    REQUIRE(admin.remove(AdminState::key(kind + "_drain", target),
+    REQUIRE(admin.remove(health::AdminState::key(kind + "_drain", target),
                          {0, "undrain_" + kind, target, "test", "t", ""}, &existed, &err));
   }
   void load(const std::string& member, double value, std::int64_t ttl) {
     const std::int64_t now = clock.unixSeconds();
     std::string err;
-    REQUIRE(admin.put({AdminState::key("member_load", member), "member_load", member, "push", value,
-                       now, now + ttl, "t"},
+    REQUIRE(admin.put({health::AdminState::key("member_load", member), "member_load", member,
+                       "push", value, now, now + ttl, "t"},
                       {0, "load_member", member, "push", "t", ""}, &err));
   }
   Answer ask(const char* name) { return ::ask(*holder.current(), name); }
@@ -274,7 +274,7 @@ TEST_CASE("pushed load overrides the probe's reading and lapses after its TTL") 
 TEST_CASE("overrides survive a restart: a new AdminState reads them from the store") {
   Rig rig;
   rig.drain("member", "198.51.100.1");
-  AdminState again(rig.store, rig.clock);
+  health::AdminState again(rig.store, rig.clock);
   REQUIRE(again.overrides().size() == 1);
   CHECK(again.overrides()[0].target == "198.51.100.1");
 }

@@ -13,32 +13,31 @@
 #include "core/clock.h"
 #include "health/store.h"
 
-namespace geodns::server {
+namespace geodns::health {
 
 class AdminState {
  public:
   // Loads the overrides stored by earlier runs; when they cannot be read,
   // loadError() says why and the caller must not serve without them.
-  AdminState(health::Store& store, Clock& clock);
+  AdminState(Store& store, Clock& clock);
   const std::string& loadError() const noexcept { return loadError_; }
 
   // Sets (or replaces: repeating a drain is safe) an override. False with
   // `err` when the store did not take the write; nothing changes then.
-  bool put(const health::OverrideRecord& rec, health::AuditRecord audit, std::string* err);
+  bool put(const OverrideRecord& rec, AuditRecord audit, std::string* err);
   // Removes the override `key`; `existed` says whether there was one. The
   // audit record is written either way.
-  bool remove(const std::string& key, health::AuditRecord audit, bool* existed, std::string* err);
+  bool remove(const std::string& key, AuditRecord audit, bool* existed, std::string* err);
   // An audit record for an action that keeps its state elsewhere (reload).
-  bool record(health::AuditRecord audit, std::string* err);
+  bool record(AuditRecord audit, std::string* err);
   // Probe thread: an operator's failover command, stored with its audit
   // record in one write at the moment it is applied, so the audit's order is
   // the order in which the commands took effect.
-  bool commitFailover(const health::FailoverRecord& rec, health::AuditRecord audit,
-                      std::string* err);
+  bool commitFailover(const FailoverRecord& rec, AuditRecord audit, std::string* err);
 
-  std::vector<health::OverrideRecord> overrides() const;
+  std::vector<OverrideRecord> overrides() const;
   // False with the store's reason when the audit cannot be read.
-  bool audit(std::size_t limit, std::vector<health::AuditRecord>& out, std::string* err) const;
+  bool audit(std::size_t limit, std::vector<AuditRecord>& out, std::string* err) const;
   // Bumped on every change; the probe thread republishes when it moves.
   std::uint64_t version() const noexcept { return version_.load(std::memory_order_acquire); }
   // Probe thread: drops overrides whose expiry has passed, each with an
@@ -52,13 +51,13 @@ class AdminState {
   }
 
  private:
-  health::Store& store_;
+  Store& store_;
   Clock& clock_;
   mutable std::mutex mu_;
-  std::map<std::string, health::OverrideRecord> overrides_;
+  std::map<std::string, OverrideRecord> overrides_;
   std::map<std::string, std::uint64_t> actions_;
   std::string loadError_;
   std::atomic<std::uint64_t> version_{1};
 };
 
-}  // namespace geodns::server
+}  // namespace geodns::health

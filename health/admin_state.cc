@@ -1,17 +1,16 @@
-#include "server/admin_state.h"
+#include "health/admin_state.h"
 
 #include "core/log.h"
 
-namespace geodns::server {
+namespace geodns::health {
 
-AdminState::AdminState(health::Store& store, Clock& clock) : store_(store), clock_(clock) {
-  std::vector<health::OverrideRecord> stored;
+AdminState::AdminState(Store& store, Clock& clock) : store_(store), clock_(clock) {
+  std::vector<OverrideRecord> stored;
   if (!store_.allOverrides(stored, &loadError_)) return;
   for (auto& r : stored) overrides_[r.key] = std::move(r);
 }
 
-bool AdminState::put(const health::OverrideRecord& rec, health::AuditRecord audit,
-                     std::string* err) {
+bool AdminState::put(const OverrideRecord& rec, AuditRecord audit, std::string* err) {
   std::lock_guard lock(mu_);
   if (!audit.unixMs) audit.unixMs = clock_.unixSeconds() * 1000;
   if (!store_.commitAdmin({rec}, {}, {audit}, err)) return false;
@@ -21,7 +20,7 @@ bool AdminState::put(const health::OverrideRecord& rec, health::AuditRecord audi
   return true;
 }
 
-bool AdminState::remove(const std::string& key, health::AuditRecord audit, bool* existed,
+bool AdminState::remove(const std::string& key, AuditRecord audit, bool* existed,
                         std::string* err) {
   std::lock_guard lock(mu_);
   if (!audit.unixMs) audit.unixMs = clock_.unixSeconds() * 1000;
@@ -32,7 +31,7 @@ bool AdminState::remove(const std::string& key, health::AuditRecord audit, bool*
   return true;
 }
 
-bool AdminState::record(health::AuditRecord audit, std::string* err) {
+bool AdminState::record(AuditRecord audit, std::string* err) {
   std::lock_guard lock(mu_);
   if (!audit.unixMs) audit.unixMs = clock_.unixSeconds() * 1000;
   if (!store_.commitAdmin({}, {}, {audit}, err)) return false;
@@ -40,16 +39,15 @@ bool AdminState::record(health::AuditRecord audit, std::string* err) {
   return true;
 }
 
-std::vector<health::OverrideRecord> AdminState::overrides() const {
+std::vector<OverrideRecord> AdminState::overrides() const {
   std::lock_guard lock(mu_);
-  std::vector<health::OverrideRecord> out;
+  std::vector<OverrideRecord> out;
   out.reserve(overrides_.size());
   for (const auto& [k, v] : overrides_) out.push_back(v);
   return out;
 }
 
-bool AdminState::commitFailover(const health::FailoverRecord& rec, health::AuditRecord audit,
-                                std::string* err) {
+bool AdminState::commitFailover(const FailoverRecord& rec, AuditRecord audit, std::string* err) {
   std::lock_guard lock(mu_);
   if (!audit.unixMs) audit.unixMs = clock_.unixSeconds() * 1000;
   if (!store_.commitFailover(rec, audit, err)) return false;
@@ -57,8 +55,7 @@ bool AdminState::commitFailover(const health::FailoverRecord& rec, health::Audit
   return true;
 }
 
-bool AdminState::audit(std::size_t limit, std::vector<health::AuditRecord>& out,
-                       std::string* err) const {
+bool AdminState::audit(std::size_t limit, std::vector<AuditRecord>& out, std::string* err) const {
   std::lock_guard lock(mu_);
   return store_.audit(limit, out, err);
 }
@@ -67,7 +64,7 @@ std::size_t AdminState::expire() {
   std::lock_guard lock(mu_);
   const std::int64_t now = clock_.unixSeconds();
   std::vector<std::string> gone;
-  std::vector<health::AuditRecord> audit;
+  std::vector<AuditRecord> audit;
   for (const auto& [k, r] : overrides_) {
     if (r.expiresUnix == 0 || r.expiresUnix > now) continue;
     gone.push_back(k);
@@ -98,4 +95,4 @@ std::map<std::string, std::uint64_t> AdminState::actionCounts() const {
   return actions_;
 }
 
-}  // namespace geodns::server
+}  // namespace geodns::health

@@ -1,0 +1,42 @@
+// GET /v1/explain: what a client would get for a name, and why.
+#include <httplib.h>
+
+#include "server/admin/handler.h"
+#include "server/explain.h"
+
+namespace geodns::server::admin {
+
+void addExplainRoute(httplib::Server& s, const Routes& ctx) {
+  constexpr auto kRead = ApiToken::Scope::Read;
+  s.Get("/v1/explain", ctx.authed(kRead, [ctx](const httplib::Request& req, httplib::Response& res,
+                                               const ApiToken&) {
+    if (!req.has_param("name")) return fail(res, 400, "name is required", "name");
+    if (!req.has_param("client"))
+      return fail(res, 400, "client (IP or IP/PREFIX) is required", "client");
+    ExplainRequest er;
+    er.name = req.get_param_value("name");
+    er.type = req.has_param("type") ? req.get_param_value("type") : "A";
+    er.json = true;
+    std::string err;
+    const std::string client = req.get_param_value("client");
+    auto prefix = IpPrefix::parse(client, &err, true);
+    if (!prefix) return fail(res, 400, "client: " + err, "client");
+    er.client = *prefix;
+    er.clientIsEcs = client.find('/') != std::string::npos;
+    const std::string resolver =
+        req.has_param("resolver") ? req.get_param_value("resolver") : "127.0.0.1";
+    auto r = IpAddress::parse(resolver);
+    if (!r) return fail(res, 400, "resolver must be an IP address", "resolver");
+    er.resolver = *r;
+    auto snap = ctx.deps->holder->current();
+    bool ok = false;
+    std::string out = explain(*snap, er, ok);
+    if (!ok) {
+      while (!out.empty() && out.back() == '\n') out.pop_back();
+      return fail(res, 400, out, out.rfind("unknown type", 0) == 0 ? "type" : "name");
+    }
+    res.set_content(out, "application/json");
+  }));
+}
+
+}  // namespace geodns::server::admin

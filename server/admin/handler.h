@@ -1,0 +1,74 @@
+#pragma once
+// What the admin handlers share: JSON answers and errors, body and field
+// checks, and the route table each resource adds itself to. Private to
+// server/admin/: the handler files include <httplib.h> themselves.
+#include <cstdint>
+#include <functional>
+#include <initializer_list>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "health/store.h"
+#include "server/admin/api.h"
+
+namespace httplib {
+class Server;
+struct Request;
+struct Response;
+}  // namespace httplib
+
+namespace geodns::gslb {
+class Gslb;
+}
+
+namespace geodns::server::admin {
+
+using json = nlohmann::ordered_json;
+// The longest drain expiry accepted (a year and a day).
+inline constexpr std::int64_t kMaxExpirySec = 366LL * 86400;
+
+// Never throws: a string that is not UTF-8 (it should not get this far) is
+// replaced rather than turning an answer into a 500.
+std::string dumpJson(const json& j);
+void reply(httplib::Response& res, int status, const json& body);
+// {"error": msg, "field": field or null} with `status`.
+void fail(httplib::Response& res, int status, const std::string& msg,
+          const std::string& field = {});
+// The JSON object body of a POST ({} when empty). False after answering 400.
+bool body(const httplib::Request& req, httplib::Response& res, json& out,
+          std::initializer_list<const char*> allowed);
+// Reasons are logged and audited as given: no control characters (NUL, line
+// breaks, escapes) that would make the log line and the record differ.
+bool reasonOf(const json& b, httplib::Response& res, std::string& out, bool required);
+// An optional integer field in [1, max]. False after answering 400.
+bool secondsOf(const json& b, const char* key, httplib::Response& res, std::int64_t& out,
+               std::int64_t max);
+json overrideJson(const health::OverrideRecord& o);
+// The longest TTL any pool containing the region (or member) answers with:
+// after it, resolvers have let go of answers given before a change.
+std::uint32_t maxTtlFor(const gslb::Gslb& g, const std::string& kind, const std::string& target);
+
+using HttpHandler = std::function<void(const httplib::Request&, httplib::Response&)>;
+using AuthedHandler =
+    std::function<void(const httplib::Request&, httplib::Response&, const ApiToken&)>;
+
+// What a handler reaches: the API's dependencies, the front's counters and
+// the bearer-token check (which answers 401/403 itself and calls the
+// handler with the matched token only when its scope allows the call).
+struct Routes {
+  AdminDeps* deps = nullptr;
+  const AdminFrontCounters* counters = nullptr;
+  std::function<HttpHandler(ApiToken::Scope, AuthedHandler)> authed;
+};
+
+// One resource each (server/admin/NAME.cc); AdminApi adds them in this order.
+void addMetricsRoute(httplib::Server& s, const Routes& ctx);
+void addStatusRoute(httplib::Server& s, const Routes& ctx);
+void addDrainRoutes(httplib::Server& s, const Routes& ctx);
+void addLoadRoute(httplib::Server& s, const Routes& ctx);
+void addFailoverRoutes(httplib::Server& s, const Routes& ctx);
+void addExplainRoute(httplib::Server& s, const Routes& ctx);
+void addReloadRoute(httplib::Server& s, const Routes& ctx);
+void addAuditRoute(httplib::Server& s, const Routes& ctx);
+
+}  // namespace geodns::server::admin

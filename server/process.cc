@@ -1,0 +1,264 @@
+#include "server/process.h"
+
+#include <grp.h>
+#include <pwd.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <thread>
+
+#include "core/address.h"
+#include "core/log.h"
+
+namespace geodns::server {
+
+std::size_t countRecords(const ServingSnapshot& s) {
+  std::size_t n = 0;
+  for (const auto& z : s.zones->zones()) n += z->recordCount();
+  return n;
+}
+
+namespace {
+
+// Switches every thread to `pw`'s uid, gid and no supplementary groups.
+bool dropPrivileges(const RunAs& pw, std::string* err) {
+  if (::geteuid() != 0) {
+    if (::geteuid() == pw.uid) return true;
+    *err = "--user needs root to switch users";
+    return false;
+  }
+  if (::setgroups(0, nullptr) != 0 || ::setgid(pw.gid) != 0 || ::setuid(pw.uid) != 0) {
+    *err = "cannot switch to user " + pw.name + ": " + std::strerror(errno);
+    return false;
+  }
+  if (::setuid(0) == 0) {  // must not be able to get root back
+    *err = "privileges were not dropped";
+    return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+Process::Process(const Options& opt, config::ServerConfig cfg,
+                 std::shared_ptr<const ServingSnapshot> snap, StartResources res)
+    : opt_(opt),
+      cfg_(std::move(cfg)),
+      snap_(std::move(snap)),
+      runAs_(res.runAs),
+      store_(std::move(res.store)),
+      tokens_(std::move(res.tokens)),
+      queryLog_(std::move(res.queryLog)),
+      rng_(static_cast<std::uint64_t>(clock_.unixSeconds()) ^
+           static_cast<std::uint64_t>(getpid())) {}
+
+Process::~Process() {
+  stop();
+}
+
+bool Process::start() {
+  const auto& hc = cfg_.gslb.health;
+  // Operator overrides live in the state database; they apply even while the
+  // API is switched off.
+  if (store_) {
+    admin_ = std::make_unique<health::AdminState>(*store_, clock_);
+    if (!admin_->loadError().empty()) {  // never serve without the drains in force
+      std::fprintf(stderr, "geodnsd: %s: cannot read the operator overrides: %s\n",
+                   hc.database.c_str(), admin_->loadError().c_str());
+      return false;
+    }
+  }
+  healthRunner_ = std::make_unique<HealthRunner>(holder_, clock_, rng_, transport_, store_.get(),
+                                                 std::chrono::seconds(hc.maxAgeSec));
+  healthRunner_->attachAdmin(admin_.get());
+  healthRunner_->prime(snap_);  // the first snapshot carries health before any query is answered
+  metrics_.track(snap_->answers);
+
+  if (!openListeners()) return false;
+
+  if (queryLog_) queryLog_->start();
+  for (auto& w : udp_) w->start();
+  tcp_->start();
+  healthRunner_->start();
+  running_ = true;
+  if (cfg_.admin.enabled && !startAdminApi()) {
+    stop();
+    return false;
+  }
+  if (runAs_) {
+    std::string err;
+    if (!dropPrivileges(*runAs_, &err)) {
+      std::fprintf(stderr, "geodnsd: %s\n", err.c_str());
+      stop();
+      return false;
+    }
+    GEODNS_LOG_INFO("running as user %s (uid %u)", opt_.user.c_str(),
+                    static_cast<unsigned>(runAs_->uid));
+  }
+  ready_.store(true);
+  std::string listening;
+  for (const auto& l : cfg_.listen) listening += (listening.empty() ? "" : " ") + l;
+  GEODNS_LOG_INFO(
+      "ready: %zu zone(s), %zu record(s), %u UDP worker(s) per listener, listening on %s",
+      snap_->zones->zones().size(), countRecords(*snap_), workers_, listening.c_str());
+  return true;
+}
+
+bool Process::openListeners() {
+  // The rate-limit table is sized at start-up; limits follow reloads.
+  if (cfg_.rrl.enabled) rrl_ = std::make_unique<Rrl>(cfg_.rrl.tableSize);
+  workers_ = cfg_.workers ? cfg_.workers : std::max(1u, std::thread::hardware_concurrency());
+  for (const auto& l : cfg_.listen) {
+    std::string err;
+    auto addr = parseHostPort(l, &err);
+    for (unsigned w = 0; w < workers_ && addr; ++w) {
+      int fd = openUdpSocket(*addr, &err);
+      if (fd < 0) {
+        std::fprintf(stderr, "geodnsd: %s\n", err.c_str());
+        return false;
+      }
+      udp_.push_back(std::make_unique<UdpWorker>(fd, holder_, stop_,
+                                                 &metrics_.addWorker(Transport::Udp), rrl_.get(),
+                                                 queryLog_ ? &queryLog_->addWorker() : nullptr));
+    }
+    int tfd = openTcpSocket(*addr, &err);
+    if (tfd < 0) {
+      std::fprintf(stderr, "geodnsd: %s\n", err.c_str());
+      return false;
+    }
+    tcpFds_.push_back(tfd);
+  }
+  tcp_ = std::make_unique<TcpServer>(tcpFds_, holder_, stop_, &metrics_.addWorker(Transport::Tcp),
+                                     queryLog_ ? &queryLog_->addWorker() : nullptr);
+  return true;
+}
+
+bool Process::startAdminApi() {
+  AdminDeps deps;
+  deps.holder = &holder_;
+  deps.runner = healthRunner_.get();
+  deps.admin = admin_.get();
+  deps.store = store_.get();
+  deps.metrics = &metrics_;
+  deps.clock = &clock_;
+  deps.reload = [this] { return reload(); };
+  const double started = static_cast<double>(clock_.unixSeconds());
+  deps.extras = [this, started] {
+    MetricsExtras x;
+    x.reloads = reloads_.load();
+    x.reloadFailures = reloadFailures_.load();
+    x.startUnix = started;
+    x.resilience.tcpAcceptErrors = tcp_->acceptErrors();
+    x.resilience.tcpRefused = tcp_->refused();
+    x.resilience.tcpConnectionLimit = std::min<std::uint64_t>(
+        tcp_->fdConnectionCap(), holder_.current()->limits.maxTcpConnections);
+    return x;
+  };
+  deps.ready = &ready_;
+  api_ = std::make_unique<AdminApi>(cfg_.admin, std::move(tokens_), deps);
+  std::string err;
+  if (!api_->start(&err)) {
+    std::fprintf(stderr, "geodnsd: %s\n", err.c_str());
+    return false;
+  }
+  return true;
+}
+
+ReloadOutcome Process::reload() {
+  std::lock_guard lock(reloadMu_);
+  ReloadOutcome out;
+  ErrorList reloadErrors;
+  LoadedConfig nextLoaded = loadServing(opt_, reloadErrors);  // every error in one reply
+  const auto& next = nextLoaded.config;
+  std::shared_ptr<const ServingSnapshot> nextSnap = nextLoaded.snapshot;
+  std::vector<ApiToken> nextTokens;
+  std::string tokenErr;
+  if (next && next->admin.enabled && !next->admin.tokenFile.empty() &&
+      !loadTokens(next->admin.tokenFile, nextTokens, &tokenErr))
+    reloadErrors.add(next->admin.tokenFileWhere.empty() ? "admin" : next->admin.tokenFileWhere,
+                     tokenErr);
+  if (!nextSnap || !reloadErrors.empty()) {
+    for (const auto& e : reloadErrors.all()) {
+      GEODNS_LOG_ERROR("reload: %s", e.str().c_str());
+      out.errors.push_back(e.str());
+    }
+    GEODNS_LOG_ERROR("reload failed with %zu error(s); still serving the previous data",
+                     reloadErrors.size());
+    ++reloadFailures_;
+    return out;
+  }
+  if (next->listen != cfg_.listen || next->workers != cfg_.workers ||
+      next->admin.listen != cfg_.admin.listen || next->admin.enabled != cfg_.admin.enabled ||
+      next->gslb.health.database != cfg_.gslb.health.database || (next->rrl.enabled && !rrl_))
+    GEODNS_LOG_WARN(
+        "reload: changes to listeners, workers, the admin listener, the state database or "
+        "turning rrl on take effect only after a restart");
+  if (api_ && !nextTokens.empty()) api_->setTokens(std::move(nextTokens));
+  metrics_.track(nextSnap->answers);
+  healthRunner_->submit(nextSnap);  // published with its health by the probe thread
+  out.ticket = healthRunner_->requestPublish();
+  out.ok = true;
+  ++reloads_;
+  GEODNS_LOG_INFO("reloaded: %zu zone(s), %zu record(s)", nextSnap->zones->zones().size(),
+                  countRecords(*nextSnap));
+  return out;
+}
+
+void Process::hangup() {
+  if (queryLog_) queryLog_->reopen();
+  reload();
+}
+
+void Process::stop() {
+  if (!running_) return;
+  running_ = false;
+  ready_.store(false);
+  if (api_) api_->stop();
+  stop_.store(true);
+  healthRunner_->stop();
+  tcp_->join();
+  for (auto& w : udp_) w->join();
+  if (queryLog_) queryLog_->stop();  // writes what the workers logged last
+}
+
+int serve(const Options& opt, config::ServerConfig cfg, std::shared_ptr<const ServingSnapshot> snap,
+          StartResources res) {
+  // Signals are handled synchronously by this thread; workers never see them.
+  sigset_t sigs;
+  sigemptyset(&sigs);
+  sigaddset(&sigs, SIGHUP);
+  sigaddset(&sigs, SIGTERM);
+  sigaddset(&sigs, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  Process process(opt, std::move(cfg), std::move(snap), std::move(res));
+  if (!process.start()) return 1;
+  for (;;) {
+    timespec tick{1, 0};
+    int sig = sigtimedwait(&sigs, nullptr, &tick);
+    if (sig == SIGHUP) {
+      process.hangup();
+    } else if (sig == SIGTERM || sig == SIGINT) {
+      GEODNS_LOG_INFO("stopping on signal %d", sig);
+      break;
+    }
+  }
+  // Shutdown is bounded: a stuck thread cannot keep the process alive.
+  std::thread([] {
+    std::this_thread::sleep_for(std::chrono::seconds(15));
+    GEODNS_LOG_ERROR("shutdown did not finish within 15 s; exiting");
+    std::_Exit(1);
+  }).detach();
+  process.stop();
+  GEODNS_LOG_INFO("stopped");
+  return 0;
+}
+
+}  // namespace geodns::server

@@ -1,0 +1,99 @@
+#pragma once
+// The serving process: start (every resource in order, privileges dropped
+// last), reload (SIGHUP and the admin API: serialised, all-or-nothing) and
+// one stop sequence, used by a normal stop and by every start that fails
+// half-way. main.cc only parses the command and dispatches to serve().
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "config/config.h"
+#include "core/clock.h"
+#include "core/rng.h"
+#include "health/admin_state.h"
+#include "health/curl_transport.h"
+#include "health/store.h"
+#include "server/admin/api.h"
+#include "server/cli.h"
+#include "server/health_runner.h"
+#include "server/metrics.h"
+#include "server/query_log.h"
+#include "server/rrl.h"
+#include "server/serving.h"
+#include "server/startup.h"
+#include "server/tcp.h"
+#include "server/udp.h"
+
+namespace geodns::server {
+
+// Records in all zones of a snapshot (for log lines and check-config).
+std::size_t countRecords(const ServingSnapshot& s);
+
+class Process {
+ public:
+  // `opt` must outlive the process (reloads read the same files again);
+  // `res` is what prepareStart opened in Serve mode.
+  Process(const Options& opt, config::ServerConfig cfg, std::shared_ptr<const ServingSnapshot> snap,
+          StartResources res);
+  ~Process();
+  Process(const Process&) = delete;
+  Process& operator=(const Process&) = delete;
+
+  // Opens the DNS sockets, starts the workers, the probe thread and the admin
+  // API, then drops privileges. False after printing why ("geodnsd: ...");
+  // whatever started has been stopped again then. Call once, from the thread
+  // that blocked the signals (the threads started here inherit the mask).
+  bool start();
+  // Loads config, zones, geo data and tokens again; publishes only when all
+  // of it is clean. One at a time (SIGHUP and POST /v1/reload).
+  ReloadOutcome reload();
+  // SIGHUP: reopens the query log, then reloads.
+  void hangup();
+  // Not ready any more, then the admin API, the DNS workers, the probe
+  // thread, and the query log last (it writes what the workers logged).
+  // Idempotent.
+  void stop();
+
+ private:
+  bool openListeners();
+  bool startAdminApi();
+
+  const Options& opt_;
+  const config::ServerConfig cfg_;
+  std::shared_ptr<const ServingSnapshot> snap_;
+  const std::optional<RunAs> runAs_;
+  std::unique_ptr<health::Store> store_;
+  std::vector<ApiToken> tokens_;
+  std::unique_ptr<QueryLog> queryLog_;
+
+  SnapshotHolder holder_;
+  SteadyClock clock_;
+  SplitMixRng rng_;
+  health::CurlProbeTransport transport_;
+  std::unique_ptr<health::AdminState> admin_;
+  std::unique_ptr<HealthRunner> healthRunner_;
+  Metrics metrics_;
+  std::atomic<bool> stop_{false};
+  std::atomic<bool> ready_{false};
+  std::unique_ptr<Rrl> rrl_;
+  unsigned workers_ = 1;
+  std::vector<std::unique_ptr<UdpWorker>> udp_;
+  std::vector<int> tcpFds_;
+  std::unique_ptr<TcpServer> tcp_;
+  std::unique_ptr<AdminApi> api_;
+
+  std::mutex reloadMu_;
+  std::atomic<std::uint64_t> reloads_{0}, reloadFailures_{0};
+  bool running_ = false;  // threads started; stop() has work to do
+};
+
+// `geodnsd serve`: blocks SIGHUP/SIGTERM/SIGINT, starts the process, handles
+// signals on this thread until SIGTERM or SIGINT, stops. Exit status.
+int serve(const Options& opt, config::ServerConfig cfg, std::shared_ptr<const ServingSnapshot> snap,
+          StartResources res);
+
+}  // namespace geodns::server
