@@ -105,7 +105,8 @@ inline constexpr std::uint16_t kFlagRA = 0x0080;
 inline constexpr std::uint16_t kFlagAD = 0x0020;
 inline constexpr std::uint16_t kFlagCD = 0x0010;
 inline constexpr std::uint16_t kOpcodeMask = 0x7800;
-inline constexpr std::uint32_t kEdnsDO = 0x8000;  // in the low 16 bits of the OPT TTL
+inline constexpr std::uint16_t kRcodeMask = 0x000F;  // the low 4 rcode bits; the rest go in the OPT
+inline constexpr std::uint32_t kEdnsDO = 0x8000;     // in the low 16 bits of the OPT TTL
 
 constexpr std::uint16_t toU16(Type t) noexcept {
   return static_cast<std::uint16_t>(t);

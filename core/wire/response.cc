@@ -35,7 +35,7 @@ std::size_t Response::finish(dns::Rcode rcode, bool aa, bool dnssecOk) noexcept 
       truncated_ = true;
     }
   }
-  std::uint16_t flags = static_cast<std::uint16_t>(flags_ | (rc & 0x0F));
+  std::uint16_t flags = static_cast<std::uint16_t>(flags_ | (rc & dns::kRcodeMask));
   if (aa) flags |= dns::kFlagAA;
   if (truncated_) flags |= dns::kFlagTC;
   w_.patch16(2, flags);
