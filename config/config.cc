@@ -1,18 +1,20 @@
 #include "config/config.h"
 
+#include <cctype>
 #include <charconv>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <sstream>
 #include <thread>
 
-#include "core/address.h"
-#include "core/wire/dns.h"
-#include "core/ip.h"
-#include "core/wire/name.h"
 #include "config/json_positions.h"
+#include "core/address.h"
+#include "core/ip.h"
+#include "core/wire/dns.h"
+#include "core/wire/name.h"
 #include "core/wire/types.h"
 
 namespace geodns::config {
@@ -114,6 +116,48 @@ bool getDouble(Ctx& c, const json& obj, const char* key, const std::string& ptr,
   return true;
 }
 
+bool getBool(Ctx& c, const json& obj, const char* key, const std::string& ptr, bool& out) {
+  if (!obj.contains(key)) return false;
+  if (!obj[key].is_boolean()) {
+    c.err(ptr + "/" + key, "expected true or false");
+    return false;
+  }
+  out = obj[key].get<bool>();
+  return true;
+}
+
+// "a, b or c" from an enum's name table.
+template <class Table>
+std::string choices(const Table& table) {
+  std::string s;
+  for (std::size_t i = 0; i < table.size(); ++i) {
+    if (i > 0) s += i + 1 == table.size() ? " or " : ", ";
+    s += table[i].name;
+  }
+  return s;
+}
+
+// A name of a closed set (config.h) converted to its enum; a bad name is an
+// error at its place ("must be a, b or c" unless `message` says otherwise).
+template <class E>
+bool getEnum(Ctx& c, const json& obj, const char* key, const std::string& ptr, E& out,
+             bool required = false, const char* message = nullptr) {
+  std::string text;
+  if (!getString(c, obj, key, ptr, text, required)) return false;
+  if (auto v = fromText<E>(text)) {
+    out = *v;
+    return true;
+  }
+  c.err(ptr + "/" + key, message ? std::string(message) : "must be " + choices(names(E{})));
+  return false;
+}
+
+// A file named in the config, resolved against the config's directory.
+std::string resolve(const std::filesystem::path& base, const std::string& file) {
+  std::filesystem::path f = file;
+  return (f.is_relative() && !base.empty() ? base / f : f).string();
+}
+
 std::vector<std::string> stringList(Ctx& c, const json& v, const std::string& ptr) {
   std::vector<std::string> out;
   if (!v.is_array() || v.empty()) {
@@ -142,21 +186,9 @@ std::optional<GeoDatabaseConfig> parseDatabase(Ctx& c, const json& d, const std:
   checkKeys(c, d, p, {"file", "layout", "fields", "optional"});
   GeoDatabaseConfig db;
   db.where = c.where(p);
-  std::string file;
-  if (getString(c, d, "file", p, file, true)) {
-    std::filesystem::path f = file;
-    db.file = (f.is_relative() && !base.empty() ? base / f : f).string();
-  }
-  db.layout = "auto";
-  if (getString(c, d, "layout", p, db.layout, false) && db.layout != "auto" &&
-      db.layout != "geoip2" && db.layout != "flat" && db.layout != "asn")
-    c.err(p + "/layout", "must be auto, geoip2, flat or asn");
-  if (d.contains("optional")) {
-    if (!d["optional"].is_boolean())
-      c.err(p + "/optional", "expected true or false");
-    else
-      db.optional = d["optional"].get<bool>();
-  }
+  if (getString(c, d, "file", p, db.file, true)) db.file = resolve(base, db.file);
+  getEnum(c, d, "layout", p, db.layout);
+  getBool(c, d, "optional", p, db.optional);
   if (d.contains("fields")) {
     const json& f = d["fields"];
     if (!f.is_object()) {
@@ -213,8 +245,8 @@ void checkFallbackRegions(Ctx& c, const GslbConfig& g) {
     bool usesNets = false;
     for (std::size_t i = 0; i < policy->steps.size(); ++i) {
       const StepConfig& st = policy->steps[i];
-      if (st.kind == "nearest") usesNets = true;
-      if (st.kind != "geo_map") continue;
+      if (st.kind == StepKind::Nearest) usesNets = true;
+      if (st.kind != StepKind::GeoMap) continue;
       usesNets = true;
       for (const auto& [key, regions] : st.map)
         if (!covered(regions))
@@ -231,513 +263,748 @@ void checkFallbackRegions(Ctx& c, const GslbConfig& g) {
   }
 }
 
-void parseGslb(Ctx& c, const json& root, ServerConfig& cfg, const std::filesystem::path& base) {
-  GslbConfig& g = cfg.gslb;
-  std::set<std::string> regionNames;
-  if (root.contains("regions")) {
-    const json& rs = root["regions"];
-    if (!rs.is_object()) {
-      c.err("/regions", "expected an object of region name -> {lat, lon, labels}");
-    } else {
-      for (auto it = rs.begin(); it != rs.end(); ++it) {
-        std::string p = "/regions/" + esc(it.key());
-        RegionConfig r;
-        r.name = it.key();
-        r.where = c.where(p);
-        const json& v = it.value();
-        if (!v.is_object()) {
-          c.err(p, "expected an object");
-          continue;
-        }
-        checkKeys(c, v, p, {"lat", "lon", "labels"});
-        double lat = 0, lon = 0;
-        bool hasLat = getDouble(c, v, "lat", p, lat, -90, 90);
-        bool hasLon = getDouble(c, v, "lon", p, lon, -180, 180);
-        if (hasLat != hasLon && v.contains("lat") != v.contains("lon"))
-          c.err(p, "give both lat and lon, or neither");
-        if (hasLat && hasLon) {
-          r.lat = lat;
-          r.lon = lon;
-        }
-        if (v.contains("labels")) {
-          if (!v["labels"].is_object())
-            c.err(p + "/labels", "expected an object of strings");
+// The names each section defines, for the references of later sections.
+struct Known {
+  std::set<std::string> regions, probes, pools, policies;
+  void region(Ctx& c, const std::string& name, const std::string& p) const {
+    if (!regions.count(name)) c.err(p, "unknown region '" + name + "'");
+  }
+  void probe(Ctx& c, const std::string& name, const std::string& p) const {
+    if (!probes.count(name)) c.err(p, "unknown probe '" + name + "'");
+  }
+};
+
+void parseRegions(Ctx& c, const json& root, GslbConfig& g, Known& known) {
+  if (!root.contains("regions")) return;
+  const json& rs = root["regions"];
+  if (!rs.is_object()) {
+    c.err("/regions", "expected an object of region name -> {lat, lon, labels}");
+    return;
+  }
+  for (auto it = rs.begin(); it != rs.end(); ++it) {
+    std::string p = "/regions/" + esc(it.key());
+    RegionConfig r;
+    r.name = it.key();
+    r.where = c.where(p);
+    const json& v = it.value();
+    if (!v.is_object()) {
+      c.err(p, "expected an object");
+      continue;
+    }
+    checkKeys(c, v, p, {"lat", "lon", "labels"});
+    double lat = 0, lon = 0;
+    bool hasLat = getDouble(c, v, "lat", p, lat, -90, 90);
+    bool hasLon = getDouble(c, v, "lon", p, lon, -180, 180);
+    if (hasLat != hasLon && v.contains("lat") != v.contains("lon"))
+      c.err(p, "give both lat and lon, or neither");
+    if (hasLat && hasLon) {
+      r.lat = lat;
+      r.lon = lon;
+    }
+    if (v.contains("labels")) {
+      if (!v["labels"].is_object())
+        c.err(p + "/labels", "expected an object of strings");
+      else
+        for (auto l = v["labels"].begin(); l != v["labels"].end(); ++l) {
+          if (!l.value().is_string())
+            c.err(p + "/labels/" + esc(l.key()), "expected a string");
           else
-            for (auto l = v["labels"].begin(); l != v["labels"].end(); ++l) {
-              if (!l.value().is_string())
-                c.err(p + "/labels/" + esc(l.key()), "expected a string");
-              else
-                r.labels.emplace_back(l.key(), l.value().get<std::string>());
-            }
+            r.labels.emplace_back(l.key(), l.value().get<std::string>());
         }
-        regionNames.insert(r.name);
-        g.regions.push_back(std::move(r));
-      }
     }
+    known.regions.insert(r.name);
+    g.regions.push_back(std::move(r));
   }
-  auto checkRegion = [&](const std::string& name, const std::string& p) {
-    if (!regionNames.count(name)) c.err(p, "unknown region '" + name + "'");
-  };
+}
 
-  if (root.contains("geo")) {
-    const json& geo = root["geo"];
-    if (!geo.is_object()) {
-      c.err("/geo", "expected an object {databases, asn_database, nets}");
-    } else {
-      checkKeys(c, geo, "/geo", {"databases", "asn_database", "nets"});
-      if (geo.contains("databases")) {
-        const json& ds = geo["databases"];
-        if (!ds.is_array())
-          c.err("/geo/databases", "expected an array");
+void parseNets(Ctx& c, const json& ns, GslbConfig& g, const Known& known) {
+  if (!ns.is_object()) {
+    c.err("/geo/nets", "expected an object of prefix -> {label} or {regions}");
+    return;
+  }
+  for (auto it = ns.begin(); it != ns.end(); ++it) {
+    std::string p = "/geo/nets/" + esc(it.key());
+    NetConfig n;
+    n.prefix = it.key();
+    n.where = c.where(p);
+    std::string e;
+    if (!IpPrefix::parse(n.prefix, &e)) c.err(p, e);
+    const json& v = it.value();
+    if (!v.is_object()) {
+      c.err(p, "expected {\"label\": NAME} or {\"regions\": [...]}");
+      continue;
+    }
+    checkKeys(c, v, p, {"label", "regions"});
+    getString(c, v, "label", p, n.label, false);
+    if (v.contains("regions")) {
+      n.regions = stringList(c, v["regions"], p + "/regions");
+      for (std::size_t i = 0; i < n.regions.size(); ++i)
+        known.region(c, n.regions[i], p + "/regions/" + std::to_string(i));
+    }
+    if (n.label.empty() == n.regions.empty()) c.err(p, "give exactly one of label or regions");
+    g.nets.push_back(std::move(n));
+  }
+}
+
+void parseGeo(Ctx& c, const json& root, GslbConfig& g, const Known& known,
+              const std::filesystem::path& base) {
+  if (!root.contains("geo")) return;
+  const json& geo = root["geo"];
+  if (!geo.is_object()) {
+    c.err("/geo", "expected an object {databases, asn_database, nets}");
+    return;
+  }
+  checkKeys(c, geo, "/geo", {"databases", "asn_database", "nets"});
+  if (geo.contains("databases")) {
+    const json& ds = geo["databases"];
+    if (!ds.is_array())
+      c.err("/geo/databases", "expected an array");
+    else
+      for (std::size_t i = 0; i < ds.size(); ++i)
+        if (auto db = parseDatabase(c, ds[i], "/geo/databases/" + std::to_string(i), base))
+          g.databases.push_back(std::move(*db));
+  }
+  if (geo.contains("asn_database"))
+    g.asnDatabase = parseDatabase(c, geo["asn_database"], "/geo/asn_database", base);
+  if (geo.contains("nets")) parseNets(c, geo["nets"], g, known);
+}
+
+// "headers", "expect_status" and "load" of an http(s) probe.
+void parseHttpChecks(Ctx& c, const json& v, const std::string& p, ProbeConfig& pr) {
+  if (v.contains("headers")) {
+    if (!v["headers"].is_object())
+      c.err(p + "/headers", "expected an object of header -> value");
+    else
+      for (auto h = v["headers"].begin(); h != v["headers"].end(); ++h) {
+        if (!h.value().is_string() || h.key().find_first_of(":\r\n") != std::string::npos ||
+            h.value().get<std::string>().find_first_of("\r\n") != std::string::npos)
+          c.err(p + "/headers/" + esc(h.key()),
+                "expected a header name and a one-line string value");
         else
-          for (std::size_t i = 0; i < ds.size(); ++i)
-            if (auto db = parseDatabase(c, ds[i], "/geo/databases/" + std::to_string(i), base))
-              g.databases.push_back(std::move(*db));
+          pr.headers.emplace_back(h.key(), h.value().get<std::string>());
       }
-      if (geo.contains("asn_database"))
-        g.asnDatabase = parseDatabase(c, geo["asn_database"], "/geo/asn_database", base);
-      if (geo.contains("nets")) {
-        const json& ns = geo["nets"];
-        if (!ns.is_object()) {
-          c.err("/geo/nets", "expected an object of prefix -> {label} or {regions}");
-        } else {
-          for (auto it = ns.begin(); it != ns.end(); ++it) {
-            std::string p = "/geo/nets/" + esc(it.key());
-            NetConfig n;
-            n.prefix = it.key();
-            n.where = c.where(p);
-            std::string e;
-            if (!IpPrefix::parse(n.prefix, &e)) c.err(p, e);
-            const json& v = it.value();
-            if (!v.is_object()) {
-              c.err(p, "expected {\"label\": NAME} or {\"regions\": [...]}");
-              continue;
-            }
-            checkKeys(c, v, p, {"label", "regions"});
-            getString(c, v, "label", p, n.label, false);
-            if (v.contains("regions")) {
-              n.regions = stringList(c, v["regions"], p + "/regions");
-              for (std::size_t i = 0; i < n.regions.size(); ++i)
-                checkRegion(n.regions[i], p + "/regions/" + std::to_string(i));
-            }
-            if (n.label.empty() == n.regions.empty())
-              c.err(p, "give exactly one of label or regions");
-            g.nets.push_back(std::move(n));
-          }
-        }
+  }
+  if (v.contains("expect_status")) {
+    const json& es = v["expect_status"];
+    if (!es.is_array() || es.empty()) {
+      c.err(p + "/expect_status", "expected an array of codes or [low, high] ranges");
+    } else {
+      for (std::size_t i = 0; i < es.size(); ++i) {
+        const json& e = es[i];
+        if (e.is_number_unsigned() && e.get<int>() >= 100 && e.get<int>() <= 599)
+          pr.expectStatus.emplace_back(e.get<int>(), e.get<int>());
+        else if (e.is_array() && e.size() == 2 && e[0].is_number_unsigned() &&
+                 e[1].is_number_unsigned() && e[0].get<int>() >= 100 &&
+                 e[0].get<int>() <= e[1].get<int>() && e[1].get<int>() <= 599)
+          pr.expectStatus.emplace_back(e[0].get<int>(), e[1].get<int>());
+        else
+          c.err(p + "/expect_status/" + std::to_string(i),
+                "expected a status code or [low, high] in 100..599");
       }
     }
   }
-
-  std::set<std::string> probeNames;
-  if (root.contains("probes")) {
-    const json& ps = root["probes"];
-    if (!ps.is_object()) {
-      c.err("/probes", "expected an object of probe name -> probe");
+  if (v.contains("load")) {
+    const json& l = v["load"];
+    if (!l.is_object()) {
+      c.err(p + "/load", "expected {\"header\": NAME} or {\"json_pointer\": \"/path\"}");
     } else {
-      for (auto it = ps.begin(); it != ps.end(); ++it) {
-        std::string p = "/probes/" + esc(it.key());
-        const json& v = it.value();
-        ProbeConfig pr;
-        pr.name = it.key();
-        pr.where = c.where(p);
-        if (!v.is_object()) {
-          c.err(p, "expected an object");
-          continue;
-        }
-        checkKeys(
-            c, v, p,
+      checkKeys(c, l, p + "/load", {"header", "json_pointer"});
+      getString(c, l, "header", p + "/load", pr.loadHeader, false);
+      getString(c, l, "json_pointer", p + "/load", pr.loadJsonPointer, false);
+      if (pr.loadHeader.empty() == pr.loadJsonPointer.empty())
+        c.err(p + "/load", "give exactly one of header or json_pointer");
+    }
+  }
+}
+
+// "name", "qtype", "rcode" and "expect_answer" of a dns probe.
+void parseDnsChecks(Ctx& c, const json& v, const std::string& p, ProbeConfig& pr) {
+  getString(c, v, "name", p, pr.dnsName, false);
+  std::string qtype = "A", rcode = "NOERROR";
+  getString(c, v, "qtype", p, qtype, false);
+  getString(c, v, "rcode", p, rcode, false);
+  if (pr.type == ProbeType::Dns && pr.dnsName.empty())
+    c.err(p + "/name", "a dns probe needs the name to query");
+  if (!pr.dnsName.empty() && !name::fromText(pr.dnsName))
+    c.err(p + "/name", "not a valid domain name");
+  pr.dnsType = dns::typeFromText(qtype);
+  if (pr.dnsType == 0) c.err(p + "/qtype", "unknown type '" + qtype + "'");
+  const int rc = dnsRcodeFromText(rcode);
+  if (rc < 0)
+    c.err(p + "/rcode", "must be NOERROR, FORMERR, SERVFAIL, NXDOMAIN, NOTIMP or REFUSED");
+  else
+    pr.dnsRcode = static_cast<std::uint8_t>(rc);
+  getBool(c, v, "expect_answer", p, pr.dnsExpectAnswer);
+}
+
+std::optional<ProbeConfig> parseProbe(Ctx& c, const json& v, const std::string& p,
+                                      const std::string& name) {
+  ProbeConfig pr;
+  pr.name = name;
+  pr.where = c.where(p);
+  if (!v.is_object()) {
+    c.err(p, "expected an object");
+    return std::nullopt;
+  }
+  checkKeys(c, v, p,
             {"type",          "port",          "method",     "path",         "host", "headers",
              "expect_status", "body_contains", "tls_verify", "load",         "name", "qtype",
              "rcode",         "interval_ms",   "timeout_ms", "rise",         "fall", "jitter",
              "initial",       "stale_after",   "unknown_as", "expect_answer"});
-        if (getString(c, v, "type", p, pr.type, true) && pr.type != "http" && pr.type != "https" &&
-            pr.type != "tcp" && pr.type != "dns")
-          c.err(p + "/type", "must be http, https, tcp or dns");
-        getUnsigned(c, v, "port", p, pr.port, 1, 65535);
-        getString(c, v, "method", p, pr.method, false);
-        getString(c, v, "path", p, pr.path, false);
-        getString(c, v, "host", p, pr.host, false);
-        getString(c, v, "body_contains", p, pr.bodyContains, false);
-        getString(c, v, "name", p, pr.dnsName, false);
-        getString(c, v, "qtype", p, pr.dnsType, false);
-        getString(c, v, "rcode", p, pr.dnsRcode, false);
-        getString(c, v, "initial", p, pr.initial, false);
-        if (pr.initial != "up" && pr.initial != "down") c.err(p + "/initial", "must be up or down");
-        getString(c, v, "unknown_as", p, pr.unknownAs, false);
-        if (pr.unknownAs != "up" && pr.unknownAs != "down")
-          c.err(p + "/unknown_as", "must be up or down");
-        if (pr.type == "dns" && pr.dnsName.empty())
-          c.err(p + "/name", "a dns probe needs the name to query");
-        if (!pr.dnsName.empty() && !name::fromText(pr.dnsName))
-          c.err(p + "/name", "not a valid domain name");
-        if (dns::typeFromText(pr.dnsType) == 0) c.err(p + "/qtype", "unknown type '" + pr.dnsType + "'");
-        if (dnsRcodeFromText(pr.dnsRcode) < 0)
-          c.err(p + "/rcode", "must be NOERROR, FORMERR, SERVFAIL, NXDOMAIN, NOTIMP or REFUSED");
-        if (!pr.path.empty() && pr.path[0] != '/') c.err(p + "/path", "must start with /");
-        if (v.contains("expect_answer")) {
-          if (!v["expect_answer"].is_boolean())
-            c.err(p + "/expect_answer", "expected true or false");
-          else
-            pr.dnsExpectAnswer = v["expect_answer"].get<bool>();
-        }
-        if (v.contains("tls_verify")) {
-          if (!v["tls_verify"].is_boolean())
-            c.err(p + "/tls_verify", "expected true or false");
-          else
-            pr.tlsVerify = v["tls_verify"].get<bool>();
-        }
-        if (v.contains("headers")) {
-          if (!v["headers"].is_object())
-            c.err(p + "/headers", "expected an object of header -> value");
-          else
-            for (auto h = v["headers"].begin(); h != v["headers"].end(); ++h) {
-              if (!h.value().is_string() || h.key().find_first_of(":\r\n") != std::string::npos ||
-                  h.value().get<std::string>().find_first_of("\r\n") != std::string::npos)
-                c.err(p + "/headers/" + esc(h.key()),
-                      "expected a header name and a one-line string value");
-              else
-                pr.headers.emplace_back(h.key(), h.value().get<std::string>());
-            }
-        }
-        if (v.contains("expect_status")) {
-          const json& es = v["expect_status"];
-          if (!es.is_array() || es.empty()) {
-            c.err(p + "/expect_status", "expected an array of codes or [low, high] ranges");
-          } else {
-            for (std::size_t i = 0; i < es.size(); ++i) {
-              const json& e = es[i];
-              if (e.is_number_unsigned() && e.get<int>() >= 100 && e.get<int>() <= 599)
-                pr.expectStatus.emplace_back(e.get<int>(), e.get<int>());
-              else if (e.is_array() && e.size() == 2 && e[0].is_number_unsigned() &&
-                       e[1].is_number_unsigned() && e[0].get<int>() >= 100 &&
-                       e[0].get<int>() <= e[1].get<int>() && e[1].get<int>() <= 599)
-                pr.expectStatus.emplace_back(e[0].get<int>(), e[1].get<int>());
-              else
-                c.err(p + "/expect_status/" + std::to_string(i),
-                      "expected a status code or [low, high] in 100..599");
-            }
-          }
-        }
-        if (v.contains("load")) {
-          const json& l = v["load"];
-          if (!l.is_object()) {
-            c.err(p + "/load", "expected {\"header\": NAME} or {\"json_pointer\": \"/path\"}");
-          } else {
-            checkKeys(c, l, p + "/load", {"header", "json_pointer"});
-            getString(c, l, "header", p + "/load", pr.loadHeader, false);
-            getString(c, l, "json_pointer", p + "/load", pr.loadJsonPointer, false);
-            if (pr.loadHeader.empty() == pr.loadJsonPointer.empty())
-              c.err(p + "/load", "give exactly one of header or json_pointer");
-          }
-        }
-        getUnsigned(c, v, "interval_ms", p, pr.intervalMs, 100, 3600000);
-        getUnsigned(c, v, "timeout_ms", p, pr.timeoutMs, 10, 600000);
-        getUnsigned(c, v, "rise", p, pr.rise, 1, 100);
-        getUnsigned(c, v, "fall", p, pr.fall, 1, 100);
-        getUnsigned(c, v, "stale_after", p, pr.staleAfter, 1, 1000);
-        getDouble(c, v, "jitter", p, pr.jitter, 0, 0.5);
-        if (pr.timeoutMs > pr.intervalMs) c.err(p + "/timeout_ms", "must not exceed interval_ms");
-        probeNames.insert(pr.name);
-        g.probes.push_back(std::move(pr));
-      }
-    }
-  }
-  if (root.contains("health")) {
-    const json& h = root["health"];
-    if (!h.is_object()) {
-      c.err("/health", "expected an object");
-    } else {
-      checkKeys(c, h, "/health", {"min_ttl", "database", "max_age_s", "history"});
-      getUnsigned(c, h, "min_ttl", "/health", g.health.minTtl, 0, 86400);
-      if (getString(c, h, "database", "/health", g.health.database, false)) {
-        g.health.databaseWhere = c.where("/health/database");
-        std::filesystem::path f = g.health.database;
-        g.health.database = (f.is_relative() && !base.empty() ? base / f : f).string();
-      }
-      getUnsigned(c, h, "max_age_s", "/health", g.health.maxAgeSec, 0, 31536000);
-      getUnsigned(c, h, "history", "/health", g.health.history, 1, 100000);
-    }
-  }
-  auto checkProbe = [&](const std::string& name, const std::string& p) {
-    if (!probeNames.count(name)) c.err(p, "unknown probe '" + name + "'");
-  };
+  getEnum(c, v, "type", p, pr.type, true);
+  getUnsigned(c, v, "port", p, pr.port, 1, 65535);
+  getString(c, v, "method", p, pr.method, false);
+  getString(c, v, "path", p, pr.path, false);
+  getString(c, v, "host", p, pr.host, false);
+  getString(c, v, "body_contains", p, pr.bodyContains, false);
+  getEnum(c, v, "initial", p, pr.initial);
+  getEnum(c, v, "unknown_as", p, pr.unknownAs);
+  parseDnsChecks(c, v, p, pr);
+  if (!pr.path.empty() && pr.path[0] != '/') c.err(p + "/path", "must start with /");
+  getBool(c, v, "tls_verify", p, pr.tlsVerify);
+  parseHttpChecks(c, v, p, pr);
+  getUnsigned(c, v, "interval_ms", p, pr.intervalMs, 100, 3600000);
+  getUnsigned(c, v, "timeout_ms", p, pr.timeoutMs, 10, 600000);
+  getUnsigned(c, v, "rise", p, pr.rise, 1, 100);
+  getUnsigned(c, v, "fall", p, pr.fall, 1, 100);
+  getUnsigned(c, v, "stale_after", p, pr.staleAfter, 1, 1000);
+  getDouble(c, v, "jitter", p, pr.jitter, 0, 0.5);
+  if (pr.timeoutMs > pr.intervalMs) c.err(p + "/timeout_ms", "must not exceed interval_ms");
+  return pr;
+}
 
-  std::set<std::string> poolNames, policyNames;
+void parseProbes(Ctx& c, const json& root, GslbConfig& g, Known& known) {
+  if (!root.contains("probes")) return;
+  const json& ps = root["probes"];
+  if (!ps.is_object()) {
+    c.err("/probes", "expected an object of probe name -> probe");
+    return;
+  }
+  for (auto it = ps.begin(); it != ps.end(); ++it)
+    if (auto pr = parseProbe(c, it.value(), "/probes/" + esc(it.key()), it.key())) {
+      known.probes.insert(pr->name);
+      g.probes.push_back(std::move(*pr));
+    }
+}
+
+void parseHealth(Ctx& c, const json& root, HealthConfig& h, const std::filesystem::path& base) {
+  if (!root.contains("health")) return;
+  const json& v = root["health"];
+  if (!v.is_object()) {
+    c.err("/health", "expected an object");
+    return;
+  }
+  checkKeys(c, v, "/health", {"min_ttl", "database", "max_age_s", "history"});
+  getUnsigned(c, v, "min_ttl", "/health", h.minTtl, 0, 86400);
+  if (getString(c, v, "database", "/health", h.database, false)) {
+    h.databaseWhere = c.where("/health/database");
+    h.database = resolve(base, h.database);
+  }
+  getUnsigned(c, v, "max_age_s", "/health", h.maxAgeSec, 0, 31536000);
+  getUnsigned(c, v, "history", "/health", h.history, 1, 100000);
+}
+
+// "failover": {"primary", "standby", "promote_after_s", "failback_after_s", "failback"}
+void parseFailover(Ctx& c, const json& fo, const std::string& fp, PoolConfig& pool) {
+  if (!fo.is_object()) {
+    c.err(fp,
+          "expected {\"primary\", \"standby\", \"promote_after_s\", \"failback_after_s\", "
+          "\"failback\"}");
+    return;
+  }
+  checkKeys(c, fo, fp, {"primary", "standby", "promote_after_s", "failback_after_s", "failback"});
+  getString(c, fo, "primary", fp, pool.failoverPrimary, true);
+  if (fo.contains("standby"))
+    pool.failoverStandby = stringList(c, fo["standby"], fp + "/standby");
+  else
+    c.err(fp + "/standby", "missing");
+  getUnsigned(c, fo, "promote_after_s", fp, pool.promoteAfterSec, 0, 86400);
+  getUnsigned(c, fo, "failback_after_s", fp, pool.failbackAfterSec, 0, 604800);
+  getEnum(c, fo, "failback", fp, pool.failback);
+}
+
+// The failover regions must be regions of the pool (checked once its regions are read).
+void checkFailoverRegions(Ctx& c, const PoolConfig& pool, const std::string& p) {
+  if (pool.failoverPrimary.empty()) return;
+  auto inPool = [&](const std::string& r) {
+    for (const auto& pr : pool.regions)
+      if (pr.region == r) return true;
+    return false;
+  };
+  if (!inPool(pool.failoverPrimary))
+    c.err(p + "/failover/primary", "region '" + pool.failoverPrimary + "' is not in this pool");
+  for (std::size_t i = 0; i < pool.failoverStandby.size(); ++i)
+    if (!inPool(pool.failoverStandby[i]) || pool.failoverStandby[i] == pool.failoverPrimary)
+      c.err(p + "/failover/standby/" + std::to_string(i),
+            "region '" + pool.failoverStandby[i] + "' is not another region of this pool");
+}
+
+std::optional<MemberConfig> parseMember(Ctx& c, const json& v, const std::string& mp,
+                                        const Known& known) {
+  MemberConfig m;
+  m.where = c.where(mp);
+  if (!v.is_object()) {
+    c.err(mp, "expected {\"address\": IP, \"weight\": N}");
+    return std::nullopt;
+  }
+  checkKeys(c, v, mp, {"address", "weight", "probe", "target"});
+  if (getString(c, v, "address", mp, m.address, true) && !IpAddress::parse(m.address))
+    c.err(mp + "/address", "not an IPv4 or IPv6 address: '" + m.address + "'");
+  getUnsigned(c, v, "weight", mp, m.weight, 0, 1000000);
+  if (getString(c, v, "probe", mp, m.probe, false)) known.probe(c, m.probe, mp + "/probe");
+  if (getString(c, v, "target", mp, m.target, false) && !IpAddress::parse(m.target))
+    c.err(mp + "/target", "not an IPv4 or IPv6 address: '" + m.target + "'");
+  return m;
+}
+
+std::optional<PoolRegionConfig> parsePoolRegion(Ctx& c, const json& rv, const std::string& rp,
+                                                const std::string& region, const Known& known) {
+  PoolRegionConfig pr;
+  pr.region = region;
+  pr.where = c.where(rp);
+  known.region(c, pr.region, rp);
+  if (!rv.is_object()) {
+    c.err(rp, "expected {\"members\": [...]} or {\"cname\": NAME}");
+    return std::nullopt;
+  }
+  checkKeys(c, rv, rp, {"members", "cname"});
+  if (getString(c, rv, "cname", rp, pr.cname, false) && !name::fromText(pr.cname))
+    c.err(rp + "/cname", "not a valid domain name");
+  if (rv.contains("members")) {
+    const json& ms = rv["members"];
+    if (!ms.is_array() || ms.empty()) {
+      c.err(rp + "/members", "expected a non-empty array of {address, weight}");
+    } else {
+      for (std::size_t i = 0; i < ms.size(); ++i)
+        if (auto m = parseMember(c, ms[i], rp + "/members/" + std::to_string(i), known))
+          pr.members.push_back(std::move(*m));
+    }
+  }
+  if (pr.cname.empty() == pr.members.empty() && rv.contains("cname") == rv.contains("members"))
+    c.err(rp, "give exactly one of members or cname");
+  return pr;
+}
+
+void parsePoolRegions(Ctx& c, const json& v, const std::string& p, PoolConfig& pool,
+                      const Known& known) {
+  if (!v.contains("regions") || !v["regions"].is_object() || v["regions"].empty()) {
+    c.err(p + "/regions", "expected an object of region name -> {members} or {cname}");
+    return;
+  }
+  for (auto r = v["regions"].begin(); r != v["regions"].end(); ++r)
+    if (auto pr = parsePoolRegion(c, r.value(), p + "/regions/" + esc(r.key()), r.key(), known))
+      pool.regions.push_back(std::move(*pr));
+  bool anyCname = false, anyMembers = false;
+  for (const auto& pr : pool.regions) {
+    anyCname = anyCname || !pr.cname.empty();
+    anyMembers = anyMembers || !pr.members.empty();
+  }
+  if (anyCname && anyMembers)
+    c.err(p + "/regions", "a pool answers either addresses or CNAMEs, not both");
+}
+
+std::optional<PoolConfig> parsePool(Ctx& c, const json& v, const std::string& p,
+                                    const std::string& name, const Known& known) {
+  PoolConfig pool;
+  pool.name = name;
+  pool.where = c.where(p);
+  if (!v.is_object()) {
+    c.err(p, "expected an object");
+    return std::nullopt;
+  }
+  checkKeys(c, v, p,
+            {"ttl", "max_answers", "regions", "probe", "min_healthy", "all_down", "fallback_pool",
+             "failover"});
+  if (v.contains("failover")) parseFailover(c, v["failover"], p + "/failover", pool);
+  getUnsigned(c, v, "ttl", p, pool.ttl, 0, 604800);
+  getUnsigned(c, v, "max_answers", p, pool.maxAnswers, 1, 16);
+  if (getString(c, v, "probe", p, pool.probe, false)) known.probe(c, pool.probe, p + "/probe");
+  if (getDouble(c, v, "min_healthy", p, pool.minHealthy, 0, 1000) && pool.minHealthy > 1 &&
+      pool.minHealthy != static_cast<double>(static_cast<unsigned>(pool.minHealthy)))
+    c.err(p + "/min_healthy", "a count (1, 2, ...) or a fraction in (0, 1]");
+  getEnum(c, v, "all_down", p, pool.allDown);
+  getString(c, v, "fallback_pool", p, pool.fallbackPool, false);
+  if ((pool.allDown == AllDown::Fallback) != !pool.fallbackPool.empty())
+    c.err(p + "/fallback_pool", "give fallback_pool exactly when all_down is fallback");
+  parsePoolRegions(c, v, p, pool, known);
+  checkFailoverRegions(c, pool, p);
+  return pool;
+}
+
+void parsePools(Ctx& c, const json& root, GslbConfig& g, Known& known) {
   if (root.contains("pools")) {
     const json& ps = root["pools"];
     if (!ps.is_object()) {
       c.err("/pools", "expected an object of pool name -> pool");
     } else {
-      for (auto it = ps.begin(); it != ps.end(); ++it) {
-        std::string p = "/pools/" + esc(it.key());
-        const json& v = it.value();
-        PoolConfig pool;
-        pool.name = it.key();
-        pool.where = c.where(p);
-        if (!v.is_object()) {
-          c.err(p, "expected an object");
-          continue;
+      for (auto it = ps.begin(); it != ps.end(); ++it)
+        if (auto pool = parsePool(c, it.value(), "/pools/" + esc(it.key()), it.key(), known)) {
+          known.pools.insert(pool->name);
+          g.pools.push_back(std::move(*pool));
         }
-        checkKeys(c, v, p,
-                  {"ttl", "max_answers", "regions", "probe", "min_healthy", "all_down",
-                   "fallback_pool", "failover"});
-        if (v.contains("failover")) {
-          const json& fo = v["failover"];
-          const std::string fp = p + "/failover";
-          if (!fo.is_object()) {
-            c.err(fp,
-                  "expected {\"primary\", \"standby\", \"promote_after_s\", \"failback_after_s\", "
-                  "\"failback\"}");
-          } else {
-            checkKeys(c, fo, fp,
-                      {"primary", "standby", "promote_after_s", "failback_after_s", "failback"});
-            getString(c, fo, "primary", fp, pool.failoverPrimary, true);
-            if (fo.contains("standby"))
-              pool.failoverStandby = stringList(c, fo["standby"], fp + "/standby");
-            else
-              c.err(fp + "/standby", "missing");
-            getUnsigned(c, fo, "promote_after_s", fp, pool.promoteAfterSec, 0, 86400);
-            getUnsigned(c, fo, "failback_after_s", fp, pool.failbackAfterSec, 0, 604800);
-            std::string fb = "auto";
-            if (getString(c, fo, "failback", fp, fb, false) && fb != "auto" && fb != "manual")
-              c.err(fp + "/failback", "must be auto or manual");
-            pool.manualFailback = fb == "manual";
-          }
-        }
-        getUnsigned(c, v, "ttl", p, pool.ttl, 0, 604800);
-        getUnsigned(c, v, "max_answers", p, pool.maxAnswers, 1, 16);
-        if (getString(c, v, "probe", p, pool.probe, false)) checkProbe(pool.probe, p + "/probe");
-        if (getDouble(c, v, "min_healthy", p, pool.minHealthy, 0, 1000) && pool.minHealthy > 1 &&
-            pool.minHealthy != static_cast<double>(static_cast<unsigned>(pool.minHealthy)))
-          c.err(p + "/min_healthy", "a count (1, 2, ...) or a fraction in (0, 1]");
-        if (getString(c, v, "all_down", p, pool.allDown, false) && pool.allDown != "fail_open" &&
-            pool.allDown != "fallback" && pool.allDown != "nodata" && pool.allDown != "servfail")
-          c.err(p + "/all_down", "must be fail_open, fallback, nodata or servfail");
-        getString(c, v, "fallback_pool", p, pool.fallbackPool, false);
-        if ((pool.allDown == "fallback") != !pool.fallbackPool.empty())
-          c.err(p + "/fallback_pool", "give fallback_pool exactly when all_down is fallback");
-        if (!v.contains("regions") || !v["regions"].is_object() || v["regions"].empty()) {
-          c.err(p + "/regions", "expected an object of region name -> {members} or {cname}");
-        } else {
-          for (auto r = v["regions"].begin(); r != v["regions"].end(); ++r) {
-            std::string rp = p + "/regions/" + esc(r.key());
-            PoolRegionConfig pr;
-            pr.region = r.key();
-            pr.where = c.where(rp);
-            checkRegion(pr.region, rp);
-            const json& rv = r.value();
-            if (!rv.is_object()) {
-              c.err(rp, "expected {\"members\": [...]} or {\"cname\": NAME}");
-              continue;
-            }
-            checkKeys(c, rv, rp, {"members", "cname"});
-            if (getString(c, rv, "cname", rp, pr.cname, false) && !name::fromText(pr.cname))
-              c.err(rp + "/cname", "not a valid domain name");
-            if (rv.contains("members")) {
-              const json& ms = rv["members"];
-              if (!ms.is_array() || ms.empty()) {
-                c.err(rp + "/members", "expected a non-empty array of {address, weight}");
-              } else {
-                for (std::size_t i = 0; i < ms.size(); ++i) {
-                  std::string mp = rp + "/members/" + std::to_string(i);
-                  MemberConfig m;
-                  m.where = c.where(mp);
-                  if (!ms[i].is_object()) {
-                    c.err(mp, "expected {\"address\": IP, \"weight\": N}");
-                    continue;
-                  }
-                  checkKeys(c, ms[i], mp, {"address", "weight", "probe", "target"});
-                  if (getString(c, ms[i], "address", mp, m.address, true) &&
-                      !IpAddress::parse(m.address))
-                    c.err(mp + "/address", "not an IPv4 or IPv6 address: '" + m.address + "'");
-                  getUnsigned(c, ms[i], "weight", mp, m.weight, 0, 1000000);
-                  if (getString(c, ms[i], "probe", mp, m.probe, false))
-                    checkProbe(m.probe, mp + "/probe");
-                  if (getString(c, ms[i], "target", mp, m.target, false) &&
-                      !IpAddress::parse(m.target))
-                    c.err(mp + "/target", "not an IPv4 or IPv6 address: '" + m.target + "'");
-                  pr.members.push_back(std::move(m));
-                }
-              }
-            }
-            if (pr.cname.empty() == pr.members.empty() &&
-                rv.contains("cname") == rv.contains("members"))
-              c.err(rp, "give exactly one of members or cname");
-            pool.regions.push_back(std::move(pr));
-          }
-          bool anyCname = false, anyMembers = false;
-          for (const auto& pr : pool.regions) {
-            anyCname = anyCname || !pr.cname.empty();
-            anyMembers = anyMembers || !pr.members.empty();
-          }
-          if (anyCname && anyMembers)
-            c.err(p + "/regions", "a pool answers either addresses or CNAMEs, not both");
-        }
-        if (!pool.failoverPrimary.empty()) {
-          auto inPool = [&](const std::string& r) {
-            for (const auto& pr : pool.regions)
-              if (pr.region == r) return true;
-            return false;
-          };
-          if (!inPool(pool.failoverPrimary))
-            c.err(p + "/failover/primary",
-                  "region '" + pool.failoverPrimary + "' is not in this pool");
-          for (std::size_t i = 0; i < pool.failoverStandby.size(); ++i)
-            if (!inPool(pool.failoverStandby[i]) || pool.failoverStandby[i] == pool.failoverPrimary)
-              c.err(p + "/failover/standby/" + std::to_string(i),
-                    "region '" + pool.failoverStandby[i] + "' is not another region of this pool");
-        }
-        poolNames.insert(pool.name);
-        g.pools.push_back(std::move(pool));
-      }
     }
   }
-
   for (const auto& pool : g.pools)
     if (!pool.fallbackPool.empty() &&
-        (!poolNames.count(pool.fallbackPool) || pool.fallbackPool == pool.name))
+        (!known.pools.count(pool.fallbackPool) || pool.fallbackPool == pool.name))
       c.err("/pools/" + esc(pool.name) + "/fallback_pool",
             "unknown pool '" + pool.fallbackPool + "'");
+}
 
-  if (root.contains("policies")) {
-    const json& ps = root["policies"];
-    if (!ps.is_object()) {
-      c.err("/policies", "expected an object of policy name -> {ecs, steps}");
+// A geo_map key: "default", or "country:CC", "continent:CC", "subdivision:CC-XX",
+// "label:NAME". Returns the key as matched (codes upper-cased), or "" when bad.
+std::string geoMapKey(Ctx& c, const std::string& k, const std::string& mp) {
+  if (k == "default") return k;
+  auto colon = k.find(':');
+  std::string prefix = k.substr(0, colon),
+              code = colon == std::string::npos ? "" : k.substr(colon + 1);
+  if (colon == std::string::npos || (prefix != "country" && prefix != "continent" &&
+                                     prefix != "subdivision" && prefix != "label")) {
+    c.err(mp, "key must be default, country:CC, continent:CC, subdivision:CC-XX or label:NAME");
+    return "";
+  }
+  if (prefix == "label") return k;
+  const bool ok = prefix == "subdivision" ? code.size() >= 4 && code.size() <= 11 && code[2] == '-'
+                                          : code.size() == 2;
+  for (auto& ch : code) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+  if (!ok) {
+    c.err(mp, "bad code '" + code + "' for " + prefix);
+    return "";
+  }
+  return prefix + ":" + code;
+}
+
+void parseGeoMapStep(Ctx& c, const json& sv, const std::string& sp, StepConfig& st,
+                     const Known& known) {
+  checkKeys(c, sv, sp, {"step", "map", "fence"});
+  getBool(c, sv, "fence", sp, st.fence);
+  if (!sv.contains("map") || !sv["map"].is_object() || sv["map"].empty()) {
+    c.err(sp + "/map", "expected an object of key -> [regions]");
+    return;
+  }
+  std::map<std::string, std::string> seen;  // key as matched -> key as written
+  for (auto m = sv["map"].begin(); m != sv["map"].end(); ++m) {
+    std::string mp = sp + "/map/" + esc(m.key());
+    const std::string& k = m.key();
+    std::string matched = geoMapKey(c, k, mp);
+    if (!matched.empty()) {
+      auto [it, inserted] = seen.emplace(matched, k);
+      if (!inserted) c.err(mp, "the same key as '" + it->second + "'");
+    }
+    auto regions = stringList(c, m.value(), mp);
+    for (std::size_t r = 0; r < regions.size(); ++r)
+      known.region(c, regions[r], mp + "/" + std::to_string(r));
+    st.map.emplace_back(k, std::move(regions));
+  }
+}
+
+void parseNearestStep(Ctx& c, const json& sv, const std::string& sp, StepConfig& st,
+                      const Known& known) {
+  checkKeys(c, sv, sp, {"step", "bias_km"});
+  if (!sv.contains("bias_km")) return;
+  if (!sv["bias_km"].is_object()) {
+    c.err(sp + "/bias_km", "expected an object of region -> km");
+    return;
+  }
+  for (auto b = sv["bias_km"].begin(); b != sv["bias_km"].end(); ++b) {
+    std::string bp = sp + "/bias_km/" + esc(b.key());
+    known.region(c, b.key(), bp);
+    if (!b.value().is_number())
+      c.err(bp, "expected a number of km (negative attracts)");
+    else
+      st.biasKm.emplace_back(b.key(), b.value().get<double>());
+  }
+}
+
+// The parameters of a step whose kind is known.
+void parseStepParams(Ctx& c, const json& sv, const std::string& sp, StepConfig& st,
+                     const Known& known) {
+  switch (st.kind) {
+    case StepKind::GeoMap:
+      parseGeoMapStep(c, sv, sp, st, known);
+      break;
+    case StepKind::Nearest:
+      parseNearestStep(c, sv, sp, st, known);
+      break;
+    case StepKind::FirstN:
+      checkKeys(c, sv, sp, {"step", "n"});
+      if (!sv.contains("n")) c.err(sp + "/n", "missing");
+      getUnsigned(c, sv, "n", sp, st.n, 1, 32);
+      break;
+    case StepKind::Weighted:
+    case StepKind::Up:
+    case StepKind::CapacityWeighted:
+    case StepKind::Failover:
+      checkKeys(c, sv, sp, {"step"});
+      break;
+    case StepKind::ShedLoad:
+      checkKeys(c, sv, sp, {"step", "high", "low"});
+      getDouble(c, sv, "high", sp, st.high, 0, 1);
+      getDouble(c, sv, "low", sp, st.low, 0, 1);
+      if (st.low >= st.high) c.err(sp + "/low", "must be below high");
+      break;
+    case StepKind::Latency:
+      checkKeys(c, sv, sp, {"step", "slack_ms"});
+      getDouble(c, sv, "slack_ms", sp, st.slackMs, 0, 60000);
+      break;
+  }
+}
+
+std::optional<StepConfig> parseStep(Ctx& c, const json& sv, const std::string& sp,
+                                    const Known& known) {
+  StepConfig st;
+  st.where = c.where(sp);
+  std::string kind;
+  if (!sv.is_object()) {
+    c.err(sp, "expected an object {\"step\": KIND, ...}");
+    return std::nullopt;
+  }
+  if (!getString(c, sv, "step", sp, kind, true)) return std::nullopt;
+  if (auto k = stepFromName(kind)) {
+    st.kind = *k;
+    parseStepParams(c, sv, sp, st, known);
+  } else {
+    std::string all;
+    for (const auto& s : kSteps) all += (all.empty() ? "" : ", ") + std::string(s.name);
+    c.err(sp + "/step", "unknown step '" + kind + "' (" + all + ")");
+  }
+  return st;  // kept with an unknown kind too, as a weighted step (the parse has failed)
+}
+
+void parsePolicy(Ctx& c, const json& v, const std::string& p, PolicyConfig& pol,
+                 const Known& known) {
+  checkKeys(c, v, p, {"ecs", "steps"});
+  getBool(c, v, "ecs", p, pol.ecs);
+  if (!v.contains("steps") || !v["steps"].is_array()) {
+    c.err(p + "/steps", "expected an array of steps");
+    return;
+  }
+  const json& ss = v["steps"];
+  for (std::size_t i = 0; i < ss.size(); ++i) {
+    const std::string sp = p + "/steps/" + std::to_string(i);
+    if (auto st = parseStep(c, ss[i], sp, known)) pol.steps.push_back(std::move(*st));
+  }
+}
+
+void parsePolicies(Ctx& c, const json& root, GslbConfig& g, Known& known) {
+  if (!root.contains("policies")) return;
+  const json& ps = root["policies"];
+  if (!ps.is_object()) {
+    c.err("/policies", "expected an object of policy name -> {ecs, steps}");
+    return;
+  }
+  for (auto it = ps.begin(); it != ps.end(); ++it) {
+    std::string p = "/policies/" + esc(it.key());
+    PolicyConfig pol;
+    pol.name = it.key();
+    pol.where = c.where(p);
+    if (!it.value().is_object()) {
+      c.err(p, "expected an object");
+      continue;
+    }
+    parsePolicy(c, it.value(), p, pol, known);
+    known.policies.insert(pol.name);
+    g.policies.push_back(std::move(pol));
+  }
+}
+
+void parseBindings(Ctx& c, const json& root, GslbConfig& g, const Known& known) {
+  if (!root.contains("bindings")) return;
+  const json& bs = root["bindings"];
+  if (!bs.is_array()) {
+    c.err("/bindings", "expected an array of {name, pool, policy}");
+    return;
+  }
+  std::set<std::string> seen;
+  for (std::size_t i = 0; i < bs.size(); ++i) {
+    std::string p = "/bindings/" + std::to_string(i);
+    BindingConfig b;
+    b.where = c.where(p);
+    if (!bs[i].is_object()) {
+      c.err(p, "expected {\"name\", \"pool\", \"policy\"}");
+      continue;
+    }
+    checkKeys(c, bs[i], p, {"name", "pool", "policy"});
+    if (getString(c, bs[i], "name", p, b.name, true)) {
+      auto wire = name::fromText(b.name);
+      if (!wire)
+        c.err(p + "/name", "not a valid domain name");
+      else if (!seen.insert(*wire).second)
+        c.err(p + "/name", "'" + b.name + "' is bound twice");
+    }
+    if (getString(c, bs[i], "pool", p, b.pool, true) && !known.pools.count(b.pool))
+      c.err(p + "/pool", "unknown pool '" + b.pool + "'");
+    if (getString(c, bs[i], "policy", p, b.policy, true) && !known.policies.count(b.policy))
+      c.err(p + "/policy", "unknown policy '" + b.policy + "'");
+    g.bindings.push_back(std::move(b));
+  }
+}
+
+void parseListen(Ctx& c, const json& root, ServerConfig& cfg) {
+  if (!root.contains("listen")) {
+    c.err("/listen", "missing: at least one listener is required");
+    return;
+  }
+  const json& l = root["listen"];
+  if (!l.is_array() || l.empty()) {
+    c.err("/listen", "expected a non-empty array of \"addr:port\" strings");
+    return;
+  }
+  for (std::size_t i = 0; i < l.size(); ++i) {
+    std::string p = "/listen/" + std::to_string(i);
+    std::string e;
+    if (!l[i].is_string()) {
+      c.err(p, "expected a string \"addr:port\"");
+    } else if (!parseHostPort(l[i].get<std::string>(), &e)) {
+      c.err(p, e);
     } else {
-      for (auto it = ps.begin(); it != ps.end(); ++it) {
-        std::string p = "/policies/" + esc(it.key());
-        const json& v = it.value();
-        PolicyConfig pol;
-        pol.name = it.key();
-        pol.where = c.where(p);
-        if (!v.is_object()) {
-          c.err(p, "expected an object");
-          continue;
-        }
-        checkKeys(c, v, p, {"ecs", "steps"});
-        if (v.contains("ecs")) {
-          if (!v["ecs"].is_boolean())
-            c.err(p + "/ecs", "expected true or false");
-          else
-            pol.ecs = v["ecs"].get<bool>();
-        }
-        if (!v.contains("steps") || !v["steps"].is_array()) {
-          c.err(p + "/steps", "expected an array of steps");
-        } else {
-          const json& ss = v["steps"];
-          for (std::size_t i = 0; i < ss.size(); ++i) {
-            std::string sp = p + "/steps/" + std::to_string(i);
-            StepConfig st;
-            st.where = c.where(sp);
-            if (!ss[i].is_object() || !getString(c, ss[i], "step", sp, st.kind, true)) {
-              if (!ss[i].is_object()) c.err(sp, "expected an object {\"step\": KIND, ...}");
-              continue;
-            }
-            const json& sv = ss[i];
-            if (st.kind == "geo_map") {
-              checkKeys(c, sv, sp, {"step", "map", "fence"});
-              if (sv.contains("fence")) {
-                if (!sv["fence"].is_boolean())
-                  c.err(sp + "/fence", "expected true or false");
-                else
-                  st.fence = sv["fence"].get<bool>();
-              }
-              if (!sv.contains("map") || !sv["map"].is_object() || sv["map"].empty()) {
-                c.err(sp + "/map", "expected an object of key -> [regions]");
-              } else {
-                for (auto m = sv["map"].begin(); m != sv["map"].end(); ++m) {
-                  std::string mp = sp + "/map/" + esc(m.key());
-                  const std::string& k = m.key();
-                  bool keyOk = k == "default" || k.rfind("country:", 0) == 0 ||
-                               k.rfind("continent:", 0) == 0 || k.rfind("subdivision:", 0) == 0 ||
-                               k.rfind("label:", 0) == 0;
-                  if (!keyOk)
-                    c.err(mp,
-                          "key must be default, country:CC, continent:CC, subdivision:CC-XX or "
-                          "label:NAME");
-                  auto regions = stringList(c, m.value(), mp);
-                  for (std::size_t r = 0; r < regions.size(); ++r)
-                    checkRegion(regions[r], mp + "/" + std::to_string(r));
-                  st.map.emplace_back(k, std::move(regions));
-                }
-              }
-            } else if (st.kind == "nearest") {
-              checkKeys(c, sv, sp, {"step", "bias_km"});
-              if (sv.contains("bias_km")) {
-                if (!sv["bias_km"].is_object())
-                  c.err(sp + "/bias_km", "expected an object of region -> km");
-                else
-                  for (auto b = sv["bias_km"].begin(); b != sv["bias_km"].end(); ++b) {
-                    std::string bp = sp + "/bias_km/" + esc(b.key());
-                    checkRegion(b.key(), bp);
-                    if (!b.value().is_number())
-                      c.err(bp, "expected a number of km (negative attracts)");
-                    else
-                      st.biasKm.emplace_back(b.key(), b.value().get<double>());
-                  }
-              }
-            } else if (st.kind == "first_n") {
-              checkKeys(c, sv, sp, {"step", "n"});
-              if (!sv.contains("n")) c.err(sp + "/n", "missing");
-              getUnsigned(c, sv, "n", sp, st.n, 1, 32);
-            } else if (st.kind == "weighted" || st.kind == "up" || st.kind == "capacity_weighted" ||
-                       st.kind == "failover") {
-              checkKeys(c, sv, sp, {"step"});
-            } else if (st.kind == "shed_load") {
-              checkKeys(c, sv, sp, {"step", "high", "low"});
-              getDouble(c, sv, "high", sp, st.high, 0, 1);
-              getDouble(c, sv, "low", sp, st.low, 0, 1);
-              if (st.low >= st.high) c.err(sp + "/low", "must be below high");
-            } else if (st.kind == "latency") {
-              checkKeys(c, sv, sp, {"step", "slack_ms"});
-              getDouble(c, sv, "slack_ms", sp, st.slackMs, 0, 60000);
-            } else {
-              c.err(sp + "/step",
-                    "unknown step '" + st.kind +
-                        "' (geo_map, nearest, first_n, up, failover, shed_load, latency, "
-                        "capacity_weighted, weighted)");
-            }
-            pol.steps.push_back(std::move(st));
-          }
-        }
-        policyNames.insert(pol.name);
-        g.policies.push_back(std::move(pol));
-      }
+      cfg.listen.push_back(l[i].get<std::string>());
+      cfg.listenWhere.push_back(c.where(p));
     }
   }
+}
 
-  if (root.contains("bindings")) {
-    const json& bs = root["bindings"];
-    if (!bs.is_array()) {
-      c.err("/bindings", "expected an array of {name, pool, policy}");
-    } else {
-      std::set<std::string> seen;
-      for (std::size_t i = 0; i < bs.size(); ++i) {
-        std::string p = "/bindings/" + std::to_string(i);
-        BindingConfig b;
-        b.where = c.where(p);
-        if (!bs[i].is_object()) {
-          c.err(p, "expected {\"name\", \"pool\", \"policy\"}");
-          continue;
-        }
-        checkKeys(c, bs[i], p, {"name", "pool", "policy"});
-        if (getString(c, bs[i], "name", p, b.name, true)) {
-          auto wire = name::fromText(b.name);
-          if (!wire)
-            c.err(p + "/name", "not a valid domain name");
-          else if (!seen.insert(*wire).second)
-            c.err(p + "/name", "'" + b.name + "' is bound twice");
-        }
-        if (getString(c, bs[i], "pool", p, b.pool, true) && !poolNames.count(b.pool))
-          c.err(p + "/pool", "unknown pool '" + b.pool + "'");
-        if (getString(c, bs[i], "policy", p, b.policy, true) && !policyNames.count(b.policy))
-          c.err(p + "/policy", "unknown policy '" + b.policy + "'");
-        g.bindings.push_back(std::move(b));
-      }
-    }
+void parseZones(Ctx& c, const json& root, ServerConfig& cfg, const std::filesystem::path& base) {
+  if (!root.contains("zones")) return;
+  const json& zs = root["zones"];
+  if (!zs.is_array()) {
+    c.err("/zones", "expected an array of {\"origin\", \"file\"}");
+    return;
   }
-  checkFallbackRegions(c, g);
+  std::set<std::string> seen;
+  for (std::size_t i = 0; i < zs.size(); ++i) {
+    std::string p = "/zones/" + std::to_string(i);
+    const json& z = zs[i];
+    if (!z.is_object()) {
+      c.err(p, "expected an object {\"origin\", \"file\"}");
+      continue;
+    }
+    checkKeys(c, z, p, {"origin", "file"});
+    ZoneSpec spec;
+    spec.where = c.where(p);
+    if (!z.contains("origin") || !z["origin"].is_string()) {
+      c.err(p + "/origin", "missing or not a string");
+    } else {
+      spec.origin = z["origin"].get<std::string>();
+      auto wire = name::fromText(spec.origin);
+      if (!wire)
+        c.err(p + "/origin", "not a valid domain name: '" + spec.origin + "'");
+      else if (!seen.insert(*wire).second)
+        c.err(p + "/origin", "zone '" + spec.origin + "' is listed twice");
+    }
+    if (!z.contains("file") || !z["file"].is_string())
+      c.err(p + "/file", "missing or not a string");
+    else
+      spec.file = resolve(base, z["file"].get<std::string>());
+    cfg.zones.push_back(std::move(spec));
+  }
+}
+
+void parseLimits(Ctx& c, const json& root, Limits& limits) {
+  if (!root.contains("limits")) return;
+  const json& l = root["limits"];
+  if (!l.is_object()) {
+    c.err("/limits", "expected an object");
+    return;
+  }
+  checkKeys(c, l, "/limits",
+            {"max_udp_payload", "tcp_idle_timeout_ms", "max_tcp_connections",
+             "tcp_max_queries_per_connection"});
+  getUnsigned(c, l, "max_udp_payload", "/limits", limits.maxUdpPayload, 512, 65535);
+  getUnsigned(c, l, "tcp_idle_timeout_ms", "/limits", limits.tcpIdleTimeoutMs, 100, 3600000);
+  getUnsigned(c, l, "max_tcp_connections", "/limits", limits.maxTcpConnections, 1, 1000000);
+  getUnsigned(c, l, "tcp_max_queries_per_connection", "/limits", limits.tcpMaxQueriesPerConnection,
+              0, 1000000000);
+}
+
+void parseChaos(Ctx& c, const json& root, ChaosConfig& chaos) {
+  if (!root.contains("chaos")) return;
+  const json& ch = root["chaos"];
+  if (!ch.is_object()) {
+    c.err("/chaos", "expected an object");
+    return;
+  }
+  checkKeys(c, ch, "/chaos", {"version", "identity"});
+  for (const char* k : {"version", "identity"}) {
+    if (!ch.contains(k)) continue;
+    if (!ch[k].is_string() || ch[k].get<std::string>().size() > 255) {
+      c.err(std::string("/chaos/") + k, "expected a string of at most 255 bytes");
+      continue;
+    }
+    (std::string(k) == "version" ? chaos.version : chaos.identity) = ch[k].get<std::string>();
+  }
+}
+
+// After "health": the admin API keeps its overrides in the health database.
+void parseAdmin(Ctx& c, const json& root, ServerConfig& cfg, const std::filesystem::path& base) {
+  if (!root.contains("admin")) return;
+  const json& a = root["admin"];
+  if (!a.is_object()) {
+    c.err("/admin", "expected an object");
+    return;
+  }
+  checkKeys(c, a, "/admin", {"listen", "token_file", "threads"});
+  cfg.admin.enabled = true;
+  cfg.admin.listenWhere = c.where(a.contains("listen") ? "/admin/listen" : "/admin");
+  if (getString(c, a, "listen", "/admin", cfg.admin.listen, false)) {
+    std::string e;
+    if (!parseHostPort(cfg.admin.listen, &e)) c.err("/admin/listen", e);
+  }
+  if (getString(c, a, "token_file", "/admin", cfg.admin.tokenFile, true)) {
+    cfg.admin.tokenFileWhere = c.where("/admin/token_file");
+    cfg.admin.tokenFile = resolve(base, cfg.admin.tokenFile);
+  }
+  getUnsigned(c, a, "threads", "/admin", cfg.admin.threads, 1, 64);
+  // Operator actions must survive a restart: they live in the state database.
+  if (cfg.gslb.health.database.empty())
+    c.err("/admin", "the admin API needs \"health\": {\"database\": ...} to keep its overrides");
+}
+
+void parseRrl(Ctx& c, const json& root, RrlConfig& rrl) {
+  if (!root.contains("rrl")) return;
+  const json& r = root["rrl"];
+  if (!r.is_object()) {
+    c.err("/rrl", "expected an object");
+    return;
+  }
+  checkKeys(
+      c, r, "/rrl",
+      {"enabled", "responses_per_second", "slip", "ipv4_prefix", "ipv6_prefix", "table_size"});
+  rrl.enabled = true;
+  getBool(c, r, "enabled", "/rrl", rrl.enabled);
+  getUnsigned(c, r, "responses_per_second", "/rrl", rrl.responsesPerSecond, 1, 30000);
+  getUnsigned(c, r, "slip", "/rrl", rrl.slip, 0, 10);
+  getUnsigned(c, r, "ipv4_prefix", "/rrl", rrl.ipv4Prefix, 8, 32);
+  getUnsigned(c, r, "ipv6_prefix", "/rrl", rrl.ipv6Prefix, 16, 128);
+  getUnsigned(c, r, "table_size", "/rrl", rrl.tableSize, 1024, 16777216);
+}
+
+void parseLog(Ctx& c, const json& root, LogConfig& log, const std::filesystem::path& base) {
+  if (!root.contains("log")) return;
+  const json& l = root["log"];
+  if (!l.is_object()) {
+    c.err("/log", "expected an object");
+    return;
+  }
+  checkKeys(c, l, "/log", {"format", "level", "query_log"});
+  log::Format format{};
+  if (getEnum(c, l, "format", "/log", format, false, "expected \"logfmt\" or \"json\""))
+    log.format = format;
+  log::Level level{};
+  if (getEnum(c, l, "level", "/log", level, false, "expected debug, info, warn or error"))
+    log.level = level;
+  if (!l.contains("query_log")) return;
+  const json& q = l["query_log"];
+  if (!q.is_object()) {
+    c.err("/log/query_log", "expected an object");
+    return;
+  }
+  checkKeys(c, q, "/log/query_log", {"file", "sample"});
+  if (getString(c, q, "file", "/log/query_log", log.queryLogFile, true)) {
+    log.queryLogWhere = c.where("/log/query_log/file");
+    log.queryLogFile = resolve(base, log.queryLogFile);
+  }
+  getUnsigned(c, q, "sample", "/log/query_log", log.queryLogSample, 1, 1000000000);
 }
 
 }  // namespace
@@ -778,174 +1045,23 @@ std::optional<ServerConfig> parseConfigBestEffort(const std::string& text, const
             {"listen", "workers", "zones", "limits", "chaos", "geo", "regions", "pools", "policies",
              "bindings", "probes", "health", "admin", "rrl", "log"});
 
-  if (root.contains("listen")) {
-    const json& l = root["listen"];
-    if (!l.is_array() || l.empty()) {
-      c.err("/listen", "expected a non-empty array of \"addr:port\" strings");
-    } else {
-      for (std::size_t i = 0; i < l.size(); ++i) {
-        std::string p = "/listen/" + std::to_string(i);
-        std::string e;
-        if (!l[i].is_string()) {
-          c.err(p, "expected a string \"addr:port\"");
-        } else if (!parseHostPort(l[i].get<std::string>(), &e)) {
-          c.err(p, e);
-        } else {
-          cfg.listen.push_back(l[i].get<std::string>());
-          cfg.listenWhere.push_back(c.where(p));
-        }
-      }
-    }
-  } else {
-    c.err("/listen", "missing: at least one listener is required");
-  }
+  parseListen(c, root, cfg);
   getUnsigned(c, root, "workers", "", cfg.workers, 0, 256);
-
-  if (root.contains("zones")) {
-    const json& zs = root["zones"];
-    if (!zs.is_array()) {
-      c.err("/zones", "expected an array of {\"origin\", \"file\"}");
-    } else {
-      std::set<std::string> seen;
-      for (std::size_t i = 0; i < zs.size(); ++i) {
-        std::string p = "/zones/" + std::to_string(i);
-        const json& z = zs[i];
-        if (!z.is_object()) {
-          c.err(p, "expected an object {\"origin\", \"file\"}");
-          continue;
-        }
-        checkKeys(c, z, p, {"origin", "file"});
-        ZoneSpec spec;
-        spec.where = c.where(p);
-        if (!z.contains("origin") || !z["origin"].is_string()) {
-          c.err(p + "/origin", "missing or not a string");
-        } else {
-          spec.origin = z["origin"].get<std::string>();
-          auto wire = name::fromText(spec.origin);
-          if (!wire)
-            c.err(p + "/origin", "not a valid domain name: '" + spec.origin + "'");
-          else if (!seen.insert(*wire).second)
-            c.err(p + "/origin", "zone '" + spec.origin + "' is listed twice");
-        }
-        if (!z.contains("file") || !z["file"].is_string()) {
-          c.err(p + "/file", "missing or not a string");
-        } else {
-          std::filesystem::path f = z["file"].get<std::string>();
-          spec.file = (f.is_relative() && !base.empty() ? base / f : f).string();
-        }
-        cfg.zones.push_back(std::move(spec));
-      }
-    }
-  }
-
-  if (root.contains("limits")) {
-    const json& l = root["limits"];
-    if (!l.is_object()) {
-      c.err("/limits", "expected an object");
-    } else {
-      checkKeys(c, l, "/limits",
-                {"max_udp_payload", "tcp_idle_timeout_ms", "max_tcp_connections",
-                 "tcp_max_queries_per_connection"});
-      getUnsigned(c, l, "max_udp_payload", "/limits", cfg.limits.maxUdpPayload, 512, 65535);
-      getUnsigned(c, l, "tcp_idle_timeout_ms", "/limits", cfg.limits.tcpIdleTimeoutMs, 100,
-                  3600000);
-      getUnsigned(c, l, "max_tcp_connections", "/limits", cfg.limits.maxTcpConnections, 1, 1000000);
-      getUnsigned(c, l, "tcp_max_queries_per_connection", "/limits",
-                  cfg.limits.tcpMaxQueriesPerConnection, 0, 1000000000);
-    }
-  }
-  if (root.contains("chaos")) {
-    const json& ch = root["chaos"];
-    if (!ch.is_object()) {
-      c.err("/chaos", "expected an object");
-    } else {
-      checkKeys(c, ch, "/chaos", {"version", "identity"});
-      for (const char* k : {"version", "identity"}) {
-        if (!ch.contains(k)) continue;
-        if (!ch[k].is_string() || ch[k].get<std::string>().size() > 255) {
-          c.err(std::string("/chaos/") + k, "expected a string of at most 255 bytes");
-          continue;
-        }
-        (std::string(k) == "version" ? cfg.chaos.version : cfg.chaos.identity) =
-            ch[k].get<std::string>();
-      }
-    }
-  }
-  parseGslb(c, root, cfg, base);
-  if (root.contains("admin")) {
-    const json& a = root["admin"];
-    if (!a.is_object()) {
-      c.err("/admin", "expected an object");
-    } else {
-      checkKeys(c, a, "/admin", {"listen", "token_file", "threads"});
-      cfg.admin.enabled = true;
-      cfg.admin.listenWhere = c.where(a.contains("listen") ? "/admin/listen" : "/admin");
-      if (getString(c, a, "listen", "/admin", cfg.admin.listen, false)) {
-        std::string e;
-        if (!parseHostPort(cfg.admin.listen, &e)) c.err("/admin/listen", e);
-      }
-      if (getString(c, a, "token_file", "/admin", cfg.admin.tokenFile, true)) {
-        cfg.admin.tokenFileWhere = c.where("/admin/token_file");
-        std::filesystem::path f = cfg.admin.tokenFile;
-        cfg.admin.tokenFile = (f.is_relative() && !base.empty() ? base / f : f).string();
-      }
-      getUnsigned(c, a, "threads", "/admin", cfg.admin.threads, 1, 64);
-      // Operator actions must survive a restart: they live in the state database.
-      if (cfg.gslb.health.database.empty())
-        c.err("/admin",
-              "the admin API needs \"health\": {\"database\": ...} to keep its overrides");
-    }
-  }
-  if (root.contains("rrl")) {
-    const json& r = root["rrl"];
-    if (!r.is_object()) {
-      c.err("/rrl", "expected an object");
-    } else {
-      checkKeys(
-          c, r, "/rrl",
-          {"enabled", "responses_per_second", "slip", "ipv4_prefix", "ipv6_prefix", "table_size"});
-      cfg.rrl.enabled = true;
-      if (r.contains("enabled")) {
-        if (!r["enabled"].is_boolean())
-          c.err("/rrl/enabled", "expected true or false");
-        else
-          cfg.rrl.enabled = r["enabled"].get<bool>();
-      }
-      getUnsigned(c, r, "responses_per_second", "/rrl", cfg.rrl.responsesPerSecond, 1, 30000);
-      getUnsigned(c, r, "slip", "/rrl", cfg.rrl.slip, 0, 10);
-      getUnsigned(c, r, "ipv4_prefix", "/rrl", cfg.rrl.ipv4Prefix, 8, 32);
-      getUnsigned(c, r, "ipv6_prefix", "/rrl", cfg.rrl.ipv6Prefix, 16, 128);
-      getUnsigned(c, r, "table_size", "/rrl", cfg.rrl.tableSize, 1024, 16777216);
-    }
-  }
-  if (root.contains("log")) {
-    const json& l = root["log"];
-    if (!l.is_object()) {
-      c.err("/log", "expected an object");
-    } else {
-      checkKeys(c, l, "/log", {"format", "level", "query_log"});
-      if (getString(c, l, "format", "/log", cfg.log.format, false) && cfg.log.format != "logfmt" &&
-          cfg.log.format != "json")
-        c.err("/log/format", "expected \"logfmt\" or \"json\"");
-      if (getString(c, l, "level", "/log", cfg.log.level, false) && cfg.log.level != "debug" &&
-          cfg.log.level != "info" && cfg.log.level != "warn" && cfg.log.level != "error")
-        c.err("/log/level", "expected debug, info, warn or error");
-      if (l.contains("query_log")) {
-        const json& q = l["query_log"];
-        if (!q.is_object()) {
-          c.err("/log/query_log", "expected an object");
-        } else {
-          checkKeys(c, q, "/log/query_log", {"file", "sample"});
-          if (getString(c, q, "file", "/log/query_log", cfg.log.queryLogFile, true)) {
-            cfg.log.queryLogWhere = c.where("/log/query_log/file");
-            std::filesystem::path f = cfg.log.queryLogFile;
-            cfg.log.queryLogFile = (f.is_relative() && !base.empty() ? base / f : f).string();
-          }
-          getUnsigned(c, q, "sample", "/log/query_log", cfg.log.queryLogSample, 1, 1000000000);
-        }
-      }
-    }
-  }
+  parseZones(c, root, cfg, base);
+  parseLimits(c, root, cfg.limits);
+  parseChaos(c, root, cfg.chaos);
+  Known known;
+  parseRegions(c, root, cfg.gslb, known);
+  parseGeo(c, root, cfg.gslb, known, base);
+  parseProbes(c, root, cfg.gslb, known);
+  parseHealth(c, root, cfg.gslb.health, base);
+  parsePools(c, root, cfg.gslb, known);
+  parsePolicies(c, root, cfg.gslb, known);
+  parseBindings(c, root, cfg.gslb, known);
+  checkFallbackRegions(c, cfg.gslb);
+  parseAdmin(c, root, cfg, base);
+  parseRrl(c, root, cfg.rrl);
+  parseLog(c, root, cfg.log, base);
   return cfg;
 }
 

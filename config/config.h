@@ -1,15 +1,100 @@
 #pragma once
 // geodnsd.json: listeners, workers, zones and limits. Every error names its
 // place (file, JSON pointer, and line:column for syntax errors).
+#include <array>
 #include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
+#include "config/steps.h"
+#include "core/log.h"
 #include "core/result.h"
 
 namespace geodns::config {
+
+// ---- Closed sets of names: parsed once into enums ----
+// Each enum has one table of the names written in the JSON (and shown by
+// explain and status); the parser, toText() and the tests read that table.
+
+template <class E>
+struct EnumName {
+  E value;
+  std::string_view name;
+};
+
+enum class GeoLayout : std::uint8_t { Auto, GeoIP2, Flat, Asn };
+enum class ProbeType : std::uint8_t { Http, Https, Tcp, Dns };
+enum class ProbeState : std::uint8_t { Up, Down };  // "initial" and "unknown_as"
+enum class AllDown : std::uint8_t { FailOpen, Fallback, NoData, ServFail };
+enum class Failback : std::uint8_t { Auto, Manual };
+
+inline constexpr std::array<EnumName<GeoLayout>, 4> kGeoLayoutNames{{{GeoLayout::Auto, "auto"},
+                                                                     {GeoLayout::GeoIP2, "geoip2"},
+                                                                     {GeoLayout::Flat, "flat"},
+                                                                     {GeoLayout::Asn, "asn"}}};
+inline constexpr std::array<EnumName<ProbeType>, 4> kProbeTypeNames{{{ProbeType::Http, "http"},
+                                                                     {ProbeType::Https, "https"},
+                                                                     {ProbeType::Tcp, "tcp"},
+                                                                     {ProbeType::Dns, "dns"}}};
+inline constexpr std::array<EnumName<ProbeState>, 2> kProbeStateNames{
+    {{ProbeState::Up, "up"}, {ProbeState::Down, "down"}}};
+inline constexpr std::array<EnumName<AllDown>, 4> kAllDownNames{{{AllDown::FailOpen, "fail_open"},
+                                                                 {AllDown::Fallback, "fallback"},
+                                                                 {AllDown::NoData, "nodata"},
+                                                                 {AllDown::ServFail, "servfail"}}};
+inline constexpr std::array<EnumName<Failback>, 2> kFailbackNames{
+    {{Failback::Auto, "auto"}, {Failback::Manual, "manual"}}};
+inline constexpr std::array<EnumName<log::Format>, 2> kLogFormatNames{
+    {{log::Format::Logfmt, "logfmt"}, {log::Format::Json, "json"}}};
+inline constexpr std::array<EnumName<log::Level>, 4> kLogLevelNames{{{log::Level::Debug, "debug"},
+                                                                     {log::Level::Info, "info"},
+                                                                     {log::Level::Warn, "warn"},
+                                                                     {log::Level::Error, "error"}}};
+
+// The table of an enum, found by overload: names(E{}).
+constexpr const auto& names(GeoLayout) noexcept {
+  return kGeoLayoutNames;
+}
+constexpr const auto& names(ProbeType) noexcept {
+  return kProbeTypeNames;
+}
+constexpr const auto& names(ProbeState) noexcept {
+  return kProbeStateNames;
+}
+constexpr const auto& names(AllDown) noexcept {
+  return kAllDownNames;
+}
+constexpr const auto& names(Failback) noexcept {
+  return kFailbackNames;
+}
+constexpr const auto& names(log::Format) noexcept {
+  return kLogFormatNames;
+}
+constexpr const auto& names(log::Level) noexcept {
+  return kLogLevelNames;
+}
+
+// The name of a value as written in the config ("" for a value outside the table).
+template <class E>
+constexpr std::string_view toText(E value) noexcept {
+  for (const auto& e : names(value))
+    if (e.value == value) return e.name;
+  return {};
+}
+constexpr std::string_view toText(StepKind kind) noexcept {
+  return stepInfo(kind).name;
+}
+
+// The value named `text`, or nullopt (names are case-sensitive, as in JSON).
+template <class E>
+constexpr std::optional<E> fromText(std::string_view text) noexcept {
+  for (const auto& e : names(E{}))
+    if (e.name == text) return e.value;
+  return std::nullopt;
+}
 
 struct ZoneSpec {
   std::string origin;  // presentation form, as written
@@ -34,8 +119,8 @@ struct ChaosConfig {
 // ---- GSLB: geo databases, regions, pools, policies, bindings (docs/config.md) ----
 
 struct GeoDatabaseConfig {
-  std::string file;    // resolved against the config's directory
-  std::string layout;  // "auto", "geoip2", "flat", "asn"
+  std::string file;  // resolved against the config's directory
+  GeoLayout layout = GeoLayout::Auto;
   std::vector<std::pair<std::string, std::string>> fields;  // field -> dotted path
   bool optional = false;
   std::string where;
@@ -65,19 +150,21 @@ struct MemberConfig {
 
 struct ProbeConfig {
   std::string name;
-  std::string type;        // http, https, tcp, dns
-  std::uint32_t port = 0;  // 0 = the type's default
+  ProbeType type = ProbeType::Tcp;  // (missing "type" is an error)
+  std::uint32_t port = 0;           // 0 = the type's default
   std::string method = "GET", path = "/", host, bodyContains;
   std::vector<std::pair<std::string, std::string>> headers;
   std::vector<std::pair<int, int>> expectStatus;  // empty = 200-399
   bool tlsVerify = true;
   std::string loadHeader, loadJsonPointer;
-  std::string dnsName, dnsType = "A", dnsRcode = "NOERROR";
+  std::string dnsName;
+  std::uint16_t dnsType = 1;  // "qtype", a type mnemonic (A)
+  std::uint8_t dnsRcode = 0;  // "rcode", NOERROR..REFUSED (dnsRcodeFromText)
   bool dnsExpectAnswer = false;
   std::uint32_t intervalMs = 1000, timeoutMs = 1000, rise = 2, fall = 3, staleAfter = 3;
   double jitter = 0.1;
-  std::string initial = "up";
-  std::string unknownAs = "up";  // stale or no data: counted as up (fail open) or down
+  ProbeState initial = ProbeState::Up;
+  ProbeState unknownAs = ProbeState::Up;  // stale or no data: counted as up (fail open) or down
   std::string where;
 };
 
@@ -92,30 +179,29 @@ struct PoolConfig {
   std::string name;
   std::uint32_t ttl = 60;
   std::uint32_t maxAnswers = 1;
-  std::string probe;                  // default probe of its members
-  double minHealthy = 1;              // >= 1: a count of members; < 1: a fraction
-  std::string allDown = "fail_open";  // fail_open, fallback, nodata, servfail
+  std::string probe;      // default probe of its members
+  double minHealthy = 1;  // >= 1: a count of members; < 1: a fraction
+  AllDown allDown = AllDown::FailOpen;
   std::string fallbackPool;
   // Active-passive: "failover": {"primary", "standby": [...], "promote_after_s",
   // "failback_after_s", "failback": "auto"|"manual"}; primary empty = none.
   std::string failoverPrimary;
   std::vector<std::string> failoverStandby;
   std::uint32_t promoteAfterSec = 30, failbackAfterSec = 300;
-  bool manualFailback = false;
+  Failback failback = Failback::Auto;
   std::vector<PoolRegionConfig> regions;
   std::string where;
 };
 
 struct StepConfig {
-  std::string kind;  // geo_map, nearest, weighted, first_n, up, shed_load, latency,
-                     // capacity_weighted, shed_load, latency, capacity_weighted
+  StepKind kind = StepKind::Weighted;  // config/steps.h (an unknown name is an error)
   std::vector<std::pair<std::string, std::vector<std::string>>> map;  // geo_map: key -> regions
   // geo_map: a matched list fences the client in (drains give all_down, not other regions)
   bool fence = false;
-  std::vector<std::pair<std::string, double>> biasKm;                 // nearest
-  std::uint32_t n = 1;                                                // first_n
-  double high = 0.9, low = 0.7;                                       // shed_load
-  double slackMs = 20;                                                // latency
+  std::vector<std::pair<std::string, double>> biasKm;  // nearest
+  std::uint32_t n = 1;                                 // first_n
+  double high = 0.9, low = 0.7;                        // shed_load
+  double slackMs = 20;                                 // latency
   std::string where;
 };
 
@@ -164,9 +250,9 @@ struct RrlConfig {
 
 // Logging. The sampled query log goes to its own file.
 struct LogConfig {
-  std::string format;  // "logfmt" or "json"; empty = the command line's (default logfmt)
-  std::string level;   // empty = the command line's
-  std::string queryLogFile;  // empty = no query log
+  std::optional<log::Format> format;   // nullopt = the command line's (default logfmt)
+  std::optional<log::Level> level;     // nullopt = the command line's
+  std::string queryLogFile;            // empty = no query log
   std::uint32_t queryLogSample = 100;  // one query in N per worker
   std::string queryLogWhere;           // place of "file", for start-up errors
 };

@@ -42,10 +42,10 @@ std::shared_ptr<const Gslb> Gslb::build(const config::GslbConfig& cfg, ErrorList
     geo::DatabaseSpec s;
     s.file = d.file;
     s.optional = d.optional;
-    s.layout = d.layout == "geoip2" ? geo::Layout::GeoIP2
-               : d.layout == "flat" ? geo::Layout::Flat
-               : d.layout == "asn"  ? geo::Layout::Asn
-                                    : geo::Layout::Auto;
+    s.layout = d.layout == config::GeoLayout::GeoIP2 ? geo::Layout::GeoIP2
+               : d.layout == config::GeoLayout::Flat ? geo::Layout::Flat
+               : d.layout == config::GeoLayout::Asn  ? geo::Layout::Asn
+                                                     : geo::Layout::Auto;
     for (const auto& [field, path] : d.fields) {
       if (field == "continent")
         s.overrides.continent = path;
@@ -73,6 +73,8 @@ std::shared_ptr<const Gslb> Gslb::build(const config::GslbConfig& cfg, ErrorList
     std::string where;
     for (const auto& d : cfg.databases)
       if (e.message.rfind(d.file + ":", 0) == 0) where = d.where + "/file";
+    if (where.empty() && cfg.asnDatabase && e.message.rfind(cfg.asnDatabase->file + ":", 0) == 0)
+      where = cfg.asnDatabase->where + "/file";
     errors.add(where, e.message);
   }
   if (locator) {
@@ -99,10 +101,10 @@ std::shared_ptr<const Gslb> Gslb::build(const config::GslbConfig& cfg, ErrorList
     if (probeName.empty() || it == probeConfigs.end()) return -1;
     const config::ProbeConfig& pc = *it->second;
     health::ProbeSpec s;
-    s.kind = pc.type == "http"    ? health::ProbeKind::Http
-             : pc.type == "https" ? health::ProbeKind::Https
-             : pc.type == "dns"   ? health::ProbeKind::Dns
-                                  : health::ProbeKind::Tcp;
+    s.kind = pc.type == config::ProbeType::Http    ? health::ProbeKind::Http
+             : pc.type == config::ProbeType::Https ? health::ProbeKind::Https
+             : pc.type == config::ProbeType::Dns   ? health::ProbeKind::Dns
+                                                   : health::ProbeKind::Tcp;
     s.address = addr;
     s.port = static_cast<std::uint16_t>(pc.port                              ? pc.port
                                         : s.kind == health::ProbeKind::Https ? 443
@@ -118,8 +120,8 @@ std::shared_ptr<const Gslb> Gslb::build(const config::GslbConfig& cfg, ErrorList
     s.loadHeader = pc.loadHeader;
     s.loadJsonPointer = pc.loadJsonPointer;
     s.dnsName = pc.dnsName;
-    s.dnsType = dns::typeFromText(pc.dnsType);
-    s.dnsRcode = config::dnsRcodeFromText(pc.dnsRcode);
+    s.dnsType = pc.dnsType;
+    s.dnsRcode = pc.dnsRcode;
     s.dnsExpectAnswer = pc.dnsExpectAnswer;
     s.interval = std::chrono::milliseconds(pc.intervalMs);
     s.timeout = std::chrono::milliseconds(pc.timeoutMs);
@@ -127,8 +129,8 @@ std::shared_ptr<const Gslb> Gslb::build(const config::GslbConfig& cfg, ErrorList
     s.fall = pc.fall;
     s.jitter = pc.jitter;
     s.staleAfter = pc.staleAfter;
-    s.initial = pc.initial == "down" ? health::State::Down : health::State::Up;
-    s.unknownIsUp = pc.unknownAs != "down";
+    s.initial = pc.initial == config::ProbeState::Down ? health::State::Down : health::State::Up;
+    s.unknownIsUp = pc.unknownAs != config::ProbeState::Down;
     auto [t, inserted] = targetIds.emplace(s.key(), static_cast<std::int32_t>(g->probes.size()));
     if (inserted) g->probes.push_back(std::move(s));
     return t->second;
@@ -171,10 +173,10 @@ std::shared_ptr<const Gslb> Gslb::build(const config::GslbConfig& cfg, ErrorList
       if (p.regions.size() < kMaxPoolRegions) p.regions.push_back(std::move(pr));
     }
     p.minHealthy = pc.minHealthy;
-    p.allDown = pc.allDown == "fallback"   ? AllDown::Fallback
-                : pc.allDown == "nodata"   ? AllDown::NoData
-                : pc.allDown == "servfail" ? AllDown::ServFail
-                                           : AllDown::FailOpen;
+    p.allDown = pc.allDown == config::AllDown::Fallback   ? AllDown::Fallback
+                : pc.allDown == config::AllDown::NoData   ? AllDown::NoData
+                : pc.allDown == config::AllDown::ServFail ? AllDown::ServFail
+                                                          : AllDown::FailOpen;
     if (!pc.fallbackPool.empty())
       p.fallbackPool = static_cast<std::int32_t>(poolIds[pc.fallbackPool]);
     if (!pc.failoverPrimary.empty()) {
@@ -188,7 +190,7 @@ std::shared_ptr<const Gslb> Gslb::build(const config::GslbConfig& cfg, ErrorList
       fs.minHealthy = pc.minHealthy;
       fs.promoteAfter = std::chrono::seconds(pc.promoteAfterSec);
       fs.failbackAfter = std::chrono::seconds(pc.failbackAfterSec);
-      fs.manualFailback = pc.manualFailback;
+      fs.manualFailback = pc.failback == config::Failback::Manual;
       p.failover = std::move(fs);
     }
     g->pools.push_back(std::move(p));
@@ -201,7 +203,7 @@ std::shared_ptr<const Gslb> Gslb::build(const config::GslbConfig& cfg, ErrorList
       errors.add(pc.where + "/steps", "at most " + std::to_string(kMaxSteps) + " steps");
     for (const auto& sc : pc.steps) {
       Step st;
-      if (sc.kind == "geo_map") {
+      if (sc.kind == StepKind::GeoMap) {
         st.kind = StepKind::GeoMap;
         st.fence = sc.fence;
         pol.usesLocation = true;
@@ -237,25 +239,25 @@ std::shared_ptr<const Gslb> Gslb::build(const config::GslbConfig& cfg, ErrorList
           if (!st.map.add(kind, code, std::move(ids)))
             errors.add(sc.where + "/map/" + key, "duplicate key");
         }
-      } else if (sc.kind == "nearest") {
+      } else if (sc.kind == StepKind::Nearest) {
         st.kind = StepKind::Nearest;
         pol.usesLocation = true;
         st.biasKm.assign(g->regions.size(), 0.0);
         for (const auto& [r, km] : sc.biasKm) st.biasKm[regionIds[r]] = km;
-      } else if (sc.kind == "up") {
+      } else if (sc.kind == StepKind::Up) {
         st.kind = StepKind::Up;
-      } else if (sc.kind == "shed_load") {
+      } else if (sc.kind == StepKind::ShedLoad) {
         st.kind = StepKind::ShedLoad;
         st.high = sc.high;
         st.low = sc.low;
-      } else if (sc.kind == "latency") {
+      } else if (sc.kind == StepKind::Latency) {
         st.kind = StepKind::Latency;
         st.slackMs = sc.slackMs;
-      } else if (sc.kind == "capacity_weighted") {
+      } else if (sc.kind == StepKind::CapacityWeighted) {
         st.kind = StepKind::CapacityWeighted;
-      } else if (sc.kind == "failover") {
+      } else if (sc.kind == StepKind::Failover) {
         st.kind = StepKind::Failover;
-      } else if (sc.kind == "first_n") {
+      } else if (sc.kind == StepKind::FirstN) {
         st.kind = StepKind::FirstN;
         st.n = sc.n;
       } else {
@@ -268,10 +270,14 @@ std::shared_ptr<const Gslb> Gslb::build(const config::GslbConfig& cfg, ErrorList
   }
   for (const auto& bc : cfg.bindings)
     g->bindings.push_back({bc.name, poolIds[bc.pool], policyIds[bc.policy]});
-  for (const auto& pol : g->policies)
-    if (pol.usesLocation && g->locator && g->locator->databases().empty() && g->nets.empty())
-      errors.add("",
-                 "policy " + pol.name + " orders by location but geo has no databases and no nets");
+  // Only known once the databases are open (an optional one may be missing):
+  // reported at the policy.
+  for (std::size_t i = 0; i < g->policies.size(); ++i)
+    if (g->policies[i].usesLocation && g->locator && g->locator->databases().empty() &&
+        g->nets.empty())
+      errors.add(cfg.policies[i].where,
+                 "policy " + g->policies[i].name +
+                     " orders by location but geo has no databases and no nets");
   if (errors.size() != before) return nullptr;
   for (auto& p : g->pools)
     for (auto& pr : p.regions)

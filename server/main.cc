@@ -108,12 +108,8 @@ int main(int argc, char** argv) {
   LoadedConfig loaded = loadServing(opt, errors);
   const auto& cfg = loaded.config;
   // The config's "log" applies where the command line said nothing.
-  if (cfg && opt.logLevel.empty() && !cfg->log.level.empty() &&
-      log::parseLevel(cfg->log.level.c_str(), level))
-    log::setLevel(level);
-  if (cfg && opt.logFormat.empty() && !cfg->log.format.empty() &&
-      log::parseFormat(cfg->log.format.c_str(), format))
-    log::setFormat(format);
+  if (cfg && opt.logLevel.empty() && cfg->log.level) log::setLevel(*cfg->log.level);
+  if (cfg && opt.logFormat.empty() && cfg->log.format) log::setFormat(*cfg->log.format);
   std::shared_ptr<const ServingSnapshot> snap = loaded.snapshot;
   const bool starting = opt.command == Command::Serve || opt.command == Command::CheckConfig;
   // check-config makes every check the server makes before it serves, and a

@@ -18,7 +18,7 @@ TEST_CASE("a full config parses, relative zone paths resolve against the config"
     "limits": {"max_udp_payload": 1400, "tcp_idle_timeout_ms": 5000, "max_tcp_connections": 10},
     "chaos": {"version": "v1", "identity": "ns1"}
   })",
-                                "/etc/geodnsd/geodnsd.json", errors);
+                                 "/etc/geodnsd/geodnsd.json", errors);
   REQUIRE(errors.empty());
   REQUIRE(cfg);
   CHECK(cfg->listen.size() == 2);
@@ -89,7 +89,7 @@ TEST_CASE("errors carry the line and column of the offending value") {
 TEST_CASE("all config errors are reported at once, each with its place") {
   ErrorList errors;
   config::parseConfig(R"({"listen": ["x"], "workers": "2", "zones": [{"file": 1}], "x": 1})",
-                     "c.json", errors);
+                      "c.json", errors);
   std::vector<std::string> got;
   for (const auto& e : errors.all()) got.push_back(e.str());
   std::sort(got.begin(), got.end());
@@ -107,7 +107,7 @@ TEST_CASE("admin: defaults, relative token file, and it needs the state database
   ErrorList errors;
   auto cfg = config::parseConfig(R"({"listen": ["127.0.0.1:53"],
     "health": {"database": "state"}, "admin": {"token_file": "admin.token"}})",
-                                "/etc/geodnsd/geodnsd.json", errors);
+                                 "/etc/geodnsd/geodnsd.json", errors);
   REQUIRE(errors.empty());
   CHECK(cfg->admin.enabled);
   CHECK(cfg->admin.listen == "127.0.0.1:8053");
@@ -117,7 +117,7 @@ TEST_CASE("admin: defaults, relative token file, and it needs the state database
   ErrorList bad;
   CHECK_FALSE(config::parseConfig(R"({"listen": ["127.0.0.1:53"],
     "admin": {"listen": "localhost", "threads": 0, "extra": 1}})",
-                                 "c.json", bad));
+                                  "c.json", bad));
   const std::string all = bad.str();
   CHECK(all.find("/admin/listen") != std::string::npos);
   CHECK(all.find("/admin/token_file") != std::string::npos);

@@ -13,7 +13,7 @@ namespace {
 // A config with one bound pool that falls back to "spare" (regions us, and
 // `spareRegions` more), a policy with `steps`, and `nets`.
 std::string configText(const std::string& steps, const std::string& spareRegions = "",
-                   const std::string& nets = "{}") {
+                       const std::string& nets = "{}") {
   return R"({
     "listen": ["127.0.0.1:53"],
     "geo": {"nets": )" +
@@ -67,7 +67,8 @@ TEST_CASE("a fallback pool must have a region of every geo_map list of the bindi
       {"a nets region list the fallback pool cannot answer",
        configText(R"([{"step": "nearest"}])", "", R"({"10.0.0.0/8": {"regions": ["eu"]}})"),
        "has none of the regions of /geo/nets/10.0.0.0~18 (used by policy 'p')"},
-      {"no location step: the fallback pool's own order", configText(R"([{"step": "up"}])"), nullptr},
+      {"no location step: the fallback pool's own order", configText(R"([{"step": "up"}])"),
+       nullptr},
   };
   for (const auto& c : cases) {
     const std::string what = c.what;
@@ -84,10 +85,10 @@ TEST_CASE("a fallback pool must have a region of every geo_map list of the bindi
 
 TEST_CASE("geo_map fence: a boolean, parsed; only on geo_map") {
   ErrorList errors;
-  auto cfg =
-      config::parseConfig(configText(R"([{"step": "geo_map", "fence": true, "map": {"default": ["us"]}},
+  auto cfg = config::parseConfig(
+      configText(R"([{"step": "geo_map", "fence": true, "map": {"default": ["us"]}},
                  {"step": "geo_map", "map": {"default": ["us"]}}])"),
-                         "c.json", errors);
+      "c.json", errors);
   REQUIRE(errors.empty());
   REQUIRE(cfg);
   CHECK(cfg->gslb.policies[0].steps[0].fence);
