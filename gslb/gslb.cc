@@ -1,5 +1,6 @@
 #include "gslb/gslb.h"
 
+#include "core/wire/dns.h"
 #include "core/wire/types.h"
 #include "zones/zone_file.h"
 
@@ -378,7 +379,7 @@ constexpr std::uint32_t kNoCap = 0xFFFFFFFFu;
 // else 4 (A, and ANY, which answers like A).
 int familyFor(const Pool& pool, std::uint16_t qtype) noexcept {
   if (pool.isCname) return 0;
-  return qtype == 28 ? 6 : 4;
+  return qtype == dns::toU16(dns::Type::AAAA) ? 6 : 4;
 }
 
 // How long until `m`'s health could change, when it is in transition (down,
@@ -866,8 +867,8 @@ void decidePool(const Gslb& g, const PoolQuery& q, const health::HealthView* hea
   if (out.outcome == PoolOutcome::Answer) {
     if (pool->isCname)
       out.outcome = d.chosen ? PoolOutcome::Answer : PoolOutcome::NoData;
-    else if (q.qtype == 5 || d.picked == 0)  // CNAME asked of an address pool, or no member
-      out.outcome = PoolOutcome::NoData;
+    else if (q.qtype == dns::toU16(dns::Type::CNAME) || d.picked == 0)
+      out.outcome = PoolOutcome::NoData;  // CNAME asked of an address pool, or no member
   }
   // Negative answers keep the scope too: where the client is decided them.
   out.scope = q.client.fromEcs ? d.scope : 0;

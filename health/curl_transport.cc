@@ -13,8 +13,9 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "core/wire/dns.h"
 #include "core/wire/name.h"
-#include "core/wire/wire.h"
+#include "core/wire/query_builder.h"
 
 namespace geodns::health {
 
@@ -249,23 +250,22 @@ void CurlProbeTransport::Impl::startDns(TargetId id, const ProbeSpec& spec) {
   d.qid = nextQid++;
   d.started = clock.now();
   d.deadline = d.started + spec.timeout;
-  std::uint8_t q[512];
-  Writer w(q, sizeof q);
-  w.u16(d.qid);
-  w.u16(0);  // no recursion desired: ask the server itself
-  w.u16(1);
-  w.u16(0);
-  w.u16(0);
-  w.u16(0);
+  std::uint8_t q[dns::kMinUdpPayload];
   auto qname = name::fromText(spec.dnsName);
-  if (qname) w.bytes(name::asSpan(*qname));
-  w.u16(spec.dnsType);
-  w.u16(1);
+  std::size_t qlen = 0;
+  if (qname) {
+    wire::QuerySpec qs;
+    qs.id = d.qid;
+    qs.flags = 0;  // no recursion desired: ask the server itself
+    qs.qname = name::asSpan(*qname);
+    qs.qtype = spec.dnsType;
+    qlen = wire::buildQuery(qs, q);
+  }
   sockaddr_storage ss;
   const socklen_t len = toSockaddr(spec.address, spec.port, ss);
   d.fd = ::socket(ss.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (d.fd < 0 || !qname || ::connect(d.fd, reinterpret_cast<sockaddr*>(&ss), len) != 0 ||
-      ::send(d.fd, q, w.size(), 0) < 0) {
+  if (d.fd < 0 || qlen == 0 || ::connect(d.fd, reinterpret_cast<sockaddr*>(&ss), len) != 0 ||
+      ::send(d.fd, q, qlen, 0) < 0) {
     if (d.fd >= 0) ::close(d.fd);
     d.fd = -1;
     d.deadline = d.started;  // fails on the next collect()

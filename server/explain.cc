@@ -9,8 +9,9 @@
 
 #include "core/clock.h"
 #include "core/wire/dns.h"
+#include "core/wire/query.h"
+#include "core/wire/query_builder.h"
 #include "core/wire/types.h"
-#include "core/wire/wire.h"
 #include "server/engine.h"
 #include "zones/zone_file.h"
 
@@ -22,35 +23,20 @@ constexpr std::uint16_t kExplainId = 0x4558;  // "EX": a fixed id, so the weight
 
 std::vector<std::uint8_t> buildQuery(const ExplainRequest& req, const std::string& qname,
                                      std::uint16_t qtype) {
-  std::vector<std::uint8_t> buf(512);
-  Writer w(buf.data(), buf.size());
-  w.u16(kExplainId);
-  w.u16(0);
-  w.u16(1);
-  w.u16(0);
-  w.u16(0);
-  w.u16(1);
-  w.bytes(name::asSpan(qname));
-  w.u16(qtype);
-  w.u16(dns::kClassIN);
-  w.u8(0);
-  w.u16(41);
-  w.u16(1232);
-  w.u32(0);
+  wire::QuerySpec spec;
+  spec.id = kExplainId;
+  spec.qname = name::asSpan(qname);
+  spec.qtype = qtype;
+  spec.edns = true;
+  const IpAddress a = req.client.addr.masked(req.client.length);
   if (req.clientIsEcs) {
-    const std::size_t len = (req.client.length + 7u) / 8u;
-    const IpAddress a = req.client.addr.masked(req.client.length);
-    w.u16(static_cast<std::uint16_t>(8 + len));
-    w.u16(8);
-    w.u16(static_cast<std::uint16_t>(4 + len));
-    w.u16(a.family == 4 ? 1 : 2);
-    w.u8(req.client.length);
-    w.u8(0);
-    w.bytes({a.bytes, len});
-  } else {
-    w.u16(0);
+    spec.ecs = true;
+    spec.ecsFamily = a.family == 4 ? wire::kEcsFamilyIpv4 : wire::kEcsFamilyIpv6;
+    spec.ecsSource = req.client.length;
+    spec.ecsAddress = {a.bytes, a.size()};
   }
-  buf.resize(w.size());
+  std::vector<std::uint8_t> buf(dns::kMinUdpPayload);
+  buf.resize(wire::buildQuery(spec, buf));
   return buf;
 }
 

@@ -36,7 +36,7 @@ std::string logfmtValue(const std::string& s) {
 
 }  // namespace
 
-void QueryLogSink::offer(const ServingSnapshot& snap, std::span<const std::uint8_t> msg,
+void QueryLogSink::offer(const ServingSnapshot& snap, const wire::ParsedQuery& q,
                          const QueryFacts& facts, const IpAddress& source, Transport t) noexcept {
   if (++n_ < sample_) return;
   n_ = 0;
@@ -45,8 +45,7 @@ void QueryLogSink::offer(const ServingSnapshot& snap, std::span<const std::uint8
     lost_.fetch_add(1, std::memory_order_relaxed);
     return;
   }
-  ParsedQuery q;
-  if (parseQuery(msg, q) == ParseVerdict::Drop || !q.haveQuestion) return;
+  if (!q.haveQuestion) return;
   QueryLogRecord& r = ring_[head % kRing];
   timespec ts{};
   ::clock_gettime(CLOCK_REALTIME, &ts);
@@ -55,7 +54,7 @@ void QueryLogSink::offer(const ServingSnapshot& snap, std::span<const std::uint8
   r.ecs = q.ecs;
   if (q.ecs) {
     r.ecsAddress = IpAddress{};
-    r.ecsAddress.family = q.ecsFamily == 1 ? 4 : 6;
+    r.ecsAddress.family = q.ecsFamily == wire::kEcsFamilyIpv4 ? 4 : 6;
     std::memcpy(r.ecsAddress.bytes, q.ecsAddress, r.ecsAddress.size());
     r.ecsSource = q.ecsSource;
     r.ecsScope = facts.ecsScope;

@@ -16,6 +16,7 @@
 
 #include "core/ip.h"
 #include "core/log.h"
+#include "core/wire/query.h"
 #include "server/engine.h"
 
 namespace geodns::server {
@@ -36,9 +37,11 @@ struct QueryLogRecord {
 
 class QueryLogSink {
  public:
-  // Worker thread, after answering. Cheap unless this query is sampled.
-  void offer(const ServingSnapshot& snap, std::span<const std::uint8_t> msg,
-             const QueryFacts& facts, const IpAddress& source, Transport t) noexcept;
+  // Worker thread, after answering, with the query answer() parsed (no
+  // second parse). Cheap unless this query is sampled; a message without a
+  // question (dropped or unreadable) is not logged.
+  void offer(const ServingSnapshot& snap, const wire::ParsedQuery& q, const QueryFacts& facts,
+             const IpAddress& source, Transport t) noexcept;
 
  private:
   friend class QueryLog;

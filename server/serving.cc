@@ -1,5 +1,6 @@
 #include "server/serving.h"
 
+#include "core/wire/dns.h"
 #include "server/metrics.h"
 #include "zones/load.h"
 
@@ -8,7 +9,7 @@ namespace geodns::server {
 namespace {
 zones::RRset txtSet(const std::string& s) {
   zones::RRset set;
-  set.type = 16;  // TXT
+  set.type = dns::toU16(dns::Type::TXT);
   set.ttl = 0;
   set.bytes = std::string(1, static_cast<char>(s.size())) + s;
   zones::Rdata rd;

@@ -232,11 +232,11 @@ void TcpServer::onReadable(Conn& c, const ServingSnapshot& snap) {
     std::size_t len = (std::size_t{c.in[pos]} << 8) | c.in[pos + 1];
     if (c.in.size() - pos - 2 < len) break;
     QueryFacts facts;
-    std::size_t rlen =
-        answer(snap, {c.in.data() + pos + 2, len}, scratch_, Transport::Tcp, c.peer, &facts);
+    wire::ParsedQuery query;
+    std::size_t rlen = answer(snap, {c.in.data() + pos + 2, len}, scratch_, Transport::Tcp, c.peer,
+                              &facts, &query);
     if (counters_) countQuery(snap, facts, *counters_);
-    if (queryLog_)
-      queryLog_->offer(snap, {c.in.data() + pos + 2, len}, facts, c.peer, Transport::Tcp);
+    if (queryLog_) queryLog_->offer(snap, query, facts, c.peer, Transport::Tcp);
     pos += 2 + len;
     if (rlen > 0) {
       c.out.push_back(static_cast<std::uint8_t>(rlen >> 8));

@@ -149,6 +149,7 @@ void UdpWorker::run() noexcept {
       nowSec = static_cast<std::uint32_t>(ts.tv_sec);
     }
     unsigned out = 0;
+    wire::ParsedQuery query;  // answer() resets it per message; the query log reads it
     for (int i = 0; i < n; ++i) {
       const msghdr& h = b.inMsg[i].msg_hdr;
       std::size_t len = (h.msg_flags & MSG_TRUNC) ? 0 : b.inMsg[i].msg_len;
@@ -156,9 +157,9 @@ void UdpWorker::run() noexcept {
           IpAddress::fromSockaddr(reinterpret_cast<const sockaddr*>(&b.peer[i]));
       QueryFacts facts;
       std::size_t rlen = answer(*snap, {b.in[i], len}, {b.out[out], Buffers::kOutSize},
-                                Transport::Udp, source, &facts);
+                                Transport::Udp, source, &facts, &query);
       if (counters_) countQuery(*snap, facts, *counters_);
-      if (queryLog_) queryLog_->offer(*snap, {b.in[i], len}, facts, source, Transport::Udp);
+      if (queryLog_) queryLog_->offer(*snap, query, facts, source, Transport::Udp);
       if (rlen == 0) continue;
       if (limiting) {
         const RrlVerdict v =

@@ -87,9 +87,10 @@ NotifyReply matchNotifyReply(std::span<const std::uint8_t> msg, std::uint16_t id
   if (!r.ok() || !sameName(qname, zone) || qtype != dns::toU16(dns::Type::SOA) ||
       qclass != dns::kClassIN)
     return out;
-  out.rcode = flags & 0xF;
+  out.rcode = flags & dns::kRcodeMask;
   out.aa = (flags & dns::kFlagAA) != 0;
-  out.match = out.rcode == 0 ? NotifyReply::Match::Ack : NotifyReply::Match::Error;
+  out.match = out.rcode == dns::toU16(dns::Rcode::NoError) ? NotifyReply::Match::Ack
+                                                           : NotifyReply::Match::Error;
   return out;
 }
 

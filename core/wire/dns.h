@@ -91,6 +91,9 @@ inline const char* rcodeName(std::uint16_t r) noexcept {
   return r == 16 ? "BADVERS" : nullptr;
 }
 
+// The sections of a message after the question (RFC 1035 4.1), in order.
+enum class Section : std::uint8_t { Answer = 0, Authority = 1, Additional = 2 };
+
 enum class Opcode : std::uint8_t { Query = 0, IQuery = 1, Status = 2, Notify = 4, Update = 5 };
 
 // Header flag bits in the 16-bit flags word.
@@ -102,10 +105,14 @@ inline constexpr std::uint16_t kFlagRA = 0x0080;
 inline constexpr std::uint16_t kFlagAD = 0x0020;
 inline constexpr std::uint16_t kFlagCD = 0x0010;
 inline constexpr std::uint16_t kOpcodeMask = 0x7800;
-inline constexpr std::uint32_t kEdnsDO = 0x8000;  // in the low 16 bits of the OPT TTL
+inline constexpr std::uint16_t kRcodeMask = 0x000F;  // the low 4 rcode bits; the rest go in the OPT
+inline constexpr std::uint32_t kEdnsDO = 0x8000;     // in the low 16 bits of the OPT TTL
 
 constexpr std::uint16_t toU16(Type t) noexcept {
   return static_cast<std::uint16_t>(t);
+}
+constexpr std::uint16_t toU16(Rcode r) noexcept {
+  return static_cast<std::uint16_t>(r);
 }
 
 // Types whose RDATA holds domain names that may be compressed (RFC 3597 section 4).

@@ -1,0 +1,202 @@
+#pragma once
+// The response writer: header, the client's question, whole RRsets per
+// section with name compression (RFC 1035 4.1.4), the OPT with the ECS echo
+// and an unsigned TSIG, into a caller-owned buffer. No allocation. The
+// per-record methods are inline: they run for every record of every answer.
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <span>
+
+#include "core/wire/compress.h"
+#include "core/wire/dns.h"
+#include "core/wire/name.h"
+#include "core/wire/query.h"
+#include "core/wire/tsig.h"
+#include "core/wire/wire.h"
+
+namespace geodns::wire {
+
+// Where the owner of an RRset comes from: the question name (a pointer to
+// offset 12, which also preserves the client's case for synthesized answers)
+// or a stored name (lowercase wire).
+struct Owner {
+  bool isQname;
+  name::Span name;
+};
+
+// The TTL argument that means "the RRset's own TTL".
+inline constexpr std::uint32_t kStoredTtl = 0xFFFFFFFF;
+
+class Response {
+ public:
+  // Fixed part of the OPT record: root name, type, class, ttl, rdlength.
+  static constexpr std::size_t kOptSize = 11;
+
+  // Writes into `out`, at most `limit` bytes. The OPT record (with the ECS
+  // echo when the query had ECS) always fits: its space is reserved before
+  // anything else is written. `q` must outlive finish().
+  Response(std::span<std::uint8_t> out, std::size_t limit, const ParsedQuery& q) noexcept
+      : w_(out.data(), std::min(limit, out.size()) - (q.edns ? optSize(q) : 0)),
+        fullLimit_(std::min(limit, out.size())),
+        edns_(q.edns),
+        query_(q) {}
+  static std::size_t optSize(const ParsedQuery& q) noexcept {
+    return kOptSize + (q.ecs ? 8 + (q.ecsSource + 7u) / 8u : 0);
+  }
+  void setEcsScope(std::uint8_t scope) noexcept { ecsScope_ = scope; }
+  // The UDP payload size our OPT advertises.
+  void setAdvertised(std::uint16_t v) noexcept { advertised_ = v; }
+
+  // The header: the query's id, QR, its opcode and RD; counts and the rest of
+  // the flags are patched by finish().
+  void header(const ParsedQuery& q) noexcept {
+    w_.u16(q.id);
+    flags_ =
+        static_cast<std::uint16_t>(dns::kFlagQR | (q.flags & (dns::kOpcodeMask | dns::kFlagRD)));
+    w_.u16(0);  // flags, patched in finish()
+    w_.u16(0);  // qdcount
+    w_.u16(0);
+    w_.u16(0);
+    w_.u16(0);
+  }
+  // The question as the client sent it (case kept); compression targets start here.
+  void question(const ParsedQuery& q) noexcept {
+    w_.bytes(q.qnameRaw.span());
+    w_.u16(q.qtype);
+    w_.u16(q.qclass);
+    qd_ = 1;
+    comp_.addWritten(w_.data(), dns::kHeaderSize);
+  }
+
+  // Adds a whole RRset to `section`, or nothing when it does not fit. `ttl`
+  // overrides the stored TTL unless kStoredTtl. `Set` is a stored RRset
+  // (zones::RRset): `type`, `ttl`, `bytes` (concatenated RDATA) and `rrs`
+  // (offset, length and the positions of the names to compress of each RR).
+  template <class Set>
+  bool add(dns::Section section, Owner owner, const Set& set, std::uint16_t rrclass = dns::kClassIN,
+           std::uint32_t ttl = kStoredTtl) noexcept {
+    if (stopped_) return false;
+    const std::size_t mark = w_.size();
+    const auto* base = reinterpret_cast<const std::uint8_t*>(set.bytes.data());
+    for (const auto& rd : set.rrs) {
+      writeOwner(owner);
+      w_.u16(set.type);
+      w_.u16(rrclass);
+      w_.u32(ttl == kStoredTtl ? set.ttl : ttl);
+      const std::size_t rdlenAt = w_.size();
+      w_.u16(0);
+      const std::uint8_t* rdata = base + rd.offset;
+      std::size_t pos = 0;
+      for (std::uint8_t k = 0; k < rd.nameCount; ++k) {
+        const std::size_t at = rd.namePos[k];
+        w_.bytes({rdata + pos, at - pos});
+        const std::size_t len = nameLength(rdata + at, rd.length - at);
+        comp_.write(w_, {rdata + at, len});
+        pos = at + len;
+      }
+      w_.bytes({rdata + pos, rd.length - pos});
+      if (!w_.ok()) break;
+      w_.patch16(rdlenAt, static_cast<std::uint16_t>(w_.size() - rdlenAt - 2));
+    }
+    if (!w_.ok()) {
+      w_.truncate(mark);
+      comp_.truncate(mark);
+      return false;
+    }
+    count(section) = static_cast<std::uint16_t>(count(section) + set.rrs.size());
+    return true;
+  }
+  // As add(), but a record that does not fit truncates the message (TC=1) and
+  // nothing more is added: for data the client must see whole.
+  template <class Set>
+  bool addRequired(dns::Section section, Owner owner, const Set& set,
+                   std::uint32_t ttl = kStoredTtl) noexcept {
+    if (add(section, owner, set, dns::kClassIN, ttl)) return true;
+    truncated_ = true;
+    stopped_ = true;
+    return false;
+  }
+  // One record with raw RDATA (pool answers), compressed when `rdataIsName`.
+  // A record that does not fit truncates the message; false then.
+  bool addRecord(dns::Section section, Owner owner, std::uint16_t type, std::uint32_t ttl,
+                 std::span<const std::uint8_t> rdata, bool rdataIsName) noexcept {
+    if (stopped_) return false;
+    const std::size_t mark = w_.size();
+    writeOwner(owner);
+    w_.u16(type);
+    w_.u16(dns::kClassIN);
+    w_.u32(ttl);
+    const std::size_t rdlenAt = w_.size();
+    w_.u16(0);
+    if (rdataIsName)
+      comp_.write(w_, rdata);
+    else
+      w_.bytes(rdata);
+    if (!w_.ok()) {
+      w_.truncate(mark);
+      comp_.truncate(mark);
+      truncated_ = true;
+      stopped_ = true;
+      return false;
+    }
+    w_.patch16(rdlenAt, static_cast<std::uint16_t>(w_.size() - rdlenAt - 2));
+    ++count(section);
+    return true;
+  }
+  // A mark to roll the answer section back to (a partial pool answer).
+  std::size_t mark() const noexcept { return w_.size(); }
+  std::uint16_t answerCount() const noexcept { return counts_[0]; }
+  // Drops every answer record written after `mark`, leaving `count` answers.
+  void rollbackAnswers(std::size_t mark, std::uint16_t count) noexcept {
+    w_.truncate(mark);
+    comp_.truncate(mark);
+    counts_[0] = count;
+  }
+
+  // An unsigned TSIG RR answering `req` goes last (error responses, RFC 8945
+  // 5.3.2). `req` must outlive finish().
+  void setTsig(const tsig::Record* req, dns::TsigError error) noexcept {
+    tsig_ = req;
+    tsigError_ = static_cast<std::uint16_t>(error);
+  }
+
+  // Appends the OPT (extended rcode bits, DO echoed when `dnssecOk`, ECS) and
+  // the TSIG, patches flags and counts; returns the message length (0 when
+  // even the header did not fit).
+  std::size_t finish(dns::Rcode rcode, bool aa, bool dnssecOk) noexcept;
+
+  bool truncated() const noexcept { return truncated_; }
+
+ private:
+  static constexpr std::uint16_t kQnamePointer = 0xC000 | dns::kHeaderSize;
+  static std::size_t nameLength(const std::uint8_t* p, std::size_t max) noexcept {
+    std::size_t i = 0;
+    while (i < max && p[i] != 0) i += std::size_t{1} + p[i];
+    return std::min(i + 1, max);
+  }
+  void writeOwner(Owner owner) noexcept {
+    if (owner.isQname)
+      w_.u16(kQnamePointer);
+    else
+      comp_.write(w_, owner.name);
+  }
+  std::uint16_t& count(dns::Section s) noexcept { return counts_[static_cast<std::size_t>(s)]; }
+
+  Writer w_;
+  Compressor comp_;
+  std::size_t fullLimit_;
+  bool edns_;
+  bool truncated_ = false;
+  bool stopped_ = false;
+  std::uint16_t flags_ = 0;
+  std::uint16_t qd_ = 0;
+  std::uint16_t counts_[3] = {0, 0, 0};
+  std::uint16_t advertised_ = 1232;
+  const ParsedQuery& query_;
+  std::uint8_t ecsScope_ = 0;
+  const tsig::Record* tsig_ = nullptr;
+  std::uint16_t tsigError_ = 0;
+};
+
+}  // namespace geodns::wire
