@@ -13,7 +13,7 @@ void addStatusRoute(httplib::Server& s, const Routes& ctx) {
     auto snap = ctx.deps->holder->current();
     const gslb::Gslb& g = *snap->gslb;
     const health::HealthView* hv =
-        snap->health && snap->health->forConfig == &g ? snap->health.get() : nullptr;
+        snap->health && snap->health->config == g.configId ? snap->health.get() : nullptr;
     std::map<std::string, health::FailoverRecord> fo;
     for (const auto& f : ctx.deps->runner->failoverStates()) fo[f.pool] = f;
     std::map<std::string, health::OverrideRecord> byKey;
