@@ -213,7 +213,7 @@ std::size_t answer(const ServingSnapshot& snap, std::span<const std::uint8_t> ms
   facts = QueryFacts{};
   ParsedQuery localQuery;
   ParsedQuery& q = parsedOut ? *parsedOut : localQuery;
-  if (parsedOut) q = ParsedQuery{};
+  if (parsedOut) q.reset();
   const ParseVerdict v = wire::parseQuery(msg, q);
   if (v == ParseVerdict::Drop || out.size() < dns::kMinUdpPayload) return 0;
   facts.qtype = q.qtype;
