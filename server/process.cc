@@ -82,11 +82,9 @@ bool Process::start() {
 
   if (!openListeners()) return false;
 
-  if (queryLog_) queryLog_->start();
-  for (auto& w : udp_) w->start();
-  tcp_->start();
-  healthRunner_->start();
-  running_ = true;
+  // Everything that binds happens first, then --user drops root, and only then
+  // do the threads start: no query is ever answered, and no probe sent, as root.
+  running_ = true;  // from here stop() tears down whatever was started
   if (cfg_.admin.enabled && !startAdminApi()) {
     stop();
     return false;
@@ -101,6 +99,10 @@ bool Process::start() {
     GEODNS_LOG_INFO("running as user %s (uid %u)", opt_.user.c_str(),
                     static_cast<unsigned>(runAs_->uid));
   }
+  if (queryLog_) queryLog_->start();
+  for (auto& w : udp_) w->start();
+  tcp_->start();
+  healthRunner_->start();
   ready_.store(true);
   std::string listening;
   for (const auto& l : cfg_.listen) listening += (listening.empty() ? "" : " ") + l;
