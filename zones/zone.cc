@@ -338,6 +338,13 @@ void ZoneSet::add(std::unique_ptr<Zone> zone) {
   zones_.push_back(std::move(zone));
 }
 
+std::int64_t ZoneSet::refreshAt() const noexcept {
+  std::int64_t at = INT64_MAX;
+  for (const auto& z : zones_)
+    if (z->signing()) at = std::min(at, z->refreshAt());
+  return at;
+}
+
 void ZoneSet::finish() {
   index_.build(origins_);
 }

@@ -142,6 +142,9 @@ class ZoneSet {
   // The longest zone strictly above `zone` that contains it (parent side of a cut).
   const Zone* findParent(const Zone& zone) const noexcept;
   std::span<const std::unique_ptr<Zone>> zones() const noexcept { return zones_; }
+  // The earliest Zone::refreshAt() of the signed zones (unix seconds), or
+  // INT64_MAX when none is signed: when the control thread must sign again.
+  std::int64_t refreshAt() const noexcept;
 
  private:
   std::vector<std::unique_ptr<Zone>> zones_;

@@ -309,5 +309,40 @@ class SignedZoneThroughUnbound(unittest.TestCase):
         self.assertEqual(len(full.answer), 2)  # the TXT RRset and its RRSIG
 
 
+
+class SignaturesAreRefreshedWithoutAReload(unittest.TestCase):
+    """signature_validity_s 3600 and refresh_s 3598: static signatures reach
+    their refresh time two seconds after loading, and the server signs again
+    and publishes on its own (no SIGHUP, no admin call)."""
+
+    def test_static_signatures_are_replaced_before_they_expire(self):
+        keydir = tempfile.mkdtemp(prefix="geodnsd-keys-")
+        try:
+            csk = keygen(keydir, "sec.test", "ED25519", True)
+            extra = {"zones": [{"origin": "sec.test", "file": "sec.zone",
+                                "dnssec": {"keys": [csk + ".private"], "signature_validity_s": 3600,
+                                           "refresh_s": 3598}}]}
+            srv = Server(zones=[("sec.test", "sec.zone")], zone_files={"sec.zone": ZONE}, config_extra=extra)
+            srv.start()
+            try:
+                def inception():
+                    r = srv.ask("static.sec.test", "A", want_dnssec=True)
+                    sigs = [rr for rrset in r.answer if rrset.rdtype == dns.rdatatype.RRSIG for rr in rrset]
+                    self.assertEqual(len(sigs), 1)
+                    return sigs[0].inception, sigs[0].expiration
+                first = inception()
+                self.assertEqual(first[1] - first[0], 3600 + 3600)  # backdated inception
+                deadline = time.monotonic() + 15
+                while inception() == first and time.monotonic() < deadline:
+                    time.sleep(0.2)
+                later = inception()
+                self.assertGreater(later[0], first[0])
+                self.assertIn("re-signing", srv.read_log())
+            finally:
+                srv.stop()
+        finally:
+            shutil.rmtree(keydir, ignore_errors=True)
+
+
 if __name__ == "__main__":
     unittest.main()

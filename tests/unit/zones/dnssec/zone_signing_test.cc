@@ -156,6 +156,9 @@ TEST_CASE("zone signing: every authoritative RRset signed, NS and glue at a cut 
         rrsig);
   }
   CHECK(z.refreshAt() == now + 86400 - 21600);
+  CHECK(zs->refreshAt() == z.refreshAt());  // when the server signs again
+  zones::ZoneSet unsigned_;
+  CHECK(unsigned_.refreshAt() == INT64_MAX);
 }
 
 TEST_CASE("zone signing: bad keys and generated records are refused with their place") {
