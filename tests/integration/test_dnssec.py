@@ -26,7 +26,7 @@ import dns.rrset
 
 from harness import Server, free_port, require_tools, stop_process
 
-UNBOUND, KEYGEN = require_tools("unbound", "ldns-keygen")  # else the suite is reported skipped
+UNBOUND, KEYGEN, DELV = require_tools("unbound", "ldns-keygen", "delv")  # else the suite is reported skipped
 GEOIP = os.path.join(os.path.dirname(os.path.abspath(__file__)), "../data/geoip/geodns-test-city.mmdb")
 
 ZONE = """$ORIGIN sec.test.
@@ -277,6 +277,22 @@ class SignedZoneThroughUnbound(unittest.TestCase):
                 with self.assertRaises(KeyError):  # NS at a cut is not signed (RFC 4035 s2.2)
                     resp.find_rrset(dns.message.AUTHORITY, cut, dns.rdataclass.IN, dns.rdatatype.RRSIG,
                                     dns.rdatatype.NS)
+
+    def test_delv_chases_from_the_trust_anchor(self):
+        owner, _cls, _t, tag, alg, digest_type, digest = ds_text(self.ksk).split(None, 6)
+        anchor = os.path.join(self.keydir, "anchor.conf")
+        with open(anchor, "w") as f:
+            f.write('trust-anchors { "%s" static-ds %s %s %s "%s"; };\n' % (owner, tag, alg, digest_type, digest))
+        for name, rdtype, want in [("static.sec.test", "A", "; fully validated"),
+                                   ("www.sec.test", "A", "; fully validated"),
+                                   ("x.wild.sec.test", "A", "; fully validated"),
+                                   ("nothing.sec.test", "A", "; negative response, fully validated"),
+                                   ("www.secure.sec.test", "A", "; fully validated")]:
+            with self.subTest(name=name):
+                out = subprocess.run([DELV, "@127.0.0.1", "-p", str(self.srv.port), "-a", anchor,
+                                      "+root=sec.test", name, rdtype],
+                                     capture_output=True, text=True, timeout=30)
+                self.assertIn(want, out.stdout + out.stderr)
 
     def test_without_do_the_answers_are_the_unsigned_ones(self):
         cases = [("static.sec.test", "A"), ("www.sec.test", "A"), ("alias.sec.test", "A"),
