@@ -56,9 +56,9 @@ struct Builder {
   // expansions, denial NSECs), one per zone-signing key, from the signature
   // cache or signed now (a miss). `origTtl` is what is signed, `ttl` what is
   // served (lower for health-capped pool answers, RFC 4035 s5.3.3).
-  bool signOnline(Section s, Owner o, std::uint16_t type, std::uint32_t origTtl,
-                  std::span<const std::span<const std::uint8_t>> rdatas,
-                  std::uint32_t ttl) noexcept {
+  [[gnu::noinline]] bool signOnline(Section s, Owner o, std::uint16_t type, std::uint32_t origTtl,
+                                    std::span<const std::span<const std::uint8_t>> rdatas,
+                                    std::uint32_t ttl) noexcept {
     zones::dnssec::RRsetView v;
     v.owner = ownerName(o);
     v.type = type;
@@ -77,8 +77,12 @@ struct Builder {
     return true;
   }
   // After a stored RRset: its RRSIGs (DO and a signed zone only), whole or TC.
+  // The check is inline; the work is not, so unsigned answers keep their code.
   bool sigs(Section s, Owner o, const RRset& set, std::uint32_t ttl = wire::kStoredTtl) noexcept {
-    if (!sgn) return true;
+    return !sgn || signedSigs(s, o, set, ttl);
+  }
+  [[gnu::noinline]] bool signedSigs(Section s, Owner o, const RRset& set,
+                                    std::uint32_t ttl) noexcept {
     if (set.wildcard) {
       std::span<const std::uint8_t> rdatas[zones::dnssec::SigCache::kMaxRRs];
       const std::size_t n = std::min(set.rrs.size(), zones::dnssec::SigCache::kMaxRRs);
@@ -92,8 +96,9 @@ struct Builder {
   }
   // Compact denial (RFC 9824): one NSEC at the name, signed online. NxName for
   // a name that does not exist, else the types at `node` plus `extra`.
-  bool compactNsec(Owner o, const Node* node, zones::dnssec::CompactKind kind, std::uint32_t ttl,
-                   std::initializer_list<std::uint16_t> extra = {}) noexcept {
+  [[gnu::noinline]] bool compactNsec(Owner o, const Node* node, zones::dnssec::CompactKind kind,
+                                     std::uint32_t ttl,
+                                     std::initializer_list<std::uint16_t> extra = {}) noexcept {
     zones::dnssec::TypeSet types(extra);
     if (node && kind == zones::dnssec::CompactKind::NoData)
       for (const auto& set : node->rrsets)
