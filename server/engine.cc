@@ -237,7 +237,10 @@ struct Builder {
   // Writes what zones::resolve() found: the CNAME chain, then its end.
   std::size_t run(const Zone& zone) noexcept {
     const zones::Resolution r = zones::resolve(zone, q.qname.span(), q.qtype);
-    if (q.dnssecOk) sgn = zone.signing();
+    if (q.dnssecOk) {
+      sgn = zone.signing();
+      facts.dnssec = sgn != nullptr;
+    }
     zoneOf = &zone;
     Owner owner{true, q.qname.span()};
     for (std::uint8_t i = 0; i < r.cnames; ++i) {

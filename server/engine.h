@@ -35,6 +35,7 @@ struct QueryFacts {
   std::uint16_t qtype = 0;
   std::uint16_t rcode = 0;
   bool truncated = false;
+  bool dnssec = false;      // DO, answered from a signed zone: RRSIGs and denial records added
   bool signFailed = false;  // DO in a signed zone, but an online signature could not be made
   bool edns = false;
   bool gslb = false;          // answered from a pool

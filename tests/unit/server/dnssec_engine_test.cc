@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "server/engine.h"
+#include "server/metrics.h"
 #include "server/serving.h"
 #include "support/dns_test_util.h"
 #include "support/temp_dir.h"
@@ -64,6 +65,7 @@ TEST_CASE("signed zone: pool answers are pre-warmed at snapshot build, served wi
 
   std::vector<std::uint8_t> out(65535);
   const IpAddress source = *IpAddress::parse("192.0.2.77");
+  server::QueryCounters counters;
   struct Case {
     const char* name;
     std::uint16_t qtype;
@@ -86,6 +88,8 @@ TEST_CASE("signed zone: pool answers are pre-warmed at snapshot build, served wi
     REQUIRE(n > 0);
     CHECK(facts.outcome == server::Outcome::Answer);
     CHECK_FALSE(facts.signFailed);
+    CHECK(facts.dnssec);
+    counters.record(facts);
     const auto msg = test::parseResponse({out.data(), n});
     REQUIRE(msg.ok);
     bool rrsig = false;
@@ -93,4 +97,11 @@ TEST_CASE("signed zone: pool answers are pre-warmed at snapshot build, served wi
     CHECK(rrsig);
   }
   CHECK(online[0].cache->stats().signs == 0);  // every pool answer was a cache hit
+  CHECK(counters.dnssec.load() == std::size(cases));
+  CHECK(counters.signFailures.load() == 0);
+  // Without DO: not counted, no RRSIG.
+  server::QueryFacts facts;
+  auto q = test::makeQuery({.name = "www.s.test", .edns = true});
+  REQUIRE(server::answer(*snap, q, out, server::Transport::Udp, source, &facts) > 0);
+  CHECK_FALSE(facts.dnssec);
 }
