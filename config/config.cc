@@ -864,6 +864,42 @@ void parseListen(Ctx& c, const json& root, ServerConfig& cfg) {
   }
 }
 
+// "dnssec": {"keys": [...], "signature_validity_s", "refresh_s", "denial"}.
+DnssecConfig parseDnssec(Ctx& c, const json& d, const std::string& p,
+                         const std::filesystem::path& base) {
+  DnssecConfig out;
+  out.where = c.where(p);
+  if (!d.is_object()) {
+    c.err(p, "expected an object {\"keys\", \"signature_validity_s\", \"refresh_s\", \"denial\"}");
+    return out;
+  }
+  checkKeys(c, d, p, {"keys", "signature_validity_s", "refresh_s", "denial"});
+  if (!d.contains("keys") || !d["keys"].is_array() || d["keys"].empty()) {
+    c.err(p + "/keys", "expected a non-empty array of key files (Kzone.+013+12345.private)");
+  } else {
+    const json& ks = d["keys"];
+    for (std::size_t i = 0; i < ks.size(); ++i) {
+      const std::string kp = p + "/keys/" + std::to_string(i);
+      if (!ks[i].is_string() || ks[i].get<std::string>().empty()) {
+        c.err(kp, "expected a key file name");
+        continue;
+      }
+      out.keys.push_back(resolve(base, ks[i].get<std::string>()));
+      out.keyWhere.push_back(c.where(kp));
+    }
+  }
+  // A signature lives at least an hour and at most a year; it is refreshed
+  // before it expires, so refresh_s must be shorter than the validity.
+  getUnsigned(c, d, "signature_validity_s", p, out.validity_s, 3600, 31536000);
+  getUnsigned(c, d, "refresh_s", p, out.refresh_s, 600, 31536000);
+  if (out.refresh_s >= out.validity_s)
+    c.err(p + "/refresh_s",
+          "must be less than signature_validity_s (" + std::to_string(out.validity_s) + ")");
+  getEnum(c, d, "denial", p, out.denial, false,
+          "must be compact (NSEC3 white lies are not implemented yet)");
+  return out;
+}
+
 void parseZones(Ctx& c, const json& root, ServerConfig& cfg, const std::filesystem::path& base) {
   if (!root.contains("zones")) return;
   const json& zs = root["zones"];
@@ -879,7 +915,7 @@ void parseZones(Ctx& c, const json& root, ServerConfig& cfg, const std::filesyst
       c.err(p, "expected an object {\"origin\", \"file\"}");
       continue;
     }
-    checkKeys(c, z, p, {"origin", "file"});
+    checkKeys(c, z, p, {"origin", "file", "dnssec"});
     ZoneSpec spec;
     spec.where = c.where(p);
     if (!z.contains("origin") || !z["origin"].is_string()) {
@@ -896,6 +932,7 @@ void parseZones(Ctx& c, const json& root, ServerConfig& cfg, const std::filesyst
       c.err(p + "/file", "missing or not a string");
     else
       spec.file = resolve(base, z["file"].get<std::string>());
+    if (z.contains("dnssec")) spec.dnssec = parseDnssec(c, z["dnssec"], p + "/dnssec", base);
     cfg.zones.push_back(std::move(spec));
   }
 }

@@ -96,10 +96,31 @@ constexpr std::optional<E> fromText(std::string_view text) noexcept {
   return std::nullopt;
 }
 
+// How a signed zone denies existence (online, per query). Only compact denial
+// (RFC 9824) is implemented; NSEC3 white lies are refused by the parser.
+enum class Denial : std::uint8_t { Compact };
+inline constexpr std::array<EnumName<Denial>, 1> kDenialNames{{{Denial::Compact, "compact"}}};
+constexpr const auto& names(Denial) noexcept {
+  return kDenialNames;
+}
+
+// A zone's "dnssec" object: the keys (BIND .private files, resolved against
+// the config's directory) and the signature timing. The keys are loaded and
+// checked by zones::loadZones (check-config runs it too).
+struct DnssecConfig {
+  std::vector<std::string> keys;
+  std::vector<std::string> keyWhere;   // place of each key, for errors
+  std::uint32_t validity_s = 1209600;  // signature_validity_s: 14 days
+  std::uint32_t refresh_s = 302400;    // re-sign when less than this is left: 3.5 days
+  Denial denial = Denial::Compact;
+  std::string where;  // "geodnsd.json:3:5 /zones/0/dnssec"
+};
+
 struct ZoneSpec {
-  std::string origin;  // presentation form, as written
-  std::string file;    // resolved against the config file's directory
-  std::string where;   // "geodnsd.json /zones/0" for errors
+  std::string origin;                  // presentation form, as written
+  std::string file;                    // resolved against the config file's directory
+  std::string where;                   // "geodnsd.json /zones/0" for errors
+  std::optional<DnssecConfig> dnssec;  // absent: the zone is served unsigned
 };
 
 struct Limits {

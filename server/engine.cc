@@ -7,7 +7,9 @@
 #include "core/wire/response.h"
 #include "core/wire/tsig.h"
 #include "core/wire/wire.h"
+#include "zones/dnssec/denial.h"
 #include "zones/lookup.h"
+#include "zones/signing.h"
 
 namespace geodns::server {
 
@@ -43,6 +45,75 @@ struct Builder {
   Response& resp;
   QueryFacts& facts;
   const IpAddress& source;
+  // The zone's signing state when the query has DO and the zone is signed;
+  // null otherwise, and then nothing below adds a DNSSEC record.
+  const zones::ZoneSigning* sgn;
+  const Zone* zoneOf;  // the zone answering, once run() started
+
+  name::Span ownerName(Owner o) const noexcept { return o.isQname ? q.qname.span() : o.name; }
+
+  // The RRSIGs of an RRset made for this query (pool answers, wildcard
+  // expansions, denial NSECs), one per zone-signing key, from the signature
+  // cache or signed now (a miss). `origTtl` is what is signed, `ttl` what is
+  // served (lower for health-capped pool answers, RFC 4035 s5.3.3).
+  [[gnu::noinline]] bool signOnline(Section s, Owner o, std::uint16_t type, std::uint32_t origTtl,
+                                    std::span<const std::span<const std::uint8_t>> rdatas,
+                                    std::uint32_t ttl) noexcept {
+    zones::dnssec::RRsetView v;
+    v.owner = ownerName(o);
+    v.type = type;
+    v.ttl = origTtl;
+    v.rdatas = rdatas;
+    for (const auto& z : sgn->online()) {
+      std::uint8_t sig[32 + dns::kMaxNameWire + zones::dnssec::kSignatureSize];
+      auto reader = z.cache->tryReader();
+      const std::size_t n = z.cache->lookupOrSign(reader, *z.signer, v, sig);
+      if (n == 0) {  // signing failed: the answer cannot validate
+        facts.signFailed = true;
+        return false;
+      }
+      if (!resp.addRecord(s, o, T(Type::RRSIG), ttl, {sig, n}, false)) return false;
+    }
+    return true;
+  }
+  // After a stored RRset: its RRSIGs (DO and a signed zone only), whole or TC.
+  // The check is inline; the work is not, so unsigned answers keep their code.
+  bool sigs(Section s, Owner o, const RRset& set, std::uint32_t ttl = wire::kStoredTtl) noexcept {
+    return !sgn || signedSigs(s, o, set, ttl);
+  }
+  [[gnu::noinline]] bool signedSigs(Section s, Owner o, const RRset& set,
+                                    std::uint32_t ttl) noexcept {
+    if (set.wildcard) {
+      std::span<const std::uint8_t> rdatas[zones::dnssec::SigCache::kMaxRRs];
+      const std::size_t n = std::min(set.rrs.size(), zones::dnssec::SigCache::kMaxRRs);
+      const auto* base = reinterpret_cast<const std::uint8_t*>(set.bytes.data());
+      for (std::size_t i = 0; i < n; ++i) rdatas[i] = {base + set.rrs[i].offset, set.rrs[i].length};
+      return signOnline(s, o, set.type, set.ttl, {rdatas, n},
+                        ttl == wire::kStoredTtl ? set.ttl : ttl);
+    }
+    if (set.sigs.rrs.empty()) return true;
+    return resp.addRequired(s, o, set.sigs, ttl);
+  }
+  // Compact denial (RFC 9824): one NSEC at the name, signed online. NxName for
+  // a name that does not exist, else the types at `node` plus `extra`.
+  [[gnu::noinline]] bool compactNsec(Owner o, const Node* node, zones::dnssec::CompactKind kind,
+                                     std::uint32_t ttl,
+                                     std::initializer_list<std::uint16_t> extra = {}) noexcept {
+    zones::dnssec::TypeSet types(extra);
+    if (node && kind == zones::dnssec::CompactKind::NoData)
+      for (const auto& set : node->rrsets)
+        if (!node->delegation || set.type == T(Type::NS) || set.type == T(Type::DS))
+          types.add(set.type);
+    std::uint8_t rdata[dns::kMaxNameWire + 2 + 2 * 34];
+    Writer w(rdata, sizeof rdata);
+    if (!zones::dnssec::writeCompactNsecRdata(w, ownerName(o), types, kind) || !w.ok()) {
+      facts.signFailed = true;
+      return false;
+    }
+    const std::span<const std::uint8_t> rd{rdata, w.size()};
+    if (!resp.addRecord(Section::Authority, o, T(Type::NSEC), ttl, rd, false)) return false;
+    return signOnline(Section::Authority, o, T(Type::NSEC), ttl, {&rd, 1}, ttl);
+  }
 
   // A/AAAA (or CNAME) for a name bound to a pool: decidePool() makes the
   // whole decision (explain calls it too); this writes it.
@@ -73,15 +144,23 @@ struct Builder {
       case gslb::PoolOutcome::ServFail:
         facts.outcome = Outcome::ServFail;
         return done(Rcode::ServFail, false);
-      case gslb::PoolOutcome::NoData:
-        return negative(zone, Rcode::NoError);
+      case gslb::PoolOutcome::NoData: {
+        // The bitmap names what this pool could answer, never the asked type.
+        const bool cname = g.pools[static_cast<std::size_t>(b.pool)].isCname;
+        const std::uint16_t other = q.qtype == T(Type::A) ? T(Type::AAAA) : T(Type::A);
+        if (cname) return negative(zone, Rcode::NoError, owner, &node, {T(Type::CNAME)});
+        return negative(zone, Rcode::NoError, owner, &node, {other});
+      }
       case gslb::PoolOutcome::Answer:
         break;
     }
     facts.outcome = Outcome::Answer;
+    const std::uint32_t signedTtl =
+        std::max(g.pools[static_cast<std::size_t>(pd.pool)].ttl, pd.ttl);
     if (g.pools[static_cast<std::size_t>(pd.pool)].isCname) {
-      resp.addRecord(Section::Answer, owner, T(Type::CNAME), pd.ttl, name::asSpan(d.chosen->cname),
-                     true);
+      const std::span<const std::uint8_t> target = name::asSpan(d.chosen->cname);
+      if (resp.addRecord(Section::Answer, owner, T(Type::CNAME), pd.ttl, target, true) && sgn)
+        signOnline(Section::Answer, owner, T(Type::CNAME), signedTtl, {&target, 1}, pd.ttl);
       return done(Rcode::NoError, true);
     }
     const std::uint16_t type = q.qtype == T(Type::AAAA) ? T(Type::AAAA) : T(Type::A);
@@ -96,13 +175,30 @@ struct Builder {
       facts.memberCell[i] = d.members[i]->cell;
     }
     facts.answered = d.picked;
+    if (sgn) {
+      std::span<const std::uint8_t> rdatas[gslb::kMaxAnswers];
+      for (std::uint8_t i = 0; i < d.picked; ++i)
+        rdatas[i] = {d.members[i]->addr.bytes, d.members[i]->addr.size()};
+      signOnline(Section::Answer, owner, type, signedTtl, {rdatas, d.picked}, pd.ttl);
+    }
     return done(Rcode::NoError, true);
   }
 
-  std::size_t negative(const Zone& z, Rcode rcode) noexcept {
-    resp.addRequired(Section::Authority, Owner{false, name::asSpan(z.origin())}, z.soa(),
-                     z.negativeTtl());
+  // SOA in authority; in a signed zone with DO its RRSIG and a compact-denial
+  // NSEC at `o` (the name asked, or the CNAME chain's last target), and a
+  // name that does not exist is answered NOERROR (RFC 9824 s3).
+  std::size_t negative(const Zone& z, Rcode rcode, Owner o, const Node* node,
+                       std::initializer_list<std::uint16_t> extra = {}) noexcept {
+    const Owner apex{false, name::asSpan(z.origin())};
     facts.outcome = rcode == Rcode::NXDomain ? Outcome::NXDomain : Outcome::NoData;
+    if (resp.addRequired(Section::Authority, apex, z.soa(), z.negativeTtl()) && sgn &&
+        sigs(Section::Authority, apex, z.soa(), z.negativeTtl())) {
+      const bool nx = rcode == Rcode::NXDomain;
+      compactNsec(o, node,
+                  nx ? zones::dnssec::CompactKind::NxName : zones::dnssec::CompactKind::NoData,
+                  z.negativeTtl(), extra);
+      if (nx) rcode = Rcode::NoError;
+    }
     return done(rcode, true);
   }
   std::size_t done(Rcode rcode, bool aa) noexcept {
@@ -115,7 +211,17 @@ struct Builder {
   std::size_t referral(const Node& cut, bool afterCname = false) noexcept {
     const RRset* ns = cut.find(T(Type::NS));
     facts.outcome = afterCname ? Outcome::Answer : Outcome::Referral;
-    if (resp.addRequired(Section::Authority, Owner{false, name::asSpan(cut.name)}, *ns)) {
+    const Owner at{false, name::asSpan(cut.name)};
+    if (resp.addRequired(Section::Authority, at, *ns)) {
+      // Signed zone, DO: the DS and its RRSIG, or the proof that there is no
+      // DS (an insecure delegation); NS and glue stay unsigned (RFC 4035 s2.2).
+      if (sgn) {
+        if (const RRset* ds = cut.find(T(Type::DS))) {
+          if (resp.addRequired(Section::Authority, at, *ds)) sigs(Section::Authority, at, *ds);
+        } else if (const Zone* z = zoneOf) {
+          compactNsec(at, &cut, zones::dnssec::CompactKind::NoData, z->negativeTtl());
+        }
+      }
       // In-domain glue must be complete or the message truncated (RFC 9471).
       for (const auto& ref : ns->additional)
         if (!resp.add(Section::Additional, Owner{false, name::asSpan(ref.node->name)},
@@ -131,9 +237,16 @@ struct Builder {
   // Writes what zones::resolve() found: the CNAME chain, then its end.
   std::size_t run(const Zone& zone) noexcept {
     const zones::Resolution r = zones::resolve(zone, q.qname.span(), q.qtype);
+    if (q.dnssecOk) {
+      sgn = zone.signing();
+      facts.dnssec = sgn != nullptr;
+    }
+    zoneOf = &zone;
     Owner owner{true, q.qname.span()};
     for (std::uint8_t i = 0; i < r.cnames; ++i) {
-      if (!resp.addRequired(Section::Answer, owner, *r.chain[i])) return done(Rcode::NoError, true);
+      if (!resp.addRequired(Section::Answer, owner, *r.chain[i]) ||
+          !sigs(Section::Answer, owner, *r.chain[i]))
+        return done(Rcode::NoError, true);
       facts.outcome = Outcome::Answer;
       owner = Owner{false, name::asSpan(r.chain[i]->target)};
     }
@@ -141,23 +254,31 @@ struct Builder {
       case zones::Resolved::ChainEnd:  // out of zone, too long or a loop: the resolver goes on
         return done(Rcode::NoError, true);
       case zones::Resolved::NXDomain:
-        return negative(zone, Rcode::NXDomain);
+        return negative(zone, Rcode::NXDomain, owner, nullptr);
       case zones::Resolved::Referral:  // after a CNAME: the chain stops at the cut
         return referral(*r.node, r.cnames > 0);
       case zones::Resolved::Pool:
         return pool(zone, *r.node, owner);
       case zones::Resolved::NoData:
-        if (r.cnames > 0) {  // NODATA at the end of a chain: keep NOERROR, add SOA
+        if (r.cnames > 0 && !sgn) {  // NODATA at the end of a chain: keep NOERROR, add SOA
           resp.add(Section::Authority, Owner{false, name::asSpan(zone.origin())}, zone.soa(),
                    dns::kClassIN, zone.negativeTtl());
           return done(Rcode::NoError, true);
         }
-        return negative(zone, Rcode::NoError);
+        if (sgn && r.node->binding >= 0) {  // the pool's types exist at the name too
+          const gslb::Gslb& g = *snap.gslb;
+          const auto& b = g.bindings[static_cast<std::size_t>(r.node->binding)];
+          if (g.pools[static_cast<std::size_t>(b.pool)].isCname)
+            return negative(zone, Rcode::NoError, owner, r.node, {T(Type::CNAME)});
+          return negative(zone, Rcode::NoError, owner, r.node, {T(Type::A), T(Type::AAAA)});
+        }
+        return negative(zone, Rcode::NoError, owner, r.node);
       case zones::Resolved::Answer:
         break;
     }
     facts.outcome = Outcome::Answer;
-    if (resp.addRequired(Section::Answer, owner, *r.set)) addAdditional(resp, *r.set);
+    if (resp.addRequired(Section::Answer, owner, *r.set) && sigs(Section::Answer, owner, *r.set))
+      addAdditional(resp, *r.set);
     return done(Rcode::NoError, true);
   }
 
@@ -223,7 +344,7 @@ std::size_t answer(const ServingSnapshot& snap, std::span<const std::uint8_t> ms
   resp.setAdvertised(snap.limits.maxUdpPayload);
   resp.header(q);
   if (q.haveQuestion) resp.question(q);
-  Builder b{snap, q, resp, facts, source};
+  Builder b{snap, q, resp, facts, source, nullptr, nullptr};
 
   switch (v) {
     case ParseVerdict::FormErr:

@@ -35,6 +35,8 @@ struct QueryFacts {
   std::uint16_t qtype = 0;
   std::uint16_t rcode = 0;
   bool truncated = false;
+  bool dnssec = false;      // DO, answered from a signed zone: RRSIGs and denial records added
+  bool signFailed = false;  // DO in a signed zone, but an online signature could not be made
   bool edns = false;
   bool gslb = false;          // answered from a pool
   std::uint8_t ecsScope = 0;  // scope returned, when ECS was echoed

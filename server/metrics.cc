@@ -116,6 +116,8 @@ void QueryCounters::record(const QueryFacts& f) noexcept {
   bump(qtype[qtypeSlot(f.qtype)]);
   if (f.truncated) bump(truncated);
   if (f.ecsScope) bump(ecs);
+  if (f.dnssec) bump(dnssec);
+  if (f.signFailed) bump(signFailures);
 }
 
 AnswerCounters::AnswerCounters(std::vector<std::string> pools, std::vector<std::string> regions,
@@ -240,6 +242,7 @@ std::string Metrics::render(const ServingSnapshot& snap, const MetricsExtras& x)
   // Queries.
   std::uint64_t rc[2][kRcodeSlots] = {}, qt[2][kQtypeSlots] = {};
   std::uint64_t dropped = 0, truncated = 0, ecs = 0, rrlDropped = 0, rrlSlipped = 0;
+  std::uint64_t dnssec = 0, signFailures = 0;
   for (const auto& w : workers_) {
     const int t = w->transport == Transport::Udp ? 0 : 1;
     for (std::size_t i = 0; i < kRcodeSlots; ++i)
@@ -251,6 +254,8 @@ std::string Metrics::render(const ServingSnapshot& snap, const MetricsExtras& x)
     ecs += w->ecs.load(std::memory_order_relaxed);
     rrlDropped += w->rrlDropped.load(std::memory_order_relaxed);
     rrlSlipped += w->rrlSlipped.load(std::memory_order_relaxed);
+    dnssec += w->dnssec.load(std::memory_order_relaxed);
+    signFailures += w->signFailures.load(std::memory_order_relaxed);
   }
   const char* transports[] = {"udp", "tcp"};
   o.help("geodns_responses_total", "counter", "Responses sent, by rcode and transport.");
@@ -280,6 +285,13 @@ std::string Metrics::render(const ServingSnapshot& snap, const MetricsExtras& x)
   o.line("geodns_rrl_dropped_total", "", rrlDropped);
   o.help("geodns_rrl_slipped_total", "counter", "Rate-limited responses sent truncated (slip).");
   o.line("geodns_rrl_slipped_total", "", rrlSlipped);
+  o.help("geodns_dnssec_responses_total", "counter",
+         "Responses to DO queries from signed zones (with RRSIGs and denial records).");
+  o.line("geodns_dnssec_responses_total", "", dnssec);
+  o.help("geodns_dnssec_sign_failures_total", "counter",
+         "DO answers sent without a signature that could not be made online (they will not "
+         "validate).");
+  o.line("geodns_dnssec_sign_failures_total", "", signFailures);
 
   // Answers by pool, region and member, across reloads.
   AnswerTotals totals = retired_;

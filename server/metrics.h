@@ -31,6 +31,7 @@ struct QueryCounters {
   std::atomic<std::uint64_t> qtype[kQtypeSlots] = {};
   std::atomic<std::uint64_t> dropped{0}, truncated{0}, ecs{0};
   std::atomic<std::uint64_t> rrlDropped{0}, rrlSlipped{0};
+  std::atomic<std::uint64_t> dnssec{0}, signFailures{0};
   Transport transport = Transport::Udp;
   std::size_t slot = kNoSlot;  // its row in every AnswerCounters (Metrics::addWorker)
 

@@ -212,6 +212,18 @@ ReloadOutcome Process::reload() {
   return out;
 }
 
+void Process::maintain() {
+  const auto current = holder_.current();
+  const std::int64_t now = clock_.unixSeconds();
+  if (!current || !current->zones || now < current->zones->refreshAt() || now < nextResignTry_)
+    return;
+  nextResignTry_ = now + 60;
+  GEODNS_LOG_INFO(
+      "re-signing: static signatures reached their refresh time; loading and "
+      "signing the zones again");
+  reload();
+}
+
 void Process::hangup() {
   if (queryLog_) queryLog_->reopen();
   reload();
@@ -245,12 +257,12 @@ int serve(const Options& opt, config::ServerConfig cfg, std::shared_ptr<const Se
   for (;;) {
     timespec tick{1, 0};
     int sig = sigtimedwait(&sigs, nullptr, &tick);
-    if (sig == SIGHUP) {
-      process.hangup();
-    } else if (sig == SIGTERM || sig == SIGINT) {
+    if (sig == SIGTERM || sig == SIGINT) {
       GEODNS_LOG_INFO("stopping on signal %d", sig);
       break;
     }
+    if (sig == SIGHUP) process.hangup();
+    process.maintain();
   }
   // Shutdown is bounded: a stuck thread cannot keep the process alive.
   std::thread([] {

@@ -53,6 +53,11 @@ class Process {
   ReloadOutcome reload();
   // SIGHUP: reopens the query log, then reloads.
   void hangup();
+  // Once a second from the signal thread: when the static signatures of a
+  // signed zone reach their refresh time (signature expiration - refresh_s),
+  // loads and signs everything again and publishes it (a reload). A failed
+  // attempt is retried a minute later; the old signatures keep serving.
+  void maintain();
   // Not ready any more, then the admin API, the DNS workers, the probe
   // thread, and the query log last (it writes what the workers logged).
   // Idempotent.
@@ -89,6 +94,7 @@ class Process {
   std::mutex reloadMu_;
   std::atomic<std::uint64_t> reloads_{0}, reloadFailures_{0};
   bool running_ = false;  // threads started; stop() has work to do
+  std::int64_t nextResignTry_ = 0;
 };
 
 // `geodnsd serve`: blocks SIGHUP/SIGTERM/SIGINT, starts the process, handles

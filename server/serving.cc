@@ -1,8 +1,14 @@
 #include "server/serving.h"
 
+#include <algorithm>
+#include <span>
+#include <vector>
+
 #include "core/wire/dns.h"
+#include "core/wire/name.h"
 #include "server/metrics.h"
 #include "zones/load.h"
+#include "zones/signing.h"
 
 namespace geodns::server {
 
@@ -17,13 +23,78 @@ zones::RRset txtSet(const std::string& s) {
   set.rrs.push_back(rd);
   return set;
 }
+// Every RRset of up to `k` of `members` (IPv4 or IPv6), in member order.
+void subsets(const std::vector<gslb::Member>& members, std::size_t k, std::size_t from,
+             std::vector<std::span<const std::uint8_t>>& cur,
+             std::vector<std::vector<std::span<const std::uint8_t>>>& out, std::size_t cap) {
+  if (!cur.empty()) out.push_back(cur);
+  if (cur.size() == k) return;
+  for (std::size_t i = from; i < members.size() && out.size() < cap; ++i) {
+    if (members[i].weight == 0) continue;
+    cur.emplace_back(members[i].addr.bytes, members[i].addr.size());
+    subsets(members, k, i + 1, cur, out, cap);
+    cur.pop_back();
+  }
+}
+
 }  // namespace
+
+std::size_t prewarmSignatures(const gslb::Gslb& g, const zones::ZoneSet& zones, std::size_t perPool,
+                              ErrorList& errors) {
+  std::size_t stored = 0;
+  for (const auto& b : g.bindings) {
+    auto owner = name::fromText(b.name);
+    if (!owner) continue;
+    name::toLower(reinterpret_cast<std::uint8_t*>(owner->data()), owner->size());
+    const zones::Zone* zone = zones.findZone(name::asSpan(*owner));
+    if (!zone || !zone->signing()) continue;
+    // The binding's pool and its fallback: either may answer for the name.
+    std::vector<std::uint32_t> pools{b.pool};
+    const auto fb = g.pools[b.pool].fallbackPool;
+    if (fb >= 0) pools.push_back(static_cast<std::uint32_t>(fb));
+    for (std::uint32_t pi : pools) {
+      const gslb::Pool& pool = g.pools[pi];
+      std::vector<std::vector<std::span<const std::uint8_t>>> sets;
+      std::vector<std::uint16_t> types;
+      std::vector<std::span<const std::uint8_t>> cur;
+      for (const auto& r : pool.regions) {
+        if (pool.isCname) {
+          sets.push_back({name::asSpan(r.cname)});
+          types.push_back(dns::toU16(dns::Type::CNAME));
+          continue;
+        }
+        for (const auto* members : {&r.v4, &r.v6}) {
+          const std::size_t before = sets.size();
+          subsets(*members, pool.maxAnswers, 0, cur, sets, before + perPool);
+          types.resize(sets.size(),
+                       members == &r.v4 ? dns::toU16(dns::Type::A) : dns::toU16(dns::Type::AAAA));
+        }
+      }
+      std::vector<zones::dnssec::RRsetView> views(sets.size());
+      for (std::size_t i = 0; i < sets.size(); ++i) {
+        views[i].owner = name::asSpan(*owner);
+        views[i].type = types[i];
+        views[i].ttl = pool.ttl;
+        views[i].rdatas = sets[i];
+      }
+      if (views.size() > perPool) views.resize(perPool);  // the rest are signed on first use
+      for (const auto& o : zone->signing()->online())
+        stored += o.cache->prewarm(*o.signer, views, errors);
+    }
+  }
+  return stored;
+}
 
 std::shared_ptr<const ServingSnapshot> buildSnapshot(const config::ServerConfig& cfg,
                                                      ErrorList& errors) {
   auto gslb = gslb::Gslb::build(cfg.gslb, errors);
   auto zs = zones::loadZones(cfg, errors);
   if (!zs || !gslb) return nullptr;
+  // Pool answers of signed zones: signed here, on the control thread, so
+  // that workers find them in the cache (small pools: every answer).
+  const std::size_t before = errors.size();
+  prewarmSignatures(*gslb, *zs, kPrewarmPerPool, errors);
+  if (errors.size() != before) return nullptr;
   auto snap = std::make_shared<ServingSnapshot>();
   snap->zones = std::move(zs);
   snap->limits = cfg.limits;

@@ -34,6 +34,15 @@ struct ServingSnapshot {
 std::shared_ptr<const ServingSnapshot> buildSnapshot(const config::ServerConfig& cfg,
                                                      ErrorList& errors);
 
+// Signs, into each signed zone's signature cache, the answers the pools bound
+// in it can give: per region, every set of up to max_answers of its IPv4 and
+// of its IPv6 members (and each CNAME target), for the binding's pool and its
+// fallback, at most `perPool` RRsets per pool (the rest are signed when first
+// asked for). Control thread; returns how many signatures were stored.
+inline constexpr std::size_t kPrewarmPerPool = 256;
+std::size_t prewarmSignatures(const gslb::Gslb& g, const zones::ZoneSet& zones, std::size_t perPool,
+                              ErrorList& errors);
+
 using SnapshotHolder = Snapshot<ServingSnapshot>;
 
 }  // namespace geodns::server

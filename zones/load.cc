@@ -1,11 +1,17 @@
 #include "zones/load.h"
 
+#include "core/wire/dns.h"
 #include "core/wire/name.h"
+#include "core/wire/types.h"
+#include "zones/signing.h"
 #include "zones/zone_file.h"
 
 namespace geodns::zones {
 
-std::shared_ptr<const ZoneSet> loadZones(const config::ServerConfig& cfg, ErrorList& errors) {
+std::shared_ptr<const ZoneSet> loadZones(const config::ServerConfig& cfg, ErrorList& errors,
+                                         const Clock* clock) {
+  static const SteadyClock systemClock;
+  if (!clock) clock = &systemClock;
   auto set = std::make_shared<ZoneSet>();
   const std::size_t before = errors.size();
   // Attach each binding to the longest zone that contains it.
@@ -33,8 +39,24 @@ std::shared_ptr<const ZoneSet> loadZones(const config::ServerConfig& cfg, ErrorL
     const auto& spec = cfg.zones[zi];
     ErrorList zoneErrors;
     auto rrs = parseZoneFile(spec.file, spec.origin, zoneErrors);
+    std::shared_ptr<ZoneSigning> signing;
+    if (spec.dnssec) {
+      auto origin = name::fromText(spec.origin);
+      if (origin) signing = ZoneSigning::load(name::asSpan(*origin), *spec.dnssec, *clock, errors);
+      if (!signing) continue;       // key errors are placed at their JSON path already
+      std::uint32_t keyTtl = 3600;  // DNSKEY TTL: the SOA's, else an hour
+      for (const auto& rr : rrs) {
+        if (generatedDnssecType(rr.type))
+          zoneErrors.add(rr.where, dns::typeToText(rr.type) +
+                                       " records are made by the server in a signed zone; "
+                                       "remove them from the zone file");
+        if (rr.type == dns::toU16(dns::Type::SOA)) keyTtl = rr.ttl;
+      }
+      for (auto& rr : signing->apexRecords(keyTtl)) rrs.push_back(std::move(rr));
+    }
     // Compile even after syntax errors so that every problem is reported at once.
     auto zone = Zone::compile(spec.origin, std::move(rrs), zoneErrors, bound[zi]);
+    if (zone && signing && zoneErrors.empty()) zone->sign(signing, zoneErrors);
     if (!zoneErrors.empty()) {
       // Errors without a line are about the zone as a whole: name the file.
       for (const auto& e : zoneErrors.all())

@@ -5,6 +5,8 @@
 #include <map>
 
 #include "core/wire/dns.h"
+#include "core/wire/types.h"
+#include "zones/signing.h"
 
 namespace geodns::zones {
 
@@ -138,7 +140,7 @@ std::unique_ptr<Zone> Zone::compile(const std::string& originText, std::vector<P
       auto it = std::find_if(node.rrsets.begin(), node.rrsets.end(),
                              [&](const RRset& s) { return s.type == rr->type; });
       if (it == node.rrsets.end()) {
-        node.rrsets.push_back(RRset{rr->type, rr->ttl, {}, {}, {}, {}});
+        node.rrsets.push_back(RRset{rr->type, rr->ttl, {}, {}, {}, {}, {}, false});
         it = node.rrsets.end() - 1;
       }
       if (sameData(*it, *rr)) continue;  // RFC 2181 s5: an RRset has no duplicates
@@ -274,11 +276,73 @@ std::unique_ptr<Zone> Zone::compile(const std::string& originText, std::vector<P
   return z;
 }
 
+bool Zone::sign(std::shared_ptr<const ZoneSigning> signing, ErrorList& errors) {
+  using dns::toU16;
+  const std::size_t before = errors.size();
+  std::int64_t earliest = INT64_MAX;
+  std::vector<std::uint8_t> sig;
+  std::vector<std::span<const std::uint8_t>> rdatas;
+  for (auto& node : nodes_) {
+    if (node.occluded) continue;  // glue: not authoritative, not signed
+    const bool isApex = &node == &nodes_[0];
+    const bool wildcard = node.name.size() >= 2 && node.name[0] == 1 && node.name[1] == '*';
+    for (auto& set : node.rrsets) {
+      set.sigs = SigSet{};
+      set.sigs.ttl = set.ttl;
+      // A wildcard's RRsets are signed online at the name they answer for,
+      // so that the answer needs no proof of the name's non-existence.
+      set.wildcard = wildcard;
+      if (wildcard) continue;
+      if (node.delegation && set.type != toU16(dns::Type::DS)) continue;  // RFC 4035 s2.2
+      rdatas.clear();
+      const auto* base = reinterpret_cast<const std::uint8_t*>(set.bytes.data());
+      for (const auto& rd : set.rrs) rdatas.emplace_back(base + rd.offset, rd.length);
+      dnssec::RRsetView view;
+      view.owner = name::asSpan(node.name);
+      view.type = set.type;
+      view.ttl = set.ttl;
+      view.rdatas = rdatas;
+      const bool keySet =
+          isApex && (set.type == toU16(dns::Type::DNSKEY) || set.type == toU16(dns::Type::CDS) ||
+                     set.type == toU16(dns::Type::CDNSKEY));
+      auto signWith = [&](const dnssec::Signer& signer) {
+        const dnssec::SigningWindow window = signer.window();
+        const dnssec::SignStatus st = signer.signWith(view, window, sig);
+        if (st != dnssec::SignStatus::Ok) {
+          errors.add("", "signing " + name::toText(view.owner) + " " + dns::typeToText(set.type) +
+                             ": " + dnssec::signStatusText(st));
+          return;
+        }
+        Rdata d;
+        d.offset = static_cast<std::uint32_t>(set.sigs.bytes.size());
+        d.length = static_cast<std::uint16_t>(sig.size());
+        set.sigs.bytes.append(reinterpret_cast<const char*>(sig.data()), sig.size());
+        set.sigs.rrs.push_back(d);
+        earliest = std::min(earliest, window.refreshAt);
+      };
+      if (keySet)
+        for (const auto& s : signing->keySigners()) signWith(*s);
+      else
+        for (const auto& o : signing->online()) signWith(*o.signer);
+    }
+  }
+  signing_ = std::move(signing);
+  refreshAt_ = earliest;
+  return errors.size() == before;
+}
+
 // ---- ZoneSet ---------------------------------------------------------------
 
 void ZoneSet::add(std::unique_ptr<Zone> zone) {
   origins_.push_back(zone->origin());
   zones_.push_back(std::move(zone));
+}
+
+std::int64_t ZoneSet::refreshAt() const noexcept {
+  std::int64_t at = INT64_MAX;
+  for (const auto& z : zones_)
+    if (z->signing()) at = std::min(at, z->refreshAt());
+  return at;
 }
 
 void ZoneSet::finish() {

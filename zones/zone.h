@@ -7,8 +7,8 @@
 #include <string>
 #include <vector>
 
-#include "core/wire/name.h"
 #include "core/result.h"
+#include "core/wire/name.h"
 #include "zones/zone_file.h"
 
 namespace geodns::zones {
@@ -44,6 +44,17 @@ struct AdditionalRef {
   std::uint16_t rrsetIndex = 0;
 };
 
+// The RRSIGs of one RRset in a signed zone, written after it with the same
+// owner and TTL (RRSIG RDATA has no compressible names: nameCount 0). Empty
+// in unsigned zones, for NS and glue at a cut, and for wildcards (signed
+// online at the expanded name instead, see ZoneSigning).
+struct SigSet {
+  std::uint16_t type = 46;  // RRSIG
+  std::uint32_t ttl = 0;
+  std::string bytes;
+  std::vector<Rdata> rrs;
+};
+
 struct RRset {
   std::uint16_t type = 0;
   std::uint32_t ttl = 0;
@@ -51,6 +62,8 @@ struct RRset {
   std::vector<Rdata> rrs;
   std::vector<AdditionalRef> additional;  // addresses of in-zone NS/MX/SRV targets
   std::string target;                     // CNAME target (lowercase wire), else empty
+  SigSet sigs;                            // RRSIGs (signed zones only)
+  bool wildcard = false;                  // owned by a "*" node: signed online when served
 };
 
 struct Node {
@@ -73,6 +86,8 @@ struct BoundName {
   std::string where;    // config place, for errors
 };
 
+class ZoneSigning;  // zones/signing.h
+
 class Zone {
  public:
   // Builds and checks a zone; on errors returns nullptr and fills `errors`.
@@ -92,6 +107,16 @@ class Zone {
   std::size_t nodeCount() const noexcept { return nodes_.size(); }
   std::size_t recordCount() const noexcept { return records_; }
   std::uint32_t serial() const noexcept { return serial_; }
+  // The zone's keys, signers and signature cache; null for an unsigned zone.
+  const ZoneSigning* signing() const noexcept { return signing_.get(); }
+
+  // Signs every authoritative RRset of this freshly compiled zone (control
+  // thread, before the zone is published): RRSIGs by the zone-signing keys,
+  // and by the key-signing keys for the apex DNSKEY/CDS/CDNSKEY; DS at a cut
+  // signed, NS and glue at a cut not (RFC 4035 s2.2). Errors name the zone.
+  bool sign(std::shared_ptr<const ZoneSigning> signing, ErrorList& errors);
+  // The earliest time (unix seconds) a static signature must be replaced.
+  std::int64_t refreshAt() const noexcept { return refreshAt_; }
 
  private:
   std::string origin_;
@@ -103,6 +128,8 @@ class Zone {
   std::uint32_t negativeTtl_ = 0;
   std::uint32_t serial_ = 0;
   std::size_t records_ = 0;
+  std::shared_ptr<const ZoneSigning> signing_;
+  std::int64_t refreshAt_ = 0;
 };
 
 // All loaded zones; finds the zone with the longest matching origin.
@@ -115,6 +142,9 @@ class ZoneSet {
   // The longest zone strictly above `zone` that contains it (parent side of a cut).
   const Zone* findParent(const Zone& zone) const noexcept;
   std::span<const std::unique_ptr<Zone>> zones() const noexcept { return zones_; }
+  // The earliest Zone::refreshAt() of the signed zones (unix seconds), or
+  // INT64_MAX when none is signed: when the control thread must sign again.
+  std::int64_t refreshAt() const noexcept;
 
  private:
   std::vector<std::unique_ptr<Zone>> zones_;

@@ -129,6 +129,15 @@ SigCache::Reader SigCache::reader() {
                            " reader slots are taken");
 }
 
+SigCache::Reader SigCache::tryReader() noexcept {
+  for (std::size_t i = 0; i < limits_.maxReaders; ++i) {
+    bool expected = false;
+    if (slots_[i].taken.compare_exchange_strong(expected, true, std::memory_order_acq_rel))
+      return Reader(this, i);
+  }
+  return Reader(nullptr, 0);
+}
+
 bool SigCache::makeKey(const RRsetView& rrset, Key& key) noexcept {
   const std::size_t n = rrset.rdatas.size();
   if (n == 0 || n > kMaxRRs || rrset.owner.empty() || rrset.owner.size() > dns::kMaxNameWire)

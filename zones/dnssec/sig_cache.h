@@ -68,6 +68,7 @@ class SigCache {
     Reader(Reader&& o) noexcept : cache_(o.cache_), slot_(o.slot_) { o.cache_ = nullptr; }
     Reader& operator=(Reader&&) = delete;
     ~Reader();
+    bool valid() const noexcept { return cache_ != nullptr; }
 
    private:
     friend class SigCache;
@@ -77,6 +78,10 @@ class SigCache {
   };
   // Throws std::runtime_error when maxReaders readers exist.
   Reader reader();
+  // As reader(), for a worker that takes a slot per query: noexcept, no
+  // allocation; when every slot is taken the Reader is inert (every lookup
+  // misses) and valid() is false.
+  Reader tryReader() noexcept;
 
   // Worker thread: no lock, no allocation. On a hit whose refresh time is
   // after `nowUnix`, copies the RRSIG RDATA into `out` and returns its length.
