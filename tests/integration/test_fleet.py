@@ -136,12 +136,12 @@ class FleetNode(Server):
             "cluster": {"etcd": etcd_urls, "node": name, "site": "site-" + name,
                         "prefix": "/geodns-test/", "timeout_ms": 1000, "lease_ttl_s": 3},
             "probes": {"web": {"type": "http", "port": backend_port, "path": "/",
-                               "interval_ms": 200, "timeout_ms": 500, "rise": 1, "fall": 1}},
+                               "interval_ms": 200, "timeout_ms": 200, "rise": 1, "fall": 1}},
             "regions": {"eu": {}, "us": {}},
             "pools": {"web": {"ttl": 5, "regions": {
                 "eu": {"members": [{"address": EU, "probe": "web", "target": "127.0.0.1"}]},
                 "us": {"members": [{"address": US}]}}}},
-            "policies": {"ordered": {"steps": []}},
+            "policies": {"ordered": {"steps": [{"step": "up"}]}},
             "bindings": [{"name": "www.fl.test", "pool": "web", "policy": "ordered"}],
         }
         super().__init__(zones=[("fl.test", "fl.test.zone")], zone_files={"fl.test.zone": ZONE},
@@ -233,6 +233,9 @@ class FleetTest(unittest.TestCase):
     def tearDownClass(cls):
         for n in cls.nodes:
             n.stop()
+            if os.environ.get("FLEET_DEBUG"):
+                print("---- node %s (exit %s)\n%s" % (n.name, n.proc.returncode, n.final_log),
+                      file=sys.stderr)
         cls.backend.stop()
         cls.etcd.cleanup()
 
@@ -358,7 +361,8 @@ class FleetTest(unittest.TestCase):
                      if m["address"] == EU][0]
                 mine = [v for v in m["vantages"] if v["node"] == "a"][0]
                 return mine["state"] == "down" and m["quorum"]["voters"] == 3 and m
-            self.assertTrue(until(a_sees_down, 10))
+            ok = until(a_sees_down, 10)
+            self.assertTrue(ok, json.dumps(self.a.api.get("/v1/status")[1]["pools"]))
             m = a_sees_down()
             self.assertEqual(m["quorum"]["state"], "up")
             self.assertEqual(m["quorum"]["up"], 2)
