@@ -158,6 +158,12 @@ class FleetNode(Server):
         self.api = Api(self.admin_port)
         self.api.base = "http://%s:%d" % (host, self.admin_port)
 
+    def restart(self):
+        """Stops the node by PID and starts it again on the same state database."""
+        stop_process(self.proc)
+        self.log.close()
+        self.start()
+
     def answer(self):
         q = dns.message.make_query("www.fl.test.", "A")
         r = dns.query.udp(q, self.host, port=self.port, timeout=1.0)
@@ -293,15 +299,33 @@ class FleetTest(unittest.TestCase):
             self.assertEqual(n.answer(), [EU])
         self.assertEqual(self.a.metric("geodns_cluster_connected"), 1)
 
+    def counters(self):
+        names = ("geodns_cluster_writes_total", "geodns_cluster_watch_events_total",
+                 "geodns_cluster_watch_bytes_total")
+        return [[n.metric(m) for m in names] for n in self.nodes]
+
+    def rates(self, before, after, seconds):
+        return ["%s: %.2f writes/s, %.1f events/s, %.0f B/s" %
+                (n.name, (a[0] - b[0]) / seconds, (a[1] - b[1]) / seconds, (a[2] - b[2]) / seconds)
+                for n, b, a in zip(self.nodes, before, after)]
+
     def test_2_propagation_p99(self):
         """Drain and undrain through rotating nodes; p99 of the time until
-        both other nodes answer accordingly (bench/RESULTS.md)."""
+        both other nodes answer accordingly, and etcd traffic per node
+        (bench/RESULTS.md)."""
+        before, t0 = self.counters(), time.monotonic()
+        time.sleep(5)
+        idle = self.rates(before, self.counters(), time.monotonic() - t0)
+        print("idle, per node: " + "; ".join(idle), file=sys.stderr)
+        before, t0 = self.counters(), time.monotonic()
         times = []
         for i in range(int(os.environ.get("FLEET_ROUNDS", "20"))):
             src = self.nodes[i % 3]
             others = [n for n in self.nodes if n is not src]
             t, _ = self.drain_and_time(src, others, drain=(i % 2 == 0))
             times.append(t)
+        busy = self.rates(before, self.counters(), time.monotonic() - t0)
+        print("during %d drains, per node: %s" % (len(times), "; ".join(busy)), file=sys.stderr)
         times.sort()
         p50 = times[len(times) // 2]
         p99 = times[min(len(times) - 1, int(len(times) * 0.99))]
@@ -341,6 +365,11 @@ class FleetTest(unittest.TestCase):
             self.assertEqual(st, 503, body)
             for n in self.nodes:
                 self.assertEqual(n.answer(), [US])
+            # A restart during the outage starts from the state database's
+            # copy of the last applied shared state.
+            self.b.restart()
+            self.assertEqual(self.b.answer(), [US])
+            self.assertEqual(self.b.metric("geodns_cluster_connected"), 0)
         finally:
             self.etcd.start()
         self.assertTrue(until(lambda: all(n.metric("geodns_cluster_connected") == 1
