@@ -449,6 +449,10 @@ bool Fleet::load(Kind kind, std::int64_t& next) {
 
 // Hands the applied control state to the sink, then records it as applied.
 void Fleet::applyControl() {
+  // The watch thread and the keeper (retrying a failed apply) may both get
+  // here: one at a time, each handing over the newest state, so an older
+  // state never lands after a newer one.
+  std::lock_guard applying(applyMu_);
   std::vector<OverrideRecord> all;
   std::vector<FailoverCommand> commands;
   std::int64_t rev;

@@ -259,6 +259,7 @@ class Fleet {
   FleetSink& sink_;
   FleetCounters counters_;
 
+  std::mutex applyMu_;     // one applyControl() at a time (taken before mu_)
   mutable std::mutex mu_;  // everything below, except where noted
   std::condition_variable changed_;
   ControlView control_;

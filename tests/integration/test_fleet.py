@@ -11,6 +11,7 @@ and stopped by PID.
 """
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -298,6 +299,24 @@ class FleetTest(unittest.TestCase):
         for n in self.nodes:
             self.assertEqual(n.answer(), [EU])
         self.assertEqual(self.a.metric("geodns_cluster_connected"), 1)
+        # Every fleet metric of docs/admin-api.md is exported, and nothing else
+        # geodns_cluster_* is.
+        with open(os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                               "../../docs/admin-api.md")) as f:
+            doc = f.read().split("A fleet node (config `cluster`) also exports", 1)[1]
+        documented = set(re.findall(r"`(geodns_cluster_[a-z_]+)`", doc.split("\n\n", 2)[1]))
+        self.assertGreater(len(documented), 5)
+        for name in documented:
+            self.assertIsNotNone(self.a.metric(name), name)
+        exported = set(re.findall(r"^(geodns_cluster_[a-z_]+) ", self.a.api.get("/metrics")[1], re.M))
+        self.assertEqual(exported, documented)
+        self.assertEqual(self.a.metric("geodns_cluster_nodes"), 3)
+        # Bad ?wait input is a 400 that changes nothing anywhere.
+        for query in ("wait=some", "wait=all&wait_ms=0", "wait=all&wait_ms=x"):
+            st, body, _ = self.c.api.post("/v1/regions/eu/drain?" + query, {"reason": "x"})
+            self.assertEqual(st, 400, (query, body))
+        for n in self.nodes:
+            self.assertEqual(n.answer(), [EU])
 
     def counters(self):
         names = ("geodns_cluster_writes_total", "geodns_cluster_watch_events_total",

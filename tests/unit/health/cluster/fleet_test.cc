@@ -5,6 +5,7 @@
 #include <condition_variable>
 #include <mutex>
 
+#include "health/admin_state.h"
 #include "health/cluster/fleet.h"
 #include "support/fake_kv_store.h"
 #include "support/fakes.h"
@@ -428,4 +429,60 @@ TEST_CASE("fleet: a lapsed override is removed from the store once, with an expi
   CHECK(expires == 1);  // both nodes tried; the guard let one win
   a.stop();
   b.stop();
+}
+
+TEST_CASE("admin state: the shared overrides replace the local ones, kept in the store") {
+  FakeClock clock;
+  MemStore store;
+  AdminState admin(store, clock);
+  const std::int64_t now = clock.unixSeconds();
+  struct Case {
+    const char* name;
+    std::vector<OverrideRecord> shared;
+    std::vector<std::string> want;  // keys in force and in the store afterwards
+    bool bumps;                     // the version moves (a republish)
+  };
+  const std::vector<Case> cases = {
+      {"first state", {drain("eu"), drain("us")}, {"region_drain:eu", "region_drain:us"}, true},
+      {"the same again changes nothing",
+       {drain("eu"), drain("us")},
+       {"region_drain:eu", "region_drain:us"},
+       false},
+      {"one removed", {drain("us")}, {"region_drain:us"}, true},
+      {"a new reason replaces the record",
+       {[] {
+         auto d = drain("us");
+         d.reason = "longer";
+         return d;
+       }()},
+       {"region_drain:us"},
+       true},
+      {"a lapsed record is not put in force",
+       {drain("us"), drain("ap", now - 1)},
+       {"region_drain:us"},
+       true},
+      {"a record expiring later is", {drain("ap", now + 60)}, {"region_drain:ap"}, true},
+      {"empty", {}, {}, true},
+  };
+  for (const auto& c : cases) {
+    CAPTURE(c.name);
+    const auto before = admin.version();
+    std::string err;
+    REQUIRE(admin.replaceShared(c.shared, &err));
+    std::vector<std::string> got, stored;
+    for (const auto& o : admin.overrides()) got.push_back(o.key);
+    std::vector<OverrideRecord> inStore;
+    REQUIRE(store.allOverrides(inStore, &err));
+    for (const auto& o : inStore) stored.push_back(o.key);
+    CHECK(got == c.want);
+    CHECK(stored == c.want);
+    CHECK((admin.version() != before) == c.bumps);
+  }
+  SUBCASE("a store that refuses the write changes nothing") {
+    REQUIRE(admin.replaceShared({drain("eu")}, nullptr));
+    store.failAdmin = true;
+    std::string err;
+    CHECK_FALSE(admin.replaceShared({}, &err));
+    CHECK(admin.overrides().size() == 1);
+  }
 }
