@@ -217,6 +217,22 @@ ReloadOutcome Process::reload() {
     GEODNS_LOG_WARN(
         "reload: changes to listeners, workers, the admin listener, the state database or "
         "turning rrl on take effect only after a restart");
+  {
+    // The fleet is set up once: its etcd client, node name and quorum rule.
+    const auto& a = next->cluster;
+    const auto& b = cfg_.cluster;
+    const auto& qa = next->gslb.health.quorum;
+    const auto& qb = cfg_.gslb.health.quorum;
+    if (a.enabled != b.enabled || a.etcd != b.etcd || a.prefix != b.prefix || a.node != b.node ||
+        a.site != b.site || a.timeoutMs != b.timeoutMs || a.leaseTtlSec != b.leaseTtlSec ||
+        a.tls.caFile != b.tls.caFile || a.tls.certFile != b.tls.certFile ||
+        a.tls.keyFile != b.tls.keyFile || a.user != b.user || a.passwordFile != b.passwordFile ||
+        qa.minUp != qb.minUp || qa.fraction != qb.fraction || qa.latency != qb.latency ||
+        qa.staleAfterSec != qb.staleAfterSec)
+      GEODNS_LOG_WARN(
+          "reload: changes to \"cluster\" or \"health.quorum\" take effect only "
+          "after a restart");
+  }
   if (api_ && !nextTokens.empty()) api_->setTokens(std::move(nextTokens));
   metrics_.track(nextSnap->answers);
   healthRunner_->submit(nextSnap);  // published with its health by the probe thread
