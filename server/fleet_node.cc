@@ -74,7 +74,22 @@ void FleetNode::applyFailover(const hc::FailoverCommand& c) {
   // The audit record is in etcd (written with the command); the probe thread
   // applies the command on its next turn, before the publish that
   // applyOverrides() waits for.
+  // A command is kept in etcd until the next one for its pool, so a node
+  // reads it again at every start; the state database already holds what it
+  // led to (and what the pool's rule did since). Skipped when the state in
+  // force here is that command's (same reason and kind) or newer than it
+  // (times are whole seconds, so "newer" is strictly later).
   const std::string reason = c.reason + " (by " + c.identity + ")";
+  for (const auto& f : runner_.failoverStates()) {
+    if (f.pool != c.pool) continue;
+    const bool itsOwn =
+        f.reason == reason && f.forced == c.force && (!c.force || f.activeRegion == c.region);
+    if (itsOwn || f.sinceUnix * 1000 > c.unixMs) {
+      GEODNS_LOG_DEBUG("cluster: %s of pool %s already in force here",
+                       c.force ? "failover" : "failback", c.pool.c_str());
+      return;
+    }
+  }
   if (c.force)
     (void)runner_.forceFailover(c.pool, c.region, reason);
   else

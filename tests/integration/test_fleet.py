@@ -141,9 +141,16 @@ class FleetNode(Server):
             "regions": {"eu": {}, "us": {}},
             "pools": {"web": {"ttl": 5, "regions": {
                 "eu": {"members": [{"address": EU, "probe": "web", "target": "127.0.0.1"}]},
-                "us": {"members": [{"address": US}]}}}},
-            "policies": {"ordered": {"steps": [{"step": "up"}]}},
-            "bindings": [{"name": "www.fl.test", "pool": "web", "policy": "ordered"}],
+                "us": {"members": [{"address": US}]}}},
+                "fo": {"ttl": 5, "regions": {
+                    "eu": {"members": [{"address": "192.0.2.11"}]},
+                    "us": {"members": [{"address": "198.51.100.11"}]}},
+                    "failover": {"primary": "eu", "standby": ["us"], "promote_after_s": 30,
+                                 "failback_after_s": 60, "failback": "manual"}}},
+            "policies": {"ordered": {"steps": [{"step": "up"}]},
+                         "ap": {"steps": [{"step": "failover"}, {"step": "first_n", "n": 1}]}},
+            "bindings": [{"name": "www.fl.test", "pool": "web", "policy": "ordered"},
+                         {"name": "fo.fl.test", "pool": "fo", "policy": "ap"}],
         }
         super().__init__(zones=[("fl.test", "fl.test.zone")], zone_files={"fl.test.zone": ZONE},
                          config_extra=cfg)
@@ -165,8 +172,8 @@ class FleetNode(Server):
         self.log.close()
         self.start()
 
-    def answer(self):
-        q = dns.message.make_query("www.fl.test.", "A")
+    def answer(self, name="www.fl.test."):
+        q = dns.message.make_query(name, "A")
         r = dns.query.udp(q, self.host, port=self.port, timeout=1.0)
         return sorted(rr.address for rrset in r.answer for rr in rrset)
 
@@ -175,7 +182,7 @@ class FleetNode(Server):
         req.add_header("Authorization", "Bearer " + self.api.token)
         with urllib.request.urlopen(req, timeout=5) as r:
             for line in r.read().decode().splitlines():
-                if line.startswith(name + " "):
+                if line.startswith(name + " ") or (name.endswith("}") and line.startswith(name)):
                     return float(line.split()[1])
         return None
 
@@ -422,6 +429,29 @@ class FleetTest(unittest.TestCase):
         finally:
             self.backend.down_for = set()
         self.assertTrue(until(lambda: all(n.answer() == [EU] for n in self.nodes), 10))
+
+    def test_6_forced_failover_reaches_every_node_once(self):
+        st, body, _ = self.a.api.post("/v1/pools/fo/failover?wait=all",
+                                      {"region": "us", "reason": "fleet test"})
+        self.assertEqual(st, 200, body)
+        self.assertEqual(body["failover"]["active_region"], "us")
+        for n in self.nodes:
+            self.assertEqual(n.answer("fo.fl.test."), ["198.51.100.11"])
+        # A restart reads the command again from etcd; the state database
+        # already holds it, so it is not applied a second time.
+        rev = body["revision"]
+        self.c.restart()
+        # Applied means published: a command re-applied at start would count by now.
+        self.assertTrue(until(lambda: self.c.metric("geodns_cluster_applied_revision") >= rev, 10))
+        self.assertEqual(self.c.answer("fo.fl.test."), ["198.51.100.11"])
+        self.assertIsNone(self.c.metric('geodns_failovers_total{pool="fo"}'))
+        st, body, _ = self.b.api.post("/v1/pools/fo/failback?wait=all", {"reason": "back"})
+        self.assertEqual(st, 200, body)
+        for n in self.nodes:
+            self.assertEqual(n.answer("fo.fl.test."), ["192.0.2.11"])
+        self.assertEqual(self.c.metric('geodns_failovers_total{pool="fo"}'), 1)
+        st, audit, _ = self.a.api.get("/v1/audit?limit=2")
+        self.assertEqual([e["action"] for e in audit["entries"]], ["failover", "failback"])
 
 
 if __name__ == "__main__":
