@@ -494,7 +494,7 @@ void parseHealth(Ctx& c, const json& root, HealthConfig& h, const std::filesyste
     c.err("/health", "expected an object");
     return;
   }
-  checkKeys(c, v, "/health", {"min_ttl", "database", "max_age_s", "history"});
+  checkKeys(c, v, "/health", {"min_ttl", "database", "max_age_s", "history", "quorum"});
   getUnsigned(c, v, "min_ttl", "/health", h.minTtl, 0, 86400);
   if (getString(c, v, "database", "/health", h.database, false)) {
     h.databaseWhere = c.where("/health/database");
@@ -502,6 +502,26 @@ void parseHealth(Ctx& c, const json& root, HealthConfig& h, const std::filesyste
   }
   getUnsigned(c, v, "max_age_s", "/health", h.maxAgeSec, 0, 31536000);
   getUnsigned(c, v, "history", "/health", h.history, 1, 100000);
+  if (v.contains("quorum")) {
+    const json& q = v["quorum"];
+    if (!q.is_object()) {
+      c.err("/health/quorum", "expected an object {\"min_up\", \"fraction\", \"latency\"}");
+    } else {
+      checkKeys(c, q, "/health/quorum", {"min_up", "fraction", "latency", "stale_after_s"});
+      getUnsigned(c, q, "min_up", "/health/quorum", h.quorum.minUp, 1, 1000);
+      getDouble(c, q, "fraction", "/health/quorum", h.quorum.fraction, 0, 1);
+      std::string lat;
+      if (getString(c, q, "latency", "/health/quorum", lat, false)) {
+        if (lat == "local")
+          h.quorum.latency = LatencySourceConfig::Local;
+        else if (lat == "median")
+          h.quorum.latency = LatencySourceConfig::Median;
+        else
+          c.err("/health/quorum/latency", "must be local or median");
+      }
+      getUnsigned(c, q, "stale_after_s", "/health/quorum", h.quorum.staleAfterSec, 0, 86400);
+    }
+  }
 }
 
 // "failover": {"primary", "standby", "promote_after_s", "failback_after_s", "failback"}
@@ -997,6 +1017,95 @@ void parseAdmin(Ctx& c, const json& root, ServerConfig& cfg, const std::filesyst
     c.err("/admin", "the admin API needs \"health\": {\"database\": ...} to keep its overrides");
 }
 
+bool validNodeName(const std::string& n) {
+  if (n.empty() || n.size() > 64) return false;
+  for (char ch : n)
+    if (!std::isalnum(static_cast<unsigned char>(ch)) && ch != '.' && ch != '_' && ch != '-')
+      return false;
+  return true;
+}
+
+// "cluster": a fleet on etcd. Shared state is applied into the state
+// database, so a restart during an etcd outage starts from it: it needs
+// "health": {"database"}.
+void parseCluster(Ctx& c, const json& root, ServerConfig& cfg, const std::filesystem::path& base) {
+  if (!root.contains("cluster")) return;
+  const json& v = root["cluster"];
+  ClusterConfig& cl = cfg.cluster;
+  if (!v.is_object()) {
+    c.err("/cluster", "expected an object");
+    return;
+  }
+  checkKeys(c, v, "/cluster",
+            {"etcd", "prefix", "node", "site", "timeout_ms", "lease_ttl_s", "tls", "auth"});
+  cl.enabled = true;
+  cl.where = c.where("/cluster");
+  if (!v.contains("etcd")) {
+    c.err("/cluster/etcd", "missing");
+  } else if (!v["etcd"].is_array() || v["etcd"].empty()) {
+    c.err("/cluster/etcd", "expected a non-empty array of etcd client URLs");
+  } else {
+    for (std::size_t i = 0; i < v["etcd"].size(); ++i) {
+      const std::string p = "/cluster/etcd/" + std::to_string(i);
+      const json& u = v["etcd"][i];
+      if (!u.is_string()) {
+        c.err(p, "expected a URL string");
+        continue;
+      }
+      const std::string url = u.get<std::string>();
+      const auto scheme = url.find("://");
+      const std::string s = scheme == std::string::npos ? "" : url.substr(0, scheme);
+      if (s != "http" && s != "https")
+        c.err(p, "expected an http:// or https:// URL");
+      else if (url.find('@') != std::string::npos)
+        c.err(p,
+              "no user or password in the URL: use \"auth\"");  // URL not quoted: it may hold one
+      else
+        cl.etcd.push_back(url);
+    }
+  }
+  if (getString(c, v, "prefix", "/cluster", cl.prefix, false)) {
+    if (cl.prefix.front() != '/' || cl.prefix.back() != '/')
+      c.err("/cluster/prefix", "must start and end with '/' (\"/geodns/\")");
+  }
+  if (getString(c, v, "node", "/cluster", cl.node, true) && !validNodeName(cl.node))
+    c.err("/cluster/node", "1 to 64 letters, digits, '.', '_' or '-'");
+  if (getString(c, v, "site", "/cluster", cl.site, false) && !validNodeName(cl.site))
+    c.err("/cluster/site", "1 to 64 letters, digits, '.', '_' or '-'");
+  getUnsigned(c, v, "timeout_ms", "/cluster", cl.timeoutMs, 50, 60000);
+  getUnsigned(c, v, "lease_ttl_s", "/cluster", cl.leaseTtlSec, 2, 600);
+  if (v.contains("tls")) {
+    const json& t = v["tls"];
+    if (!t.is_object()) {
+      c.err("/cluster/tls", "expected an object {\"ca_file\", \"cert_file\", \"key_file\"}");
+    } else {
+      checkKeys(c, t, "/cluster/tls", {"ca_file", "cert_file", "key_file"});
+      if (getString(c, t, "ca_file", "/cluster/tls", cl.tls.caFile, false))
+        cl.tls.caFile = resolve(base, cl.tls.caFile);
+      const bool cert = getString(c, t, "cert_file", "/cluster/tls", cl.tls.certFile, false);
+      const bool key = getString(c, t, "key_file", "/cluster/tls", cl.tls.keyFile, false);
+      if (cert != key) c.err("/cluster/tls", "cert_file and key_file go together");
+      if (cert) cl.tls.certFile = resolve(base, cl.tls.certFile);
+      if (key) cl.tls.keyFile = resolve(base, cl.tls.keyFile);
+    }
+  }
+  if (v.contains("auth")) {
+    const json& a = v["auth"];
+    if (!a.is_object()) {
+      c.err("/cluster/auth", "expected an object {\"user\", \"password_file\"}");
+    } else {
+      checkKeys(c, a, "/cluster/auth", {"user", "password_file"});
+      getString(c, a, "user", "/cluster/auth", cl.user, true);
+      if (getString(c, a, "password_file", "/cluster/auth", cl.passwordFile, true))
+        cl.passwordFile = resolve(base, cl.passwordFile);
+    }
+  }
+  if (cfg.gslb.health.database.empty())
+    c.err("/cluster",
+          "a fleet node needs \"health\": {\"database\": ...} to keep the last "
+          "shared state through an etcd outage");
+}
+
 void parseRrl(Ctx& c, const json& root, RrlConfig& rrl) {
   if (!root.contains("rrl")) return;
   const json& r = root["rrl"];
@@ -1080,7 +1189,7 @@ std::optional<ServerConfig> parseConfigBestEffort(const std::string& text, const
   std::filesystem::path base = std::filesystem::path(path).parent_path();
   checkKeys(c, root, "",
             {"listen", "workers", "zones", "limits", "chaos", "geo", "regions", "pools", "policies",
-             "bindings", "probes", "health", "admin", "rrl", "log"});
+             "bindings", "probes", "health", "admin", "rrl", "log", "cluster"});
 
   parseListen(c, root, cfg);
   getUnsigned(c, root, "workers", "", cfg.workers, 0, 256);
@@ -1097,6 +1206,7 @@ std::optional<ServerConfig> parseConfigBestEffort(const std::string& text, const
   parseBindings(c, root, cfg.gslb, known);
   checkFallbackRegions(c, cfg.gslb);
   parseAdmin(c, root, cfg, base);
+  parseCluster(c, root, cfg, base);
   parseRrl(c, root, cfg.rrl);
   parseLog(c, root, cfg.log, base);
   return cfg;

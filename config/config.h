@@ -240,12 +240,24 @@ struct BindingConfig {
   std::string where;
 };
 
+// Route 53-style vote of the fleet's vantage nodes (only with "cluster"): a
+// target is up when at least min(minUp, voters) and at least fraction x
+// voters of the live nodes with a current verdict see it up.
+enum class LatencySourceConfig : std::uint8_t { Local, Median };
+struct QuorumConfig {
+  std::uint32_t minUp = 1;
+  double fraction = 0.5;  // in [0, 1]
+  LatencySourceConfig latency = LatencySourceConfig::Local;
+  std::uint32_t staleAfterSec = 30;  // a peer's verdict not re-confirmed for this long stops voting
+};
+
 struct HealthConfig {
   std::uint32_t minTtl = 5;        // health-dependent answers never get a TTL below this (seconds)
   std::string database;            // RocksDB directory for persisted state; empty = none
   std::uint32_t maxAgeSec = 3600;  // persisted state older than this is discarded at start-up
   std::uint32_t history = 100;     // results kept per target
   std::string databaseWhere;       // "geodnsd.json:12:17 /health/database" for start-up errors
+  QuorumConfig quorum;
 };
 
 struct GslbConfig {
@@ -287,6 +299,25 @@ struct AdminConfig {
   std::string listenWhere, tokenFileWhere;  // places, for start-up errors
 };
 
+// A fleet of geodnsd nodes sharing operator state and health through etcd
+// (docs/design/cluster.md); off unless the config has a "cluster" object.
+struct ClusterTlsConfig {
+  std::string caFile, certFile, keyFile;  // resolved against the config's directory
+};
+struct ClusterConfig {
+  bool enabled = false;
+  std::vector<std::string> etcd;  // client URLs, http:// or https://
+  std::string prefix = "/geodns/";
+  std::string node;  // unique in the fleet: [A-Za-z0-9._-]{1,64}
+  std::string site;
+  std::uint32_t timeoutMs = 2000;  // per request per endpoint
+  std::uint32_t leaseTtlSec = 10;  // a node is gone this long after its last keep-alive
+  ClusterTlsConfig tls;
+  std::string user;          // "auth": {"user", "password_file"}
+  std::string passwordFile;  // read at start-up; never logged
+  std::string where;         // "geodnsd.json:40:14 /cluster" for start-up errors
+};
+
 struct ServerConfig {
   std::string path;                 // the config file, empty for command-line configs
   std::vector<std::string> listen;  // "addr:port"
@@ -298,6 +329,7 @@ struct ServerConfig {
   AdminConfig admin;
   RrlConfig rrl;
   LogConfig log;
+  ClusterConfig cluster;
   std::vector<std::string> listenWhere;  // the place of each of `listen` (JSON path or flag)
 };
 

@@ -39,6 +39,31 @@ bool AdminState::record(AuditRecord audit, std::string* err) {
   return true;
 }
 
+bool AdminState::replaceShared(const std::vector<OverrideRecord>& all, std::string* err) {
+  std::lock_guard lock(mu_);
+  const std::int64_t now = clock_.unixSeconds();
+  std::map<std::string, OverrideRecord> next;
+  for (const auto& r : all)
+    if (r.expiresUnix == 0 || r.expiresUnix > now) next[r.key] = r;
+  std::vector<OverrideRecord> puts;
+  std::vector<std::string> deletes;
+  for (const auto& [k, r] : next) {
+    auto it = overrides_.find(k);
+    if (it == overrides_.end() || it->second.kind != r.kind || it->second.target != r.target ||
+        it->second.reason != r.reason || it->second.value != r.value ||
+        it->second.createdUnix != r.createdUnix || it->second.expiresUnix != r.expiresUnix ||
+        it->second.identity != r.identity)
+      puts.push_back(r);
+  }
+  for (const auto& [k, r] : overrides_)
+    if (!next.count(k)) deletes.push_back(k);
+  if (puts.empty() && deletes.empty()) return true;
+  if (!store_.commitAdmin(puts, deletes, {}, err)) return false;
+  overrides_ = std::move(next);
+  version_.fetch_add(1, std::memory_order_acq_rel);
+  return true;
+}
+
 std::vector<OverrideRecord> AdminState::overrides() const {
   std::lock_guard lock(mu_);
   std::vector<OverrideRecord> out;

@@ -35,6 +35,14 @@ class AdminState {
   // the order in which the commands took effect.
   bool commitFailover(const FailoverRecord& rec, AuditRecord audit, std::string* err);
 
+  // Fleet (watch thread): makes `all` the overrides in force, as applied
+  // from etcd, and keeps them in the state database (no audit record here:
+  // it is in etcd, written with the change), so a restart during an etcd
+  // outage starts with them. Records already lapsed are left out (the fleet
+  // removes them from etcd). False with `err` when the store did not take
+  // the write; nothing changes then.
+  bool replaceShared(const std::vector<OverrideRecord>& all, std::string* err);
+
   std::vector<OverrideRecord> overrides() const;
   // False with the store's reason when the audit cannot be read.
   bool audit(std::size_t limit, std::vector<AuditRecord>& out, std::string* err) const;

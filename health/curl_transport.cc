@@ -103,6 +103,7 @@ struct CurlProbeTransport::Impl {
   std::list<HttpProbe> http;  // stable addresses: curl keeps pointers into them
   std::list<SocketProbe> sockets;
   std::uint16_t nextQid = 1;
+  std::string userAgentHeader = "User-Agent: geodnsd-probe/0.1";
 
   void finishHttp(HttpProbe& p, CURLcode code, std::vector<ProbeResult>& out);
   void startDns(TargetId id, const ProbeSpec& spec);
@@ -110,6 +111,10 @@ struct CurlProbeTransport::Impl {
 };
 
 CurlProbeTransport::CurlProbeTransport() : CurlProbeTransport(defaultClock()) {}
+
+void CurlProbeTransport::setUserAgent(std::string userAgent) {
+  impl_->userAgentHeader = "User-Agent: " + userAgent;
+}
 
 CurlProbeTransport::CurlProbeTransport(const Clock& clock) : impl_(std::make_unique<Impl>(clock)) {
   curl_global_init(CURL_GLOBAL_DEFAULT);
@@ -168,7 +173,7 @@ void CurlProbeTransport::start(TargetId id, const ProbeSpec& spec) {
     curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
   else if (spec.method != "GET")
     curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, spec.method.c_str());
-  p.headers = curl_slist_append(p.headers, "User-Agent: geodnsd-probe/0.1");
+  p.headers = curl_slist_append(p.headers, impl_->userAgentHeader.c_str());
   for (const auto& h : spec.headers) p.headers = curl_slist_append(p.headers, h.c_str());
   curl_easy_setopt(e, CURLOPT_HTTPHEADER, p.headers);
   curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, onBody);

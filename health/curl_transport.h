@@ -3,6 +3,7 @@
 // interface, plus DNS probes over UDP sockets on the same poll; one thread,
 // non-blocking, thousands of targets. The only file that includes curl.
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "health/scheduler.h"
@@ -21,6 +22,10 @@ class CurlProbeTransport final : public ProbeTransport {
   void start(TargetId id, const ProbeSpec& spec) override;
   void collect(std::vector<ProbeResult>& out, Duration maxWait) override;
   std::size_t running() const noexcept;
+  // The User-Agent of HTTP(S) probes (default "geodnsd-probe/0.1"); a fleet
+  // node adds its name so a backend's logs show which vantage asked. Call
+  // before the first probe.
+  void setUserAgent(std::string userAgent);
 
  private:
   struct Impl;

@@ -22,6 +22,7 @@ HealthRunner::HealthRunner(SnapshotHolder& holder, Clock& clock, Rng& rng,
       scheduler_(clock, rng, transport) {
   scheduler_.onChange([this](health::TargetId id, const health::Tracker& t) {
     stateChanged_ = true;
+    shareVerdict(id);
     const auto& s = scheduler_.spec(id);
     // Every transition is logged once (never per probe).
     GEODNS_LOG_INFO("health: %s %s:%u is %s%s%s", health::kindName(s.kind), s.address.str().c_str(),
@@ -32,6 +33,32 @@ HealthRunner::HealthRunner(SnapshotHolder& holder, Clock& clock, Rng& rng,
     resultsSincePublish_ = true;
     pendingPersist_.push_back({id, r});
   });
+}
+
+void HealthRunner::shareVerdict(health::TargetId id) {
+  if (!fleet_) return;
+  const health::Tracker& t = scheduler_.tracker(id);
+  const std::int64_t sinceMs =
+      (clock_.unixSeconds() -
+       std::chrono::duration_cast<std::chrono::seconds>(clock_.now() - t.since()).count()) *
+      1000;
+  fleet_->ownVerdict(scheduler_.spec(id).key(), t.state(),
+                     t.latencyMs() > 0 ? std::optional<double>(t.latencyMs()) : std::nullopt,
+                     sinceMs);
+}
+
+std::pair<health::State, double> HealthRunner::effective(std::size_t probe) const {
+  const health::Tracker& t = scheduler_.tracker(targetOf_[probe]);
+  if (!fleet_) return {t.state(), t.latencyMs()};
+  const auto d =
+      fleet_->decide(scheduler_.spec(targetOf_[probe]).key(), t.state(),
+                     t.latencyMs() > 0 ? std::optional<double>(t.latencyMs()) : std::nullopt);
+  return {d.state, d.latencyMs ? *d.latencyMs : 0.0};
+}
+
+std::vector<HealthRunner::OwnVerdict> HealthRunner::ownVerdicts() const {
+  std::lock_guard lock(ownMu_);
+  return own_;
 }
 
 void HealthRunner::restore(health::TargetId id) {
@@ -75,9 +102,8 @@ HealthRunner::~HealthRunner() {
 
 bool HealthRunner::memberUp(const gslb::Member& m) const {
   if (m.target < 0 || static_cast<std::size_t>(m.target) >= targetOf_.size()) return true;
-  return health::countsAsUp(
-      scheduler_.tracker(targetOf_[static_cast<std::size_t>(m.target)]).state(),
-      base_->gslb->probes[static_cast<std::size_t>(m.target)]);
+  return health::countsAsUp(effective(static_cast<std::size_t>(m.target)).first,
+                            base_->gslb->probes[static_cast<std::size_t>(m.target)]);
 }
 
 health::FailoverRecord HealthRunner::recordOf(std::size_t p,
@@ -276,6 +302,7 @@ void HealthRunner::adopt(std::shared_ptr<const ServingSnapshot> snap) {
       restore(targetOf_[i]);
       restored_[targetOf_[i]] = true;
     }
+    shareVerdict(targetOf_[i]);  // the fleet publishes changes only: a repeat costs nothing
   }
 }
 
@@ -286,11 +313,19 @@ std::shared_ptr<const health::HealthView> HealthRunner::buildView() const {
   for (std::size_t p = 0; p < failover_.size(); ++p)
     if (failover_[p]) view->activeTier[p] = static_cast<std::int16_t>(failover_[p]->state().active);
   view->targets.resize(targetOf_.size());
+  std::vector<OwnVerdict> own(targetOf_.size());
   for (std::size_t i = 0; i < targetOf_.size(); ++i) {
     const health::Tracker& t = scheduler_.tracker(targetOf_[i]);
+    const auto [state, latency] = effective(i);
     view->targets[i] =
-        health::targetHealth(base_->gslb->probes[i], t.state(), t.consecutiveOk(),
-                             t.consecutiveFail(), t.latencyMs(), t.load() ? *t.load() : -1.0);
+        health::targetHealth(base_->gslb->probes[i], state, t.consecutiveOk(), t.consecutiveFail(),
+                             latency, t.load() ? *t.load() : -1.0);
+    own[i] = {scheduler_.spec(targetOf_[i]).key(), t.state(),
+              t.latencyMs() > 0 ? std::optional<double>(t.latencyMs()) : std::nullopt};
+  }
+  {
+    std::lock_guard lock(ownMu_);
+    own_ = std::move(own);
   }
   if (admin_)
     for (const auto& o : admin_->overrides()) gslb::applyOverride(*view, *base_->gslb, o);
@@ -298,6 +333,7 @@ std::shared_ptr<const health::HealthView> HealthRunner::buildView() const {
 }
 
 void HealthRunner::publish() {
+  if (fleet_) peersVersion_ = fleet_->peersVersion();  // before the view, as adminVersion_
   if (admin_)
     adminVersion_ = admin_->version();  // read before the view: a later change republishes
   auto next = std::make_shared<ServingSnapshot>(*base_);
@@ -362,6 +398,10 @@ void HealthRunner::turn(Duration maxWait) {
     if (admin_) {
       admin_->expire();  // lapsed overrides are audited and dropped
       if (admin_->version() != adminVersion_) stateChanged_ = true;
+    }
+    if (fleet_) {
+      fleet_->probing();
+      if (fleet_->peersVersion() != peersVersion_) stateChanged_ = true;
     }
     updateFailover();
     // Results are applied by step(); persist the trackers' new state after it.

@@ -17,6 +17,7 @@
 #include "core/clock.h"
 #include "core/rng.h"
 #include "health/admin_state.h"
+#include "health/cluster/fleet.h"
 #include "health/failover.h"
 #include "health/scheduler.h"
 #include "health/store.h"
@@ -51,6 +52,19 @@ class HealthRunner {
   health::Scheduler& scheduler() noexcept { return scheduler_; }
   // Operator overrides to apply (drains, pushed load); set before prime().
   void attachAdmin(health::AdminState* admin) noexcept { admin_ = admin; }
+  // A fleet node: own verdict changes are published through `fleet`, and a
+  // target's state in the view is the quorum of every live vantage's
+  // verdict (health.quorum). Set before prime().
+  void attachFleet(health::cluster::Fleet* fleet) noexcept { fleet_ = fleet; }
+
+  // This node's own probe verdict per GSLB probe index (any thread), as of
+  // the last publish: what it contributes to the quorum.
+  struct OwnVerdict {
+    std::string key;  // ProbeSpec::key()
+    health::State state = health::State::Unknown;
+    std::optional<double> latencyMs;
+  };
+  std::vector<OwnVerdict> ownVerdicts() const;
 
   // Any thread: asks for a publish that includes every change made before
   // this call (an admin override, a failover command) and returns its ticket.
@@ -101,6 +115,10 @@ class HealthRunner {
   };
   void apply(Command& c);
   bool memberUp(const gslb::Member& m) const;
+  // The state (and latency) a target has for answers: the quorum's in a
+  // fleet, else the local tracker's.
+  std::pair<health::State, double> effective(std::size_t probe) const;
+  void shareVerdict(health::TargetId id);
   void persist(health::TargetId id, const health::ProbeResult* r);
 
   SnapshotHolder& holder_;
@@ -120,6 +138,10 @@ class HealthRunner {
   std::mutex pendingMu_;
   std::shared_ptr<const ServingSnapshot> pending_;
   health::AdminState* admin_ = nullptr;
+  health::cluster::Fleet* fleet_ = nullptr;
+  std::uint64_t peersVersion_ = 0;  // of the fleet's peers in the last published view
+  mutable std::mutex ownMu_;
+  mutable std::vector<OwnVerdict> own_;             // guarded by ownMu_; written by buildView()
   std::uint64_t configGeneration_ = 0;              // configs adopted (1 = the first)
   std::uint64_t adminVersion_ = 0;                  // of the overrides in the last published view
   std::map<std::string, std::uint64_t> failovers_;  // guarded by failoverMu_

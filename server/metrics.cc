@@ -392,6 +392,33 @@ std::string Metrics::render(const ServingSnapshot& snap, const MetricsExtras& x)
   o.help("geodns_start_time_seconds", "gauge", "Unix time the server started.");
   o.line("geodns_start_time_seconds", "", x.startUnix);
   renderResilience(o, x.resilience);
+  if (x.cluster.enabled) {
+    const ClusterExtras& c = x.cluster;
+    o.help("geodns_cluster_connected", "gauge",
+           "1 while this node reaches etcd (0: serving the last applied state).");
+    o.line("geodns_cluster_connected", "", std::uint64_t{c.connected ? 1u : 0u});
+    o.help("geodns_cluster_applied_revision", "gauge",
+           "etcd revision of the shared operator state applied and published here.");
+    o.line("geodns_cluster_applied_revision", "", static_cast<double>(c.appliedRevision));
+    o.help("geodns_cluster_lag_revisions", "gauge",
+           "Newest etcd revision seen minus the applied one (other kinds of keys count too).");
+    o.line("geodns_cluster_lag_revisions", "",
+           static_cast<double>(std::max<std::int64_t>(0, c.storeRevision - c.appliedRevision)));
+    o.help("geodns_cluster_errors_total", "counter", "etcd calls and watches that failed.");
+    o.line("geodns_cluster_errors_total", "", c.errors);
+    o.help("geodns_cluster_writes_total", "counter", "etcd puts and writing txns sent.");
+    o.line("geodns_cluster_writes_total", "", c.writes);
+    o.help("geodns_cluster_watch_events_total", "counter", "etcd watch events received.");
+    o.line("geodns_cluster_watch_events_total", "", c.watchEvents);
+    o.help("geodns_cluster_watch_bytes_total", "counter",
+           "Keys and values received in etcd watch events.");
+    o.line("geodns_cluster_watch_bytes_total", "", c.watchBytes);
+    o.help("geodns_cluster_resyncs_total", "counter",
+           "Full reads of a key prefix (start-up, after compaction or an outage).");
+    o.line("geodns_cluster_resyncs_total", "", c.resyncs);
+    o.help("geodns_cluster_nodes", "gauge", "Live fleet nodes (this one included).");
+    o.line("geodns_cluster_nodes", "", static_cast<std::uint64_t>(c.nodes));
+  }
   return o.text;
 }
 

@@ -94,6 +94,16 @@ struct ResilienceExtras {
 };
 
 // What /metrics shows beyond the counters it owns.
+// A fleet node's view of etcd (config "cluster" only).
+struct ClusterExtras {
+  bool enabled = false;
+  bool connected = false;
+  std::int64_t appliedRevision = 0;
+  std::int64_t storeRevision = 0;
+  std::uint64_t errors = 0, writes = 0, watchEvents = 0, watchBytes = 0, resyncs = 0;
+  std::size_t nodes = 0;
+};
+
 struct MetricsExtras {
   std::map<std::string, std::uint64_t> failovers;                  // by pool
   std::map<std::string, std::uint64_t> adminActions;               // by action
@@ -101,6 +111,7 @@ struct MetricsExtras {
   std::uint64_t reloads = 0, reloadFailures = 0;
   double startUnix = 0;
   ResilienceExtras resilience;
+  ClusterExtras cluster;
 };
 
 class Metrics {

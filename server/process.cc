@@ -77,6 +77,20 @@ bool Process::start() {
   healthRunner_ = std::make_unique<HealthRunner>(holder_, clock_, rng_, transport_, store_.get(),
                                                  std::chrono::seconds(hc.maxAgeSec));
   healthRunner_->attachAdmin(admin_.get());
+  if (cfg_.cluster.enabled) {
+    // The config requires the state database, so admin_ exists: the last
+    // applied shared state is in it, and serving starts from it even when
+    // etcd cannot be reached now (fail static).
+    std::string err;
+    if (admin_)
+      fleet_ = FleetNode::create(cfg_.cluster, hc.quorum, clock_, *admin_, *healthRunner_, &err);
+    if (!fleet_) {
+      std::fprintf(stderr, "geodnsd: %s\n", admin_ ? err.c_str() : "cluster needs health.database");
+      return false;
+    }
+    healthRunner_->attachFleet(&fleet_->fleet());
+    transport_.setUserAgent("geodnsd-probe/0.1 (node " + cfg_.cluster.node + ")");
+  }
   healthRunner_->prime(snap_);  // the first snapshot carries health before any query is answered
   metrics_.track(snap_->answers);
 
@@ -103,6 +117,7 @@ bool Process::start() {
   for (auto& w : udp_) w->start();
   tcp_->start();
   healthRunner_->start();
+  if (fleet_) fleet_->start();  // after the probe thread: applying waits for its publish
   ready_.store(true);
   std::string listening;
   for (const auto& l : cfg_.listen) listening += (listening.empty() ? "" : " ") + l;
@@ -146,6 +161,7 @@ bool Process::startAdminApi() {
   deps.holder = &holder_;
   deps.runner = healthRunner_.get();
   deps.admin = admin_.get();
+  deps.fleet = fleet_ ? &fleet_->fleet() : nullptr;
   deps.store = store_.get();
   deps.metrics = &metrics_;
   deps.clock = &clock_;
@@ -201,6 +217,22 @@ ReloadOutcome Process::reload() {
     GEODNS_LOG_WARN(
         "reload: changes to listeners, workers, the admin listener, the state database or "
         "turning rrl on take effect only after a restart");
+  {
+    // The fleet is set up once: its etcd client, node name and quorum rule.
+    const auto& a = next->cluster;
+    const auto& b = cfg_.cluster;
+    const auto& qa = next->gslb.health.quorum;
+    const auto& qb = cfg_.gslb.health.quorum;
+    if (a.enabled != b.enabled || a.etcd != b.etcd || a.prefix != b.prefix || a.node != b.node ||
+        a.site != b.site || a.timeoutMs != b.timeoutMs || a.leaseTtlSec != b.leaseTtlSec ||
+        a.tls.caFile != b.tls.caFile || a.tls.certFile != b.tls.certFile ||
+        a.tls.keyFile != b.tls.keyFile || a.user != b.user || a.passwordFile != b.passwordFile ||
+        qa.minUp != qb.minUp || qa.fraction != qb.fraction || qa.latency != qb.latency ||
+        qa.staleAfterSec != qb.staleAfterSec)
+      GEODNS_LOG_WARN(
+          "reload: changes to \"cluster\" or \"health.quorum\" take effect only "
+          "after a restart");
+  }
   if (api_ && !nextTokens.empty()) api_->setTokens(std::move(nextTokens));
   metrics_.track(nextSnap->answers);
   healthRunner_->submit(nextSnap);  // published with its health by the probe thread
@@ -235,6 +267,7 @@ void Process::stop() {
   ready_.store(false);
   if (api_) api_->stop();
   stop_.store(true);
+  if (fleet_) fleet_->stop();  // leaves the fleet at once (lease revoked)
   healthRunner_->stop();
   tcp_->join();
   for (auto& w : udp_) w->join();

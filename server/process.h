@@ -19,6 +19,7 @@
 #include "health/store.h"
 #include "server/admin/api.h"
 #include "server/cli.h"
+#include "server/fleet_node.h"
 #include "server/health_runner.h"
 #include "server/metrics.h"
 #include "server/query_log.h"
@@ -81,6 +82,7 @@ class Process {
   health::CurlProbeTransport transport_;
   std::unique_ptr<health::AdminState> admin_;
   std::unique_ptr<HealthRunner> healthRunner_;
+  std::unique_ptr<FleetNode> fleet_;  // config "cluster" only; stopped before the runner
   Metrics metrics_;
   std::atomic<bool> stop_{false};
   std::atomic<bool> ready_{false};

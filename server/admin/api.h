@@ -24,6 +24,7 @@
 #include "config/config.h"
 #include "core/clock.h"
 #include "health/admin_state.h"
+#include "health/cluster/fleet.h"
 #include "health/store.h"
 #include "server/admin/front.h"
 #include "server/admin/tokens.h"
@@ -43,6 +44,9 @@ struct AdminDeps {
   SnapshotHolder* holder = nullptr;
   HealthRunner* runner = nullptr;
   health::AdminState* admin = nullptr;
+  // A fleet node: operator changes go to etcd and come back through its
+  // watch (null: a single node, changes go to `admin` directly).
+  health::cluster::Fleet* fleet = nullptr;
   health::Store* store = nullptr;  // its condition shows in /readyz and /metrics; may be null
   Metrics* metrics = nullptr;
   Clock* clock = nullptr;

@@ -22,8 +22,14 @@ void addAuditRoute(httplib::Server& s, const Routes& ctx) {
     }
     std::vector<health::AuditRecord> records;
     std::string err;
-    if (!ctx.deps->admin->audit(limit, records, &err))
+    if (ctx.deps->fleet) {
+      // A fleet's audit log is in etcd, written with each change.
+      auto r = ctx.deps->fleet->audit(limit);
+      if (!r) return fail(res, 503, "the audit log cannot be read (etcd): " + r.error().str());
+      records = std::move(r.value());
+    } else if (!ctx.deps->admin->audit(limit, records, &err)) {
       return fail(res, 503, "the audit log cannot be read (state database): " + err);
+    }
     json entries = json::array();
     for (const auto& a : records) {
       json e = {{"time_ms", a.unixMs},

@@ -45,8 +45,27 @@ void addDrainRoutes(httplib::Server& s, const Routes& ctx) {
         bool changed = true;
         health::OverrideRecord rec{
             key, kind, target, reason, 0, now, expiresIn ? now + expiresIn : 0, who.name};
+        if (drain && expiresIn) audit.detail = json{{"expires", now + expiresIn}}.dump();
+        if (ctx.deps->fleet) {
+          // A fleet: etcd takes the change with its audit record in one txn;
+          // every node (this one too) applies it from its watch.
+          FleetWait wait;
+          if (!fleetWaitOf(req, res, wait)) return;
+          const auto w = drain ? ctx.deps->fleet->putOverride(rec, audit)
+                               : ctx.deps->fleet->removeOverride(kind, target, audit);
+          const std::uint32_t ttl = maxTtlFor(g, kindName, target);
+          json out = {{"ok", true},          {"action", audit.action},
+                      {"target", target},    {"changed", drain || w.existed},
+                      {"answer_ttl_s", ttl}, {"resolvers_moved_by", now + ttl}};
+          int status = 200;
+          if (!fleetCommitted(ctx, w, wait, res, out, status)) return;
+          GEODNS_LOG_INFO("admin: %s %s %s by %s (fleet revision %lld): %s",
+                          drain ? "drain" : "undrain", kindName.c_str(), target.c_str(),
+                          who.name.c_str(), static_cast<long long>(w.revision), reason.c_str());
+          if (drain) out["override"] = overrideJson(rec);
+          return reply(res, status, out);
+        }
         if (drain) {
-          if (expiresIn) audit.detail = json{{"expires", now + expiresIn}}.dump();
           if (!ctx.deps->admin->put(rec, audit, &err))
             return fail(res, 503, "not recorded (state database): " + err);
         } else if (!ctx.deps->admin->remove(key, audit, &changed, &err)) {

@@ -108,4 +108,52 @@ std::uint32_t maxTtlFor(const gslb::Gslb& g, const std::string& kind, const std:
     }
   return ttl;
 }
+
+bool fleetWaitOf(const httplib::Request& req, httplib::Response& res, FleetWait& out) {
+  if (req.has_param("wait")) {
+    if (req.get_param_value("wait") != "all") {
+      fail(res, 400, "wait must be \"all\"", "wait");
+      return false;
+    }
+    out.all = true;
+  }
+  if (req.has_param("wait_ms")) {
+    const std::string v = req.get_param_value("wait_ms");
+    std::int64_t ms = 0;
+    bool ok = !v.empty() && v.size() <= 6;
+    for (char ch : v) ok = ok && ch >= '0' && ch <= '9';
+    if (ok) ms = std::stoll(v);
+    if (!ok || ms < 1 || ms > 30000) {
+      fail(res, 400, "wait_ms must be an integer between 1 and 30000", "wait_ms");
+      return false;
+    }
+    out.ms = ms;
+  }
+  return true;
+}
+
+bool fleetCommitted(const Routes& ctx, const health::cluster::WriteOutcome& w,
+                    const FleetWait& wait, httplib::Response& res, json& out, int& status) {
+  if (!w.ok) {
+    fail(res, 503, "not committed (etcd): " + w.error);
+    return false;
+  }
+  auto& fleet = *ctx.deps->fleet;
+  out["revision"] = w.revision;
+  const bool mine = fleet.waitApplied(w.revision, ctx.deps->publishWait);
+  out["published"] = mine;
+  status = 200;
+  if (wait.all) {
+    std::vector<std::string> behind;
+    const bool all = fleet.waitAllApplied(w.revision, std::chrono::milliseconds(wait.ms), &behind);
+    out["behind"] = behind;
+    if (!all) status = 202;
+  }
+  json applied = json::array();
+  for (const auto& [name, n] : fleet.status().nodes)
+    if (n.applied >= w.revision) applied.push_back(name);
+  out["applied_by"] = applied;
+  return true;
+}
+
 }  // namespace geodns::server::admin

@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "health/cluster/fleet.h"
 #include "health/store.h"
 #include "server/admin/api.h"
 
@@ -47,6 +48,23 @@ json overrideJson(const health::OverrideRecord& o);
 // The longest TTL any pool containing the region (or member) answers with:
 // after it, resolvers have let go of answers given before a change.
 std::uint32_t maxTtlFor(const gslb::Gslb& g, const std::string& kind, const std::string& target);
+
+struct Routes;
+// A fleet node's write: "?wait=all" (and "wait_ms", default 5000, at most
+// 30000) asks to wait until every live node has applied it. False after
+// answering 400.
+struct FleetWait {
+  bool all = false;
+  std::int64_t ms = 5000;
+};
+bool fleetWaitOf(const httplib::Request& req, httplib::Response& res, FleetWait& out);
+// After Fleet::putOverride & co.: 503 when etcd did not commit (and false);
+// else waits (bounded) for this node to apply and publish the change, and
+// with wait.all for every live node, and fills "revision", "published",
+// "applied_by" (and "behind") in `out`. `status` is 200, or 202 when some
+// node had not applied it in time.
+bool fleetCommitted(const Routes& ctx, const health::cluster::WriteOutcome& w,
+                    const FleetWait& wait, httplib::Response& res, json& out, int& status);
 
 using HttpHandler = std::function<void(const httplib::Request&, httplib::Response&)>;
 using AuthedHandler =

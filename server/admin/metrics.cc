@@ -23,6 +23,20 @@ void addMetricsRoute(httplib::Server& s, const Routes& ctx) {
             r.storeErrors = st.errors;
             r.storeRecoveries = st.recoveries;
           }
+          if (ctx.deps->fleet) {
+            const auto st = ctx.deps->fleet->status();
+            const auto& fc = ctx.deps->fleet->counters();
+            x.cluster = {true,
+                         st.connected,
+                         st.appliedRevision,
+                         st.storeRevision,
+                         fc.errors.load(),
+                         fc.writes.load(),
+                         fc.watchEvents.load(),
+                         fc.watchBytes.load(),
+                         fc.resyncs.load(),
+                         st.nodes.size()};
+          }
           r.adminRefusedPerClient = ctx.counters->refusedPerClient.load();
           r.adminRefusedTotal = ctx.counters->refusedTotal.load();
           r.adminTimeouts = ctx.counters->timeouts.load();

@@ -18,6 +18,7 @@ void addStatusRoute(httplib::Server& s, const Routes& ctx) {
     for (const auto& f : ctx.deps->runner->failoverStates()) fo[f.pool] = f;
     std::map<std::string, health::OverrideRecord> byKey;
     for (const auto& o : ctx.deps->admin->overrides()) byKey[o.key] = o;
+    const auto own = ctx.deps->runner->ownVerdicts();
     json pools = json::array();
     for (const gslb::Pool& p : g.pools) {
       json jp = {{"name", p.name}, {"ttl", p.ttl}};
@@ -53,6 +54,24 @@ void addStatusRoute(httplib::Server& s, const Routes& ctx) {
                     ? &hv->targets[static_cast<std::size_t>(m.target)]
                     : nullptr;
             jm["probed"] = m.target >= 0;
+            // A fleet: every vantage's verdict, and the quorum's decision.
+            if (ctx.deps->fleet && m.target >= 0 &&
+                static_cast<std::size_t>(m.target) < own.size()) {
+              const auto& ov = own[static_cast<std::size_t>(m.target)];
+              json vs = json::array();
+              for (const auto& v : ctx.deps->fleet->vantages(ov.key, ov.state, ov.latencyMs))
+                vs.push_back({{"node", v.node},
+                              {"state", health::stateName(v.state)},
+                              {"latency_ms", v.latencyMs ? json(*v.latencyMs) : json(nullptr)},
+                              {"live", v.live}});
+              jm["vantages"] = vs;
+              const auto q = ctx.deps->fleet->decide(ov.key, ov.state, ov.latencyMs);
+              jm["quorum"] = {{"state", health::stateName(q.state)},
+                              {"voters", q.voters},
+                              {"up", q.up},
+                              {"needed", q.needed},
+                              {"own_only", q.ownOnly}};
+            }
             jm["state"] = th ? health::stateName(th->state) : "not probed";
             jm["up"] = th ? th->up : true;
             jm["latency_ms"] = th && th->latencyMs > 0 ? json(th->latencyMs) : json(nullptr);
@@ -95,7 +114,26 @@ void addStatusRoute(httplib::Server& s, const Routes& ctx) {
       }
       overrides.push_back(jo);
     }
-    reply(res, 200, {{"generation", snap->generation}, {"pools", pools}, {"overrides", overrides}});
+    json out = {{"generation", snap->generation}, {"pools", pools}, {"overrides", overrides}};
+    if (ctx.deps->fleet) {
+      const auto st = ctx.deps->fleet->status();
+      json nodes = json::array();
+      for (const auto& [name, n] : st.nodes)
+        nodes.push_back(
+            {{"name", name},
+             {"site", n.site},
+             {"version", n.version},
+             {"applied_revision", n.applied},
+             {"started", n.startedUnixMs / 1000},
+             {"last_seen", n.probingUnixMs / 1000},
+             {"connected", name == ctx.deps->fleet->options().node ? st.connected : true}});
+      out["cluster"] = {{"node", ctx.deps->fleet->options().node},
+                        {"connected", st.connected},
+                        {"applied_revision", st.appliedRevision},
+                        {"store_revision", st.storeRevision},
+                        {"nodes", nodes}};
+    }
+    reply(res, 200, out);
   }));
 }
 
