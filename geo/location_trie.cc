@@ -39,8 +39,12 @@ ClassKey keyOf(const Location& l) noexcept {
 
 class Builder {
  public:
-  Builder(const Locator& locator, int family, LocationTrie& out)
-      : nets_(locator.nets()), family_(family), bits_(family == 4 ? 32u : 128u), out_(out) {
+  Builder(const Locator& locator, int family, bool coords, LocationTrie& out)
+      : nets_(locator.nets()),
+        family_(family),
+        bits_(family == 4 ? 32u : 128u),
+        coords_(coords),
+        out_(out) {
     for (const auto& db : locator.databases())
       if (db->walkRoot(family) != Database::kWalkEmpty) dbs_.push_back(db.get());
     scratch_.resize((bits_ + 1) * (dbs_.size() + 1));
@@ -68,6 +72,10 @@ class Builder {
     l.prefix = 0;
     l.database = -1;
     l.asn = 0;
+    if (!coords_) {
+      l.hasCoords = false;
+      l.lat = l.lon = 0;
+    }
     auto [it, inserted] =
         byKey_.emplace(keyOf(l), static_cast<std::uint32_t>(out_.classes.size()));
     if (inserted) out_.classes.push_back(l);
@@ -134,6 +142,7 @@ class Builder {
   const CidrMap& nets_;
   int family_;
   unsigned bits_;
+  bool coords_;
   LocationTrie& out_;
   std::vector<const Database*> dbs_;
   std::vector<std::uint32_t> scratch_;  // per depth, each database's value
@@ -142,10 +151,11 @@ class Builder {
 
 }  // namespace
 
-std::shared_ptr<const LocationTrie> compileLocationTrie(const Locator& locator, int family) {
+std::shared_ptr<const LocationTrie> compileLocationTrie(const Locator& locator, int family,
+                                                        bool coords) {
   auto t = std::make_shared<LocationTrie>();
   t->family = family;
-  Builder(locator, family, *t).run();
+  Builder(locator, family, coords, *t).run();
   t->nodes.shrink_to_fit();
   t->leaves.shrink_to_fit();
   t->classes.shrink_to_fit();

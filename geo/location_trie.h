@@ -28,7 +28,9 @@ struct LocationTrie {
   std::vector<Leaf> leaves;
   std::uint32_t root = kLeaf;  // value of the whole family's block
   // Distinct locations, as locate() reports them but with prefix 0,
-  // database -1 and asn 0 (no step reads the ASN; the ASN database is not walked).
+  // database -1 and asn 0 (no step reads the ASN; the ASN database is not
+  // walked), and without coordinates unless asked for (only a nearest step
+  // reads them; without them a country's networks are one class).
   std::vector<Location> classes;
   std::size_t bytes() const noexcept {
     return nodes.capacity() * sizeof(std::uint32_t) + leaves.capacity() * sizeof(Leaf) +
@@ -36,7 +38,9 @@ struct LocationTrie {
   }
 };
 
-// Control thread: walks `locator`'s CIDR map and databases for `family` (4 or 6).
-std::shared_ptr<const LocationTrie> compileLocationTrie(const Locator& locator, int family);
+// Control thread: walks `locator`'s CIDR map and databases for `family` (4
+// or 6). `coords`: keep the coordinates (some policy orders by distance).
+std::shared_ptr<const LocationTrie> compileLocationTrie(const Locator& locator, int family,
+                                                        bool coords = true);
 
 }  // namespace geodns::geo

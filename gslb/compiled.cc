@@ -157,6 +157,7 @@ std::shared_ptr<const CompiledDecisions> compileDecisions(
         c->stats.bytes += cp.trees[fam]->bytes() + cp.classOutcome[fam].capacity() * 4;
       }
       c->stats.bytes += cp.outcomes.capacity() * sizeof(CompiledOutcome);
+      c->stats.outcomes += cp.outcomes.size();
       c->policies.push_back(std::move(cp));
     }
   }

@@ -65,6 +65,7 @@ struct CompiledDecisions {
     std::size_t reused = 0;     // ...of which taken from the previous compile unchanged
     std::size_t evaluated = 0;  // pipeline runs (one per distinct location key)
     std::size_t leaves = 0;     // compiled prefixes over all trees
+    std::size_t outcomes = 0;   // distinct outcomes over all (binding, question family)
     std::size_t bytes = 0;      // trees and tables (the location tries not included)
   } stats;
 };

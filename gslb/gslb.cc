@@ -294,11 +294,14 @@ std::shared_ptr<const Gslb> Gslb::build(const config::GslbConfig& cfg, ErrorList
                  "policy " + g->policies[i].name +
                      " orders by location but geo has no databases and no nets");
   if (errors.size() != before) return nullptr;
-  bool anyLocation = false;
-  for (const Policy& pol : g->policies) anyLocation = anyLocation || pol.usesLocation;
+  bool anyLocation = false, anyDistance = false;
+  for (const Policy& pol : g->policies) {
+    anyLocation = anyLocation || pol.usesLocation;
+    for (const Step& st : pol.steps) anyDistance = anyDistance || st.kind == StepKind::Nearest;
+  }
   if (anyLocation && g->locator) {
-    g->locationTries[0] = geo::compileLocationTrie(*g->locator, 4);
-    g->locationTries[1] = geo::compileLocationTrie(*g->locator, 6);
+    g->locationTries[0] = geo::compileLocationTrie(*g->locator, 4, anyDistance);
+    g->locationTries[1] = geo::compileLocationTrie(*g->locator, 6, anyDistance);
   }
   for (auto& p : g->pools)
     for (auto& pr : p.regions)
