@@ -47,6 +47,7 @@ class Database {
   std::uint32_t walkRoot(int family) const noexcept;
   std::uint32_t walkChild(std::uint32_t node, int bit) const noexcept;
   const Location& walkRecord(std::uint32_t value) const noexcept;  // value in [kWalkLeaf, kWalkEmpty)
+  std::size_t walkRecords() const noexcept;  // distinct records: value & ~kWalkLeaf is below
 
   const std::string& file() const noexcept { return file_; }
   const std::string& type() const noexcept { return type_; }

@@ -46,7 +46,12 @@ class Builder {
         coords_(coords),
         out_(out) {
     for (const auto& db : locator.databases())
-      if (db->walkRoot(family) != Database::kWalkEmpty) dbs_.push_back(db.get());
+      if (db->walkRoot(family) != Database::kWalkEmpty) {
+        dbs_.push_back(db.get());
+        // A record's class, found once: millions of networks share a few
+        // thousand records.
+        recordClass_.emplace_back(db->walkRecords(), kUnknown);
+      }
     scratch_.resize((bits_ + 1) * (dbs_.size() + 1));
   }
 
@@ -112,9 +117,13 @@ class Builder {
       // at full depth holds none.
       for (std::size_t i = 0; i < dbs_.size(); ++i)
         if (v[i] >= Database::kWalkLeaf && v[i] != Database::kWalkEmpty) {
-          Location l = dbs_[i]->walkRecord(v[i]);
-          l.found = true;
-          return {true, classOf(l), 1};
+          std::uint32_t& cls = recordClass_[i][v[i] & ~Database::kWalkLeaf];
+          if (cls == kUnknown) {
+            Location l = dbs_[i]->walkRecord(v[i]);
+            l.found = true;
+            cls = classOf(l);
+          }
+          return {true, cls, 1};
         }
       return {true, classOf(Location{}), 0};
     }
@@ -145,7 +154,9 @@ class Builder {
   bool coords_;
   LocationTrie& out_;
   std::vector<const Database*> dbs_;
+  static constexpr std::uint32_t kUnknown = 0xFFFFFFFFu;
   std::vector<std::uint32_t> scratch_;  // per depth, each database's value
+  std::vector<std::vector<std::uint32_t>> recordClass_;  // per database, per record
   std::unordered_map<ClassKey, std::uint32_t, ClassKeyHash> byKey_;
 };
 
