@@ -49,19 +49,23 @@ struct StepInfo {
 };
 
 inline constexpr std::array kSteps{
-    StepInfo{StepKind::GeoMap, "geo_map", true, PickRule::First, false, false, StepMetric::None, false},
-    StepInfo{StepKind::Nearest, "nearest", true, PickRule::First, false, false, StepMetric::Km, false},
-    StepInfo{StepKind::FirstN, "first_n", false, PickRule::First, false, false, StepMetric::None, false},
+    StepInfo{StepKind::GeoMap, "geo_map", true, PickRule::First, false, false, StepMetric::None,
+             false},
+    StepInfo{StepKind::Nearest, "nearest", true, PickRule::First, false, false, StepMetric::Km,
+             false},
+    StepInfo{StepKind::FirstN, "first_n", false, PickRule::First, false, false, StepMetric::None,
+             false},
     StepInfo{StepKind::Weighted, "weighted", false, PickRule::Weighted, false, false,
              StepMetric::None, false},
     StepInfo{StepKind::Up, "up", false, PickRule::First, true, true, StepMetric::None, false},
     StepInfo{StepKind::ShedLoad, "shed_load", false, PickRule::First, false, false,
              StepMetric::None, false},
-    StepInfo{StepKind::Latency, "latency", false, PickRule::First, false, false, StepMetric::Ms, false},
+    StepInfo{StepKind::Latency, "latency", false, PickRule::First, false, false, StepMetric::Ms,
+             false},
     StepInfo{StepKind::CapacityWeighted, "capacity_weighted", false, PickRule::Capacity, false,
              false, StepMetric::None, false},
-    StepInfo{StepKind::Failover, "failover", false, PickRule::First, false, false,
-             StepMetric::None, false},
+    StepInfo{StepKind::Failover, "failover", false, PickRule::First, false, false, StepMetric::None,
+             false},
 };
 
 // The table is indexed by the enum.

@@ -272,7 +272,9 @@ const Location& Database::walkRecord(std::uint32_t value) const noexcept {
   return impl_->records[value & ~Impl::kLeaf];
 }
 
-std::size_t Database::walkRecords() const noexcept { return impl_->records.size(); }
+std::size_t Database::walkRecords() const noexcept {
+  return impl_->records.size();
+}
 
 Database::Result Database::lookup(const IpAddress& ip, Location& loc) const noexcept {
   if (ip.family == 6 && ipVersion_ == 4) return Result::WrongFamily;

@@ -46,7 +46,8 @@ class Database {
   // the file holds no networks of that family.
   std::uint32_t walkRoot(int family) const noexcept;
   std::uint32_t walkChild(std::uint32_t node, int bit) const noexcept;
-  const Location& walkRecord(std::uint32_t value) const noexcept;  // value in [kWalkLeaf, kWalkEmpty)
+  const Location& walkRecord(
+      std::uint32_t value) const noexcept;   // value in [kWalkLeaf, kWalkEmpty)
   std::size_t walkRecords() const noexcept;  // distinct records: value & ~kWalkLeaf is below
 
   const std::string& file() const noexcept { return file_; }

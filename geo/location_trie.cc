@@ -81,8 +81,7 @@ class Builder {
       l.hasCoords = false;
       l.lat = l.lon = 0;
     }
-    auto [it, inserted] =
-        byKey_.emplace(keyOf(l), static_cast<std::uint32_t>(out_.classes.size()));
+    auto [it, inserted] = byKey_.emplace(keyOf(l), static_cast<std::uint32_t>(out_.classes.size()));
     if (inserted) out_.classes.push_back(l);
     return it->second;
   }
@@ -99,9 +98,8 @@ class Builder {
     if (mapped && depth == 96) return {true, LocationTrie::kMappedClass, 0};
     if (netsNode >= 0 && nets_.walkEntry(family_, netsNode) >= 0)
       best = nets_.walkEntry(family_, netsNode);
-    const bool netsSettled =
-        netsNode < 0 || (nets_.walkChild(family_, netsNode, 0) < 0 &&
-                         nets_.walkChild(family_, netsNode, 1) < 0);
+    const bool netsSettled = netsNode < 0 || (nets_.walkChild(family_, netsNode, 0) < 0 &&
+                                              nets_.walkChild(family_, netsNode, 1) < 0);
     if (netsSettled && best >= 0 && !mapped) {
       Location l;
       l.found = true;
@@ -155,7 +153,7 @@ class Builder {
   LocationTrie& out_;
   std::vector<const Database*> dbs_;
   static constexpr std::uint32_t kUnknown = 0xFFFFFFFFu;
-  std::vector<std::uint32_t> scratch_;  // per depth, each database's value
+  std::vector<std::uint32_t> scratch_;                   // per depth, each database's value
   std::vector<std::vector<std::uint32_t>> recordClass_;  // per database, per record
   std::unordered_map<ClassKey, std::uint32_t, ClassKeyHash> byKey_;
 };

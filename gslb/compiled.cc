@@ -175,9 +175,8 @@ bool decideCompiled(const CompiledDecisions& c, const PoolQuery& q, PoolDecision
   IpAddress v4;
   if (mapped) v4 = given.v4FromMapped();
   const IpAddress& a = mapped ? v4 : given;
-  const CompiledPolicy& cp =
-      c.policies[static_cast<std::size_t>(c.binding[q.binding]) +
-                 (q.qtype == dns::toU16(dns::Type::AAAA) ? 1u : 0u)];
+  const CompiledPolicy& cp = c.policies[static_cast<std::size_t>(c.binding[q.binding]) +
+                                        (q.qtype == dns::toU16(dns::Type::AAAA) ? 1u : 0u)];
   const CompiledTree::Hit h = cp.trees[a.family == 4 ? 0 : 1]->lookup(a);
   if (h.leaf->outcome >= cp.outcomes.size()) return false;
   const unsigned prefix = h.prefix + (mapped ? 96u : 0u);

@@ -49,7 +49,7 @@ struct CompiledTree {
 // One binding's decisions for one question family (A and ANY, or AAAA).
 struct CompiledPolicy {
   std::vector<CompiledOutcome> outcomes;
-  std::vector<std::uint32_t> classOutcome[2];     // per location class, IPv4 then IPv6 trie
+  std::vector<std::uint32_t> classOutcome[2];    // per location class, IPv4 then IPv6 trie
   std::shared_ptr<const CompiledTree> trees[2];  // IPv4 clients, IPv6 clients
 };
 
@@ -80,7 +80,7 @@ std::shared_ptr<const CompiledDecisions> compileDecisions(
     const CompiledDecisions* previous = nullptr);
 
 struct CompiledHit {
-  std::uint8_t prefix = 0;    // the compiled prefix, in bits of the client address's family
+  std::uint8_t prefix = 0;     // the compiled prefix, in bits of the client address's family
   std::uint32_t networks = 0;  // located pieces it merged
 };
 

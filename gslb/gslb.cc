@@ -398,7 +398,6 @@ std::uint32_t transitionCap(const Member& m, const health::HealthView* hv) noexc
   return h && !h->steady ? h->changeInSec : kNoCap;
 }
 
-
 // One pass of a policy over one pool: the inputs, the candidate list
 // (`d.order[0, d.candidates)`, pool-region indices, best first) and what the
 // steps leave for the region choice, the member pick and the TTL.
@@ -842,7 +841,6 @@ void runPass(const Gslb& g, const Policy& policy, const Pool& pool, const PoolQu
   if (pick && d.chosen && !pool.isCname) pickMembers(p, useDrains);
   capTtl(p);
 }
-
 
 }  // namespace
 

@@ -42,8 +42,8 @@ IpAddress randomize(IpAddress a, unsigned prefix, Rng& rng) {
     std::uint64_t r = rng.next();
     for (unsigned j = i; j < a.bits() && j < i + 64; ++j, r >>= 1) {
       const std::uint8_t bit = static_cast<std::uint8_t>(0x80u >> (j % 8));
-      a.bytes[j / 8] = static_cast<std::uint8_t>((r & 1) ? (a.bytes[j / 8] | bit)
-                                                         : (a.bytes[j / 8] & ~bit));
+      a.bytes[j / 8] =
+          static_cast<std::uint8_t>((r & 1) ? (a.bytes[j / 8] | bit) : (a.bytes[j / 8] & ~bit));
     }
   }
   return a;
@@ -58,14 +58,16 @@ void blocks(const geo::LocationTrie& t, std::uint32_t v, IpAddress at, unsigned 
   }
   for (unsigned b = 0; b < 2; ++b) {
     IpAddress child = at;
-    if (b) child.bytes[depth / 8] = static_cast<std::uint8_t>(child.bytes[depth / 8] | (0x80u >> (depth % 8)));
+    if (b)
+      child.bytes[depth / 8] =
+          static_cast<std::uint8_t>(child.bytes[depth / 8] | (0x80u >> (depth % 8)));
     blocks(t, t.nodes[std::size_t{v} * 2 + b], child, depth + 1, out);
   }
 }
 
 struct Model {
-  test::GslbBuilder b{std::vector<std::string>{kData + "geodns-test-city.mmdb",
-                                               kData + "GeoIP2-City-Test.mmdb"}};
+  test::GslbBuilder b{
+      std::vector<std::string>{kData + "geodns-test-city.mmdb", kData + "GeoIP2-City-Test.mmdb"}};
   Model() {
     b.net("10.0.0.0/8", "eu");
     b.net("10.1.0.0/16", "us");
@@ -98,8 +100,9 @@ struct Model {
     };
     b.bind("geo", web, b.policy("geo", {map(false), test::GslbBuilder::up()}));
     b.bind("near", web, b.policy("near", {test::GslbBuilder::nearest(), test::GslbBuilder::up()}));
-    b.bind("weighted", web,
-           b.policy("weighted", {map(false), test::GslbBuilder::up(), test::GslbBuilder::weighted()}));
+    b.bind(
+        "weighted", web,
+        b.policy("weighted", {map(false), test::GslbBuilder::up(), test::GslbBuilder::weighted()}));
     b.bind("fenced-fb", fb, b.policy("fenced", {map(true), test::GslbBuilder::up()}));
     b.bind("blind", web, b.policy("blind", {map(false)}));
     b.compileLocations();
@@ -197,9 +200,19 @@ TEST_CASE("compiled decisions agree with the pipeline over 1M random addresses p
   m.b.drainRegion(*view, "jp");
   const std::shared_ptr<const health::HealthView> unhealthy = view;
   const std::shared_ptr<const health::HealthView> healthy = m.b.view();
-  SUBCASE("IPv4, degraded") { check(m, unhealthy, 4, 1000000, 0x13); }
-  SUBCASE("IPv6, degraded") { check(m, unhealthy, 6, 1000000, 0x14); }
-  SUBCASE("IPv4, healthy") { check(m, healthy, 4, 200000, 0x15); }
-  SUBCASE("IPv6, healthy") { check(m, healthy, 6, 200000, 0x16); }
-  SUBCASE("no health view") { check(m, nullptr, 4, 200000, 0x17); }
+  SUBCASE("IPv4, degraded") {
+    check(m, unhealthy, 4, 1000000, 0x13);
+  }
+  SUBCASE("IPv6, degraded") {
+    check(m, unhealthy, 6, 1000000, 0x14);
+  }
+  SUBCASE("IPv4, healthy") {
+    check(m, healthy, 4, 200000, 0x15);
+  }
+  SUBCASE("IPv6, healthy") {
+    check(m, healthy, 6, 200000, 0x16);
+  }
+  SUBCASE("no health view") {
+    check(m, nullptr, 4, 200000, 0x17);
+  }
 }
