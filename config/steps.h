@@ -40,22 +40,32 @@ struct StepInfo {
   bool requiresUp;        // members must be up to be picked (when the step kept a region)
   bool capsTtl;  // over an address pool, health caps the answer's TTL (time until it could change)
   StepMetric metric;  // per-region figure the step logs for explain
+  // Its outcome depends on the client other than through its location (or
+  // through inputs that are the same for every client: health, drains,
+  // load, latency, failover). Such a policy cannot be compiled into a
+  // prefix tree (gslb/compiled.h) and keeps the per-query pipeline. None
+  // does today.
+  bool usesClientBeyondLocation;
 };
 
 inline constexpr std::array kSteps{
-    StepInfo{StepKind::GeoMap, "geo_map", true, PickRule::First, false, false, StepMetric::None},
-    StepInfo{StepKind::Nearest, "nearest", true, PickRule::First, false, false, StepMetric::Km},
-    StepInfo{StepKind::FirstN, "first_n", false, PickRule::First, false, false, StepMetric::None},
+    StepInfo{StepKind::GeoMap, "geo_map", true, PickRule::First, false, false, StepMetric::None,
+             false},
+    StepInfo{StepKind::Nearest, "nearest", true, PickRule::First, false, false, StepMetric::Km,
+             false},
+    StepInfo{StepKind::FirstN, "first_n", false, PickRule::First, false, false, StepMetric::None,
+             false},
     StepInfo{StepKind::Weighted, "weighted", false, PickRule::Weighted, false, false,
-             StepMetric::None},
-    StepInfo{StepKind::Up, "up", false, PickRule::First, true, true, StepMetric::None},
+             StepMetric::None, false},
+    StepInfo{StepKind::Up, "up", false, PickRule::First, true, true, StepMetric::None, false},
     StepInfo{StepKind::ShedLoad, "shed_load", false, PickRule::First, false, false,
-             StepMetric::None},
-    StepInfo{StepKind::Latency, "latency", false, PickRule::First, false, false, StepMetric::Ms},
+             StepMetric::None, false},
+    StepInfo{StepKind::Latency, "latency", false, PickRule::First, false, false, StepMetric::Ms,
+             false},
     StepInfo{StepKind::CapacityWeighted, "capacity_weighted", false, PickRule::Capacity, false,
-             false, StepMetric::None},
-    StepInfo{StepKind::Failover, "failover", false, PickRule::First, false, false,
-             StepMetric::None},
+             false, StepMetric::None, false},
+    StepInfo{StepKind::Failover, "failover", false, PickRule::First, false, false, StepMetric::None,
+             false},
 };
 
 // The table is indexed by the enum.

@@ -25,6 +25,15 @@ class CidrMap {
   Match lookup(const IpAddress& ip) const noexcept;
   bool empty() const noexcept { return v4_.size() <= 1 && v6_.size() <= 1; }
 
+  // Walking the trie (geo/location_trie.cc): node 0 is the root of each
+  // family; a child is -1 when no entry lies below that branch.
+  std::int32_t walkChild(int family, std::int32_t node, int bit) const noexcept {
+    return (family == 4 ? v4_ : v6_)[static_cast<std::size_t>(node)].child[bit];
+  }
+  std::int32_t walkEntry(int family, std::int32_t node) const noexcept {
+    return (family == 4 ? v4_ : v6_)[static_cast<std::size_t>(node)].entry;
+  }
+
  private:
   struct Node {
     std::int32_t child[2] = {-1, -1};

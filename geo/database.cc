@@ -259,6 +259,23 @@ std::unique_ptr<Database> Database::open(const DatabaseSpec& spec, std::string* 
   return db;
 }
 
+std::uint32_t Database::walkRoot(int family) const noexcept {
+  if (family == 6 && ipVersion_ == 4) return kWalkEmpty;
+  return family == 4 ? impl_->v4Start : 0;
+}
+
+std::uint32_t Database::walkChild(std::uint32_t node, int bit) const noexcept {
+  return impl_->tree[std::size_t{node} * 2 + static_cast<std::size_t>(bit)];
+}
+
+const Location& Database::walkRecord(std::uint32_t value) const noexcept {
+  return impl_->records[value & ~Impl::kLeaf];
+}
+
+std::size_t Database::walkRecords() const noexcept {
+  return impl_->records.size();
+}
+
 Database::Result Database::lookup(const IpAddress& ip, Location& loc) const noexcept {
   if (ip.family == 6 && ipVersion_ == 4) return Result::WrongFamily;
   const Impl& m = *impl_;

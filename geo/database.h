@@ -38,6 +38,18 @@ class Database {
   // bits of ip's family). noexcept, allocation-free.
   Result lookup(const IpAddress& ip, Location& loc) const noexcept;
 
+  // Walking the compiled search tree (geo/location_trie.cc): a value is a
+  // node (< kWalkLeaf), kWalkEmpty (no record) or a record (>= kWalkLeaf).
+  static constexpr std::uint32_t kWalkEmpty = 0xFFFFFFFFu;
+  static constexpr std::uint32_t kWalkLeaf = 0x80000000u;
+  // The value IPv4 (family 4) or IPv6 lookups start from; kWalkEmpty when
+  // the file holds no networks of that family.
+  std::uint32_t walkRoot(int family) const noexcept;
+  std::uint32_t walkChild(std::uint32_t node, int bit) const noexcept;
+  const Location& walkRecord(
+      std::uint32_t value) const noexcept;   // value in [kWalkLeaf, kWalkEmpty)
+  std::size_t walkRecords() const noexcept;  // distinct records: value & ~kWalkLeaf is below
+
   const std::string& file() const noexcept { return file_; }
   const std::string& type() const noexcept { return type_; }
   Layout layout() const noexcept { return layout_; }

@@ -30,6 +30,7 @@ class Locator {
   bool locate(const IpAddress& ip, Location& loc) const noexcept;
 
   const std::vector<std::unique_ptr<Database>>& databases() const noexcept { return dbs_; }
+  const CidrMap& nets() const noexcept { return nets_; }
   const Database* asnDatabase() const noexcept { return asn_.get(); }
 
  private:

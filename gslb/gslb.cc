@@ -294,6 +294,15 @@ std::shared_ptr<const Gslb> Gslb::build(const config::GslbConfig& cfg, ErrorList
                  "policy " + g->policies[i].name +
                      " orders by location but geo has no databases and no nets");
   if (errors.size() != before) return nullptr;
+  bool anyLocation = false, anyDistance = false;
+  for (const Policy& pol : g->policies) {
+    anyLocation = anyLocation || pol.usesLocation;
+    for (const Step& st : pol.steps) anyDistance = anyDistance || st.kind == StepKind::Nearest;
+  }
+  if (anyLocation && g->locator) {
+    g->locationTries[0] = geo::compileLocationTrie(*g->locator, 4, anyDistance);
+    g->locationTries[1] = geo::compileLocationTrie(*g->locator, 6, anyDistance);
+  }
   for (auto& p : g->pools)
     for (auto& pr : p.regions)
       for (auto* ms : {&pr.v4, &pr.v6})
@@ -388,15 +397,6 @@ std::uint32_t transitionCap(const Member& m, const health::HealthView* hv) noexc
   const health::TargetHealth* h = healthOf(m, hv);
   return h && !h->steady ? h->changeInSec : kNoCap;
 }
-
-// How the chosen region's members are picked: the policy's rule (from the
-// step table) plus what the steps that ran decided for this query.
-struct PickRules {
-  config::PickRule rule = config::PickRule::First;
-  bool requireUp = false;  // an up step kept regions: only up members are picked
-  bool shed = false;       // a shed_load step: members over the high watermark get nothing
-  double shedLow = 0, shedHigh = 1;
-};
 
 // One pass of a policy over one pool: the inputs, the candidate list
 // (`d.order[0, d.candidates)`, pool-region indices, best first) and what the
@@ -769,8 +769,20 @@ void capTtl(Pass& p) noexcept {
 // One pass of `policy` over `pool`. `hv` is already checked against `g`.
 // `allDown` is the all_down rule in force: the pool's own, or fail_open for a
 // fallback pool (no chains of fallbacks).
+// The earliest a member of `pr` (of `family`) could change health: the cap
+// an up step records for the region (upStep's upCap).
+std::uint32_t regionCap(const PoolRegion& pr, int family, const health::HealthView* hv) noexcept {
+  std::uint32_t cap = kNoCap;
+  for (const Member& m : family == 6 ? pr.v6 : pr.v4)
+    if (m.weight != 0) cap = std::min(cap, transitionCap(m, hv));
+  return cap;
+}
+
+// `given`: the client's location, already known (the compiler); `keep`:
+// receives what the pass leaves for the member pick and the TTL.
 void runPass(const Gslb& g, const Policy& policy, const Pool& pool, const PoolQuery& q,
-             const health::HealthView* hv, AllDown allDown, Decision& d, Trace* trace) noexcept {
+             const health::HealthView* hv, AllDown allDown, Decision& d, Trace* trace,
+             const geo::Location* given = nullptr, CompiledOutcome* keep = nullptr) noexcept {
   const Client& client = q.client;
   d = Decision{};
   d.ttl = pool.ttl;  // an up step may cap it
@@ -778,7 +790,11 @@ void runPass(const Gslb& g, const Policy& policy, const Pool& pool, const PoolQu
   for (std::uint8_t i = 0; i < d.candidates; ++i) d.order[i] = i;
 
   const NetEntry* net = nullptr;
-  if (policy.usesLocation && g.locator && client.address.family != 0) {
+  if (given) {
+    d.location = *given;
+    d.located = given->found;
+    if (d.location.netEntry >= 0) net = &g.nets[static_cast<std::size_t>(d.location.netEntry)];
+  } else if (policy.usesLocation && g.locator && client.address.family != 0) {
     d.located = g.locator->locate(client.address, d.location);
     if (d.location.netEntry >= 0) net = &g.nets[static_cast<std::size_t>(d.location.netEntry)];
     // The scope is in bits of the family the client address was given in.
@@ -803,6 +819,25 @@ void runPass(const Gslb& g, const Policy& policy, const Pool& pool, const PoolQu
   }
   bool useDrains = hv && (!hv->regionDrained.empty() || !hv->memberDrained.empty());
   const bool pick = chooseRegion(p, useDrains);
+  if (keep) {
+    keep->chosen = d.chosen ? static_cast<std::int16_t>(d.chosen - pool.regions.data()) : -1;
+    keep->allDown = d.allDown;
+    keep->failedOpen = d.failedOpen;
+    keep->pickMembers = pick && d.chosen && !pool.isCname;
+    keep->useDrains = useDrains;
+    keep->pick = p.pick;
+    keep->upRan = p.upRan;
+    keep->ahead = 0;
+    std::memset(keep->aheadOrder, 0, sizeof keep->aheadOrder);
+    if (p.upRan)
+      for (std::uint8_t i = 0; i < p.upCount; ++i) {
+        if (d.chosen == &pool.regions[p.upOrder[i]]) break;
+        // Only regions with a member in transition cap the TTL; steady ones
+        // stay steady under this view (a change publishes a new one), and
+        // leaving them out lets outcomes that differ only there merge.
+        if (p.upCap[i] != kNoCap) keep->aheadOrder[keep->ahead++] = p.upOrder[i];
+      }
+  }
   if (pick && d.chosen && !pool.isCname) pickMembers(p, useDrains);
   capTtl(p);
 }
@@ -834,8 +869,26 @@ const char* outcomeName(PoolOutcome o) noexcept {
   return "?";
 }
 
-void decidePool(const Gslb& g, const PoolQuery& q, const health::HealthView* health,
-                PoolDecision& out, Trace* trace) noexcept {
+namespace {
+
+// The final answer rules: a CNAME pool answers when it chose a region; an
+// address pool when members were picked and the question is not CNAME.
+void finishOutcome(const Pool& pool, const PoolQuery& q, PoolDecision& out) noexcept {
+  const Decision& d = out.decision;
+  if (out.outcome == PoolOutcome::Answer) {
+    if (pool.isCname)
+      out.outcome = d.chosen ? PoolOutcome::Answer : PoolOutcome::NoData;
+    else if (q.qtype == dns::toU16(dns::Type::CNAME) || d.picked == 0)
+      out.outcome = PoolOutcome::NoData;  // CNAME asked of an address pool, or no member
+  }
+  // Negative answers keep the scope too: where the client is decided them.
+  out.scope = q.client.fromEcs ? d.scope : 0;
+  out.ttl = d.ttl;
+}
+
+void decideImpl(const Gslb& g, const PoolQuery& q, const health::HealthView* health,
+                PoolDecision& out, Trace* trace, const geo::Location* given,
+                CompiledOutcome* keep) noexcept {
   const Binding& b = g.bindings[q.binding];
   const Policy& policy = g.policies[b.policy];
   const Pool* pool = &g.pools[b.pool];
@@ -845,7 +898,7 @@ void decidePool(const Gslb& g, const PoolQuery& q, const health::HealthView* hea
   out.poolAllDown = false;
   out.fellBack = false;
   out.outcome = PoolOutcome::Answer;
-  runPass(g, policy, *pool, q, hv, pool->allDown, d, trace);
+  runPass(g, policy, *pool, q, hv, pool->allDown, d, trace, given, keep);
   if (d.allDown && !d.failedOpen) {
     out.poolAllDown = true;
     if (pool->allDown == AllDown::ServFail) {
@@ -860,19 +913,67 @@ void decidePool(const Gslb& g, const PoolQuery& q, const health::HealthView* hea
       out.fellBack = true;
       pool = &g.pools[static_cast<std::size_t>(pool->fallbackPool)];
       if (trace) trace->fallbackFrom = trace->steps;
-      runPass(g, policy, *pool, q, hv, AllDown::FailOpen, d, trace);
+      runPass(g, policy, *pool, q, hv, AllDown::FailOpen, d, trace, given, keep);
       d.scope = std::max(d.scope, scope);
     }
   }
-  if (out.outcome == PoolOutcome::Answer) {
-    if (pool->isCname)
-      out.outcome = d.chosen ? PoolOutcome::Answer : PoolOutcome::NoData;
-    else if (q.qtype == dns::toU16(dns::Type::CNAME) || d.picked == 0)
-      out.outcome = PoolOutcome::NoData;  // CNAME asked of an address pool, or no member
+  if (keep) {
+    keep->outcome = out.outcome;
+    keep->pool = out.pool;
+    keep->poolAllDown = out.poolAllDown;
+    keep->fellBack = out.fellBack;
   }
-  // Negative answers keep the scope too: where the client is decided them.
-  out.scope = q.client.fromEcs ? d.scope : 0;
-  out.ttl = d.ttl;
+  finishOutcome(*pool, q, out);
+}
+
+}  // namespace
+
+void decidePool(const Gslb& g, const PoolQuery& q, const health::HealthView* health,
+                PoolDecision& out, Trace* trace) noexcept {
+  decideImpl(g, q, health, out, trace, nullptr, nullptr);
+}
+
+void decidePoolAt(const Gslb& g, const PoolQuery& q, const health::HealthView* health,
+                  const geo::Location& location, PoolDecision& out,
+                  CompiledOutcome& outcome) noexcept {
+  outcome = CompiledOutcome{};
+  decideImpl(g, q, health, out, nullptr, &location, &outcome);
+}
+
+void decideFromOutcome(const Gslb& g, const CompiledOutcome& o, const PoolQuery& q,
+                       const health::HealthView* hv, std::uint8_t scope,
+                       PoolDecision& out) noexcept {
+  out.outcome = o.outcome;
+  out.pool = o.pool;
+  out.poolAllDown = o.poolAllDown;
+  out.fellBack = o.fellBack;
+  const Pool& pool = g.pools[static_cast<std::size_t>(o.pool)];
+  Decision& d = out.decision;
+  // Only what the pick, the TTL and the engine read (a whole Decision{} is
+  // some 300 bytes to clear per query).
+  d.located = false;
+  d.matched = geo::MatchKind::None;
+  d.candidates = 0;
+  d.picked = 0;
+  d.healthDependent = d.drained = d.fenced = d.ttlCapped = false;
+  d.scope = scope;
+  d.chosen = o.chosen >= 0 ? &pool.regions[static_cast<std::size_t>(o.chosen)] : nullptr;
+  d.allDown = o.allDown;
+  d.failedOpen = o.failedOpen;
+  d.ttl = pool.ttl;
+  Pass p(g, pool, q, hv, pool.allDown, nullptr, d);
+  p.pick = o.pick;
+  if (o.pickMembers && d.chosen) pickMembers(p, o.useDrains);
+  if (o.upRan) {
+    std::uint32_t cap = kNoCap;
+    for (std::uint8_t i = 0; i < o.ahead; ++i)
+      cap = std::min(cap, regionCap(pool.regions[o.aheadOrder[i]], p.family, hv));
+    for (std::uint8_t i = 0; i < d.picked; ++i)
+      cap = std::min(cap, transitionCap(*d.members[i], hv));
+    d.ttl = health::cappedTtl(pool.ttl, cap, g.minTtl);
+    d.ttlCapped = d.ttl < pool.ttl;
+  }
+  finishOutcome(pool, q, out);
 }
 
 std::uint32_t regionAnswerTtl(const Gslb& g, const Pool& pool, std::size_t region,

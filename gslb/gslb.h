@@ -15,6 +15,7 @@
 #include "core/result.h"
 #include "core/wire/name.h"
 #include "geo/geo_map.h"
+#include "geo/location_trie.h"
 #include "geo/locator.h"
 #include "health/failover.h"
 #include "health/health_view.h"
@@ -127,6 +128,10 @@ class Gslb {
   std::vector<Policy> policies;
   std::vector<Binding> bindings;
   std::shared_ptr<const geo::Locator> locator;
+  // The locator's address space cut into location classes, IPv4 then IPv6
+  // (geo/location_trie.h); built when some policy orders by location, for
+  // the decision compiler (gslb/compiled.h).
+  std::shared_ptr<const geo::LocationTrie> locationTries[2];
   std::vector<health::ProbeSpec> probes;  // one per distinct target
   std::vector<std::string> memberNames;   // distinct member addresses, canonical text
   std::int32_t regionIndex(const std::string& name) const noexcept;
@@ -239,6 +244,50 @@ std::uint32_t regionAnswerTtl(const Gslb& g, const Pool& pool, std::size_t regio
 // Whether some binding of `pool` (or of a pool it is the fallback of) runs a
 // policy whose TTLs health caps (an `up` step over an address pool).
 bool healthCapsTtl(const Gslb& g, std::size_t pool) noexcept;
+
+// How the chosen region's members are picked: the policy's rule (from the
+// step table) plus what the steps that ran decided for this query.
+struct PickRules {
+  config::PickRule rule = config::PickRule::First;
+  bool requireUp = false;  // an up step kept regions: only up members are picked
+  bool shed = false;       // a shed_load step: members over the high watermark get nothing
+  double shedLow = 0, shedHigh = 1;
+  bool operator==(const PickRules&) const = default;
+};
+
+// What a decision is for every client of one location, under one health
+// view: everything decidePool() settles before the member pick and the TTL.
+// Two locations with equal outcomes get the same answer (gslb/compiled.h
+// merges their prefixes).
+struct CompiledOutcome {
+  PoolOutcome outcome = PoolOutcome::Answer;  // before the qtype and no-member rules
+  std::int32_t pool = -1;                     // the pool that answers
+  bool poolAllDown = false, fellBack = false;
+  std::int16_t chosen = -1;  // index in that pool's regions; -1 none
+  bool allDown = false, failedOpen = false;
+  bool pickMembers = false;  // the region choice left members to pick
+  bool useDrains = false;    // drained members are passed over in the pick
+  PickRules pick;
+  bool upRan = false;  // an up step ran: health transitions cap the TTL
+  // Pool-region indices the last up step ranked ahead of the chosen region
+  // (their members' transitions cap the TTL, capTtl()).
+  std::uint8_t ahead = 0;
+  std::uint8_t aheadOrder[kMaxPoolRegions] = {};
+  bool operator==(const CompiledOutcome&) const = default;
+};
+
+// decidePool() for a client already located at `location` (the compiler's
+// evaluation of one location class); also fills `outcome`. noexcept.
+void decidePoolAt(const Gslb& g, const PoolQuery& query, const health::HealthView* health,
+                  const geo::Location& location, PoolDecision& out,
+                  CompiledOutcome& outcome) noexcept;
+
+// decidePool() from a compiled outcome: the member pick, the TTL and the
+// final answer rules, with `scope` as the decision's ECS scope (bits of the
+// client's family, already capped at its source prefix). The query path.
+void decideFromOutcome(const Gslb& g, const CompiledOutcome& outcome, const PoolQuery& query,
+                       const health::HealthView* health, std::uint8_t scope,
+                       PoolDecision& out) noexcept;
 
 // Applies one operator override (a drain or a pushed load) to `view`, a view
 // for `g`; an override naming a region or member `g` lacks is skipped (it is

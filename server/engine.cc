@@ -130,7 +130,10 @@ struct Builder {
     pq.qname = q.qname.span();
     pq.queryId = q.id;
     gslb::PoolDecision pd;
-    gslb::decidePool(g, pq, snap.health.get(), pd);
+    // A compiled binding: one prefix-tree walk (gslb/compiled.h).
+    const gslb::CompiledDecisions* compiled = compiledFor(snap);
+    if (!compiled || !gslb::decideCompiled(*compiled, pq, pd))
+      gslb::decidePool(g, pq, snap.health.get(), pd);
     const gslb::Decision& d = pd.decision;
     facts.allDown = pd.poolAllDown;
     facts.fellBack = pd.fellBack;

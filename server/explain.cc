@@ -1,5 +1,8 @@
 #include "server/explain.h"
 
+#include <algorithm>
+#include <iterator>
+
 #include <cstring>
 #include <ctime>
 #include <memory>
@@ -95,6 +98,22 @@ std::string explain(const ServingSnapshot& snap, const ExplainRequest& req, bool
     gslb::PoolDecision pd;
     auto trace = std::make_unique<gslb::Trace>();
     gslb::decidePool(g, pq, snap.health.get(), pd, trace.get());
+    // What the server answers for a compiled binding (gslb/compiled.h): the
+    // same region, with the compiled prefix as scope (and so, for weighted
+    // picks, the members that prefix selects).
+    gslb::CompiledHit hit;
+    bool compiledHit = false;
+    if (const gslb::CompiledDecisions* compiled = compiledFor(snap)) {
+      gslb::PoolDecision pdc;
+      compiledHit = gslb::decideCompiled(*compiled, pq, pdc, &hit);
+      if (compiledHit) {
+        pd.scope = pdc.scope;
+        pd.decision.scope = pdc.decision.scope;
+        pd.decision.picked = pdc.decision.picked;
+        std::copy(std::begin(pdc.decision.members), std::end(pdc.decision.members),
+                  std::begin(pd.decision.members));
+      }
+    }
     const gslb::Decision& d = pd.decision;
     const gslb::Pool& answering = g.pools[static_cast<std::size_t>(pd.pool)];
     const int family = answering.isCname ? 0 : qtype == dns::toU16(dns::Type::AAAA) ? 6 : 4;
@@ -322,6 +341,17 @@ std::string explain(const ServingSnapshot& snap, const ExplainRequest& req, bool
     j["ttl_capped"] = d.ttlCapped;
     j["all_down"] = primaryAllDown;
     j["ecs_scope"] = pd.scope;
+    if (compiledHit) {
+      const IpAddress& ca = client.address;
+      t << "compiled: " << ca.masked(hit.prefix).str() << "/" << int(hit.prefix) << " (merged "
+        << hit.networks << " database or nets networks with the same decision; the scope is "
+        << "this prefix capped at the client's source prefix)\n";
+      j["compiled"] = {{"prefix", ca.masked(hit.prefix).str() + "/" + std::to_string(hit.prefix)},
+                       {"networks", hit.networks}};
+    } else if (policy.usesLocation) {
+      t << "compiled: no (decided per query)\n";
+      j["compiled"] = nullptr;
+    }
   } else {
     t << "binding:  none (static data from the zone file; ECS scope 0)\n";
     j["binding"] = nullptr;

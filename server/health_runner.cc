@@ -4,13 +4,21 @@
 
 namespace geodns::server {
 
-bool attachHealth(ServingSnapshot& snap, std::shared_ptr<const health::HealthView> view) {
+bool attachHealth(ServingSnapshot& snap, std::shared_ptr<const health::HealthView> view,
+                  const gslb::CompiledDecisions* previous) {
+  if (!previous) previous = snap.compiled.get();
+  const auto keep = snap.compiled;  // `previous` may be it: alive until the compile is done
+  bool ok = true;
   if (view && (!snap.gslb || view->config != snap.gslb->configId)) {
-    snap.health = nullptr;  // never applied to another config's pools: everything up
-    return false;
+    view = nullptr;  // never applied to another config's pools: everything up
+    ok = false;
   }
   snap.health = std::move(view);
-  return true;
+  // Health, drains, failover and load feed the decisions: recompile (trees
+  // whose outcomes did not change are reused). The previous snapshot keeps
+  // serving until this one is published.
+  compileSnapshot(snap, previous);
+  return ok;
 }
 
 HealthRunner::HealthRunner(SnapshotHolder& holder, Clock& clock, Rng& rng,
@@ -337,7 +345,10 @@ void HealthRunner::publish() {
   if (admin_)
     adminVersion_ = admin_->version();  // read before the view: a later change republishes
   auto next = std::make_shared<ServingSnapshot>(*base_);
-  attachHealth(*next, buildView());
+  const gslb::CompiledDecisions* previous =
+      lastCompiled_ && lastCompiled_->gslb == next->gslb ? lastCompiled_.get() : nullptr;
+  attachHealth(*next, buildView(), previous ? previous : base_->compiled.get());
+  lastCompiled_ = next->compiled;
   next->generation = configGeneration_;
   holder_.publish(std::move(next));
   stateChanged_ = false;

@@ -29,8 +29,11 @@ namespace geodns::server {
 // (view->config == snap.gslb->configId): the one place the generation is
 // checked, so the query path never is. Otherwise (a view for another
 // config) `snap` gets no view (everything up) and it returns false. A null
-// `view` detaches. Control thread.
-bool attachHealth(ServingSnapshot& snap, std::shared_ptr<const health::HealthView> view);
+// `view` detaches. Then compiles the snapshot's decisions under that view
+// (server/serving.h compileSnapshot), reusing `previous`'s trees (null: the
+// snapshot's own) where no decision changed. Control thread.
+bool attachHealth(ServingSnapshot& snap, std::shared_ptr<const health::HealthView> view,
+                  const gslb::CompiledDecisions* previous = nullptr);
 
 class HealthRunner {
  public:
@@ -134,6 +137,7 @@ class HealthRunner {
   std::map<std::string, health::FailoverRecord> remembered_;  // by pool name, across reloads
   health::Scheduler scheduler_;
   std::shared_ptr<const ServingSnapshot> base_;
+  std::shared_ptr<const gslb::CompiledDecisions> lastCompiled_;  // reused where unchanged
   std::vector<health::TargetId> targetOf_;  // gslb probe index -> scheduler target
   std::mutex pendingMu_;
   std::shared_ptr<const ServingSnapshot> pending_;

@@ -113,6 +113,7 @@ int main(int argc, char** argv) {
                        cfg->gslb.health.database.c_str(), herr.c_str());
           return 1;
         }
+        compileSnapshot(*withHealth, snap->compiled.get());
         explained = withHealth;
       }
     }

@@ -4,6 +4,8 @@
 #include <span>
 #include <vector>
 
+#include "core/clock.h"
+#include "core/log.h"
 #include "core/wire/dns.h"
 #include "core/wire/name.h"
 #include "server/metrics.h"
@@ -85,6 +87,28 @@ std::size_t prewarmSignatures(const gslb::Gslb& g, const zones::ZoneSet& zones, 
   return stored;
 }
 
+void compileSnapshot(ServingSnapshot& snap, const gslb::CompiledDecisions* previous, bool log) {
+  SteadyClock clock;
+  const TimePoint start = clock.now();
+  snap.compiled = gslb::compileDecisions(snap.gslb, snap.health, previous);
+  if (!log || !snap.gslb) return;
+  const auto us =
+      std::chrono::duration_cast<std::chrono::microseconds>(clock.now() - start).count();
+  const auto& st = snap.compiled->stats;
+  std::size_t trieBytes = 0, classes = 0;
+  for (const auto& t : snap.gslb->locationTries)
+    if (t) {
+      trieBytes += t->bytes();
+      classes += t->classes.size();
+    }
+  if (st.trees > 0)
+    GEODNS_LOG_INFO(
+        "gslb: compiled %zu decision trees (%zu outcomes, %zu prefixes, %zu KiB; location tries: "
+        "%zu classes, %zu KiB) from %zu evaluations in %.1f ms",
+        st.trees, st.outcomes, st.leaves, st.bytes / 1024, classes, trieBytes / 1024, st.evaluated,
+        static_cast<double>(us) / 1000.0);
+}
+
 std::shared_ptr<const ServingSnapshot> buildSnapshot(const config::ServerConfig& cfg,
                                                      ErrorList& errors) {
   auto gslb = gslb::Gslb::build(cfg.gslb, errors);
@@ -105,6 +129,7 @@ std::shared_ptr<const ServingSnapshot> buildSnapshot(const config::ServerConfig&
   snap->answers = std::make_shared<AnswerCounters>(std::move(poolNames), std::move(regionNames),
                                                    gslb->memberCells);
   snap->gslb = std::move(gslb);
+  compileSnapshot(*snap, nullptr, true);
   if (cfg.chaos.version) snap->chaosVersion = txtSet(*cfg.chaos.version);
   if (cfg.chaos.identity) snap->chaosIdentity = txtSet(*cfg.chaos.identity);
   return snap;

@@ -7,6 +7,7 @@
 
 #include "config/config.h"
 #include "core/snapshot.h"
+#include "gslb/compiled.h"
 #include "gslb/gslb.h"
 #include "zones/zone.h"
 
@@ -22,6 +23,10 @@ struct ServingSnapshot {
   zones::RRset chaosIdentity;
   std::shared_ptr<const gslb::Gslb> gslb;            // pools, policies, geo data; never null
   std::shared_ptr<const health::HealthView> health;  // may be null: everything up
+  // The decisions of `gslb` under `health`, compiled into prefix trees
+  // (gslb/compiled.h). Used only while compiled->gslb == gslb and
+  // compiled->health == health (compiledFor()); else the per-query pipeline.
+  std::shared_ptr<const gslb::CompiledDecisions> compiled;
   config::RrlConfig rrl;  // response rate limiting limits (the table lives in the server)
   // Answers by pool, region and member of this config (bumped by the workers;
   // owned here so that gslb/ knows nothing of metrics).
@@ -42,6 +47,18 @@ std::shared_ptr<const ServingSnapshot> buildSnapshot(const config::ServerConfig&
 inline constexpr std::size_t kPrewarmPerPool = 256;
 std::size_t prewarmSignatures(const gslb::Gslb& g, const zones::ZoneSet& zones, std::size_t perPool,
                               ErrorList& errors);
+
+// The compiled decisions for this snapshot's model and health, or null.
+inline const gslb::CompiledDecisions* compiledFor(const ServingSnapshot& s) noexcept {
+  const gslb::CompiledDecisions* c = s.compiled.get();
+  return c && c->gslb == s.gslb && c->health == s.health ? c : nullptr;
+}
+
+// Control side: (re)compiles `snap.compiled` for its gslb and health,
+// reusing the trees of `previous` (may be null) where no decision changed.
+// Logs the figures when `log` is set.
+void compileSnapshot(ServingSnapshot& snap, const gslb::CompiledDecisions* previous,
+                     bool log = false);
 
 using SnapshotHolder = Snapshot<ServingSnapshot>;
 

@@ -36,6 +36,25 @@ class GslbBuilder {
     g_->minTtl = 5;
   }
 
+  // With geo databases (paths), consulted after the operator nets.
+  explicit GslbBuilder(const std::vector<std::string>& databases)
+      : g_(std::make_shared<gslb::Gslb>()) {
+    ErrorList errors;
+    std::vector<geo::DatabaseSpec> specs;
+    for (const auto& f : databases) specs.push_back({f, geo::Layout::Auto, {}, false});
+    locator_ = geo::Locator::open(specs, nullptr, errors);
+    REQUIRE_MESSAGE(locator_, (errors.empty() ? "" : errors.all()[0].message));
+    g_->locator = locator_;
+    g_->minTtl = 5;
+  }
+
+  // The location tries the decision compiler walks (Gslb::build makes them
+  // when a policy orders by location); call after the last net().
+  void compileLocations() {
+    g_->locationTries[0] = geo::compileLocationTrie(*locator_, 4);
+    g_->locationTries[1] = geo::compileLocationTrie(*locator_, 6);
+  }
+
   gslb::Gslb& gslb() noexcept { return *g_; }
   std::shared_ptr<const gslb::Gslb> share() const { return g_; }
 
@@ -101,6 +120,10 @@ class GslbBuilder {
       for (const auto& r : regions) ids.push_back(region(r));
       if (key == "default") {
         REQUIRE(st.map.add(geo::MatchKind::Default, "", std::move(ids)));
+      } else if (key.rfind("continent:", 0) == 0) {
+        REQUIRE(st.map.add(geo::MatchKind::Continent, key.substr(10), std::move(ids)));
+      } else if (key.rfind("country:", 0) == 0) {
+        REQUIRE(st.map.add(geo::MatchKind::Country, key.substr(8), std::move(ids)));
       } else {
         REQUIRE(key.rfind("label:", 0) == 0);  // nets carry the labels here
         REQUIRE(st.map.add(geo::MatchKind::Label, std::to_string(label(key.substr(6))),
@@ -115,6 +138,12 @@ class GslbBuilder {
     return st;
   }
   static gslb::Step up() { return step(gslb::StepKind::Up); }
+  // By distance, no bias (regions need coordinates: region(name, lat, lon)).
+  static gslb::Step nearest() {
+    gslb::Step st = step(gslb::StepKind::Nearest);
+    st.biasKm.assign(geo::kMaxRegions, 0.0);
+    return st;
+  }
   static gslb::Step weighted() { return step(gslb::StepKind::Weighted); }
   static gslb::Step capacity() { return step(gslb::StepKind::CapacityWeighted); }
   static gslb::Step failoverStep() { return step(gslb::StepKind::Failover); }

@@ -187,6 +187,10 @@ TEST_CASE("all_down, fallback, fences, drains and the answer counters allocate n
   gslb::applyOverride(*view, g, {"", "region_drain", "eu", "", 0, 0, 0, ""});
   auto snap = std::make_shared<server::ServingSnapshot>(*base);
   snap->health = view;
+  // The compiled decisions under this view (the engine's path for these
+  // bindings), as the health runner publishes them.
+  server::compileSnapshot(*snap, base->compiled.get());
+  REQUIRE(server::compiledFor(*snap));
 
   std::vector<std::vector<std::uint8_t>> batch;
   for (const char* n : {"nd.a.test", "loose.a.test", "sf.a.test", "fb.a.test"})

@@ -1,0 +1,46 @@
+#pragma once
+// The address space of one family cut into the widest aligned blocks over
+// which Locator::locate() gives the same Location: the union of the
+// databases' networks and the operator CIDR map, walked once per config.
+// gslb/compiled.h maps its location classes to decisions and merges again.
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "geo/location.h"
+#include "geo/locator.h"
+
+namespace geodns::geo {
+
+struct LocationTrie {
+  static constexpr std::uint32_t kLeaf = 0x80000000u;
+  // The class of ::ffff:0:0/96 in the IPv6 trie: IPv4-mapped clients are
+  // located as IPv4 (Locator::locate), so this block is never looked up here
+  // and must never merge with a neighbour.
+  static constexpr std::uint32_t kMappedClass = 0xFFFFFFFFu;
+  struct Leaf {
+    std::uint32_t cls = 0;       // index in `classes` (or kMappedClass)
+    std::uint32_t networks = 0;  // located pieces (database networks, nets entries) it spans
+  };
+  int family = 4;
+  // Two values per node, child 0 then child 1: a node index, or kLeaf | leaf index.
+  std::vector<std::uint32_t> nodes;
+  std::vector<Leaf> leaves;
+  std::uint32_t root = kLeaf;  // value of the whole family's block
+  // Distinct locations, as locate() reports them but with prefix 0,
+  // database -1 and asn 0 (no step reads the ASN; the ASN database is not
+  // walked), and without coordinates unless asked for (only a nearest step
+  // reads them; without them a country's networks are one class).
+  std::vector<Location> classes;
+  std::size_t bytes() const noexcept {
+    return nodes.capacity() * sizeof(std::uint32_t) + leaves.capacity() * sizeof(Leaf) +
+           classes.capacity() * sizeof(Location);
+  }
+};
+
+// Control thread: walks `locator`'s CIDR map and databases for `family` (4
+// or 6). `coords`: keep the coordinates (some policy orders by distance).
+std::shared_ptr<const LocationTrie> compileLocationTrie(const Locator& locator, int family,
+                                                        bool coords = true);
+
+}  // namespace geodns::geo

@@ -1,0 +1,193 @@
+#include "gslb/compiled.h"
+
+#include <cstring>
+#include <string>
+#include <unordered_map>
+
+#include "core/wire/dns.h"
+
+namespace geodns::gslb {
+
+namespace {
+
+// The part of a location a policy's steps read: the coordinates only when a
+// nearest step orders by distance (else every city would be its own key).
+std::string locationKey(const geo::Location& l, bool coords) {
+  std::string k;
+  k.reserve(40);
+  k.push_back(l.found ? '1' : '0');
+  k.append(l.continent, sizeof l.continent);
+  k.append(l.country, sizeof l.country);
+  k.append(l.subdivision, sizeof l.subdivision);
+  k.append(reinterpret_cast<const char*>(&l.netEntry), sizeof l.netEntry);
+  if (coords && l.hasCoords) {
+    k.append(reinterpret_cast<const char*>(&l.lat), sizeof l.lat);
+    k.append(reinterpret_cast<const char*>(&l.lon), sizeof l.lon);
+  }
+  return k;
+}
+
+struct Merged {
+  bool leaf = true;
+  std::uint32_t value = 0;  // outcome (leaf) or node index
+  std::uint32_t networks = 0;
+};
+
+class TreeBuilder {
+ public:
+  TreeBuilder(const geo::LocationTrie& trie, const std::vector<std::uint32_t>& classOutcome,
+              CompiledTree& out)
+      : trie_(trie), classOutcome_(classOutcome), out_(out) {}
+
+  void run() {
+    Merged m = merge(trie_.root, 0);
+    if (m.leaf) {
+      // One outcome for the whole family: still never scope 0 (that would
+      // say the answer does not depend on the client); /1 halves.
+      const std::uint32_t half = leafValue({true, m.value, m.networks});
+      out_.nodes.push_back(half);
+      out_.nodes.push_back(half);
+      out_.root = 0;
+    } else {
+      out_.root = m.value;
+    }
+    out_.nodes.shrink_to_fit();
+    out_.leaves.shrink_to_fit();
+  }
+
+ private:
+  std::uint32_t leafValue(const Merged& m) {
+    out_.leaves.push_back({m.value, m.networks});
+    return CompiledTree::kLeaf | static_cast<std::uint32_t>(out_.leaves.size() - 1);
+  }
+
+  Merged merge(std::uint32_t v, unsigned depth) {
+    if (v & geo::LocationTrie::kLeaf) {
+      const geo::LocationTrie::Leaf& l = trie_.leaves[v & ~geo::LocationTrie::kLeaf];
+      const std::uint32_t o = l.cls == geo::LocationTrie::kMappedClass ? CompiledTree::kNoOutcome
+                                                                       : classOutcome_[l.cls];
+      return {true, o, l.networks};
+    }
+    const Merged a = merge(trie_.nodes[std::size_t{v} * 2], depth + 1);
+    const Merged b = merge(trie_.nodes[std::size_t{v} * 2 + 1], depth + 1);
+    // The root never merges (scope 0 is for answers that do not depend on
+    // the client), nor does the IPv4-mapped block.
+    if (depth > 0 && a.leaf && b.leaf && a.value == b.value && a.value != CompiledTree::kNoOutcome)
+      return {true, a.value, a.networks + b.networks};
+    const std::uint32_t x = a.leaf ? leafValue(a) : a.value;
+    const std::uint32_t y = b.leaf ? leafValue(b) : b.value;
+    out_.nodes.push_back(x);
+    out_.nodes.push_back(y);
+    return {false, static_cast<std::uint32_t>(out_.nodes.size() / 2 - 1), a.networks + b.networks};
+  }
+
+  const geo::LocationTrie& trie_;
+  const std::vector<std::uint32_t>& classOutcome_;
+  CompiledTree& out_;
+};
+
+}  // namespace
+
+std::shared_ptr<const CompiledDecisions> compileDecisions(
+    std::shared_ptr<const Gslb> g, std::shared_ptr<const health::HealthView> health,
+    const CompiledDecisions* previous) {
+  auto c = std::make_shared<CompiledDecisions>();
+  c->gslb = g;
+  c->health = health;
+  if (!g) return c;
+  const bool sameModel = previous && previous->gslb == g;
+  c->binding.assign(g->bindings.size(), -1);
+  if (!g->locationTries[0] || !g->locationTries[1]) return c;
+  for (std::size_t bi = 0; bi < g->bindings.size(); ++bi) {
+    const Policy& policy = g->policies[g->bindings[bi].policy];
+    if (!policy.usesLocation) continue;  // answers do not depend on the client: scope 0 today
+    bool compilable = true;
+    bool coords = false;
+    for (const Step& st : policy.steps) {
+      compilable = compilable && !config::stepInfo(st.kind).usesClientBeyondLocation;
+      coords = coords || st.kind == StepKind::Nearest;
+    }
+    if (!compilable) continue;
+    c->binding[bi] = static_cast<std::int32_t>(c->policies.size());
+    for (const std::uint16_t qtype : {dns::toU16(dns::Type::A), dns::toU16(dns::Type::AAAA)}) {
+      CompiledPolicy cp;
+      std::unordered_map<std::string, std::uint32_t> byKey;  // location key -> outcome
+      PoolQuery q;
+      q.binding = static_cast<std::uint32_t>(bi);
+      q.qtype = qtype;
+      for (int fam = 0; fam < 2; ++fam) {
+        const geo::LocationTrie& trie = *g->locationTries[fam];
+        q.client.address.family = static_cast<std::uint8_t>(fam == 0 ? 4 : 6);
+        auto& classOutcome = cp.classOutcome[fam];
+        classOutcome.resize(trie.classes.size());
+        for (std::size_t ci = 0; ci < trie.classes.size(); ++ci) {
+          const geo::Location& loc = trie.classes[ci];
+          auto [it, inserted] = byKey.emplace(locationKey(loc, coords), 0);
+          if (inserted) {
+            PoolDecision pd;
+            CompiledOutcome o;
+            decidePoolAt(*g, q, health.get(), loc, pd, o);
+            ++c->stats.evaluated;
+            std::size_t k = 0;
+            while (k < cp.outcomes.size() && !(cp.outcomes[k] == o)) ++k;
+            if (k == cp.outcomes.size()) cp.outcomes.push_back(o);
+            it->second = static_cast<std::uint32_t>(k);
+          }
+          classOutcome[ci] = it->second;
+        }
+      }
+      const CompiledPolicy* prev = nullptr;
+      if (sameModel && bi < previous->binding.size() && previous->binding[bi] >= 0) {
+        const std::size_t pi = static_cast<std::size_t>(previous->binding[bi]) +
+                               (qtype == dns::toU16(dns::Type::AAAA) ? 1 : 0);
+        if (pi < previous->policies.size()) prev = &previous->policies[pi];
+      }
+      for (int fam = 0; fam < 2; ++fam) {
+        if (prev && prev->outcomes == cp.outcomes &&
+            prev->classOutcome[fam] == cp.classOutcome[fam]) {
+          cp.trees[fam] = prev->trees[fam];
+          ++c->stats.reused;
+        } else {
+          auto t = std::make_shared<CompiledTree>();
+          TreeBuilder(*g->locationTries[fam], cp.classOutcome[fam], *t).run();
+          cp.trees[fam] = std::move(t);
+        }
+        ++c->stats.trees;
+        c->stats.leaves += cp.trees[fam]->leaves.size();
+        c->stats.bytes += cp.trees[fam]->bytes() + cp.classOutcome[fam].capacity() * 4;
+      }
+      c->stats.bytes += cp.outcomes.capacity() * sizeof(CompiledOutcome);
+      c->stats.outcomes += cp.outcomes.size();
+      c->policies.push_back(std::move(cp));
+    }
+  }
+  return c;
+}
+
+bool decideCompiled(const CompiledDecisions& c, const PoolQuery& q, PoolDecision& out,
+                    CompiledHit* hit) noexcept {
+  if (q.binding >= c.binding.size() || c.binding[q.binding] < 0) return false;
+  const IpAddress& given = q.client.address;
+  if (given.family != 4 && given.family != 6) return false;
+  // IPv4-mapped clients are located as IPv4 (Locator::locate); their scope
+  // is in IPv6 bits.
+  const bool mapped = given.family == 6 && given.isV4Mapped();
+  IpAddress v4;
+  if (mapped) v4 = given.v4FromMapped();
+  const IpAddress& a = mapped ? v4 : given;
+  const CompiledPolicy& cp = c.policies[static_cast<std::size_t>(c.binding[q.binding]) +
+                                        (q.qtype == dns::toU16(dns::Type::AAAA) ? 1u : 0u)];
+  const CompiledTree::Hit h = cp.trees[a.family == 4 ? 0 : 1]->lookup(a);
+  if (h.leaf->outcome >= cp.outcomes.size()) return false;
+  const unsigned prefix = h.prefix + (mapped ? 96u : 0u);
+  const std::uint8_t scope =
+      static_cast<std::uint8_t>(prefix < q.client.sourcePrefix ? prefix : q.client.sourcePrefix);
+  if (hit) {
+    hit->prefix = static_cast<std::uint8_t>(prefix);
+    hit->networks = h.leaf->networks;
+  }
+  decideFromOutcome(*c.gslb, cp.outcomes[h.leaf->outcome], q, c.health.get(), scope, out);
+  return true;
+}
+
+}  // namespace geodns::gslb

@@ -1,0 +1,95 @@
+#pragma once
+// Compiled decisions (issue 13): for each binding whose policy depends on
+// the client only through its location, the whole decision (location, map,
+// distance order, health, drains, failover, load) evaluated once per
+// location class and merged into the widest aligned prefixes over which it
+// cannot change. A query then does one prefix-tree walk for its outcome and
+// its ECS scope, and only the member pick and the TTL run per query.
+// Built on the control side whenever the config or the health view changes
+// (server/serving.cc, server/health_runner.cc), published in the snapshot.
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "core/ip.h"
+#include "gslb/gslb.h"
+
+namespace geodns::gslb {
+
+// A binary prefix tree whose leaves are outcomes: the widest aligned
+// prefixes over which the outcome is the same.
+struct CompiledTree {
+  static constexpr std::uint32_t kLeaf = 0x80000000u;
+  static constexpr std::uint32_t kNoOutcome = 0xFFFFFFFFu;  // ::ffff:0:0/96 (never looked up)
+  struct Leaf {
+    std::uint32_t outcome = kNoOutcome;  // index in CompiledPolicy::outcomes
+    std::uint32_t networks = 0;          // located pieces (database networks, nets) merged
+  };
+  // Two values per node, child 0 then child 1: a node index, or kLeaf | leaf index.
+  std::vector<std::uint32_t> nodes;
+  std::vector<Leaf> leaves;
+  std::uint32_t root = kLeaf;
+
+  struct Hit {
+    const Leaf* leaf;
+    std::uint8_t prefix;  // the leaf's prefix length in bits of `a`'s family
+  };
+  // `a` is of the tree's family. noexcept, allocation-free.
+  Hit lookup(const IpAddress& a) const noexcept {
+    std::uint32_t v = root;
+    unsigned depth = 0;
+    while (v < kLeaf) v = nodes[std::size_t{v} * 2 + (a.bit(depth++) ? 1u : 0u)];
+    return {&leaves[v & ~kLeaf], static_cast<std::uint8_t>(depth)};
+  }
+  std::size_t bytes() const noexcept {
+    return nodes.capacity() * sizeof(std::uint32_t) + leaves.capacity() * sizeof(Leaf);
+  }
+};
+
+// One binding's decisions for one question family (A and ANY, or AAAA).
+struct CompiledPolicy {
+  std::vector<CompiledOutcome> outcomes;
+  std::vector<std::uint32_t> classOutcome[2];    // per location class, IPv4 then IPv6 trie
+  std::shared_ptr<const CompiledTree> trees[2];  // IPv4 clients, IPv6 clients
+};
+
+struct CompiledDecisions {
+  std::shared_ptr<const Gslb> gslb;
+  std::shared_ptr<const health::HealthView> health;  // the view the outcomes were decided under
+  // Per binding: -1 (not compiled: today's path), else the index in
+  // `policies` of its A decisions; its AAAA decisions follow.
+  std::vector<std::int32_t> binding;
+  std::vector<CompiledPolicy> policies;
+  struct Stats {
+    std::size_t trees = 0;      // trees in use
+    std::size_t reused = 0;     // ...of which taken from the previous compile unchanged
+    std::size_t evaluated = 0;  // pipeline runs (one per distinct location key)
+    std::size_t leaves = 0;     // compiled prefixes over all trees
+    std::size_t outcomes = 0;   // distinct outcomes over all (binding, question family)
+    std::size_t bytes = 0;      // trees and tables (the location tries not included)
+  } stats;
+};
+
+// Control side (probe or control thread). `previous` (may be null): a
+// compile for the same Gslb whose trees are reused where the outcomes did
+// not change, so a health publish that changes no decision costs one
+// evaluation per location key and no tree walk. `health` must be a view for
+// `g` (or null: everything up).
+std::shared_ptr<const CompiledDecisions> compileDecisions(
+    std::shared_ptr<const Gslb> g, std::shared_ptr<const health::HealthView> health,
+    const CompiledDecisions* previous = nullptr);
+
+struct CompiledHit {
+  std::uint8_t prefix = 0;     // the compiled prefix, in bits of the client address's family
+  std::uint32_t networks = 0;  // located pieces it merged
+};
+
+// decidePool() for a compiled binding: one tree walk, then the member pick
+// and the TTL. Returns false (nothing written) when the binding or the client
+// is not compiled: the caller runs decidePool(). The ECS scope is the
+// compiled prefix capped at the client's source prefix. noexcept,
+// allocation-free, lock-free: the engine calls it per query.
+bool decideCompiled(const CompiledDecisions& c, const PoolQuery& query, PoolDecision& out,
+                    CompiledHit* hit = nullptr) noexcept;
+
+}  // namespace geodns::gslb

@@ -1,0 +1,290 @@
+// Compiled decisions (gslb/compiled.h): the merge of location classes with
+// equal outcomes into the widest aligned prefixes, as tables of named cases
+// over operator nets and the fixture database (tests/data/geoip/README.md:
+// 198.51.100.0/24 DE/EU, 192.0.2.0/24 US, 203.0.113.0/24 JP, 2001:db8::/32
+// US, 2001:db8:1::/48 DE, 2001:db8:2::/48 JP, 2001:db8:ee::/48 EU only).
+#include <doctest/doctest.h>
+
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "core/wire/dns.h"
+#include "gslb/compiled.h"
+#include "support/gslb_builder.h"
+
+using namespace geodns;
+using namespace geodns::gslb;
+
+namespace {
+
+const std::string kCityDb = std::string(GEODNS_TEST_DATA) + "/data/geoip/geodns-test-city.mmdb";
+
+struct Net {
+  const char* prefix;
+  const char* label;
+};
+
+// Regions eu, us, jp; geo_map: label:eu and continent EU -> eu, label:us ->
+// us, country JP -> jp, default -> us; one member each, probed (an up step).
+struct Model {
+  test::GslbBuilder b;
+  std::uint32_t binding = 0;
+  Model(bool withDb, const std::vector<Net>& nets)
+      : b(withDb ? std::vector<std::string>{kCityDb} : std::vector<std::string>{}) {
+    for (const Net& n : nets) b.net(n.prefix, n.label);
+    const auto web = b.pool("web", 300);
+    b.member(web, "eu", "198.51.100.1");
+    b.member(web, "us", "192.0.2.1");
+    b.member(web, "jp", "203.0.113.1");
+    b.member(web, "eu", "2001:db8:1::1");
+    b.member(web, "us", "2001:db8::1");
+    const auto geo = b.policy("geo", {b.geoMap({{"label:eu", {"eu", "us"}},
+                                                {"continent:EU", {"eu", "us"}},
+                                                {"label:us", {"us", "eu"}},
+                                                {"country:JP", {"jp", "us"}},
+                                                {"default", {"us", "eu"}}}),
+                                      test::GslbBuilder::up()});
+    binding = b.bind("web", web, geo);
+    b.compileLocations();
+  }
+};
+
+PoolQuery queryFor(const std::string& client, std::uint8_t source, std::uint32_t binding,
+                   std::uint16_t qtype = 1) {
+  auto a = IpAddress::parse(client);
+  REQUIRE(a);
+  PoolQuery q;
+  q.binding = binding;
+  q.client = {a->masked(source), source, true};
+  q.qtype = qtype;
+  return q;
+}
+
+std::string regionOf(const Gslb& g, const PoolDecision& pd) {
+  return pd.decision.chosen ? g.regions[pd.decision.chosen->region].name : "-";
+}
+
+}  // namespace
+
+TEST_CASE("compiled: merge table (prefix, networks merged, region)") {
+  struct Case {
+    const char* name;
+    bool db;
+    std::vector<Net> nets;
+    const char* client;
+    int prefix;    // the compiled prefix around the client (bits of its family)
+    int networks;  // located pieces merged into it
+    const char* region;
+  };
+  const Case cases[] = {
+      {"adjacent nets with one outcome merge into their parent",
+       false,
+       {{"10.0.0.0/25", "eu"}, {"10.0.0.128/25", "eu"}},
+       "10.0.0.5",
+       24,
+       2,
+       "eu"},
+      {"adjacent nets with different outcomes stay apart",
+       false,
+       {{"10.0.0.0/25", "eu"}, {"10.0.0.128/25", "us"}},
+       "10.0.0.5",
+       25,
+       1,
+       "eu"},
+      {"a hole between nets is its own block (default outcome)",
+       false,
+       {{"10.0.0.0/25", "eu"}, {"10.0.1.0/24", "eu"}},
+       "10.0.0.200",
+       25,
+       0,
+       "us"},
+      {"a net beside a hole keeps its own prefix",
+       false,
+       {{"10.0.0.0/25", "eu"}, {"10.0.1.0/24", "eu"}},
+       "10.0.0.5",
+       25,
+       1,
+       "eu"},
+      {"unmatched space takes the widest block of the default outcome",
+       false,
+       {{"10.0.0.0/8", "eu"}},
+       "20.0.0.1",
+       4,
+       0,
+       "us"},
+      {"one outcome for a whole family is still /1, never /0",
+       false,
+       {{"2001:db8::/32", "eu"}},
+       "200.1.1.1",
+       1,
+       0,
+       "us"},
+      {"a /0 net is the default; a more specific net cuts it",
+       false,
+       {{"0.0.0.0/0", "eu"}, {"10.0.0.0/8", "us"}},
+       "200.1.1.1",
+       1,
+       1,
+       "eu"},
+      {"the more specific net inside a /0 net",
+       false,
+       {{"0.0.0.0/0", "eu"}, {"10.0.0.0/8", "us"}},
+       "10.1.2.3",
+       8,
+       1,
+       "us"},
+      {"a net beside a database network with the same outcome merges with it",
+       true,
+       {{"198.51.101.0/24", "eu"}},
+       "198.51.100.7",
+       23,
+       2,
+       "eu"},
+      {"a net overriding half a database network",
+       true,
+       {{"198.51.100.128/25", "us"}},
+       "198.51.100.200",
+       25,
+       1,
+       "us"},
+      {"the database half beside the overriding net",
+       true,
+       {{"198.51.100.128/25", "us"}},
+       "198.51.100.7",
+       25,
+       1,
+       "eu"},
+      {"database networks: a country inside a differently routed /32",
+       true,
+       {},
+       "2001:db8:1::1",
+       48,
+       1,
+       "eu"},
+      {"database networks: a continent-only record", true, {}, "2001:db8:ee::1", 48, 1, "eu"},
+      {"database network JP", true, {}, "203.0.113.9", 24, 1, "jp"},
+      {"IPv4-mapped IPv6 is located as IPv4; its prefix in IPv6 bits",
+       true,
+       {{"198.51.101.0/24", "eu"}},
+       "::ffff:198.51.100.7",
+       96 + 23,
+       2,
+       "eu"},
+  };
+  for (const Case& c : cases) {
+    CAPTURE(c.name);
+    Model m(c.db, c.nets);
+    auto view = m.b.view();
+    auto compiled = compileDecisions(m.b.share(), view);
+    const std::uint8_t full = IpAddress::parse(c.client)->bits();
+    const PoolQuery q = queryFor(c.client, full, m.binding);
+    PoolDecision pd;
+    CompiledHit hit;
+    REQUIRE(decideCompiled(*compiled, q, pd, &hit));
+    CHECK(int(hit.prefix) == c.prefix);
+    CHECK(int(hit.networks) == c.networks);
+    CHECK(regionOf(m.b.gslb(), pd) == c.region);
+    CHECK(int(pd.scope) == c.prefix);  // a full-length source: the scope is the prefix
+    // The pipeline, run per query, agrees on the region.
+    PoolDecision slow;
+    decidePool(m.b.gslb(), q, view.get(), slow);
+    CHECK(regionOf(m.b.gslb(), slow) == c.region);
+  }
+}
+
+TEST_CASE("compiled: the IPv4-mapped block never merges into IPv6 neighbours") {
+  Model m(true, {});
+  auto compiled = compileDecisions(m.b.share(), m.b.view());
+  // ::fffe:0:1 and ::1 are routed by default like everything unmatched in
+  // IPv6; the block around them must stop short of ::ffff:0:0/96, whose
+  // clients are IPv4 with their own answers.
+  for (const char* client : {"::fffe:0:1", "::1", "::ffff:1:0:0"}) {
+    CAPTURE(client);
+    PoolDecision pd;
+    CompiledHit hit;
+    REQUIRE(decideCompiled(*compiled, queryFor(client, 128, m.binding), pd, &hit));
+    const IpAddress a = *IpAddress::parse(client);
+    const IpAddress mappedStart = *IpAddress::parse("::ffff:0:0");
+    CHECK(a.masked(hit.prefix) != mappedStart.masked(hit.prefix));
+  }
+}
+
+TEST_CASE("compiled: the scope is the compiled prefix capped at the source prefix") {
+  Model m(false, {{"10.0.0.0/16", "eu"}, {"10.1.0.0/25", "eu"}});
+  auto compiled = compileDecisions(m.b.share(), m.b.view());
+  struct Case {
+    const char* name;
+    const char* client;
+    std::uint8_t source;
+    int scope;
+  };
+  const Case cases[] = {
+      {"source /24 inside a /16 block: /16", "10.0.3.0", 24, 16},
+      {"source /24 over a /25 block: capped at /24", "10.1.0.0", 24, 24},
+      {"source /8 over a /16 block: /8", "10.0.0.0", 8, 8},
+  };
+  for (const Case& c : cases) {
+    CAPTURE(c.name);
+    PoolDecision pd;
+    REQUIRE(decideCompiled(*compiled, queryFor(c.client, c.source, m.binding), pd));
+    CHECK(int(pd.scope) == c.scope);
+  }
+  // Not from ECS: scope 0 on the wire, as decidePool().
+  PoolQuery q = queryFor("10.0.3.1", 32, m.binding);
+  q.client.fromEcs = false;
+  PoolDecision pd;
+  REQUIRE(decideCompiled(*compiled, q, pd));
+  CHECK(pd.scope == 0);
+}
+
+TEST_CASE("compiled: health and drains change outcomes and scopes") {
+  // Europe is eu's; everything else us's. Draining eu sends Europe to us
+  // too: the block around a European client widens with the outcome.
+  Model m(true, {});
+  auto healthy = m.b.view();
+  auto before = compileDecisions(m.b.share(), healthy);
+  const PoolQuery q = queryFor("198.51.100.7", 32, m.binding);
+  PoolDecision pd;
+  CompiledHit hit;
+  REQUIRE(decideCompiled(*before, q, pd, &hit));
+  CHECK(regionOf(m.b.gslb(), pd) == "eu");
+  CHECK(int(hit.prefix) == 24);
+
+  auto drained = m.b.view();
+  m.b.drainRegion(*drained, "eu");
+  auto after = compileDecisions(m.b.share(), drained, before.get());
+  CompiledHit hit2;
+  REQUIRE(decideCompiled(*after, q, pd, &hit2));
+  CHECK(regionOf(m.b.gslb(), pd) == "us");
+  CHECK(int(hit2.prefix) < 24);
+
+  // A member down in eu (the only one for IPv4): the up step drops eu.
+  auto down = m.b.view();
+  m.b.down(*down, "198.51.100.1", 30);
+  auto afterDown = compileDecisions(m.b.share(), down, after.get());
+  REQUIRE(decideCompiled(*afterDown, q, pd, &hit2));
+  CHECK(regionOf(m.b.gslb(), pd) == "us");
+  PoolDecision slow;
+  decidePool(m.b.gslb(), q, down.get(), slow);
+  CHECK(regionOf(m.b.gslb(), slow) == "us");
+  CHECK(pd.ttl == slow.ttl);  // the TTL cap of the down member ranked ahead
+  CHECK(pd.ttl == 30);
+
+  // The same view again: nothing changed, every tree is reused.
+  auto again = compileDecisions(m.b.share(), m.b.view(), before.get());
+  CHECK(again->stats.reused == again->stats.trees);
+  CHECK(again->stats.trees == 4);  // A and AAAA, IPv4 and IPv6 clients
+  CHECK(afterDown->stats.reused < afterDown->stats.trees);
+}
+
+TEST_CASE("compiled: policies that do not use the location are not compiled") {
+  test::GslbBuilder b;
+  const auto web = b.pool("web");
+  b.member(web, "eu", "198.51.100.1");
+  const auto bind = b.bind("web", web, b.policy("first", {}));
+  b.compileLocations();
+  auto compiled = compileDecisions(b.share(), nullptr);
+  PoolDecision pd;
+  CHECK_FALSE(decideCompiled(*compiled, queryFor("10.0.0.1", 32, bind), pd));
+}
