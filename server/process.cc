@@ -103,6 +103,10 @@ bool Process::start() {
   for (auto& w : udp_) w->start();
   tcp_->start();
   healthRunner_->start();
+  notifier_ = std::make_unique<NotifierThread>(clock_, notifyRng_);
+  notifier_->start();
+  // A (re)started primary tells its secondaries (they compare serials).
+  notifyChangedZones(notifier_->notifier(), nullptr, *snap_);
   ready_.store(true);
   std::string listening;
   for (const auto& l : cfg_.listen) listening += (listening.empty() ? "" : " ") + l;
@@ -176,7 +180,8 @@ ReloadOutcome Process::reload() {
   std::lock_guard lock(reloadMu_);
   ReloadOutcome out;
   ErrorList reloadErrors;
-  LoadedConfig nextLoaded = loadServing(opt_, reloadErrors);  // every error in one reply
+  const auto served = holder_.current();
+  LoadedConfig nextLoaded = loadServing(opt_, reloadErrors, served.get());  // every error at once
   const auto& next = nextLoaded.config;
   std::shared_ptr<const ServingSnapshot> nextSnap = nextLoaded.snapshot;
   std::vector<ApiToken> nextTokens;
@@ -207,6 +212,12 @@ ReloadOutcome Process::reload() {
   out.ticket = healthRunner_->requestPublish();
   out.ok = true;
   ++reloads_;
+  // NOTIFY only once the new serial is served: a secondary asks for the SOA at once.
+  if (notifier_) {
+    if (!healthRunner_->waitPublished(out.ticket, std::chrono::seconds(5)))
+      GEODNS_LOG_WARN("reload: the new snapshot was not published within 5 s; notifying anyway");
+    notifyChangedZones(notifier_->notifier(), served.get(), *nextSnap);
+  }
   GEODNS_LOG_INFO("reloaded: %zu zone(s), %zu record(s)", nextSnap->zones->zones().size(),
                   countRecords(*nextSnap));
   return out;
@@ -224,6 +235,7 @@ void Process::stop() {
   if (api_) api_->stop();
   stop_.store(true);
   healthRunner_->stop();
+  if (notifier_) notifier_->stop();
   tcp_->join();
   for (auto& w : udp_) w->join();
   if (queryLog_) queryLog_->stop();  // writes what the workers logged last

@@ -3,6 +3,8 @@
 // last), reload (SIGHUP and the admin API: serialised, all-or-nothing) and
 // one stop sequence, used by a normal stop and by every start that fails
 // half-way. main.cc only parses the command and dispatches to serve().
+#include <unistd.h>
+
 #include <atomic>
 #include <cstdint>
 #include <memory>
@@ -21,6 +23,7 @@
 #include "server/cli.h"
 #include "server/health_runner.h"
 #include "server/metrics.h"
+#include "server/notifier.h"
 #include "server/query_log.h"
 #include "server/rrl.h"
 #include "server/serving.h"
@@ -85,6 +88,8 @@ class Process {
   std::vector<int> tcpFds_;
   std::unique_ptr<TcpServer> tcp_;
   std::unique_ptr<AdminApi> api_;
+  SplitMixRng notifyRng_{static_cast<std::uint64_t>(::getpid()) * 0x9E3779B97F4A7C15ull};
+  std::unique_ptr<NotifierThread> notifier_;  // NOTIFY out to secondaries (its own Rng: own thread)
 
   std::mutex reloadMu_;
   std::atomic<std::uint64_t> reloads_{0}, reloadFailures_{0};

@@ -1,6 +1,7 @@
 #include "server/serving.h"
 
 #include "core/wire/dns.h"
+#include "core/wire/name.h"
 #include "server/metrics.h"
 #include "zones/load.h"
 
@@ -20,9 +21,12 @@ zones::RRset txtSet(const std::string& s) {
 }  // namespace
 
 std::shared_ptr<const ServingSnapshot> buildSnapshot(const config::ServerConfig& cfg,
-                                                     ErrorList& errors) {
+                                                     ErrorList& errors,
+                                                     const ServingSnapshot* previous,
+                                                     std::int64_t unixNow) {
   auto gslb = gslb::Gslb::build(cfg.gslb, errors);
-  auto zs = zones::loadZones(cfg, errors);
+  auto zs = zones::loadZones(
+      cfg, errors, previous && previous->zones ? previous->zones.get() : nullptr, unixNow);
   if (!zs || !gslb) return nullptr;
   auto snap = std::make_shared<ServingSnapshot>();
   snap->zones = std::move(zs);
@@ -34,6 +38,14 @@ std::shared_ptr<const ServingSnapshot> buildSnapshot(const config::ServerConfig&
   snap->answers = std::make_shared<AnswerCounters>(std::move(poolNames), std::move(regionNames),
                                                    gslb->memberCells);
   snap->gslb = std::move(gslb);
+  snap->keyring = std::make_shared<const tsig::Keyring>(cfg.keyring);
+  for (const auto& z : cfg.zones) {
+    ServingSnapshot::ZoneRules r;
+    r.origin = name::fromText(z.origin).value_or(std::string());
+    r.transfer = z.transfer;
+    r.notify = z.notify;
+    snap->zoneRules.push_back(std::move(r));
+  }
   if (cfg.chaos.version) snap->chaosVersion = txtSet(*cfg.chaos.version);
   if (cfg.chaos.identity) snap->chaosIdentity = txtSet(*cfg.chaos.identity);
   return snap;

@@ -1,17 +1,35 @@
 #pragma once
 // Loads the zones a config names: every zone file parsed and compiled, GSLB
 // bindings attached to the longest zone that holds them.
+#include <cstdint>
 #include <memory>
+#include <optional>
+#include <string>
+#include <vector>
 
 #include "config/config.h"
 #include "core/result.h"
 #include "zones/zone.h"
+#include "zones/zone_file.h"
 
 namespace geodns::zones {
 
 // Parses and compiles every zone of `cfg`; all errors of all zones are collected.
 // Each binding name is attached (as its index in cfg.gslb.bindings) to a node
 // of the longest zone containing it; a binding outside every zone is an error.
-std::shared_ptr<const ZoneSet> loadZones(const config::ServerConfig& cfg, ErrorList& errors);
+//
+// Each zone's "serial" policy (zones/serial.h) is applied before compiling:
+// `previous` is the zone set served now (null at start-up) and gives the
+// serial served and whether the data changed; `unixNow` is the wall clock in
+// seconds. The chosen serial is written into the SOA.
+std::shared_ptr<const ZoneSet> loadZones(const config::ServerConfig& cfg, ErrorList& errors,
+                                         const ZoneSet* previous = nullptr,
+                                         std::int64_t unixNow = 0);
+
+// The serial in SOA RDATA (uncompressed wire: MNAME, RNAME, SERIAL, ...), or
+// nullopt when the RDATA is too short.
+std::optional<std::uint32_t> soaSerial(const std::string& rdata);
+// Hash of the records with the SOA serial left out, independent of their order.
+std::uint64_t contentHash(const std::vector<ParsedRR>& rrs);
 
 }  // namespace geodns::zones

@@ -7,8 +7,8 @@
 #include <string>
 #include <vector>
 
-#include "core/wire/name.h"
 #include "core/result.h"
+#include "core/wire/name.h"
 #include "zones/zone_file.h"
 
 namespace geodns::zones {
@@ -92,6 +92,10 @@ class Zone {
   std::size_t nodeCount() const noexcept { return nodes_.size(); }
   std::size_t recordCount() const noexcept { return records_; }
   std::uint32_t serial() const noexcept { return serial_; }
+  // A hash of every record but the SOA serial (zones/load.cc), so a reload
+  // can tell changed data from the same data (the serial policy).
+  std::uint64_t contentHash() const noexcept { return contentHash_; }
+  void setContentHash(std::uint64_t h) noexcept { contentHash_ = h; }
 
  private:
   std::string origin_;
@@ -102,6 +106,7 @@ class Zone {
   const RRset* soa_ = nullptr;
   std::uint32_t negativeTtl_ = 0;
   std::uint32_t serial_ = 0;
+  std::uint64_t contentHash_ = 0;
   std::size_t records_ = 0;
 };
 
