@@ -83,6 +83,8 @@ struct Notifier::Entry {
 Notifier::Notifier(NotifyTransport& transport, const Clock& clock, Rng& rng, RetryPolicy policy)
     : transport_(transport), clock_(clock), rng_(rng), policy_(policy) {}
 
+Notifier::~Notifier() = default;
+
 void Notifier::zoneChanged(std::shared_ptr<const zones::ZoneSet> zones, const zones::Zone& zone,
                            const std::vector<SocketAddress>& targets,
                            std::shared_ptr<const tsig::Keyring> keys, const tsig::Key* key) {

@@ -61,6 +61,9 @@ class Notifier {
   };
 
   Notifier(NotifyTransport& transport, const Clock& clock, Rng& rng, RetryPolicy policy = {});
+  ~Notifier();
+  Notifier(const Notifier&) = delete;
+  Notifier& operator=(const Notifier&) = delete;
 
   // `zone` (held alive by `zones`) has a new serial: notify each of `targets`,
   // signing with `key` (held alive by `keys`; null: unsigned). Any thread.
