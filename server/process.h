@@ -11,6 +11,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "config/config.h"
@@ -21,6 +22,7 @@
 #include "health/store.h"
 #include "server/admin/api.h"
 #include "server/cli.h"
+#include "server/handoff.h"
 #include "server/health_runner.h"
 #include "server/metrics.h"
 #include "server/notifier.h"
@@ -64,6 +66,9 @@ class Process {
  private:
   bool openListeners();
   bool startAdminApi();
+  // The running side of a replace: hands the sockets to a successor, stops
+  // this process (SIGTERM to itself) once the successor says it serves.
+  void controlLoop();
 
   const Options& opt_;
   const config::ServerConfig cfg_;
@@ -89,7 +94,17 @@ class Process {
   std::unique_ptr<TcpServer> tcp_;
   std::unique_ptr<AdminApi> api_;
   SplitMixRng notifyRng_{static_cast<std::uint64_t>(::getpid()) * 0x9E3779B97F4A7C15ull};
-  std::unique_ptr<NotifierThread> notifier_;  // NOTIFY out to secondaries (its own Rng: own thread)
+  std::unique_ptr<NotifierThread> notifier_;
+  // Replace and socket activation (server/handoff.h).
+  struct Listening {
+    int fd;
+    SocketKind kind;
+    std::string name;
+  };
+  std::vector<Listening> listening_;  // every DNS socket this process reads, for a successor
+  UniqueFd replaceConn_;              // --replace: the connection to the process we replace
+  UniqueFd controlListen_;            // --control-socket
+  std::thread controlThread_;         // NOTIFY out to secondaries (its own Rng: own thread)
 
   std::mutex reloadMu_;
   std::atomic<std::uint64_t> reloads_{0}, reloadFailures_{0};
