@@ -143,6 +143,11 @@ XfrStart startTransfer(std::shared_ptr<const ServingSnapshot> snap,
   XfrSession& s = *session;
   s.snap_ = std::move(snap);
   s.now_ = now;
+  // The caller's buffer goes away (the TCP input is consumed): keep the question.
+  s.request_.assign(msg.begin(), msg.end());
+  if (!q.request.question.empty())
+    q.request.question = std::span<const std::uint8_t>(
+        s.request_.data() + (q.request.question.data() - msg.data()), q.request.question.size());
   zones::XfrOptions opt;
   if (verified) {
     s.signer_ = tsig::Signer::forResponse(*check.key, check.mac.span());

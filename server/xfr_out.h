@@ -40,6 +40,7 @@ class XfrSession {
   friend XfrStart startTransfer(std::shared_ptr<const ServingSnapshot>,
                                 std::span<const std::uint8_t>, const IpAddress&, std::uint64_t);
   std::shared_ptr<const ServingSnapshot> snap_;
+  std::vector<std::uint8_t> request_;  // the request: the stream's question points into it
   std::optional<tsig::Signer> signer_;
   std::uint64_t now_ = 0;
   std::optional<zones::AxfrStream> stream_;
