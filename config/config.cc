@@ -920,6 +920,113 @@ DnssecConfig parseDnssec(Ctx& c, const json& d, const std::string& p,
   return out;
 }
 
+// "tsig_keys": {"name": {"algorithm": "hmac-sha256", "secret_file": "xfr.key"}}.
+// Before "zones": a zone's "transfer" names one of these keys.
+void parseTsigKeys(Ctx& c, const json& root, ServerConfig& cfg, const std::filesystem::path& base) {
+  if (!root.contains("tsig_keys")) return;
+  const json& ks = root["tsig_keys"];
+  if (!ks.is_object()) {
+    c.err("/tsig_keys", "expected an object of {\"algorithm\", \"secret_file\"} by key name");
+    return;
+  }
+  for (auto it = ks.begin(); it != ks.end(); ++it) {
+    const std::string p = "/tsig_keys/" + jsonPointerEscape(it.key());
+    const json& k = it.value();
+    if (!k.is_object()) {
+      c.err(p, "expected an object {\"algorithm\", \"secret_file\"}");
+      continue;
+    }
+    checkKeys(c, k, p, {"algorithm", "secret_file"});
+    TsigKeyConfig kc;
+    kc.name = it.key();
+    kc.where = c.where(p);
+    bool ok = true;
+    if (getString(c, k, "algorithm", p, kc.algorithm, true)) {
+      if (kc.algorithm != "hmac-sha256" && kc.algorithm != "hmac-sha512") {
+        c.err(p + "/algorithm", "must be hmac-sha256 or hmac-sha512");
+        ok = false;
+      }
+    } else {
+      ok = false;
+    }
+    if (getString(c, k, "secret_file", p, kc.secretFile, true)) {
+      kc.secretFile = resolve(base, kc.secretFile);
+    } else {
+      ok = false;
+    }
+    if (!name::fromText(kc.name)) {
+      c.err(p, "not a valid key name (a domain name): '" + kc.name + "'");
+      ok = false;
+    }
+    if (ok) {
+      std::ifstream in(kc.secretFile);
+      std::stringstream ss;
+      if (in) ss << in.rdbuf();
+      std::string err;
+      if (!in) {
+        c.err(p + "/secret_file", "cannot read '" + kc.secretFile + "'");
+      } else if (auto key = tsig::makeKey(kc.name, kc.algorithm, ss.str(), &err)) {
+        if (!cfg.keyring.add(std::move(*key), &err)) c.err(p, err);
+      } else {
+        c.err(p + "/secret_file", kc.secretFile + ": " + err);
+      }
+    }
+    cfg.tsigKeys.push_back(std::move(kc));
+  }
+}
+
+// A zone's "transfer": {"allow": [...], "tsig": "key"}, "notify" and "serial".
+void parseZoneTransfer(Ctx& c, const json& z, const std::string& p, const ServerConfig& cfg,
+                       ZoneSpec& spec) {
+  if (z.contains("transfer")) {
+    const json& t = z["transfer"];
+    const std::string tp = p + "/transfer";
+    if (!t.is_object()) {
+      c.err(tp, "expected an object {\"allow\", \"tsig\"}");
+    } else {
+      checkKeys(c, t, tp, {"allow", "tsig"});
+      spec.transfer.enabled = true;
+      if (!t.contains("allow") || !t["allow"].is_array() || t["allow"].empty()) {
+        c.err(tp + "/allow",
+              "expected a non-empty array of addresses or prefixes (\"any\" for all)");
+      } else {
+        for (std::size_t i = 0; i < t["allow"].size(); ++i) {
+          const std::string ap = tp + "/allow/" + std::to_string(i);
+          std::string err;
+          if (!t["allow"][i].is_string())
+            c.err(ap, "expected a string: an address, a prefix or \"any\"");
+          else if (!spec.transfer.allow.add(t["allow"][i].get<std::string>(), &err))
+            c.err(ap, err);
+        }
+      }
+      if (getString(c, t, "tsig", tp, spec.transfer.tsig, false)) {
+        bool known = false;
+        for (const auto& k : cfg.tsigKeys) known = known || k.name == spec.transfer.tsig;
+        if (!known) c.err(tp + "/tsig", "no key '" + spec.transfer.tsig + "' in \"tsig_keys\"");
+      }
+    }
+  }
+  if (z.contains("notify")) {
+    const json& n = z["notify"];
+    if (!n.is_array()) {
+      c.err(p + "/notify", "expected an array of \"address:port\"");
+    } else {
+      for (std::size_t i = 0; i < n.size(); ++i) {
+        const std::string np = p + "/notify/" + std::to_string(i);
+        std::string err;
+        if (!n[i].is_string()) {
+          c.err(np, "expected a string \"address:port\"");
+        } else if (auto a = parseHostPort(n[i].get<std::string>(), &err)) {
+          spec.notify.push_back(*a);
+        } else {
+          c.err(np, err);
+        }
+      }
+    }
+  }
+  getEnum(c, z, "serial", p, spec.serial);
+}
+
 void parseZones(Ctx& c, const json& root, ServerConfig& cfg, const std::filesystem::path& base) {
   if (!root.contains("zones")) return;
   const json& zs = root["zones"];
@@ -935,7 +1042,7 @@ void parseZones(Ctx& c, const json& root, ServerConfig& cfg, const std::filesyst
       c.err(p, "expected an object {\"origin\", \"file\"}");
       continue;
     }
-    checkKeys(c, z, p, {"origin", "file", "dnssec"});
+    checkKeys(c, z, p, {"origin", "file", "dnssec", "transfer", "notify", "serial"});
     ZoneSpec spec;
     spec.where = c.where(p);
     if (!z.contains("origin") || !z["origin"].is_string()) {
@@ -953,6 +1060,7 @@ void parseZones(Ctx& c, const json& root, ServerConfig& cfg, const std::filesyst
     else
       spec.file = resolve(base, z["file"].get<std::string>());
     if (z.contains("dnssec")) spec.dnssec = parseDnssec(c, z["dnssec"], p + "/dnssec", base);
+    parseZoneTransfer(c, z, p, cfg, spec);
     cfg.zones.push_back(std::move(spec));
   }
 }
@@ -1189,10 +1297,12 @@ std::optional<ServerConfig> parseConfigBestEffort(const std::string& text, const
   std::filesystem::path base = std::filesystem::path(path).parent_path();
   checkKeys(c, root, "",
             {"listen", "workers", "zones", "limits", "chaos", "geo", "regions", "pools", "policies",
-             "bindings", "probes", "health", "admin", "rrl", "log", "cluster"});
+             "bindings", "probes", "health", "admin", "rrl", "log", "cluster",
+             "tsig_keys"});
 
   parseListen(c, root, cfg);
   getUnsigned(c, root, "workers", "", cfg.workers, 0, 256);
+  parseTsigKeys(c, root, cfg, base);
   parseZones(c, root, cfg, base);
   parseLimits(c, root, cfg.limits);
   parseChaos(c, root, cfg.chaos);

@@ -7,11 +7,15 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "config/steps.h"
+#include "core/acl.h"
+#include "core/address.h"
 #include "core/log.h"
 #include "core/result.h"
+#include "core/wire/tsig.h"
 
 namespace geodns::config {
 
@@ -30,6 +34,8 @@ enum class ProbeType : std::uint8_t { Http, Https, Tcp, Dns };
 enum class ProbeState : std::uint8_t { Up, Down };  // "initial" and "unknown_as"
 enum class AllDown : std::uint8_t { FailOpen, Fallback, NoData, ServFail };
 enum class Failback : std::uint8_t { Auto, Manual };
+// A zone's "serial" (issue 15 item 4): what a reload does to the SOA serial.
+enum class SerialPolicy : std::uint8_t { Keep, Increment, UnixTime };
 
 inline constexpr std::array<EnumName<GeoLayout>, 4> kGeoLayoutNames{{{GeoLayout::Auto, "auto"},
                                                                      {GeoLayout::GeoIP2, "geoip2"},
@@ -47,6 +53,10 @@ inline constexpr std::array<EnumName<AllDown>, 4> kAllDownNames{{{AllDown::FailO
                                                                  {AllDown::ServFail, "servfail"}}};
 inline constexpr std::array<EnumName<Failback>, 2> kFailbackNames{
     {{Failback::Auto, "auto"}, {Failback::Manual, "manual"}}};
+inline constexpr std::array<EnumName<SerialPolicy>, 3> kSerialPolicyNames{
+    {{SerialPolicy::Keep, "keep"},
+     {SerialPolicy::Increment, "increment"},
+     {SerialPolicy::UnixTime, "unixtime"}}};
 inline constexpr std::array<EnumName<log::Format>, 2> kLogFormatNames{
     {{log::Format::Logfmt, "logfmt"}, {log::Format::Json, "json"}}};
 inline constexpr std::array<EnumName<log::Level>, 4> kLogLevelNames{{{log::Level::Debug, "debug"},
@@ -69,6 +79,9 @@ constexpr const auto& names(AllDown) noexcept {
 }
 constexpr const auto& names(Failback) noexcept {
   return kFailbackNames;
+}
+constexpr const auto& names(SerialPolicy) noexcept {
+  return kSerialPolicyNames;
 }
 constexpr const auto& names(log::Format) noexcept {
   return kLogFormatNames;
@@ -116,11 +129,35 @@ struct DnssecConfig {
   std::string where;  // "geodnsd.json:3:5 /zones/0/dnssec"
 };
 
+// Who may transfer a zone (AXFR/IXFR out, RFC 5936): the zone's "transfer"
+// object. Without one the zone is not transferable (REFUSED for everyone).
+struct TransferConfig {
+  bool enabled = false;  // the zone has a "transfer" object
+  Acl allow;             // client addresses; empty denies everyone
+  std::string tsig;      // a key of "tsig_keys" the request must be signed with; "" = none
+};
+
 struct ZoneSpec {
+  ZoneSpec() = default;
+  ZoneSpec(std::string o, std::string f, std::string w)
+      : origin(std::move(o)), file(std::move(f)), where(std::move(w)) {}
   std::string origin;                  // presentation form, as written
   std::string file;                    // resolved against the config file's directory
   std::string where;                   // "geodnsd.json /zones/0" for errors
   std::optional<DnssecConfig> dnssec;  // absent: the zone is served unsigned
+  TransferConfig transfer;
+  std::vector<SocketAddress> notify;  // secondaries told of each new serial (RFC 1996)
+  SerialPolicy serial = SerialPolicy::Keep;
+};
+
+// A TSIG key of "tsig_keys" (RFC 8945): the secret is read from `secretFile`
+// (base64, whitespace ignored) when the config is parsed, so check-config and
+// every reload check it.
+struct TsigKeyConfig {
+  std::string name;        // as written (the key's domain name)
+  std::string algorithm;   // "hmac-sha256" or "hmac-sha512"
+  std::string secretFile;  // resolved against the config file's directory
+  std::string where;       // place, for messages
 };
 
 struct Limits {
@@ -323,6 +360,8 @@ struct ServerConfig {
   std::vector<std::string> listen;  // "addr:port"
   unsigned workers = 0;             // 0 = one per core
   std::vector<ZoneSpec> zones;
+  std::vector<TsigKeyConfig> tsigKeys;
+  tsig::Keyring keyring;  // the keys of tsigKeys with their secrets
   Limits limits;
   ChaosConfig chaos;
   GslbConfig gslb;

@@ -34,6 +34,10 @@ Options:
       --log-format FORMAT  logfmt or json (default: the config's "log", else logfmt)
   -u, --user USER          after binding the sockets (e.g. port 53 as root), switch to USER
                            and its group; the state database must be writable by USER
+      --control-socket PATH  a Unix socket where this server hands its listening sockets to
+                           a successor started with --replace (zero-downtime upgrade)
+      --replace            take the listening sockets of the server at --control-socket,
+                           serve, then tell it to stop (it finishes its TCP queries and exits)
 explain:
       --name NAME          the query name
       --type TYPE          the query type (default A)
@@ -130,6 +134,10 @@ Options parseArgs(int argc, char** argv, ErrorList& errors) {
       if (need("--log-format")) o.logFormat = value;
     } else if (a == "-u" || a == "--user") {
       if (need("--user")) o.user = value;
+    } else if (a == "--control-socket") {
+      if (need("--control-socket")) o.controlSocket = value;
+    } else if (a == "--replace") {
+      o.replace = true;
     } else {
       errors.add("", "unknown argument '" + std::string(argv[i]) + "' (see --help)");
     }

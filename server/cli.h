@@ -4,8 +4,8 @@
 #include <string>
 #include <vector>
 
-#include "core/result.h"
 #include "config/config.h"
+#include "core/result.h"
 
 namespace geodns::server {
 
@@ -21,6 +21,11 @@ struct Options {
   std::string logLevel;   // empty: the config's, else info
   std::string logFormat;  // empty: the config's, else logfmt
   std::string user;       // drop root privileges to this user after binding
+  // Zero-downtime replace (server/handoff.h): the Unix socket where a running
+  // server hands its listening sockets to its successor, and whether this
+  // process is that successor (takes them over, then tells the old one to stop).
+  std::string controlSocket;
+  bool replace = false;
   // explain
   std::string name;
   std::string type = "A";

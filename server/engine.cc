@@ -2,7 +2,9 @@
 
 #include <algorithm>
 #include <cstring>
+#include <optional>
 
+#include "core/clock.h"
 #include "core/wire/dns.h"
 #include "core/wire/response.h"
 #include "core/wire/tsig.h"
@@ -296,6 +298,55 @@ struct Builder {
     return done(Rcode::NotAuth, false);
   }
 
+  // Everything after the header checks and the TSIG: opcode, class, type, zone.
+  std::size_t dispatch(Transport transport) noexcept {
+    if (q.opcode == static_cast<std::uint8_t>(dns::Opcode::Notify)) {
+      // We are no secondary: a NOTIFY is refused (NSD), whoever sends it.
+      facts.outcome = Outcome::Refused;
+      return done(Rcode::Refused, false);
+    }
+    if (q.opcode != static_cast<std::uint8_t>(dns::Opcode::Query)) {
+      // UPDATE: not authorized for anyone (Knot).
+      facts.outcome = Outcome::NotAuth;
+      return done(Rcode::NotAuth, false);
+    }
+
+    if (q.qclass == dns::kClassCH) return chaos();
+    // QCLASS ANY is answered from the IN data, records in class IN (NSD, Knot).
+    if (q.qclass != dns::kClassIN && q.qclass != dns::kClassANY) {
+      facts.outcome = Outcome::Refused;
+      return done(Rcode::Refused, false);
+    }
+    switch (static_cast<Type>(q.qtype)) {
+      case Type::AXFR:
+        if (transport == Transport::Udp) {  // never over UDP (RFC 5936 4.2; NSD, Knot)
+          facts.outcome = Outcome::NotImp;
+          return done(Rcode::NotImp, false);
+        }
+        facts.outcome = Outcome::Transfer;  // the TCP server streams it
+        return 0;
+      case Type::IXFR:
+        if (transport == Transport::Udp) {
+          // Answered over TCP only (AXFR-style, RFC 1995 4): TC=1 sends the
+          // client there, where the transfer rules apply.
+          facts.outcome = Outcome::NoData;
+          resp.markTruncated();
+          return done(Rcode::NoError, false);
+        }
+        facts.outcome = Outcome::Transfer;
+        return 0;
+      default:  // OPT, TSIG, TKEY, MAILA, MAILB look up like any type (NSD, Knot)
+        break;
+    }
+
+    const Zone* zone = zones::zoneFor(*snap.zones, q.qname.span(), q.qtype);
+    if (!zone) {
+      facts.outcome = Outcome::Refused;
+      return done(Rcode::Refused, false);
+    }
+    return run(*zone);
+  }
+
   std::size_t chaos() noexcept {
     static constexpr std::uint8_t kVersionBind[] = "\7version\4bind";
     static constexpr std::uint8_t kVersionServer[] = "\7version\6server";
@@ -325,6 +376,51 @@ std::size_t responseLimit(const ServingSnapshot& snap, const ParsedQuery& q, Tra
   const std::size_t limit =
       t == Transport::Tcp ? dns::kMaxMessage : wire::udpResponseLimit(q, snap.limits.maxUdpPayload);
   return std::min(limit, outSize);
+}
+
+// A query with a TSIG while keys are configured (RFC 8945 5.2): verified,
+// answered, and the answer signed. Off the normal path: OpenSSL allocates.
+[[gnu::noinline]] std::size_t signedAnswer(const ServingSnapshot& snap,
+                                           std::span<const std::uint8_t> msg,
+                                           std::span<std::uint8_t> out, Transport transport,
+                                           const IpAddress& source, QueryFacts& facts,
+                                           const ParsedQuery& q) noexcept {
+  const auto now = static_cast<std::uint64_t>(SteadyClock().unixSeconds());
+  const tsig::RequestCheck check = tsig::verifyRequest(msg, *snap.keyring, now);
+  std::optional<tsig::Signer> signer;
+  if (check.signsAnswer()) signer = tsig::Signer::forResponse(*check.key, check.mac.span());
+  const std::size_t limit = responseLimit(snap, q, transport, out.size());
+  const std::size_t reserve = signer ? signer->reserve() : 0;
+  if (limit < reserve + dns::kHeaderSize + 64) return 0;
+  Response resp(out, limit - reserve, q);
+  resp.setAdvertised(snap.limits.maxUdpPayload);
+  resp.header(q);
+  if (q.haveQuestion) resp.question(q);
+  Builder b{snap, q, resp, facts, source};
+  std::size_t len = 0;
+  switch (check.verdict) {
+    case tsig::Verdict::FormErr:
+      facts.outcome = Outcome::FormErr;
+      return b.done(Rcode::FormErr, false);
+    case tsig::Verdict::BadKey:
+    case tsig::Verdict::BadSig:  // unsigned TSIG with the error (5.3.2)
+      facts.outcome = Outcome::BadKey;
+      resp.setTsig(&check.record, check.error());
+      return b.done(Rcode::NotAuth, false);
+    case tsig::Verdict::BadTime:
+    case tsig::Verdict::BadTrunc:  // signed TSIG with the error
+      facts.outcome = Outcome::BadKey;
+      len = b.done(Rcode::NotAuth, false);
+      break;
+    case tsig::Verdict::Ok:
+    case tsig::Verdict::Unsigned:
+      len = b.dispatch(transport);
+      break;
+  }
+  if (len == 0 || !signer) return len;
+  Writer w(out.data(), limit, len);
+  if (!signer->sign(w, now, check.error(), check.record.timeSigned)) return 0;
+  return w.size();
 }
 
 }  // namespace
@@ -362,41 +458,14 @@ std::size_t answer(const ServingSnapshot& snap, std::span<const std::uint8_t> ms
     default:
       break;
   }
-  // RFC 8945 5.2.2: a key we do not know is NOTAUTH/BADKEY whatever the
-  // message asks. No key is configured yet, so every signed message gets it.
-  if (q.tsigAt != 0) return b.badKey(msg);
-  if (q.opcode != static_cast<std::uint8_t>(dns::Opcode::Query)) {
-    // NOTIFY (we are no secondary) and UPDATE: not authorized for anyone (Knot).
-    facts.outcome = Outcome::NotAuth;
-    return b.done(Rcode::NotAuth, false);
+  if (q.tsigAt != 0) {
+    // RFC 8945 5.2.2: a key we do not know is NOTAUTH/BADKEY whatever the
+    // message asks. With keys configured, the signed path verifies and signs.
+    if (snap.keyring && snap.keyring->size() > 0)
+      return signedAnswer(snap, msg, out, transport, source, facts, q);
+    return b.badKey(msg);
   }
-
-  if (q.qclass == dns::kClassCH) return b.chaos();
-  // QCLASS ANY is answered from the IN data, records in class IN (NSD, Knot).
-  if (q.qclass != dns::kClassIN && q.qclass != dns::kClassANY) {
-    facts.outcome = Outcome::Refused;
-    return b.done(Rcode::Refused, false);
-  }
-  switch (static_cast<Type>(q.qtype)) {
-    case Type::AXFR:                      // zone transfers are not offered (yet)
-      if (transport == Transport::Udp) {  // and never over UDP (RFC 5936 4.2; NSD, Knot)
-        facts.outcome = Outcome::NotImp;
-        return b.done(Rcode::NotImp, false);
-      }
-      [[fallthrough]];
-    case Type::IXFR:
-      facts.outcome = Outcome::Refused;
-      return b.done(Rcode::Refused, false);
-    default:  // OPT, TSIG, TKEY, MAILA, MAILB look up like any type (NSD, Knot)
-      break;
-  }
-
-  const Zone* zone = zones::zoneFor(*snap.zones, q.qname.span(), q.qtype);
-  if (!zone) {
-    facts.outcome = Outcome::Refused;
-    return b.done(Rcode::Refused, false);
-  }
-  return b.run(*zone);
+  return b.dispatch(transport);
 }
 
 }  // namespace geodns::server

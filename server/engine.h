@@ -27,7 +27,8 @@ enum class Outcome : std::uint8_t {
   BadVers,
   ServFail,  // a pool whose all_down is servfail
   NotAuth,   // NOTIFY or UPDATE: accepted from no one
-  BadKey,    // signed with a TSIG key we do not know: NOTAUTH + TSIG BADKEY
+  BadKey,    // a TSIG that does not verify (unknown key, bad MAC, time): NOTAUTH + TSIG error
+  Transfer,  // AXFR/IXFR over TCP: nothing written; the TCP server answers it (server/xfr_out.h)
 };
 
 struct QueryFacts {

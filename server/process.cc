@@ -1,8 +1,11 @@
 #include "server/process.h"
 
+#include <fcntl.h>
 #include <grp.h>
+#include <poll.h>
 #include <pwd.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -118,7 +121,31 @@ bool Process::start() {
   tcp_->start();
   healthRunner_->start();
   if (fleet_) fleet_->start();  // after the probe thread: applying waits for its publish
+  notifier_ = std::make_unique<NotifierThread>(clock_, notifyRng_);
+  notifier_->start();
+  // A (re)started primary tells its secondaries (they compare serials).
+  notifyChangedZones(notifier_->notifier(), nullptr, *snap_);
   ready_.store(true);
+  std::string notifyErr;
+  if (replaceConn_) {
+    // We serve: the old process may stop reading (it answers what it holds).
+    if (::send(replaceConn_.get(), "STOP", 4, MSG_NOSIGNAL) != 4)
+      GEODNS_LOG_WARN("replace: cannot tell the old process to stop: %s", std::strerror(errno));
+    replaceConn_.reset();
+    // Under systemd the successor becomes the service's main process.
+    if (!sdNotifyFromEnvironment("MAINPID=" + std::to_string(::getpid()) + "\nREADY=1", &notifyErr))
+      GEODNS_LOG_WARN("sd_notify: %s", notifyErr.c_str());
+  } else if (!sdNotifyFromEnvironment("READY=1", &notifyErr)) {
+    GEODNS_LOG_WARN("sd_notify: %s", notifyErr.c_str());
+  }
+  if (!opt_.controlSocket.empty()) {
+    std::string err;
+    controlListen_ = listenUnix(opt_.controlSocket, &err);
+    if (!controlListen_)
+      GEODNS_LOG_ERROR("control socket: %s (no replace possible)", err.c_str());
+    else
+      controlThread_ = std::thread([this] { controlLoop(); });
+  }
   std::string listening;
   for (const auto& l : cfg_.listen) listening += (listening.empty() ? "" : " ") + l;
   GEODNS_LOG_INFO(
@@ -131,29 +158,126 @@ bool Process::openListeners() {
   // The rate-limit table is sized at start-up; limits follow reloads.
   if (cfg_.rrl.enabled) rrl_ = std::make_unique<Rrl>(cfg_.rrl.tableSize);
   workers_ = cfg_.workers ? cfg_.workers : std::max(1u, std::thread::hardware_concurrency());
+  // Sockets bound by someone else: the process we replace, or systemd.
+  std::vector<ListenSocket> taken;
+  std::string err;
+  if (opt_.replace) {
+    if (opt_.controlSocket.empty()) {
+      std::fprintf(stderr, "geodnsd: --replace needs --control-socket PATH\n");
+      return false;
+    }
+    replaceConn_ = connectUnix(opt_.controlSocket, &err);
+    if (!replaceConn_ ||
+        !receiveSockets(replaceConn_.get(), taken, std::chrono::seconds(10), &err)) {
+      std::fprintf(stderr, "geodnsd: replace: %s\n", err.c_str());
+      return false;
+    }
+    GEODNS_LOG_INFO("replace: took %zu listening socket(s) from %s", taken.size(),
+                    opt_.controlSocket.c_str());
+  } else if (!listenFdsFromEnvironment(taken, &err)) {
+    std::fprintf(stderr, "geodnsd: socket activation: %s\n", err.c_str());
+    return false;
+  } else if (!taken.empty()) {
+    GEODNS_LOG_INFO("socket activation: %zu socket(s) from systemd", taken.size());
+  }
+  auto addUdp = [&](int fd, const std::string& name) {
+    udp_.push_back(std::make_unique<UdpWorker>(fd, holder_, stop_,
+                                               &metrics_.addWorker(Transport::Udp), rrl_.get(),
+                                               queryLog_ ? &queryLog_->addWorker() : nullptr));
+    listening_.push_back({fd, SocketKind::Udp, name});
+  };
   for (const auto& l : cfg_.listen) {
-    std::string err;
     auto addr = parseHostPort(l, &err);
-    for (unsigned w = 0; w < workers_ && addr; ++w) {
+    if (!addr) {
+      std::fprintf(stderr, "geodnsd: %s\n", err.c_str());
+      return false;
+    }
+    // Every UDP socket taken for this address is read (a socket nobody reads
+    // would swallow its share of the SO_REUSEPORT group's queries).
+    bool haveUdp = false, haveTcp = false;
+    for (auto& t : taken) {
+      if (!t.fd || t.address.str() != addr->str()) continue;
+      if (t.kind == SocketKind::Udp) {
+        configureUdpSocket(t.fd.get(), t.address);  // systemd's sockets lack our options
+        addUdp(t.fd.release(), l);
+        haveUdp = true;
+      } else if (!haveTcp) {
+        // The TCP thread accepts until EAGAIN: the listener must not block.
+        ::fcntl(t.fd.get(), F_SETFL, ::fcntl(t.fd.get(), F_GETFL) | O_NONBLOCK);
+        tcpFds_.push_back(t.fd.get());
+        listening_.push_back({t.fd.release(), SocketKind::Tcp, l});
+        haveTcp = true;
+      }
+    }
+    for (unsigned w = 0; w < workers_ && !haveUdp; ++w) {
       int fd = openUdpSocket(*addr, &err);
       if (fd < 0) {
         std::fprintf(stderr, "geodnsd: %s\n", err.c_str());
         return false;
       }
-      udp_.push_back(std::make_unique<UdpWorker>(fd, holder_, stop_,
-                                                 &metrics_.addWorker(Transport::Udp), rrl_.get(),
-                                                 queryLog_ ? &queryLog_->addWorker() : nullptr));
+      addUdp(fd, l);
     }
-    int tfd = openTcpSocket(*addr, &err);
-    if (tfd < 0) {
-      std::fprintf(stderr, "geodnsd: %s\n", err.c_str());
-      return false;
+    if (!haveTcp) {
+      int tfd = openTcpSocket(*addr, &err);
+      if (tfd < 0) {
+        std::fprintf(stderr, "geodnsd: %s\n", err.c_str());
+        return false;
+      }
+      tcpFds_.push_back(tfd);
+      listening_.push_back({tfd, SocketKind::Tcp, l});
     }
-    tcpFds_.push_back(tfd);
   }
+  for (auto& t : taken)
+    if (t.fd)
+      GEODNS_LOG_WARN("%s socket %s is not a configured listener: closed", socketKindText(t.kind),
+                      t.address.str().c_str());
   tcp_ = std::make_unique<TcpServer>(tcpFds_, holder_, stop_, &metrics_.addWorker(Transport::Tcp),
                                      queryLog_ ? &queryLog_->addWorker() : nullptr);
   return true;
+}
+
+void Process::controlLoop() {
+  while (!stop_.load()) {
+    std::string err;
+    UniqueFd conn = acceptUnix(controlListen_.get(), std::chrono::milliseconds(200), &err);
+    if (!conn) continue;
+    std::vector<ListenSocket> out;
+    for (const auto& l : listening_) {
+      ListenSocket s;
+      s.fd = UniqueFd(::fcntl(l.fd, F_DUPFD_CLOEXEC, 0));
+      s.kind = l.kind;
+      s.name = l.name;
+      SocketKind kind;
+      if (!s.fd || !describeSocket(s.fd.get(), kind, s.address, &err)) {
+        GEODNS_LOG_ERROR("replace: cannot pass %s: %s", l.name.c_str(), err.c_str());
+        continue;
+      }
+      out.push_back(std::move(s));
+    }
+    if (!sendSockets(conn.get(), out, &err)) {
+      GEODNS_LOG_ERROR("replace: cannot hand the sockets over: %s", err.c_str());
+      continue;
+    }
+    GEODNS_LOG_INFO("replace: %zu socket(s) handed to a successor; serving until it is ready",
+                    out.size());
+    // Until the successor serves (or goes away), this process keeps reading
+    // the very same sockets: no query waits on nobody.
+    char msg[16];
+    ssize_t n = -1;
+    const auto deadline = monotonicNow() + std::chrono::seconds(120);
+    while (!stop_.load() && monotonicNow() < deadline) {
+      pollfd p{conn.get(), POLLIN, 0};
+      if (::poll(&p, 1, 200) <= 0) continue;
+      n = ::recv(conn.get(), msg, sizeof msg, 0);
+      break;
+    }
+    if (n == 4 && std::memcmp(msg, "STOP", 4) == 0) {
+      GEODNS_LOG_INFO("replace: the successor serves; stopping");
+      ::kill(::getpid(), SIGTERM);  // the normal stop: drains TCP, then exits 0
+      return;
+    }
+    GEODNS_LOG_WARN("replace: the successor went away before serving; still serving");
+  }
 }
 
 bool Process::startAdminApi() {
@@ -192,7 +316,8 @@ ReloadOutcome Process::reload() {
   std::lock_guard lock(reloadMu_);
   ReloadOutcome out;
   ErrorList reloadErrors;
-  LoadedConfig nextLoaded = loadServing(opt_, reloadErrors);  // every error in one reply
+  const auto served = holder_.current();
+  LoadedConfig nextLoaded = loadServing(opt_, reloadErrors, served.get());  // every error at once
   const auto& next = nextLoaded.config;
   std::shared_ptr<const ServingSnapshot> nextSnap = nextLoaded.snapshot;
   std::vector<ApiToken> nextTokens;
@@ -239,6 +364,12 @@ ReloadOutcome Process::reload() {
   out.ticket = healthRunner_->requestPublish();
   out.ok = true;
   ++reloads_;
+  // NOTIFY only once the new serial is served: a secondary asks for the SOA at once.
+  if (notifier_) {
+    if (!healthRunner_->waitPublished(out.ticket, std::chrono::seconds(5)))
+      GEODNS_LOG_WARN("reload: the new snapshot was not published within 5 s; notifying anyway");
+    notifyChangedZones(notifier_->notifier(), served.get(), *nextSnap);
+  }
   GEODNS_LOG_INFO("reloaded: %zu zone(s), %zu record(s)", nextSnap->zones->zones().size(),
                   countRecords(*nextSnap));
   return out;
@@ -269,6 +400,8 @@ void Process::stop() {
   stop_.store(true);
   if (fleet_) fleet_->stop();  // leaves the fleet at once (lease revoked)
   healthRunner_->stop();
+  if (notifier_) notifier_->stop();
+  if (controlThread_.joinable()) controlThread_.join();
   tcp_->join();
   for (auto& w : udp_) w->join();
   if (queryLog_) queryLog_->stop();  // writes what the workers logged last

@@ -3,12 +3,15 @@
 // last), reload (SIGHUP and the admin API: serialised, all-or-nothing) and
 // one stop sequence, used by a normal stop and by every start that fails
 // half-way. main.cc only parses the command and dispatches to serve().
+#include <unistd.h>
+
 #include <atomic>
 #include <cstdint>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "config/config.h"
@@ -20,8 +23,10 @@
 #include "server/admin/api.h"
 #include "server/cli.h"
 #include "server/fleet_node.h"
+#include "server/handoff.h"
 #include "server/health_runner.h"
 #include "server/metrics.h"
+#include "server/notifier.h"
 #include "server/query_log.h"
 #include "server/rrl.h"
 #include "server/serving.h"
@@ -67,6 +72,9 @@ class Process {
  private:
   bool openListeners();
   bool startAdminApi();
+  // The running side of a replace: hands the sockets to a successor, stops
+  // this process (SIGTERM to itself) once the successor says it serves.
+  void controlLoop();
 
   const Options& opt_;
   const config::ServerConfig cfg_;
@@ -92,6 +100,18 @@ class Process {
   std::vector<int> tcpFds_;
   std::unique_ptr<TcpServer> tcp_;
   std::unique_ptr<AdminApi> api_;
+  SplitMixRng notifyRng_{static_cast<std::uint64_t>(::getpid()) * 0x9E3779B97F4A7C15ull};
+  std::unique_ptr<NotifierThread> notifier_;
+  // Replace and socket activation (server/handoff.h).
+  struct Listening {
+    int fd;
+    SocketKind kind;
+    std::string name;
+  };
+  std::vector<Listening> listening_;  // every DNS socket this process reads, for a successor
+  UniqueFd replaceConn_;              // --replace: the connection to the process we replace
+  UniqueFd controlListen_;            // --control-socket
+  std::thread controlThread_;         // NOTIFY out to secondaries (its own Rng: own thread)
 
   std::mutex reloadMu_;
   std::atomic<std::uint64_t> reloads_{0}, reloadFailures_{0};

@@ -110,9 +110,12 @@ void compileSnapshot(ServingSnapshot& snap, const gslb::CompiledDecisions* previ
 }
 
 std::shared_ptr<const ServingSnapshot> buildSnapshot(const config::ServerConfig& cfg,
-                                                     ErrorList& errors) {
+                                                     ErrorList& errors,
+                                                     const ServingSnapshot* previous,
+                                                     std::int64_t unixNow) {
   auto gslb = gslb::Gslb::build(cfg.gslb, errors);
-  auto zs = zones::loadZones(cfg, errors);
+  auto zs = zones::loadZones(
+      cfg, errors, previous && previous->zones ? previous->zones.get() : nullptr, unixNow);
   if (!zs || !gslb) return nullptr;
   // Pool answers of signed zones: signed here, on the control thread, so
   // that workers find them in the cache (small pools: every answer).
@@ -130,6 +133,14 @@ std::shared_ptr<const ServingSnapshot> buildSnapshot(const config::ServerConfig&
                                                    gslb->memberCells);
   snap->gslb = std::move(gslb);
   compileSnapshot(*snap, nullptr, true);
+  snap->keyring = std::make_shared<const tsig::Keyring>(cfg.keyring);
+  for (const auto& z : cfg.zones) {
+    ServingSnapshot::ZoneRules r;
+    r.origin = name::fromText(z.origin).value_or(std::string());
+    r.transfer = z.transfer;
+    r.notify = z.notify;
+    snap->zoneRules.push_back(std::move(r));
+  }
   if (cfg.chaos.version) snap->chaosVersion = txtSet(*cfg.chaos.version);
   if (cfg.chaos.identity) snap->chaosIdentity = txtSet(*cfg.chaos.identity);
   return snap;

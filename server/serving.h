@@ -1,6 +1,7 @@
 #pragma once
 // ServingSnapshot: everything a DNS worker reads, published as one immutable
 // object so that no query mixes generations (DESIGN.md).
+#include <algorithm>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -32,12 +33,35 @@ struct ServingSnapshot {
   // owned here so that gslb/ knows nothing of metrics).
   std::shared_ptr<AnswerCounters> answers;
   std::uint64_t generation = 0;  // config generation: 1 at start-up, +1 per reload
+
+  // Zone transfers (server/xfr_out.h) and signed queries: the TSIG keys, and
+  // each zone's transfer rules and NOTIFY targets, by zone origin.
+  std::shared_ptr<const tsig::Keyring> keyring;  // never null; may be empty
+  struct ZoneRules {
+    std::string origin;  // lowercase wire
+    config::TransferConfig transfer;
+    std::vector<SocketAddress> notify;
+  };
+  std::vector<ZoneRules> zoneRules;
+  // The rules of the zone with this origin (lowercase wire), or nullptr.
+  const ZoneRules* rulesFor(name::Span origin) const noexcept {
+    for (const auto& r : zoneRules)
+      if (name::asSpan(r.origin).size() == origin.size() &&
+          std::equal(origin.begin(), origin.end(),
+                     reinterpret_cast<const std::uint8_t*>(r.origin.data())))
+        return &r;
+    return nullptr;
+  }
 };
 
 // Builds a snapshot from a config: loads and compiles every zone. Control
-// thread only. Returns nullptr and fills `errors` on any error.
+// thread only. Returns nullptr and fills `errors` on any error. `previous`
+// (the snapshot served now, or null at start-up) and `unixNow` feed each
+// zone's serial policy (zones::loadZones).
 std::shared_ptr<const ServingSnapshot> buildSnapshot(const config::ServerConfig& cfg,
-                                                     ErrorList& errors);
+                                                     ErrorList& errors,
+                                                     const ServingSnapshot* previous = nullptr,
+                                                     std::int64_t unixNow = 0);
 
 // Signs, into each signed zone's signature cache, the answers the pools bound
 // in it can give: per region, every set of up to max_answers of its IPv4 and

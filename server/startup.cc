@@ -12,6 +12,7 @@
 #include <set>
 
 #include "core/address.h"
+#include "core/clock.h"
 #include "core/ip.h"
 #include "core/log.h"
 #include "core/wire/name.h"
@@ -95,13 +96,13 @@ std::string placeOr(const std::string& where, const std::string& fallback) {
 
 }  // namespace
 
-LoadedConfig loadServing(const Options& opt, ErrorList& errors) {
+LoadedConfig loadServing(const Options& opt, ErrorList& errors, const ServingSnapshot* previous) {
   LoadedConfig out;
   const std::size_t before = errors.size();
   out.config = resolveConfigBestEffort(opt, errors);
   if (!out.config) return out;
   if (errors.size() == before)
-    out.snapshot = buildSnapshot(*out.config, errors);
+    out.snapshot = buildSnapshot(*out.config, errors, previous, SteadyClock().unixSeconds());
   else
     checkPartialConfig(*out.config, errors);
   return out;

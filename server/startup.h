@@ -51,7 +51,9 @@ struct LoadedConfig {
 // errors the snapshot cannot be built, but the checks that are safe on a
 // partly read config still run (zone files, bindings against zones, geo
 // databases), so one run reports every error with its place.
-LoadedConfig loadServing(const Options& opt, ErrorList& errors);
+// `previous`: the snapshot served now (a reload), for the zones' serial policy.
+LoadedConfig loadServing(const Options& opt, ErrorList& errors,
+                         const ServingSnapshot* previous = nullptr);
 
 enum class StartMode {
   Serve,  // take the resources: open the state database read-write, open the query log

@@ -13,10 +13,12 @@
 #include <chrono>
 #include <cstring>
 
+#include "core/clock.h"
 #include "core/log.h"
 #include "server/engine.h"
 #include "server/metrics.h"
 #include "server/query_log.h"
+#include "server/xfr_out.h"
 
 namespace geodns::server {
 
@@ -99,6 +101,9 @@ struct TcpServer::Conn {
   bool reading = true;
   bool closing = false;  // close once `out` is flushed
   IpAddress peer;
+  // A zone transfer being streamed: its next messages are made only as the
+  // client reads (back-pressure), and later queries wait until it ends.
+  std::unique_ptr<XfrSession> xfr;
 };
 
 TcpServer::TcpServer(std::vector<int> listenFds, const SnapshotHolder& snapshots,
@@ -206,6 +211,21 @@ bool TcpServer::flush(Conn& c) {
   return true;
 }
 
+// Appends the transfer's next messages while the output buffer has room.
+void TcpServer::pumpTransfer(Conn& c) {
+  while (c.xfr && c.out.size() < kMaxPendingOut) {
+    const auto m = c.xfr->next();
+    if (m.empty()) {
+      if (c.xfr->failed()) c.closing = true;  // the secondary must not take half a zone
+      c.xfr.reset();
+      break;
+    }
+    c.out.push_back(static_cast<std::uint8_t>(m.size() >> 8));
+    c.out.push_back(static_cast<std::uint8_t>(m.size()));
+    c.out.insert(c.out.end(), m.begin(), m.end());
+  }
+}
+
 void TcpServer::onReadable(Conn& c, const ServingSnapshot& snap) {
   std::uint8_t buf[16384];
   bool eof = false;
@@ -228,7 +248,7 @@ void TcpServer::onReadable(Conn& c, const ServingSnapshot& snap) {
   // Answer every complete frame (pipelining, RFC 7766 s6.2.1.1).
   std::size_t pos = 0;
   const std::uint32_t maxQueries = snap.limits.tcpMaxQueriesPerConnection;
-  while (c.in.size() - pos >= 2 && c.out.size() < kMaxPendingOut && !c.closing) {
+  while (c.in.size() - pos >= 2 && c.out.size() < kMaxPendingOut && !c.closing && !c.xfr) {
     std::size_t len = (std::size_t{c.in[pos]} << 8) | c.in[pos + 1];
     if (c.in.size() - pos - 2 < len) break;
     QueryFacts facts;
@@ -237,6 +257,21 @@ void TcpServer::onReadable(Conn& c, const ServingSnapshot& snap) {
                               &facts, &query);
     if (counters_) countQuery(snap, facts, *counters_);
     if (queryLog_) queryLog_->offer(snap, query, facts, c.peer, Transport::Tcp);
+    if (facts.outcome == Outcome::Transfer) {
+      XfrStart x = startTransfer(snapshots_.current(), {c.in.data() + pos + 2, len}, c.peer,
+                                 static_cast<std::uint64_t>(SteadyClock().unixSeconds()));
+      pos += 2 + len;
+      if (x.session) {
+        c.xfr = std::move(x.session);
+        pumpTransfer(c);
+      } else {
+        c.out.push_back(static_cast<std::uint8_t>(x.reply.size() >> 8));
+        c.out.push_back(static_cast<std::uint8_t>(x.reply.size()));
+        c.out.insert(c.out.end(), x.reply.begin(), x.reply.end());
+      }
+      if (maxQueries && ++c.served >= maxQueries) c.closing = true;
+      continue;
+    }
     pos += 2 + len;
     if (rlen > 0) {
       c.out.push_back(static_cast<std::uint8_t>(rlen >> 8));
@@ -249,7 +284,7 @@ void TcpServer::onReadable(Conn& c, const ServingSnapshot& snap) {
   c.in.erase(c.in.begin(), c.in.begin() + static_cast<std::ptrdiff_t>(pos));
   if (!flush(c)) return close(c.fd);
   if (eof) c.closing = true;
-  if (c.closing && c.out.empty()) return close(c.fd);
+  if (c.closing && c.out.empty() && !c.xfr) return close(c.fd);
   // Back-pressure: a client that does not read its answers gets no more reads.
   c.reading = !c.closing && c.out.size() < kMaxPendingOut;
   c.wantWrite = !c.out.empty();
@@ -327,6 +362,18 @@ void TcpServer::run() {
           close(fd);
           continue;
         }
+        if (c.xfr) {  // a transfer: the next messages, now that the client reads
+          pumpTransfer(c);
+          if (!flush(c)) {
+            close(fd);
+            continue;
+          }
+          if (c.xfr || !c.out.empty()) {
+            c.wantWrite = !c.out.empty();
+            updateInterest(c);
+            continue;
+          }
+        }
         if (c.out.empty() && c.closing) {
           close(fd);
           continue;
@@ -366,7 +413,7 @@ void TcpServer::drain(const ServingSnapshot* snap) {
     onReadable(*c, *snap);  // may close it
     if (!c) continue;
     c->closing = true;
-    if (c->out.empty()) close(c->fd);
+    if (c->out.empty() && !c->xfr) close(c->fd);
   }
   const auto deadline = Clock::now() + kDrainTime;
   epoll_event events[64];
@@ -376,7 +423,12 @@ void TcpServer::drain(const ServingSnapshot* snap) {
       const int fd = events[i].data.fd;
       if (static_cast<std::size_t>(fd) >= conns_.size() || !conns_[fd]) continue;
       Conn& c = *conns_[fd];
-      if ((events[i].events & EPOLLERR) || !flush(c) || c.out.empty()) close(fd);
+      if ((events[i].events & EPOLLERR) || !flush(c)) {
+        close(fd);
+        continue;
+      }
+      pumpTransfer(c);  // a transfer in progress gets the drain time to finish
+      if (!flush(c) || (c.out.empty() && !c.xfr)) close(fd);
     }
   }
   for (auto& c : conns_)

@@ -70,6 +70,7 @@ class TcpServer {
   bool flush(Conn& c);
   void close(int fd);
   void updateInterest(Conn& c);
+  void pumpTransfer(Conn& c);
 
   std::vector<int> listenFds_;
   const SnapshotHolder& snapshots_;

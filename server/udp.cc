@@ -25,15 +25,8 @@ bool isWildcard(const SocketAddress& a) {
 }
 }  // namespace
 
-int openUdpSocket(const SocketAddress& addr, std::string* err) {
-  int fd = ::socket(addr.family(), SOCK_DGRAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) {
-    *err = std::string("socket: ") + std::strerror(errno);
-    return -1;
-  }
+void configureUdpSocket(int fd, const SocketAddress& addr) {
   int one = 1;
-  ::setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
-  if (addr.family() == AF_INET6) ::setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
   if (isWildcard(addr)) {
     // Reply from the address the query was sent to.
     if (addr.family() == AF_INET)
@@ -46,6 +39,18 @@ int openUdpSocket(const SocketAddress& addr, std::string* err) {
   ::setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof size);
   timeval tv{0, 200 * 1000};  // wake up to notice shutdown
   ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+}
+
+int openUdpSocket(const SocketAddress& addr, std::string* err) {
+  int fd = ::socket(addr.family(), SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) {
+    *err = std::string("socket: ") + std::strerror(errno);
+    return -1;
+  }
+  int one = 1;
+  ::setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
+  if (addr.family() == AF_INET6) ::setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
+  configureUdpSocket(fd, addr);
   if (::bind(fd, addr.sa(), addr.length) != 0) {
     *err = "bind " + addr.str() + ": " + std::strerror(errno);
     ::close(fd);

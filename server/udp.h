@@ -15,6 +15,10 @@ namespace geodns::server {
 
 // Opens a UDP socket bound to `addr` with SO_REUSEPORT (and IPV6_V6ONLY for
 // IPv6, packet-info for wildcard addresses). Returns -1 and sets *err.
+// The options geodnsd sets on its UDP sockets besides SO_REUSEPORT (packet
+// info on wildcards, buffers, the receive timeout that lets a worker notice a
+// stop): for sockets bound elsewhere (systemd) too.
+void configureUdpSocket(int fd, const SocketAddress& addr);
 int openUdpSocket(const SocketAddress& addr, std::string* err);
 
 struct QueryCounters;

@@ -1,14 +1,98 @@
 #include "zones/load.h"
 
+#include <algorithm>
+
+#include "core/log.h"
 #include "core/wire/dns.h"
 #include "core/wire/name.h"
 #include "core/wire/types.h"
+#include "zones/serial.h"
 #include "zones/signing.h"
 #include "zones/zone_file.h"
 
 namespace geodns::zones {
 
+namespace {
+
+constexpr std::uint16_t kSoa = 6;
+
+// Offset of SERIAL in SOA RDATA: past MNAME and RNAME (uncompressed).
+std::optional<std::size_t> serialOffset(const std::string& rdata) {
+  std::size_t pos = 0;
+  for (int n = 0; n < 2; ++n) {
+    for (;;) {
+      if (pos >= rdata.size()) return std::nullopt;
+      const auto len = static_cast<std::uint8_t>(rdata[pos]);
+      if (len == 0) {
+        ++pos;
+        break;
+      }
+      if (len > 63) return std::nullopt;
+      pos += 1u + len;
+    }
+  }
+  if (pos + 20 > rdata.size()) return std::nullopt;
+  return pos;
+}
+
+std::uint64_t fnv1a(std::uint64_t h, const void* data, std::size_t n) {
+  const auto* p = static_cast<const std::uint8_t*>(data);
+  for (std::size_t i = 0; i < n; ++i) {
+    h ^= p[i];
+    h *= 1099511628211ull;
+  }
+  return h;
+}
+
+ParsedRR* findSoa(std::vector<ParsedRR>& rrs, const std::string& originWire) {
+  for (auto& rr : rrs)
+    if (rr.type == kSoa && rr.owner == originWire) return &rr;
+  return nullptr;
+}
+
+SerialPolicy toZones(config::SerialPolicy p) {
+  switch (p) {
+    case config::SerialPolicy::Increment:
+      return SerialPolicy::Increment;
+    case config::SerialPolicy::UnixTime:
+      return SerialPolicy::UnixTime;
+    case config::SerialPolicy::Keep:
+      break;
+  }
+  return SerialPolicy::Keep;
+}
+
+}  // namespace
+
+std::optional<std::uint32_t> soaSerial(const std::string& rdata) {
+  const auto at = serialOffset(rdata);
+  if (!at) return std::nullopt;
+  const auto* p = reinterpret_cast<const std::uint8_t*>(rdata.data()) + *at;
+  return (std::uint32_t{p[0]} << 24) | (std::uint32_t{p[1]} << 16) | (std::uint32_t{p[2]} << 8) |
+         p[3];
+}
+
+std::uint64_t contentHash(const std::vector<ParsedRR>& rrs) {
+  // Each record hashed alone, the hashes summed: the order of the file does not matter.
+  std::uint64_t sum = 0;
+  for (const auto& rr : rrs) {
+    std::string rdata = rr.rdata;
+    if (rr.type == kSoa)
+      if (auto at = serialOffset(rdata))
+        std::fill_n(rdata.begin() + static_cast<std::ptrdiff_t>(*at), 4, '\0');
+    std::uint64_t h = 14695981039346656037ull;
+    h = fnv1a(h, rr.owner.data(), rr.owner.size());
+    h = fnv1a(h, &rr.type, sizeof rr.type);
+    h = fnv1a(h, &rr.rrclass, sizeof rr.rrclass);
+    h = fnv1a(h, &rr.ttl, sizeof rr.ttl);
+    h = fnv1a(h, rdata.data(), rdata.size());
+    sum += h * 0x9E3779B97F4A7C15ull + (h >> 29);
+  }
+  return sum;
+}
+
 std::shared_ptr<const ZoneSet> loadZones(const config::ServerConfig& cfg, ErrorList& errors,
+                                         const ZoneSet* previous, std::int64_t unixNow,
                                          const Clock* clock) {
   static const SteadyClock systemClock;
   if (!clock) clock = &systemClock;
@@ -39,6 +123,29 @@ std::shared_ptr<const ZoneSet> loadZones(const config::ServerConfig& cfg, ErrorL
     const auto& spec = cfg.zones[zi];
     ErrorList zoneErrors;
     auto rrs = parseZoneFile(spec.file, spec.origin, zoneErrors);
+    const std::uint64_t hash = contentHash(rrs);
+    const auto originWire = name::fromText(spec.origin);
+    if (ParsedRR* soa = originWire ? findSoa(rrs, *originWire) : nullptr) {
+      const auto at = serialOffset(soa->rdata);
+      const auto fromFile = soaSerial(soa->rdata);
+      const Zone* prev = previous ? previous->findZone(name::asSpan(*originWire)) : nullptr;
+      if (prev && prev->origin() != *originWire) prev = nullptr;  // a parent zone
+      if (at && fromFile) {
+        std::optional<std::uint32_t> served;
+        if (prev) served = prev->serial();
+        const bool changed = !prev || prev->contentHash() != hash;
+        const SerialChoice choice =
+            chooseSerial(toZones(spec.serial), served, *fromFile, changed, unixNow);
+        if (choice.secondariesMissIt)
+          GEODNS_LOG_WARN(
+              "zone %s: the data changed but the serial %u did not move ahead: secondaries will "
+              "not transfer it (\"serial\": \"increment\" or \"unixtime\" does that)",
+              spec.origin.c_str(), static_cast<unsigned>(choice.serial));
+        for (int k = 0; k < 4; ++k)
+          soa->rdata[*at + static_cast<std::size_t>(k)] =
+              static_cast<char>(choice.serial >> (24 - 8 * k));
+      }
+    }
     std::shared_ptr<ZoneSigning> signing;
     if (spec.dnssec) {
       auto origin = name::fromText(spec.origin);
@@ -63,6 +170,7 @@ std::shared_ptr<const ZoneSet> loadZones(const config::ServerConfig& cfg, ErrorL
         errors.add(e.where.empty() ? spec.file : e.where, e.message);
       continue;
     }
+    zone->setContentHash(hash);
     set->add(std::move(zone));
   }
   if (errors.size() != before) return nullptr;

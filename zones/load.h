@@ -1,12 +1,17 @@
 #pragma once
 // Loads the zones a config names: every zone file parsed and compiled, GSLB
 // bindings attached to the longest zone that holds them.
+#include <cstdint>
 #include <memory>
+#include <optional>
+#include <string>
+#include <vector>
 
 #include "config/config.h"
 #include "core/clock.h"
 #include "core/result.h"
 #include "zones/zone.h"
+#include "zones/zone_file.h"
 
 namespace geodns::zones {
 
@@ -16,7 +21,18 @@ namespace geodns::zones {
 // A zone with "dnssec" has its keys loaded and checked and every static RRset
 // signed at `clock`'s now (nullptr: the system clock); `clock` must outlive
 // the zones.
+//
+// Each zone's "serial" policy (zones/serial.h) is applied before compiling
+// (and before signing): `previous` is the zone set served now (null at
+// start-up) and gives the serial served and whether the data changed;
+// `unixNow` is the wall clock in seconds. The chosen serial is written into the SOA.
 std::shared_ptr<const ZoneSet> loadZones(const config::ServerConfig& cfg, ErrorList& errors,
-                                         const Clock* clock = nullptr);
+                                         const ZoneSet* previous = nullptr,
+                                         std::int64_t unixNow = 0, const Clock* clock = nullptr);
+// The serial in SOA RDATA (uncompressed wire: MNAME, RNAME, SERIAL, ...), or
+// nullopt when the RDATA is too short.
+std::optional<std::uint32_t> soaSerial(const std::string& rdata);
+// Hash of the records with the SOA serial left out, independent of their order.
+std::uint64_t contentHash(const std::vector<ParsedRR>& rrs);
 
 }  // namespace geodns::zones

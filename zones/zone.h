@@ -117,6 +117,10 @@ class Zone {
   bool sign(std::shared_ptr<const ZoneSigning> signing, ErrorList& errors);
   // The earliest time (unix seconds) a static signature must be replaced.
   std::int64_t refreshAt() const noexcept { return refreshAt_; }
+  // A hash of every record but the SOA serial (zones/load.cc), so a reload
+  // can tell changed data from the same data (the serial policy).
+  std::uint64_t contentHash() const noexcept { return contentHash_; }
+  void setContentHash(std::uint64_t h) noexcept { contentHash_ = h; }
 
  private:
   std::string origin_;
@@ -127,6 +131,7 @@ class Zone {
   const RRset* soa_ = nullptr;
   std::uint32_t negativeTtl_ = 0;
   std::uint32_t serial_ = 0;
+  std::uint64_t contentHash_ = 0;
   std::size_t records_ = 0;
   std::shared_ptr<const ZoneSigning> signing_;
   std::int64_t refreshAt_ = 0;

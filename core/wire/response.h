@@ -167,6 +167,11 @@ class Response {
   std::size_t finish(dns::Rcode rcode, bool aa, bool dnssecOk) noexcept;
 
   bool truncated() const noexcept { return truncated_; }
+  // Sets TC and adds nothing more (an answer only TCP may carry).
+  void markTruncated() noexcept {
+    truncated_ = true;
+    stopped_ = true;
+  }
 
  private:
   static constexpr std::uint16_t kQnamePointer = 0xC000 | dns::kHeaderSize;

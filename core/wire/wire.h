@@ -65,6 +65,9 @@ class Reader {
 class Writer {
  public:
   Writer(std::uint8_t* buf, std::size_t limit) noexcept : buf_(buf), limit_(limit) {}
+  // Continues a message already in `buf`: the first `size` bytes are kept.
+  Writer(std::uint8_t* buf, std::size_t limit, std::size_t size) noexcept
+      : buf_(buf), limit_(limit), pos_(size), ok_(size <= limit) {}
 
   std::size_t size() const noexcept { return pos_; }
   std::size_t limit() const noexcept { return limit_; }

@@ -184,12 +184,16 @@ class Protocol(unittest.TestCase):
                 self.assertTrue(r.flags & dns.flags.AA)
                 self.assertEqual(len(r.answer), 1)  # one RRset (RFC 8482)
 
-    def test_axfr_ixfr_refused(self):
-        for t in TRANSPORTS:
-            with self.subTest(transport=t):
-                for qtype in (252, 251) if t == "tcp" else (251,):
-                    raw = self.srv.raw(header() + question(b"\x07example\x04test\x00", qtype=qtype), t)
-                    self.assertEqual(rcode_of(raw), dns.rcode.REFUSED)
+    def test_transfers_without_a_transfer_block(self):
+        # The zone has no "transfer" block (test_secondaries covers allowed ones).
+        q = b"\x07example\x04test\x00"
+        raw = self.srv.raw(header() + question(q, qtype=252), "tcp")
+        self.assertEqual(rcode_of(raw), dns.rcode.REFUSED)
+        raw = self.srv.raw(header() + question(q, qtype=251), "tcp")  # IXFR without its SOA
+        self.assertEqual(rcode_of(raw), dns.rcode.FORMERR)
+        raw = self.srv.raw(header() + question(q, qtype=251), "udp")  # IXFR over UDP: to TCP
+        self.assertEqual(rcode_of(raw), dns.rcode.NOERROR)
+        self.assertTrue(dns.message.from_wire(raw).flags & dns.flags.TC)
 
     def test_malformed_packets_never_crash(self):
         rng = random.Random(7)

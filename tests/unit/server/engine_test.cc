@@ -104,7 +104,6 @@ TEST_CASE("lookup semantics") {
       {"outside every zone", "www.example.org", A, 5, false, {}, {}, Outcome::Refused},
       {"ANY is one RRset", "www.example.test", 255, 0, true, {A}, {}, Outcome::Answer},
       {"ANY at empty name", "ent.example.test", 255, 0, true, {}, {SOA}, Outcome::NoData},
-      {"IXFR refused", "example.test", 251, 5, false, {}, {}, Outcome::Refused},
       {"qtype OPT", "example.test", 41, 0, true, {}, {SOA}, Outcome::NoData},
   };
   for (const auto& c : cases) {

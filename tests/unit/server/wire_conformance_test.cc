@@ -407,8 +407,11 @@ TEST_CASE("item 1: error responses to an EDNS query carry an OPT; the question w
       {"REFUSED for a class we do not serve",
        cat({header(0, 1, 0, 0, 1), question(kWww, A, 4), opt()}),
        {.rcode = 5, .opt = true, .outcome = Outcome::Refused}},
-      {"NOTAUTH: NOTIFY",
+      {"REFUSED: NOTIFY (no secondary)",
        cat({header(kNotify, 1, 0, 0, 1), question("conformance.test", SOA), opt()}),
+       {.rcode = 5, .opt = true, .outcome = Outcome::Refused}},
+      {"NOTAUTH: UPDATE",
+       cat({header(kUpdate, 1, 0, 0, 1), question("conformance.test", SOA), opt()}),
        {.rcode = 9, .opt = true, .outcome = Outcome::NotAuth}},
       {"no OPT in the query, none in the FORMERR",
        header(0, 0),
@@ -551,31 +554,38 @@ TEST_CASE("item 5: meta and obsolete QTYPEs look up like any type; AXFR over UDP
                    cat({header(), question("example.org", AXFR)}),
                    {.rcode = 4, .outcome = Outcome::NotImp},
                    Via::Udp});
-  cases.push_back({"AXFR over TCP: REFUSED (NSD) until transfers exist",
-                   cat({header(0, 1, 0, 0, 1), question("conformance.test", AXFR), opt()}),
-                   {.rcode = 5, .opt = true, .outcome = Outcome::Refused},
-                   Via::Tcp});
-  cases.push_back({"IXFR: REFUSED over both (NSD)",
+  cases.push_back({"IXFR over UDP: TC=1, to TCP where transfers are answered",
                    cat({header(0, 1, 0, 0, 1), question("conformance.test", IXFR), opt()}),
-                   {.rcode = 5, .opt = true, .outcome = Outcome::Refused}});
+                   {.opt = true, .outcome = Outcome::NoData, .tc = true},
+                   Via::Udp});
   for (const auto& c : cases) check(snap(), c);
+  // Over TCP the engine writes nothing: the TCP server streams the transfer
+  // or refuses it (server/xfr_out.h, tests/unit/server/xfr_out_test.cc).
+  for (const std::uint16_t t : {AXFR, IXFR}) {
+    CAPTURE(t);
+    const Result r =
+        ask(snap(), cat({header(0, 1, 0, 0, 1), question("conformance.test", t), opt()}),
+            Transport::Tcp);
+    CHECK(r.len == 0);
+    CHECK(r.facts.outcome == Outcome::Transfer);
+  }
 }
 
-TEST_CASE("item 6: NOTIFY and UPDATE are NOTAUTH with the question and OPT") {
+TEST_CASE("item 6: NOTIFY is REFUSED (no secondary), UPDATE NOTAUTH, with the question and OPT") {
   const Case cases[] = {
       {"NOTIFY for a served zone",
        cat({header(kNotify, 1, 0, 0, 1), question("conformance.test", SOA), opt()}),
-       {.rcode = 9, .opt = true, .outcome = Outcome::NotAuth}},
+       {.rcode = 5, .opt = true, .outcome = Outcome::Refused}},
       {"NOTIFY for another zone",
        cat({header(kNotify, 1, 0, 0, 1), question("example.org", SOA), opt()}),
-       {.rcode = 9, .opt = true, .outcome = Outcome::NotAuth}},
+       {.rcode = 5, .opt = true, .outcome = Outcome::Refused}},
       {"NOTIFY without EDNS: no OPT",
        cat({header(kNotify), question("conformance.test", SOA)}),
-       {.rcode = 9, .outcome = Outcome::NotAuth}},
+       {.rcode = 5, .outcome = Outcome::Refused}},
       {"NOTIFY with an answer section (the new SOA)",
        cat({header(kNotify, 1, 1, 0, 1), question("conformance.test", SOA),
             aRecord("conformance.test"), opt()}),
-       {.rcode = 9, .opt = true, .outcome = Outcome::NotAuth}},
+       {.rcode = 5, .opt = true, .outcome = Outcome::Refused}},
       {"UPDATE for a served zone",
        cat({header(kUpdate, 1, 0, 1, 1), question("conformance.test", SOA),
             aRecord("new.conformance.test"), opt()}),

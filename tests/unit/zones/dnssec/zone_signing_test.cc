@@ -88,7 +88,7 @@ TEST_CASE("zone signing: every authoritative RRset signed, NS and glue at a cut 
   FakeClock clock;
   const std::int64_t now = clock.unixSeconds();
   ErrorList errors;
-  auto zs = zones::loadZones(f.cfg({f.ksk, f.zsk}), errors, &clock);
+  auto zs = zones::loadZones(f.cfg({f.ksk, f.zsk}), errors, nullptr, 0, &clock);
   REQUIRE_MESSAGE(zs, errors.str());
   const zones::Zone& z = *zs->zones()[0];
   REQUIRE(z.signing());
@@ -207,7 +207,7 @@ TEST_CASE("zone signing: bad keys and generated records are refused with their p
   for (const auto& c : cases) {
     INFO(std::string(c.name));
     ErrorList errors;
-    CHECK_FALSE(zones::loadZones(f.cfg(c.keys, c.zone), errors, &clock));
+    CHECK_FALSE(zones::loadZones(f.cfg(c.keys, c.zone), errors, nullptr, 0, &clock));
     CHECK_MESSAGE(errors.str().find(c.where) != std::string::npos, errors.str());
     CHECK_MESSAGE(errors.str().find(c.expect) != std::string::npos, errors.str());
   }
@@ -217,7 +217,7 @@ TEST_CASE("online signatures: cached until the refresh time, then signed again")
   Fixture f;
   FakeClock clock;
   ErrorList errors;
-  auto zs = zones::loadZones(f.cfg({f.ksk, f.zsk}), errors, &clock);
+  auto zs = zones::loadZones(f.cfg({f.ksk, f.zsk}), errors, nullptr, 0, &clock);
   REQUIRE_MESSAGE(zs, errors.str());
   const auto& online = zs->zones()[0]->signing()->online();
   REQUIRE(online.size() == 1);
