@@ -174,7 +174,7 @@ std::optional<config::ServerConfig> resolveConfigBestEffort(const Options& opt, 
       errors.add("--zone " + z, "expected ORIGIN=FILE");
       continue;
     }
-    cfg.zones.push_back({z.substr(0, eq), z.substr(eq + 1), "--zone " + z, std::nullopt});
+    cfg.zones.emplace_back(z.substr(0, eq), z.substr(eq + 1), "--zone " + z);
   }
   if (opt.workers) cfg.workers = *opt.workers;
   if (opt.maxUdpPayload) cfg.limits.maxUdpPayload = static_cast<std::uint16_t>(*opt.maxUdpPayload);

@@ -396,7 +396,7 @@ std::size_t responseLimit(const ServingSnapshot& snap, const ParsedQuery& q, Tra
   resp.setAdvertised(snap.limits.maxUdpPayload);
   resp.header(q);
   if (q.haveQuestion) resp.question(q);
-  Builder b{snap, q, resp, facts, source};
+  Builder b{snap, q, resp, facts, source, nullptr, nullptr};
   std::size_t len = 0;
   switch (check.verdict) {
     case tsig::Verdict::FormErr:

@@ -15,8 +15,8 @@ inline std::shared_ptr<const server::ServingSnapshot> exampleSnapshot(
   config::ServerConfig cfg;
   cfg.listen = {"127.0.0.1:53"};
   const std::string dir = std::string(GEODNS_TEST_DATA) + "/integration/zones/";
-  cfg.zones = {{"example.test", dir + "example.test.zone", "", {}},
-               {"child.example.test", dir + "child.example.test.zone", "", {}}};
+  cfg.zones = {{"example.test", dir + "example.test.zone", ""},
+               {"child.example.test", dir + "child.example.test.zone", ""}};
   cfg.chaos.version = "geodnsd-test";
   if (identity) cfg.chaos.identity = identity;
   ErrorList errors;
@@ -95,7 +95,7 @@ inline std::shared_ptr<const server::ServingSnapshot> snapshotFromZone(const Tem
                                                                        const std::string& text) {
   config::ServerConfig cfg;
   cfg.listen = {"127.0.0.1:53"};
-  cfg.zones = {{origin, dir.write(origin + ".zone", text), "", {}}};
+  cfg.zones = {{origin, dir.write(origin + ".zone", text), ""}};
   ErrorList errors;
   auto snap = server::buildSnapshot(cfg, errors);
   if (!snap) throw std::runtime_error("zone failed: " + errors.str());

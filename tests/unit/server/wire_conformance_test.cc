@@ -190,8 +190,8 @@ std::shared_ptr<const ServingSnapshot> conformanceSnapshot() {
   config::ServerConfig cfg;
   cfg.listen = {"127.0.0.1:53"};
   const std::string dir = std::string(GEODNS_TEST_DATA) + "/integration/zones/";
-  cfg.zones = {{"conformance.test", dir + "conformance.test.zone", "", {}},
-               {"example.test", dir + "example.test.zone", "", {}}};
+  cfg.zones = {{"conformance.test", dir + "conformance.test.zone", ""},
+               {"example.test", dir + "example.test.zone", ""}};
   ErrorList errors;
   auto snap = server::buildSnapshot(cfg, errors);
   if (!snap) throw std::runtime_error("conformance zones failed: " + errors.str());
