@@ -1061,6 +1061,13 @@ void parseZones(Ctx& c, const json& root, ServerConfig& cfg, const std::filesyst
       spec.file = resolve(base, z["file"].get<std::string>());
     if (z.contains("dnssec")) spec.dnssec = parseDnssec(c, z["dnssec"], p + "/dnssec", base);
     parseZoneTransfer(c, z, p, cfg, spec);
+    // A signed zone's answers and denial are signed per query (compact denial,
+    // pool answers): a secondary given its records could not sign its own
+    // NXDOMAIN and NODATA answers, and validating resolvers would see them bogus.
+    if (spec.dnssec && spec.transfer.enabled)
+      c.err(p + "/transfer",
+            "a signed zone cannot be transferred: geodnsd signs its denial and pool answers per "
+            "query, which a secondary cannot do (serve it from geodnsd nodes only)");
     cfg.zones.push_back(std::move(spec));
   }
 }

@@ -120,6 +120,10 @@ TEST_CASE("transfer config: errors name their place") {
        "expected an array"},
       {"serial policy", cfg(good, R"(, "serial": "date")"), "/zones/0/serial",
        "must be keep, increment or unixtime"},
+      {"a signed zone with transfer",
+       cfg(good, R"(, "dnssec": {"keys": ["Kexample.test.+013+12345.private"]},
+                    "transfer": {"allow": ["any"], "tsig": "k"})"),
+       "/zones/0/transfer", "a signed zone cannot be transferred"},
   };
   for (const auto& c : cases) {
     CAPTURE(std::string(c.what));
