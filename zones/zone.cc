@@ -347,9 +347,21 @@ std::int64_t ZoneSet::refreshAt() const noexcept {
 
 void ZoneSet::finish() {
   index_.build(origins_);
+  longestFirst_.resize(origins_.size());
+  for (std::size_t i = 0; i < origins_.size(); ++i) longestFirst_[i] = static_cast<std::uint32_t>(i);
+  std::stable_sort(longestFirst_.begin(), longestFirst_.end(), [&](std::uint32_t a, std::uint32_t b) {
+    return origins_[a].size() > origins_[b].size();
+  });
 }
 
 const Zone* ZoneSet::findZone(name::Span qname) const noexcept {
+  // Two origins of one length cannot both hold the name, so with the longest
+  // first the first that holds it is the longest match.
+  if (zones_.size() <= kScanZones) {
+    for (const std::uint32_t i : longestFirst_)
+      if (name::isSubdomain(qname, name::asSpan(origins_[i]))) return zones_[i].get();
+    return nullptr;
+  }
   for (name::Span s = qname;; s = name::parent(s)) {
     std::int32_t id = index_.find(s);
     if (id >= 0) return zones_[static_cast<std::size_t>(id)].get();

@@ -142,6 +142,9 @@ class ZoneSet {
  public:
   void add(std::unique_ptr<Zone> zone);
   void finish();  // builds the index; call once after the last add()
+  // Up to this many zones, findZone() compares each origin with the name's
+  // tail (longest first) instead of hashing every suffix of the name.
+  static constexpr std::size_t kScanZones = 8;
   // Longest-match zone for `qname` (lowercase wire), or nullptr.
   const Zone* findZone(name::Span qname) const noexcept;
   // The longest zone strictly above `zone` that contains it (parent side of a cut).
@@ -154,6 +157,7 @@ class ZoneSet {
  private:
   std::vector<std::unique_ptr<Zone>> zones_;
   std::vector<std::string> origins_;
+  std::vector<std::uint32_t> longestFirst_;  // zone indexes by origin length, longest first
   NameIndex index_;
 };
 

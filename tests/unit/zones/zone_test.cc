@@ -107,3 +107,67 @@ TEST_CASE("ZoneSet picks the longest matching origin") {
   const auto* child = set.findZone(name::asSpan(www));
   CHECK(set.findParent(*child) == set.findZone(name::asSpan(other)));
 }
+
+namespace {
+
+std::unique_ptr<zones::Zone> zoneAt(TempDir& dir, const std::string& origin, ErrorList& errors) {
+  const auto f = dir.write(origin + ".zone", "$ORIGIN " + origin +
+                                                 ".\n@ SOA ns h 1 2 3 4 5\n@ NS ns\nns A 192.0.2.1\n");
+  auto rrs = zones::parseZoneFile(f, origin, errors);
+  return zones::Zone::compile(origin, std::move(rrs), errors);
+}
+
+}  // namespace
+
+// findZone() scans the origins (longest first) up to kScanZones zones and
+// hashes the name's suffixes above that: both must give the longest match,
+// whatever order the zones were added in.
+TEST_CASE("ZoneSet::findZone: longest match by scan and by hash, any order") {
+  struct Case {
+    const char* what;
+    std::vector<std::string> origins;  // in the order added
+  };
+  const std::vector<std::string> nested = {"test", "z.test", "c.z.test", "b.c.z.test"};
+  std::vector<std::string> many = {"b.c.z.test", "c.z.test", "z.test", "test"};
+  for (int i = 0; i < 12; ++i) many.push_back("n" + std::to_string(i) + ".example");
+  std::vector<std::string> manyReversed(many.rbegin(), many.rend());
+  const Case cases[] = {
+      {"scan, parents added first", nested},
+      {"scan, children added first", {nested.rbegin(), nested.rend()}},
+      {"scan, one zone", {"z.test"}},
+      {"hash, children added first", many},
+      {"hash, parents added first", manyReversed},
+  };
+  const char* names[] = {"b.c.z.test",   "www.b.c.z.test", "c.z.test", "x.c.z.test", "z.test",
+                         "www.z.test",   "az.test",        "test",     "a.b.test",   "example",
+                         "n3.example",   "x.n11.example",  "nn3.example", "www.example", "org"};
+  for (const auto& c : cases) {
+    CAPTURE(std::string(c.what));
+    REQUIRE((c.origins.size() <= zones::ZoneSet::kScanZones) ==
+            (std::string(c.what).rfind("scan", 0) == 0));
+    ErrorList errors;
+    zones::ZoneSet set;
+    TempDir dir;
+    for (const auto& o : c.origins) set.add(zoneAt(dir, o, errors));
+    set.finish();
+    REQUIRE_MESSAGE(errors.empty(), errors.str());
+    for (const char* n : names) {
+      CAPTURE(std::string(n));
+      const auto wire = *name::fromText(n);
+      // The longest origin that holds the name, by brute force.
+      std::string want;
+      for (const auto& o : c.origins) {
+        const auto ow = *name::fromText(o);
+        if (name::isSubdomain(name::asSpan(wire), name::asSpan(ow)) && ow.size() > want.size())
+          want = ow;
+      }
+      const zones::Zone* got = set.findZone(name::asSpan(wire));
+      if (want.empty()) {
+        CHECK(got == nullptr);
+      } else {
+        REQUIRE(got != nullptr);
+        CHECK(name::toText(name::asSpan(got->origin())) == name::toText(name::asSpan(want)));
+      }
+    }
+  }
+}
