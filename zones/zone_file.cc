@@ -12,6 +12,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <iterator>
 #include <memory>
 
 #include "core/wire/dns.h"
@@ -30,6 +31,12 @@ struct RdfFree {
 };
 struct RrFree {
   void operator()(ldns_rr* r) const noexcept { ldns_rr_free(r); }
+};
+struct PktFree {
+  void operator()(ldns_pkt* p) const noexcept { ldns_pkt_free(p); }
+};
+struct CharFree {
+  void operator()(char* p) const noexcept { std::free(p); }
 };
 using FilePtr = std::unique_ptr<FILE, FileCloser>;
 using RdfPtr = std::unique_ptr<ldns_rdf, RdfFree>;
@@ -175,6 +182,49 @@ std::string messageToText(const std::uint8_t* data, std::size_t len) {
   std::free(text);
   ldns_pkt_free(pkt);
   return out;
+}
+
+bool messageAnswers(std::span<const std::uint8_t> msg, std::vector<TextRR>& out, std::string* err) {
+  ldns_pkt* raw = nullptr;
+  const ldns_status st = ldns_wire2pkt(&raw, msg.data(), msg.size());
+  std::unique_ptr<ldns_pkt, PktFree> pkt(raw);
+  if (st != LDNS_STATUS_OK || !pkt) {
+    if (err) *err = std::string("malformed message: ") + ldns_get_errorstr_by_id(st);
+    return false;
+  }
+  const ldns_rr_list* an = ldns_pkt_answer(pkt.get());
+  const std::size_t n = an ? ldns_rr_list_rr_count(an) : 0;
+  std::vector<TextRR> got;
+  got.reserve(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    const ldns_rr* rr = ldns_rr_list_rr(an, i);
+    TextRR t;
+    t.owner = rdfBytes(ldns_rr_owner(rr));
+    name::toLower(reinterpret_cast<std::uint8_t*>(t.owner.data()), t.owner.size());
+    t.type = static_cast<std::uint16_t>(ldns_rr_get_type(rr));
+    t.rrclass = static_cast<std::uint16_t>(ldns_rr_get_class(rr));
+    // No comments: the default format appends key ids and NSEC3 notes after a ';'.
+    std::unique_ptr<char, CharFree> text(ldns_rr2str_fmt(ldns_output_format_nocomments, rr));
+    if (!text) {
+      if (err) *err = "record " + std::to_string(i + 1) + " of the answer has no text form";
+      return false;
+    }
+    t.text = text.get();
+    while (!t.text.empty() &&
+           (t.text.back() == '\n' || t.text.back() == ' ' || t.text.back() == '\t'))
+      t.text.pop_back();
+    if (t.type == dns::toU16(dns::Type::SOA)) {
+      const ldns_rdf* serial = ldns_rr_rd_count(rr) >= 3 ? ldns_rr_rdf(rr, 2) : nullptr;
+      if (!serial || ldns_rdf_size(serial) != 4) {
+        if (err) *err = "an SOA without a serial";
+        return false;
+      }
+      t.serial = ldns_rdf2native_int32(serial);
+    }
+    got.push_back(std::move(t));
+  }
+  out.insert(out.end(), std::make_move_iterator(got.begin()), std::make_move_iterator(got.end()));
+  return true;
 }
 
 }  // namespace geodns::zones

@@ -1,6 +1,7 @@
 #pragma once
 // RFC 1035 master files, parsed with ldns (the only file that includes it).
 #include <cstdint>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -33,5 +34,21 @@ std::string rrToText(const ParsedRR& rr);
 
 // A whole DNS message in dig-like presentation form (explain), via ldns.
 std::string messageToText(const std::uint8_t* data, std::size_t len);
+
+// One answer-section record of a received message (zones/xfr_in.h).
+struct TextRR {
+  std::string owner;  // lowercase wire name
+  std::uint16_t type = 0;
+  std::uint16_t rrclass = 0;
+  std::string text;          // presentation form, absolute names, no comment, no newline
+  std::uint32_t serial = 0;  // SOA: its SERIAL; 0 for other types
+};
+
+// Appends the ANSWER section of the DNS message `msg` to `out`, in order,
+// decompressed by ldns (names inside RDATA too, for every type ldns knows).
+// The other sections are parsed (a malformed one fails) but not returned.
+// Checks nothing of the header: that is the caller's. False, with *err set
+// and `out` unchanged, when ldns cannot parse the message.
+bool messageAnswers(std::span<const std::uint8_t> msg, std::vector<TextRR>& out, std::string* err);
 
 }  // namespace geodns::zones
