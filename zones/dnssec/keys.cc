@@ -458,6 +458,13 @@ void KeySet::checkTiming(std::int64_t now, ErrorList& errors, std::string_view w
       msg = "the key was deleted at " + stamp(t.remove) + " (Delete:)";
     else if (t.inactive && t.inactive <= now)
       msg = "the key has been inactive since " + stamp(t.inactive) + " (Inactive:)";
+    else if (t.publish && t.activate && t.publish > t.activate)
+      // RFC 7583 3.1: a key is published before (or when) it becomes active;
+      // one active before its DNSKEY may be seen would sign unverifiable data.
+      msg = "the key is to be published (" + stamp(t.publish) + ", Publish:) after it becomes " +
+            "active (" + stamp(t.activate) + ", Activate:)";
+    else if (t.publish && t.publish > now)
+      msg = "the key is not to be published until " + stamp(t.publish) + " (Publish:)";
     else if (t.activate && t.activate > now)
       msg = "the key is not active until " + stamp(t.activate) + " (Activate:)";
     if (msg.empty()) continue;

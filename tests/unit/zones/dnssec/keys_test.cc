@@ -280,6 +280,14 @@ TEST_CASE("keys: BIND timing metadata refuses expired and not yet active keys") 
        "inactive since 2023-11-14 22:13:20"},
       {"deleted", "Inactive: 20200101000000\nDelete: 20210101000000\n", "deleted at 2021-01-01"},
       {"not active yet", "Activate: 20231114221321\n", "not active until 2023-11-14 22:13:21"},
+      {"published before it is active", "Publish: 20200101000000\nActivate: 20200102000000\n",
+       nullptr},
+      {"published and active at once", "Publish: 20200101000000\nActivate: 20200101000000\n",
+       nullptr},
+      {"published after it is active", "Publish: 20200102000000\nActivate: 20200101000000\n",
+       "published (2020-01-02 00:00:00 UTC, Publish:) after it becomes active"},
+      {"not published yet", "Publish: 20231114221321\n",
+       "not to be published until 2023-11-14 22:13:21"},
   };
   int n = 0;
   for (const auto& c : cases) {
