@@ -1027,6 +1027,41 @@ void parseZoneTransfer(Ctx& c, const json& z, const std::string& p, const Server
   getEnum(c, z, "serial", p, spec.serial);
 }
 
+// Secondary mode: "primary": ["address:port", ...] and "tsig": "key".
+void parseZonePrimary(Ctx& c, const json& z, const std::string& p, const ServerConfig& cfg,
+                      ZoneSpec& spec) {
+  if (z.contains("primary")) {
+    const json& pr = z["primary"];
+    if (!pr.is_array() || pr.empty()) {
+      c.err(p + "/primary", "expected a non-empty array of \"address:port\"");
+    } else {
+      for (std::size_t i = 0; i < pr.size(); ++i) {
+        const std::string pp = p + "/primary/" + std::to_string(i);
+        std::string err;
+        if (!pr[i].is_string())
+          c.err(pp, "expected a string \"address:port\"");
+        else if (auto a = parseHostPort(pr[i].get<std::string>(), &err))
+          spec.primaries.push_back(*a);
+        else
+          c.err(pp, err);
+      }
+    }
+  }
+  if (getString(c, z, "tsig", p, spec.primaryTsig, false)) {
+    bool known = false;
+    for (const auto& k : cfg.tsigKeys) known = known || k.name == spec.primaryTsig;
+    if (!known) c.err(p + "/tsig", "no key '" + spec.primaryTsig + "' in \"tsig_keys\"");
+    if (!z.contains("primary"))
+      c.err(p + "/tsig", "only a secondary zone (with \"primary\") has a \"tsig\" of its own");
+  }
+  if (!z.contains("primary")) return;
+  if (z.contains("dnssec"))
+    c.err(p + "/dnssec",
+          "a secondary zone is served as its primary sends it: it cannot be signed here");
+  if (spec.serial != SerialPolicy::Keep)
+    c.err(p + "/serial", "a secondary zone serves its primary's serial: only \"keep\" applies");
+}
+
 void parseZones(Ctx& c, const json& root, ServerConfig& cfg, const std::filesystem::path& base) {
   if (!root.contains("zones")) return;
   const json& zs = root["zones"];
@@ -1042,7 +1077,8 @@ void parseZones(Ctx& c, const json& root, ServerConfig& cfg, const std::filesyst
       c.err(p, "expected an object {\"origin\", \"file\"}");
       continue;
     }
-    checkKeys(c, z, p, {"origin", "file", "dnssec", "transfer", "notify", "serial"});
+    checkKeys(c, z, p,
+              {"origin", "file", "dnssec", "transfer", "notify", "serial", "primary", "tsig"});
     ZoneSpec spec;
     spec.where = c.where(p);
     if (!z.contains("origin") || !z["origin"].is_string()) {
@@ -1061,6 +1097,7 @@ void parseZones(Ctx& c, const json& root, ServerConfig& cfg, const std::filesyst
       spec.file = resolve(base, z["file"].get<std::string>());
     if (z.contains("dnssec")) spec.dnssec = parseDnssec(c, z["dnssec"], p + "/dnssec", base);
     parseZoneTransfer(c, z, p, cfg, spec);
+    parseZonePrimary(c, z, p, cfg, spec);
     // A signed zone's answers and denial are signed per query (compact denial,
     // pool answers): a secondary given its records could not sign its own
     // NXDOMAIN and NODATA answers, and validating resolvers would see them bogus.
@@ -1081,12 +1118,13 @@ void parseLimits(Ctx& c, const json& root, Limits& limits) {
   }
   checkKeys(c, l, "/limits",
             {"max_udp_payload", "tcp_idle_timeout_ms", "max_tcp_connections",
-             "tcp_max_queries_per_connection"});
+             "tcp_max_queries_per_connection", "max_transfers"});
   getUnsigned(c, l, "max_udp_payload", "/limits", limits.maxUdpPayload, 512, 65535);
   getUnsigned(c, l, "tcp_idle_timeout_ms", "/limits", limits.tcpIdleTimeoutMs, 100, 3600000);
   getUnsigned(c, l, "max_tcp_connections", "/limits", limits.maxTcpConnections, 1, 1000000);
   getUnsigned(c, l, "tcp_max_queries_per_connection", "/limits", limits.tcpMaxQueriesPerConnection,
               0, 1000000000);
+  getUnsigned(c, l, "max_transfers", "/limits", limits.maxTransfers, 1, 10000);
 }
 
 void parseChaos(Ctx& c, const json& root, ChaosConfig& chaos) {
@@ -1304,8 +1342,7 @@ std::optional<ServerConfig> parseConfigBestEffort(const std::string& text, const
   std::filesystem::path base = std::filesystem::path(path).parent_path();
   checkKeys(c, root, "",
             {"listen", "workers", "zones", "limits", "chaos", "geo", "regions", "pools", "policies",
-             "bindings", "probes", "health", "admin", "rrl", "log", "cluster",
-             "tsig_keys"});
+             "bindings", "probes", "health", "admin", "rrl", "log", "cluster", "tsig_keys"});
 
   parseListen(c, root, cfg);
   getUnsigned(c, root, "workers", "", cfg.workers, 0, 256);

@@ -148,6 +148,14 @@ struct ZoneSpec {
   TransferConfig transfer;
   std::vector<SocketAddress> notify;  // secondaries told of each new serial (RFC 1996)
   SerialPolicy serial = SerialPolicy::Keep;
+  // Secondary mode (issue 15 item 3): the zone comes by AXFR from these
+  // primaries (refreshed on the SOA's timers and on their NOTIFY), and `file`
+  // is where the transferred copy is kept, so a restart serves it before the
+  // first transfer. Empty: a primary zone read from `file`.
+  std::vector<SocketAddress> primaries;
+  std::string
+      primaryTsig;  // a key of "tsig_keys" for the SOA/AXFR queries and the NOTIFYs; "" = none
+  bool secondary() const noexcept { return !primaries.empty(); }
 };
 
 // A TSIG key of "tsig_keys" (RFC 8945): the secret is read from `secretFile`
@@ -165,6 +173,7 @@ struct Limits {
   std::uint32_t tcpIdleTimeoutMs = 10000;  // RFC 7766 s6.2.3 suggests seconds, not minutes
   std::uint32_t maxTcpConnections = 1024;
   std::uint32_t tcpMaxQueriesPerConnection = 0;  // 0 = unlimited
+  std::uint32_t maxTransfers = 10;  // outgoing AXFR/IXFR streams at once (BIND's transfers-out)
 };
 
 // Answers for CHAOS-class TXT queries (version.bind, id.server and aliases);

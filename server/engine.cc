@@ -51,6 +51,8 @@ struct Builder {
   // null otherwise, and then nothing below adds a DNSSEC record.
   const zones::ZoneSigning* sgn;
   const Zone* zoneOf;  // the zone answering, once run() started
+  // The key the request's TSIG verified with (signedAnswer); null: unsigned.
+  const tsig::Key* tsigKey = nullptr;
 
   name::Span ownerName(Owner o) const noexcept { return o.isQname ? q.qname.span() : o.name; }
 
@@ -300,11 +302,7 @@ struct Builder {
 
   // Everything after the header checks and the TSIG: opcode, class, type, zone.
   std::size_t dispatch(Transport transport) noexcept {
-    if (q.opcode == static_cast<std::uint8_t>(dns::Opcode::Notify)) {
-      // We are no secondary: a NOTIFY is refused (NSD), whoever sends it.
-      facts.outcome = Outcome::Refused;
-      return done(Rcode::Refused, false);
-    }
+    if (q.opcode == static_cast<std::uint8_t>(dns::Opcode::Notify)) return notify();
     if (q.opcode != static_cast<std::uint8_t>(dns::Opcode::Query)) {
       // UPDATE: not authorized for anyone (Knot).
       facts.outcome = Outcome::NotAuth;
@@ -340,11 +338,43 @@ struct Builder {
     }
 
     const Zone* zone = zones::zoneFor(*snap.zones, q.qname.span(), q.qtype);
+    if (snap.zones->hasUnavailable() && snap.zones->unavailableFor(q.qname.span(), zone)) {
+      // A secondary zone not transferred yet, or expired (RFC 1035 4.3.5,
+      // NSD, Knot): SERVFAIL, not an answer from a parent zone.
+      facts.outcome = Outcome::ServFail;
+      return done(Rcode::ServFail, false);
+    }
     if (!zone) {
       facts.outcome = Outcome::Refused;
       return done(Rcode::Refused, false);
     }
     return run(*zone);
+  }
+
+  // NOTIFY (RFC 1996 3.7, 3.10): accepted for a secondary zone from the
+  // address of one of its primaries, signed with the zone's key when it has
+  // one; the answer echoes the question with AA (the TCP/UDP server then
+  // wakes the zone's refresh: Outcome::Notify). Anything else is REFUSED, as
+  // NSD does; nothing here trusts the SOA the NOTIFY may carry.
+  std::size_t notify() noexcept {
+    const ServingSnapshot::ZoneRules* rules =
+        q.haveQuestion && q.qtype == T(Type::SOA) && q.qclass == dns::kClassIN
+            ? snap.rulesFor(q.qname.span())
+            : nullptr;
+    bool ok = rules && !rules->primaries.empty();
+    if (ok) {
+      const IpAddress from = source.isV4Mapped() ? source.v4FromMapped() : source;
+      ok = false;
+      for (const IpAddress& p : rules->primaryIps) ok = ok || p == from;
+    }
+    if (ok && !rules->primaryTsigWire.empty())
+      ok = tsigKey && tsigKey->name == rules->primaryTsigWire;  // both lowercase wire
+    if (!ok) {
+      facts.outcome = Outcome::Refused;
+      return done(Rcode::Refused, false);
+    }
+    facts.outcome = Outcome::Notify;
+    return done(Rcode::NoError, true);
   }
 
   std::size_t chaos() noexcept {
@@ -414,6 +444,7 @@ std::size_t responseLimit(const ServingSnapshot& snap, const ParsedQuery& q, Tra
       break;
     case tsig::Verdict::Ok:
     case tsig::Verdict::Unsigned:
+      b.tsigKey = check.verdict == tsig::Verdict::Ok ? check.key : nullptr;
       len = b.dispatch(transport);
       break;
   }

@@ -28,6 +28,7 @@ enum class Outcome : std::uint8_t {
   ServFail,  // a pool whose all_down is servfail
   NotAuth,   // NOTIFY or UPDATE: accepted from no one
   BadKey,    // a TSIG that does not verify (unknown key, bad MAC, time): NOTAUTH + TSIG error
+  Notify,    // a NOTIFY from a secondary zone's primary: answered; the server wakes its refresh
   Transfer,  // AXFR/IXFR over TCP: nothing written; the TCP server answers it (server/xfr_out.h)
 };
 

@@ -392,6 +392,34 @@ std::string Metrics::render(const ServingSnapshot& snap, const MetricsExtras& x)
   o.help("geodns_start_time_seconds", "gauge", "Unix time the server started.");
   o.line("geodns_start_time_seconds", "", x.startUnix);
   renderResilience(o, x.resilience);
+  if (x.secondary.enabled) {
+    const auto& s = x.secondary;
+    o.help("geodns_secondary_checks_total", "counter",
+           "SOA checks of secondary zones a primary answered.");
+    o.line("geodns_secondary_checks_total", "", s.checks);
+    o.help("geodns_secondary_transfers_total", "counter",
+           "Zone transfers (AXFR in) completed and kept on disk.");
+    o.line("geodns_secondary_transfers_total", "", s.transfers);
+    o.help("geodns_secondary_refresh_failures_total", "counter",
+           "Refreshes of a secondary zone that failed at every primary.");
+    o.line("geodns_secondary_refresh_failures_total", "", s.failures);
+    o.help("geodns_secondary_notifies_total", "counter",
+           "NOTIFYs from a primary that started a refresh.");
+    o.line("geodns_secondary_notifies_total", "", s.notifies);
+    o.help("geodns_secondary_expired_total", "counter",
+           "Times a secondary zone reached its SOA expire without a successful refresh.");
+    o.line("geodns_secondary_expired_total", "", s.expired);
+    o.help("geodns_secondary_zone_available", "gauge",
+           "1 when a secondary zone is served from a copy, 0 when it answers SERVFAIL (no copy "
+           "yet, or expired).");
+    for (const auto& z : s.zones)
+      o.line("geodns_secondary_zone_available", label("zone", z.origin),
+             std::uint64_t{z.available ? 1u : 0u});
+    o.help("geodns_secondary_zone_serial", "gauge", "SOA serial of each secondary zone served.");
+    for (const auto& z : s.zones)
+      if (z.available)
+        o.line("geodns_secondary_zone_serial", label("zone", z.origin), std::uint64_t{z.serial});
+  }
   if (x.cluster.enabled) {
     const ClusterExtras& c = x.cluster;
     o.help("geodns_cluster_connected", "gauge",

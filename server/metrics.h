@@ -104,6 +104,19 @@ struct ClusterExtras {
   std::size_t nodes = 0;
 };
 
+// Secondary zones (config "primary" only): the controller's counters and
+// each zone's state.
+struct SecondaryExtras {
+  bool enabled = false;
+  std::uint64_t checks = 0, transfers = 0, failures = 0, notifies = 0, expired = 0;
+  struct Zone {
+    std::string origin;
+    bool available = false;  // a copy is served (not missing, not expired)
+    std::uint32_t serial = 0;
+  };
+  std::vector<Zone> zones;
+};
+
 struct MetricsExtras {
   std::map<std::string, std::uint64_t> failovers;                  // by pool
   std::map<std::string, std::uint64_t> adminActions;               // by action
@@ -112,6 +125,7 @@ struct MetricsExtras {
   double startUnix = 0;
   ResilienceExtras resilience;
   ClusterExtras cluster;
+  SecondaryExtras secondary;
 };
 
 class Metrics {

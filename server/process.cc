@@ -53,13 +53,18 @@ Process::Process(const Options& opt, config::ServerConfig cfg,
                  std::shared_ptr<const ServingSnapshot> snap, StartResources res)
     : opt_(opt),
       cfg_(std::move(cfg)),
+      servedConfig_(std::make_shared<const config::ServerConfig>(cfg_)),
       snap_(std::move(snap)),
       runAs_(res.runAs),
       store_(std::move(res.store)),
       tokens_(std::move(res.tokens)),
       queryLog_(std::move(res.queryLog)),
       rng_(static_cast<std::uint64_t>(clock_.unixSeconds()) ^
-           static_cast<std::uint64_t>(getpid())) {}
+           static_cast<std::uint64_t>(getpid())) {
+  // Built before any thread can read it (/metrics); started only with secondary zones.
+  secondary_ = std::make_unique<SecondaryThread>(clock_, secondaryRng_, inbox_,
+                                                 [this] { republishZones(); });
+}
 
 Process::~Process() {
   stop();
@@ -125,6 +130,7 @@ bool Process::start() {
   notifier_->start();
   // A (re)started primary tells its secondaries (they compare serials).
   notifyChangedZones(notifier_->notifier(), nullptr, *snap_);
+  startSecondaries(cfg_, *snap_);
   ready_.store(true);
   std::string notifyErr;
   if (replaceConn_) {
@@ -181,9 +187,9 @@ bool Process::openListeners() {
     GEODNS_LOG_INFO("socket activation: %zu socket(s) from systemd", taken.size());
   }
   auto addUdp = [&](int fd, const std::string& name) {
-    udp_.push_back(std::make_unique<UdpWorker>(fd, holder_, stop_,
-                                               &metrics_.addWorker(Transport::Udp), rrl_.get(),
-                                               queryLog_ ? &queryLog_->addWorker() : nullptr));
+    udp_.push_back(std::make_unique<UdpWorker>(
+        fd, holder_, stop_, &metrics_.addWorker(Transport::Udp), rrl_.get(),
+        queryLog_ ? &queryLog_->addWorker() : nullptr, &inbox_));
     listening_.push_back({fd, SocketKind::Udp, name});
   };
   for (const auto& l : cfg_.listen) {
@@ -232,7 +238,7 @@ bool Process::openListeners() {
       GEODNS_LOG_WARN("%s socket %s is not a configured listener: closed", socketKindText(t.kind),
                       t.address.str().c_str());
   tcp_ = std::make_unique<TcpServer>(tcpFds_, holder_, stop_, &metrics_.addWorker(Transport::Tcp),
-                                     queryLog_ ? &queryLog_->addWorker() : nullptr);
+                                     queryLog_ ? &queryLog_->addWorker() : nullptr, &inbox_);
   return true;
 }
 
@@ -298,6 +304,17 @@ bool Process::startAdminApi() {
     x.startUnix = started;
     x.resilience.tcpAcceptErrors = tcp_->acceptErrors();
     x.resilience.tcpRefused = tcp_->refused();
+    if (secondaryStarted_.load()) {
+      const auto st = secondary_->stats();
+      x.secondary.enabled = true;
+      x.secondary.checks = st.checks;
+      x.secondary.transfers = st.transfers;
+      x.secondary.failures = st.failures;
+      x.secondary.notifies = st.notifies;
+      x.secondary.expired = st.expired;
+      for (const auto& z : secondary_->zones())
+        x.secondary.zones.push_back({z.origin, z.serial.has_value(), z.serial.value_or(0)});
+    }
     x.resilience.tcpConnectionLimit = std::min<std::uint64_t>(
         tcp_->fdConnectionCap(), holder_.current()->limits.maxTcpConnections);
     return x;
@@ -359,20 +376,54 @@ ReloadOutcome Process::reload() {
           "after a restart");
   }
   if (api_ && !nextTokens.empty()) api_->setTokens(std::move(nextTokens));
-  metrics_.track(nextSnap->answers);
-  healthRunner_->submit(nextSnap);  // published with its health by the probe thread
-  out.ticket = healthRunner_->requestPublish();
+  out.ticket = publish(nextSnap, served);
   out.ok = true;
   ++reloads_;
-  // NOTIFY only once the new serial is served: a secondary asks for the SOA at once.
-  if (notifier_) {
-    if (!healthRunner_->waitPublished(out.ticket, std::chrono::seconds(5)))
-      GEODNS_LOG_WARN("reload: the new snapshot was not published within 5 s; notifying anyway");
-    notifyChangedZones(notifier_->notifier(), served.get(), *nextSnap);
-  }
+  servedConfig_ = std::make_shared<const config::ServerConfig>(std::move(*nextLoaded.config));
+  startSecondaries(*servedConfig_, *nextSnap);
   GEODNS_LOG_INFO("reloaded: %zu zone(s), %zu record(s)", nextSnap->zones->zones().size(),
                   countRecords(*nextSnap));
   return out;
+}
+
+std::uint64_t Process::publish(const std::shared_ptr<const ServingSnapshot>& nextSnap,
+                               const std::shared_ptr<const ServingSnapshot>& served) {
+  metrics_.track(nextSnap->answers);
+  healthRunner_->submit(nextSnap);  // published with its health by the probe thread
+  const std::uint64_t ticket = healthRunner_->requestPublish();
+  // NOTIFY only once the new serial is served: a secondary asks for the SOA at once.
+  if (notifier_) {
+    if (!healthRunner_->waitPublished(ticket, std::chrono::seconds(5)))
+      GEODNS_LOG_WARN("reload: the new snapshot was not published within 5 s; notifying anyway");
+    notifyChangedZones(notifier_->notifier(), served.get(), *nextSnap);
+  }
+  return ticket;
+}
+
+void Process::startSecondaries(const config::ServerConfig& cfg, const ServingSnapshot& snap) {
+  if (!secondaryStarted_.load()) {
+    if (!hasSecondaryZones(cfg)) return;
+    secondary_->start();
+    secondaryStarted_.store(true);
+  }
+  secondary_->configure(cfg.zones, snap.keyring, snap.zones);
+}
+
+void Process::republishZones() {
+  std::lock_guard lock(reloadMu_);
+  const auto served = holder_.current();
+  ErrorList errors;
+  auto nextSnap = buildSnapshot(*servedConfig_, errors, served.get(), clock_.unixSeconds());
+  if (!nextSnap) {
+    for (const auto& e : errors.all()) GEODNS_LOG_ERROR("secondary: %s", e.str().c_str());
+    GEODNS_LOG_ERROR(
+        "secondary: the zones could not be loaded again; still serving the previous data");
+    return;
+  }
+  publish(nextSnap, served);
+  secondary_->configure(servedConfig_->zones, nextSnap->keyring, nextSnap->zones);
+  GEODNS_LOG_INFO("secondary: published %zu zone(s), %zu record(s)",
+                  nextSnap->zones->zones().size(), countRecords(*nextSnap));
 }
 
 void Process::maintain() {
@@ -397,6 +448,7 @@ void Process::stop() {
   running_ = false;
   ready_.store(false);
   if (api_) api_->stop();
+  if (secondary_) secondary_->stop();  // a transfer in progress gives up within a second
   stop_.store(true);
   if (fleet_) fleet_->stop();  // leaves the fleet at once (lease revoked)
   healthRunner_->stop();

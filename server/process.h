@@ -29,6 +29,7 @@
 #include "server/notifier.h"
 #include "server/query_log.h"
 #include "server/rrl.h"
+#include "server/secondary.h"
 #include "server/serving.h"
 #include "server/startup.h"
 #include "server/tcp.h"
@@ -75,9 +76,21 @@ class Process {
   // The running side of a replace: hands the sockets to a successor, stops
   // this process (SIGTERM to itself) once the successor says it serves.
   void controlLoop();
+  // Publishes a built snapshot (with its health, by the probe thread) and
+  // sends NOTIFYs for changed serials; the publish ticket. Under reloadMu_.
+  std::uint64_t publish(const std::shared_ptr<const ServingSnapshot>& nextSnap,
+                        const std::shared_ptr<const ServingSnapshot>& served);
+  // Secondary zones: starts the controller when `cfg` has any, and hands it
+  // the zones of `snap`. Under reloadMu_ (or at start).
+  void startSecondaries(const config::ServerConfig& cfg, const ServingSnapshot& snap);
+  // The controller transferred a zone (or one expired): builds the zones
+  // again from the config served now (not the file: only a reload reads it).
+  void republishZones();
 
   const Options& opt_;
   const config::ServerConfig cfg_;
+  // The config served now (cfg_ at start, then each successful reload's).
+  std::shared_ptr<const config::ServerConfig> servedConfig_;
   std::shared_ptr<const ServingSnapshot> snap_;
   const std::optional<RunAs> runAs_;
   std::unique_ptr<health::Store> store_;
@@ -102,6 +115,10 @@ class Process {
   std::unique_ptr<AdminApi> api_;
   SplitMixRng notifyRng_{static_cast<std::uint64_t>(::getpid()) * 0x9E3779B97F4A7C15ull};
   std::unique_ptr<NotifierThread> notifier_;
+  NotifyInbox inbox_;  // NOTIFYs the workers accepted from primaries
+  SplitMixRng secondaryRng_{static_cast<std::uint64_t>(::getpid()) * 0xD1B54A32D192ED03ull};
+  std::unique_ptr<SecondaryThread> secondary_;  // its thread runs with secondary zones only
+  std::atomic<bool> secondaryStarted_{false};
   // Replace and socket activation (server/handoff.h).
   struct Listening {
     int fd;

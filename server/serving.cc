@@ -139,6 +139,13 @@ std::shared_ptr<const ServingSnapshot> buildSnapshot(const config::ServerConfig&
     r.origin = name::fromText(z.origin).value_or(std::string());
     r.transfer = z.transfer;
     r.notify = z.notify;
+    r.primaries = z.primaries;
+    for (const auto& a : z.primaries) {
+      const IpAddress ip = IpAddress::fromSockaddr(a.sa());
+      r.primaryIps.push_back(ip.isV4Mapped() ? ip.v4FromMapped() : ip);
+    }
+    r.primaryTsig = z.primaryTsig;
+    if (!z.primaryTsig.empty()) r.primaryTsigWire = name::fromText(z.primaryTsig).value_or("");
     snap->zoneRules.push_back(std::move(r));
   }
   if (cfg.chaos.version) snap->chaosVersion = txtSet(*cfg.chaos.version);

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "config/config.h"
+#include "core/ip.h"
 #include "core/snapshot.h"
 #include "gslb/compiled.h"
 #include "gslb/gslb.h"
@@ -41,6 +42,12 @@ struct ServingSnapshot {
     std::string origin;  // lowercase wire
     config::TransferConfig transfer;
     std::vector<SocketAddress> notify;
+    // A secondary zone: its primaries (NOTIFY is accepted from their
+    // addresses only) and the key their NOTIFYs must be signed with ("": none).
+    std::vector<SocketAddress> primaries;
+    std::vector<IpAddress> primaryIps;  // their addresses, for the engine's check
+    std::string primaryTsig;            // as configured
+    std::string primaryTsigWire;        // lowercase wire, for the engine's check
   };
   std::vector<ZoneRules> zoneRules;
   // The rules of the zone with this origin (lowercase wire), or nullptr.

@@ -18,6 +18,7 @@
 #include "server/engine.h"
 #include "server/metrics.h"
 #include "server/query_log.h"
+#include "server/secondary.h"
 #include "server/xfr_out.h"
 
 namespace geodns::server {
@@ -107,12 +108,14 @@ struct TcpServer::Conn {
 };
 
 TcpServer::TcpServer(std::vector<int> listenFds, const SnapshotHolder& snapshots,
-                     const std::atomic<bool>& stop, QueryCounters* counters, QueryLogSink* queryLog)
+                     const std::atomic<bool>& stop, QueryCounters* counters, QueryLogSink* queryLog,
+                     NotifyInbox* inbox)
     : listenFds_(std::move(listenFds)),
       snapshots_(snapshots),
       stop_(stop),
       counters_(counters),
       queryLog_(queryLog),
+      inbox_(inbox),
       scratch_(65535) {}
 
 TcpServer::~TcpServer() {
@@ -257,9 +260,13 @@ void TcpServer::onReadable(Conn& c, const ServingSnapshot& snap) {
                               &facts, &query);
     if (counters_) countQuery(snap, facts, *counters_);
     if (queryLog_) queryLog_->offer(snap, query, facts, c.peer, Transport::Tcp);
+    if (facts.outcome == Outcome::Notify && inbox_) inbox_->post(query.qname.span());
     if (facts.outcome == Outcome::Transfer) {
-      XfrStart x = startTransfer(snapshots_.current(), {c.in.data() + pos + 2, len}, c.peer,
-                                 static_cast<std::uint64_t>(SteadyClock().unixSeconds()));
+      std::size_t streaming = 0;  // transfers in progress (only counted when one is asked for)
+      for (const auto& other : conns_) streaming += other && other->xfr ? 1 : 0;
+      XfrStart x =
+          startTransfer(snapshots_.current(), {c.in.data() + pos + 2, len}, c.peer,
+                        static_cast<std::uint64_t>(SteadyClock().unixSeconds()), streaming);
       pos += 2 + len;
       if (x.session) {
         c.xfr = std::move(x.session);

@@ -44,12 +44,13 @@ std::size_t fitConnectionLimit(std::size_t configured, std::size_t softLimit, st
 
 struct QueryCounters;
 class QueryLogSink;
+class NotifyInbox;
 
 class TcpServer {
  public:
   TcpServer(std::vector<int> listenFds, const SnapshotHolder& snapshots,
             const std::atomic<bool>& stop, QueryCounters* counters = nullptr,
-            QueryLogSink* queryLog = nullptr);
+            QueryLogSink* queryLog = nullptr, NotifyInbox* inbox = nullptr);
   ~TcpServer();
   TcpServer(const TcpServer&) = delete;
   TcpServer& operator=(const TcpServer&) = delete;
@@ -77,6 +78,7 @@ class TcpServer {
   const std::atomic<bool>& stop_;
   QueryCounters* counters_;
   QueryLogSink* queryLog_;
+  NotifyInbox* inbox_;  // NOTIFYs from primaries go to the secondary controller (may be null)
   std::size_t limitFor(const ServingSnapshot& snap);
   void pauseListeners(bool paused);
 

@@ -13,6 +13,7 @@
 #include "server/metrics.h"
 #include "server/query_log.h"
 #include "server/rrl.h"
+#include "server/secondary.h"
 
 namespace geodns::server {
 
@@ -75,13 +76,14 @@ struct UdpWorker::Buffers {
 };
 
 UdpWorker::UdpWorker(int fd, const SnapshotHolder& snapshots, const std::atomic<bool>& stop,
-                     QueryCounters* counters, Rrl* rrl, QueryLogSink* queryLog)
+                     QueryCounters* counters, Rrl* rrl, QueryLogSink* queryLog, NotifyInbox* inbox)
     : fd_(fd),
       snapshots_(snapshots),
       stop_(stop),
       counters_(counters),
       rrl_(rrl),
       queryLog_(queryLog),
+      inbox_(inbox),
       buf_(std::make_unique<Buffers>()) {}
 
 UdpWorker::~UdpWorker() {
@@ -165,6 +167,7 @@ void UdpWorker::run() noexcept {
                                 Transport::Udp, source, &facts, &query);
       if (counters_) countQuery(*snap, facts, *counters_);
       if (queryLog_) queryLog_->offer(*snap, query, facts, source, Transport::Udp);
+      if (facts.outcome == Outcome::Notify && inbox_) inbox_->post(query.qname.span());
       if (rlen == 0) continue;
       if (limiting) {
         const RrlVerdict v =

@@ -24,6 +24,7 @@ int openUdpSocket(const SocketAddress& addr, std::string* err);
 struct QueryCounters;
 class Rrl;
 class QueryLogSink;
+class NotifyInbox;
 
 class UdpWorker {
  public:
@@ -32,8 +33,8 @@ class UdpWorker {
   // `rrl` (may be null) is shared by all workers; the snapshot says whether
   // it is on and with which limits.
   UdpWorker(int fd, const SnapshotHolder& snapshots, const std::atomic<bool>& stop,
-            QueryCounters* counters = nullptr, Rrl* rrl = nullptr,
-            QueryLogSink* queryLog = nullptr);
+            QueryCounters* counters = nullptr, Rrl* rrl = nullptr, QueryLogSink* queryLog = nullptr,
+            NotifyInbox* inbox = nullptr);
   ~UdpWorker();
   UdpWorker(const UdpWorker&) = delete;
   UdpWorker& operator=(const UdpWorker&) = delete;
@@ -51,6 +52,7 @@ class UdpWorker {
   QueryCounters* counters_;
   Rrl* rrl_;
   QueryLogSink* queryLog_;
+  NotifyInbox* inbox_;  // NOTIFYs from primaries go to the secondary controller (may be null)
   std::uint32_t slipCounter_ = 0;
   std::unique_ptr<Buffers> buf_;
   std::thread thread_;

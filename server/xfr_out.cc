@@ -97,8 +97,8 @@ std::span<const std::uint8_t> XfrSession::next() {
 }
 
 XfrStart startTransfer(std::shared_ptr<const ServingSnapshot> snap,
-                       std::span<const std::uint8_t> msg, const IpAddress& peer,
-                       std::uint64_t now) {
+                       std::span<const std::uint8_t> msg, const IpAddress& peer, std::uint64_t now,
+                       std::size_t inProgress) {
   XfrStart out;
   zones::XfrQuery q;
   const zones::XfrParse parsed = zones::parseXfrQuery(msg, q);
@@ -135,6 +135,12 @@ XfrStart startTransfer(std::shared_ptr<const ServingSnapshot> snap,
   if (!allowed) {
     GEODNS_LOG_LIMITED(Warn, "transfer of %s refused for %s%s", name::toText(q.zone.span()).c_str(),
                        peer.str().c_str(), verified ? "" : " (unsigned)");
+    return fail(dns::Rcode::Refused, signedBy);
+  }
+  if (inProgress >= snap->limits.maxTransfers) {
+    GEODNS_LOG_LIMITED(
+        Warn, "transfer of %s refused for %s: %zu transfers in progress (limits.max_transfers)",
+        name::toText(q.zone.span()).c_str(), peer.str().c_str(), inProgress);
     return fail(dns::Rcode::Refused, signedBy);
   }
 

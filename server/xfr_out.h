@@ -38,7 +38,8 @@ class XfrSession {
 
  private:
   friend XfrStart startTransfer(std::shared_ptr<const ServingSnapshot>,
-                                std::span<const std::uint8_t>, const IpAddress&, std::uint64_t);
+                                std::span<const std::uint8_t>, const IpAddress&, std::uint64_t,
+                                std::size_t);
   std::shared_ptr<const ServingSnapshot> snap_;
   std::vector<std::uint8_t> request_;  // the request: the stream's question points into it
   std::optional<tsig::Signer> signer_;
@@ -57,7 +58,10 @@ struct XfrStart {
 
 // Decides what to do with a transfer request `msg` from `peer` (the engine
 // said Outcome::Transfer). `now`: wall clock, seconds since 1970.
+// `inProgress`: transfers this server is streaming now; at the snapshot's
+// limits.maxTransfers an allowed request is REFUSED (the secondary retries).
 XfrStart startTransfer(std::shared_ptr<const ServingSnapshot> snap,
-                       std::span<const std::uint8_t> msg, const IpAddress& peer, std::uint64_t now);
+                       std::span<const std::uint8_t> msg, const IpAddress& peer, std::uint64_t now,
+                       std::size_t inProgress = 0);
 
 }  // namespace geodns::server

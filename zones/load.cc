@@ -1,5 +1,7 @@
 #include "zones/load.h"
 
+#include <sys/stat.h>
+
 #include <algorithm>
 
 #include "core/log.h"
@@ -72,6 +74,24 @@ std::optional<std::uint32_t> soaSerial(const std::string& rdata) {
          p[3];
 }
 
+std::optional<SoaTimers> soaTimers(std::string_view rdata) {
+  const auto at = serialOffset(std::string(rdata));
+  if (!at) return std::nullopt;
+  const auto* p = reinterpret_cast<const std::uint8_t*>(rdata.data()) + *at;
+  auto u32 = [p](std::size_t i) {
+    return (std::uint32_t{p[i]} << 24) | (std::uint32_t{p[i + 1]} << 16) |
+           (std::uint32_t{p[i + 2]} << 8) | p[i + 3];
+  };
+  return SoaTimers{u32(0), u32(4), u32(8), u32(12), u32(16)};
+}
+
+SoaTimers soaTimers(const Zone& zone) {
+  const RRset& soa = zone.soa();
+  if (soa.rrs.empty()) return {};
+  const Rdata& rd = soa.rrs[0];
+  return soaTimers(std::string_view(soa.bytes).substr(rd.offset, rd.length)).value_or(SoaTimers{});
+}
+
 std::uint64_t contentHash(const std::vector<ParsedRR>& rrs) {
   // Each record hashed alone, the hashes summed: the order of the file does not matter.
   std::uint64_t sum = 0;
@@ -121,10 +141,22 @@ std::shared_ptr<const ZoneSet> loadZones(const config::ServerConfig& cfg, ErrorL
   }
   for (std::size_t zi = 0; zi < cfg.zones.size(); ++zi) {
     const auto& spec = cfg.zones[zi];
+    const auto originWire = name::fromText(spec.origin);
+    // A secondary zone without a usable copy is served SERVFAIL until the
+    // next transfer (the secondary controller brings it): not a load error.
+    auto unavailable = [&](const char* why, const std::string& detail) {
+      GEODNS_LOG_WARN("zone %s (secondary): %s%s; SERVFAIL until a transfer brings it",
+                      spec.origin.c_str(), why, detail.c_str());
+      if (originWire) set->addUnavailable(*originWire);
+    };
+    struct stat copy {};
+    if (spec.secondary() && ::stat(spec.file.c_str(), &copy) != 0) {
+      unavailable("no copy yet at ", spec.file);
+      continue;
+    }
     ErrorList zoneErrors;
     auto rrs = parseZoneFile(spec.file, spec.origin, zoneErrors);
     const std::uint64_t hash = contentHash(rrs);
-    const auto originWire = name::fromText(spec.origin);
     if (ParsedRR* soa = originWire ? findSoa(rrs, *originWire) : nullptr) {
       const auto at = serialOffset(soa->rdata);
       const auto fromFile = soaSerial(soa->rdata);
@@ -164,6 +196,18 @@ std::shared_ptr<const ZoneSet> loadZones(const config::ServerConfig& cfg, ErrorL
     // Compile even after syntax errors so that every problem is reported at once.
     auto zone = Zone::compile(spec.origin, std::move(rrs), zoneErrors, bound[zi]);
     if (zone && signing && zoneErrors.empty()) zone->sign(signing, zoneErrors);
+    if (spec.secondary() && !zoneErrors.empty()) {
+      unavailable("its copy does not load: ", zoneErrors.all().front().str());
+      continue;
+    }
+    if (spec.secondary() && unixNow > 0) {
+      const SoaTimers t = soaTimers(*zone);
+      if (static_cast<std::int64_t>(copy.st_mtime) + t.expire < unixNow) {
+        unavailable("expired: no successful refresh within the SOA expire of ",
+                    std::to_string(t.expire) + " s");
+        continue;
+      }
+    }
     if (!zoneErrors.empty()) {
       // Errors without a line are about the zone as a whole: name the file.
       for (const auto& e : zoneErrors.all())

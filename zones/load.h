@@ -5,6 +5,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "config/config.h"
@@ -22,6 +23,13 @@ namespace geodns::zones {
 // signed at `clock`'s now (nullptr: the system clock); `clock` must outlive
 // the zones.
 //
+// A secondary zone ("primary") is read from its persisted copy (`file`, as
+// the last transfer wrote it). Without a copy, with one that does not load,
+// or with one older (file mtime, refreshed at each successful SOA check)
+// than the SOA's expire at `unixNow` (when > 0), the zone is added as
+// unavailable (ZoneSet::addUnavailable: SERVFAIL) instead of failing the
+// load: the next transfer brings it.
+//
 // Each zone's "serial" policy (zones/serial.h) is applied before compiling
 // (and before signing): `previous` is the zone set served now (null at
 // start-up) and gives the serial served and whether the data changed;
@@ -32,6 +40,13 @@ std::shared_ptr<const ZoneSet> loadZones(const config::ServerConfig& cfg, ErrorL
 // The serial in SOA RDATA (uncompressed wire: MNAME, RNAME, SERIAL, ...), or
 // nullopt when the RDATA is too short.
 std::optional<std::uint32_t> soaSerial(const std::string& rdata);
+// The timers of SOA RDATA (RFC 1035 3.3.13), seconds; nullopt when too short.
+struct SoaTimers {
+  std::uint32_t serial = 0, refresh = 0, retry = 0, expire = 0, minimum = 0;
+};
+std::optional<SoaTimers> soaTimers(std::string_view rdata);
+// The SOA timers of a compiled zone.
+SoaTimers soaTimers(const Zone& zone);
 // Hash of the records with the SOA serial left out, independent of their order.
 std::uint64_t contentHash(const std::vector<ParsedRR>& rrs);
 

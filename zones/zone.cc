@@ -348,10 +348,11 @@ std::int64_t ZoneSet::refreshAt() const noexcept {
 void ZoneSet::finish() {
   index_.build(origins_);
   longestFirst_.resize(origins_.size());
-  for (std::size_t i = 0; i < origins_.size(); ++i) longestFirst_[i] = static_cast<std::uint32_t>(i);
-  std::stable_sort(longestFirst_.begin(), longestFirst_.end(), [&](std::uint32_t a, std::uint32_t b) {
-    return origins_[a].size() > origins_[b].size();
-  });
+  for (std::size_t i = 0; i < origins_.size(); ++i)
+    longestFirst_[i] = static_cast<std::uint32_t>(i);
+  std::stable_sort(
+      longestFirst_.begin(), longestFirst_.end(),
+      [&](std::uint32_t a, std::uint32_t b) { return origins_[a].size() > origins_[b].size(); });
 }
 
 const Zone* ZoneSet::findZone(name::Span qname) const noexcept {
@@ -367,6 +368,17 @@ const Zone* ZoneSet::findZone(name::Span qname) const noexcept {
     if (id >= 0) return zones_[static_cast<std::size_t>(id)].get();
     if (s.size() <= 1) return nullptr;
   }
+}
+
+void ZoneSet::addUnavailable(std::string origin) {
+  unavailable_.push_back(std::move(origin));
+}
+
+bool ZoneSet::unavailableFor(name::Span qname, const Zone* found) const noexcept {
+  const std::size_t deeperThan = found ? found->origin().size() : 0;
+  for (const auto& o : unavailable_)
+    if (o.size() > deeperThan && name::isSubdomain(qname, name::asSpan(o))) return true;
+  return false;
 }
 
 const Zone* ZoneSet::findParent(const Zone& zone) const noexcept {

@@ -154,7 +154,17 @@ class ZoneSet {
   // INT64_MAX when none is signed: when the control thread must sign again.
   std::int64_t refreshAt() const noexcept;
 
+  // Secondary zones without data (never transferred, or expired): names in
+  // them are answered SERVFAIL, not from a parent zone. `origin`: lowercase wire.
+  void addUnavailable(std::string origin);
+  bool hasUnavailable() const noexcept { return !unavailable_.empty(); }
+  // True when `qname` lies in an unavailable zone deeper than `found` (the
+  // zone findZone/zoneFor chose; null when none).
+  bool unavailableFor(name::Span qname, const Zone* found) const noexcept;
+  std::span<const std::string> unavailable() const noexcept { return unavailable_; }
+
  private:
+  std::vector<std::string> unavailable_;
   std::vector<std::unique_ptr<Zone>> zones_;
   std::vector<std::string> origins_;
   std::vector<std::uint32_t> longestFirst_;  // zone indexes by origin length, longest first

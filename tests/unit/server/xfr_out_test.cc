@@ -249,3 +249,30 @@ TEST_CASE("transfer: GSLB-bound names carry the answer for a client with no loca
     CHECK((e.rrset.type == 1 || e.rrset.type == 28 || e.rrset.type == 5));
   }
 }
+
+TEST_CASE("transfer: limits.max_transfers caps the streams in progress") {
+  test::TempDir dir;
+  auto snap = snapWith(dir, R"({"allow": ["127.0.0.1"]})");
+  REQUIRE(snap->limits.maxTransfers == 10);  // the default
+  struct Case {
+    const char* what;
+    std::size_t inProgress;
+    bool streams;
+  };
+  const Case cases[] = {
+      {"none in progress", 0, true},
+      {"one below the limit", 9, true},
+      {"at the limit: REFUSED", 10, false},
+      {"above the limit: REFUSED", 11, false},
+  };
+  for (const auto& c : cases) {
+    CAPTURE(std::string(c.what));
+    XfrStart x =
+        startTransfer(snap, request("xfr.test", 252, nullptr).wire, kInside, kNow, c.inProgress);
+    CHECK(bool(x.session) == c.streams);
+    if (!c.streams) CHECK(x.rcode == 5);
+  }
+  // Not counted against clients who may not transfer at all: they are refused by the ACL first.
+  XfrStart outside = startTransfer(snap, request("xfr.test", 252, nullptr).wire, kOutside, kNow, 0);
+  CHECK(outside.rcode == 5);
+}
