@@ -243,7 +243,11 @@ std::string Metrics::render(const ServingSnapshot& snap, const MetricsExtras& x)
   std::uint64_t rc[2][kRcodeSlots] = {}, qt[2][kQtypeSlots] = {};
   std::uint64_t dropped = 0, truncated = 0, ecs = 0, rrlDropped = 0, rrlSlipped = 0;
   std::uint64_t dnssec = 0, signFailures = 0;
+  std::uint64_t udpBatches = 0, udpDatagrams = 0, udpSendCalls = 0;
   for (const auto& w : workers_) {
+    udpBatches += w->udpBatches.load(std::memory_order_relaxed);
+    udpDatagrams += w->udpDatagrams.load(std::memory_order_relaxed);
+    udpSendCalls += w->udpSendCalls.load(std::memory_order_relaxed);
     const int t = w->transport == Transport::Udp ? 0 : 1;
     for (std::size_t i = 0; i < kRcodeSlots; ++i)
       rc[t][i] += w->rcode[i].load(std::memory_order_relaxed);
@@ -281,6 +285,13 @@ std::string Metrics::render(const ServingSnapshot& snap, const MetricsExtras& x)
   o.line("geodns_responses_truncated_total", "", truncated);
   o.help("geodns_ecs_responses_total", "counter", "Responses with a non-zero ECS scope.");
   o.line("geodns_ecs_responses_total", "", ecs);
+  o.help("geodns_udp_receive_batches_total", "counter",
+         "recvmmsg calls that returned datagrams (average batch = datagrams / batches).");
+  o.line("geodns_udp_receive_batches_total", "", udpBatches);
+  o.help("geodns_udp_datagrams_total", "counter", "UDP datagrams received.");
+  o.line("geodns_udp_datagrams_total", "", udpDatagrams);
+  o.help("geodns_udp_send_calls_total", "counter", "sendmmsg calls (each sends a batch).");
+  o.line("geodns_udp_send_calls_total", "", udpSendCalls);
   o.help("geodns_rrl_dropped_total", "counter", "Responses dropped by response rate limiting.");
   o.line("geodns_rrl_dropped_total", "", rrlDropped);
   o.help("geodns_rrl_slipped_total", "counter", "Rate-limited responses sent truncated (slip).");

@@ -195,9 +195,14 @@ void UdpWorker::run() noexcept {
       ++out;
     }
     queries_.fetch_add(static_cast<std::uint64_t>(n), std::memory_order_relaxed);
+    if (counters_) {  // this worker's own counters: a plain add, no contention
+      counters_->udpBatches.fetch_add(1, std::memory_order_relaxed);
+      counters_->udpDatagrams.fetch_add(static_cast<std::uint64_t>(n), std::memory_order_relaxed);
+    }
     unsigned sent = 0;
     while (sent < out) {
       int s = ::sendmmsg(fd_, b.outMsg + sent, out - sent, 0);
+      if (counters_) counters_->udpSendCalls.fetch_add(1, std::memory_order_relaxed);
       if (s > 0) {
         sent += static_cast<unsigned>(s);
       } else if (s < 0 && errno == EINTR) {

@@ -444,6 +444,12 @@ class MetricsDocTest(unittest.TestCase):
                 with self.subTest(family=family):
                     self.assertIn("# TYPE %s " % family, text)
                     self.assertIn(tuple(labels), exported.get(family, set()), text)
+            # UDP batching: every datagram counted once, in at least one batch per send.
+            value = {l.split()[0]: float(l.split()[1]) for l in text.splitlines() if l.startswith("geodns_udp_")}
+            self.assertGreaterEqual(value["geodns_udp_datagrams_total"], 3)  # the addrs() queries over UDP
+            self.assertGreaterEqual(value["geodns_udp_receive_batches_total"], 1)
+            self.assertLessEqual(value["geodns_udp_receive_batches_total"], value["geodns_udp_datagrams_total"])
+            self.assertGreaterEqual(value["geodns_udp_send_calls_total"], value["geodns_udp_receive_batches_total"])
             # The NODATA answer of the drained pool counts as unanswered.
             self.assertIn('geodns_pool_unanswered_total{pool="nd"} 1\n', text)
             # Nothing exported that the table does not list.

@@ -24,6 +24,7 @@ import dns.rcode
 import dns.rdatatype
 import dns.tsigkeyring
 
+from admin_client import Api, write_token_file
 from harness import GEODNSD, ZONES, Server, free_port, run_suite, stop_process
 from refservers import NSD, Nsd
 
@@ -124,9 +125,14 @@ class SecondaryMode(unittest.TestCase):
             if not os.access(tool, os.X_OK):
                 raise AssertionError("%s is needed (scripts/install-deps installs NSD)" % tool)
         cls.nsd = None
+        admin_port = free_port()
         cls.srv = Server(zones=[], config_extra={
             "tsig_keys": {"xfr": {"algorithm": "hmac-sha256", "secret_file": "xfr.key"}},
+            "admin": {"listen": "127.0.0.1:%d" % admin_port, "token_file": "admin.token"},
+            "health": {"database": "state"},
         })
+        write_token_file(cls.srv.dir)
+        cls.api = Api(admin_port)
         with open(os.path.join(cls.srv.dir, "xfr.key"), "w") as f:
             f.write(SECRET + "\n")
         cls.nsd_port = free_port()
@@ -149,10 +155,19 @@ class SecondaryMode(unittest.TestCase):
     def geodnsd(self, name, rdtype="A"):
         return query(self.srv.host, self.srv.port, name, rdtype)
 
+    def metrics(self):
+        status, text, _ = self.api.get("/metrics")
+        self.assertEqual(status, 200)
+        return {line.split()[0]: float(line.split()[1]) for line in text.splitlines()
+                if line.startswith("geodns_") and " " in line}
+
     def test_1_servfail_before_the_first_transfer_then_transferred(self):
         r = self.geodnsd("www.example.test.")
         self.assertEqual(r.rcode(), dns.rcode.SERVFAIL)
         self.assertFalse(os.path.exists(self.copy))
+        m = self.metrics()
+        self.assertEqual(m['geodns_secondary_zone_available{zone="example.test"}'], 0)
+        self.assertGreaterEqual(m["geodns_secondary_refresh_failures_total"], 1)
         cls = type(self)
         cls.nsd = NsdPrimary(self.srv.port)
         cls.nsd.port = self.nsd_port
@@ -170,6 +185,10 @@ class SecondaryMode(unittest.TestCase):
         self.assertRegex(log, r"zone example\.test \(secondary\): transferred serial %d .*\(TSIG\)" % SERIAL)
         with open(self.copy) as f:
             self.assertIn("serial %d" % SERIAL, f.read())
+        m = wait_for("the metrics show the zone", lambda: (
+            self.metrics().get('geodns_secondary_zone_available{zone="example.test"}') == 1 and self.metrics()), 3)
+        self.assertEqual(m['geodns_secondary_zone_serial{zone="example.test"}'], SERIAL)
+        self.assertGreaterEqual(m["geodns_secondary_transfers_total"], 1)
 
     def test_2_notify_from_nsd_brings_a_change_within_seconds(self):
         started = time.monotonic()
@@ -182,6 +201,7 @@ class SecondaryMode(unittest.TestCase):
         self.assertEqual([rr.address for rr in r.answer[0]], ["192.0.2.123"])
         self.assertIn("zone example.test (secondary): NOTIFY from a primary: checking now",
                       self.srv.read_log())
+        self.assertGreaterEqual(self.metrics()["geodns_secondary_notifies_total"], 1)
 
     def notify(self, source, signed):
         m = dns.message.make_query(ORIGIN + ".", "SOA")
