@@ -1190,7 +1190,8 @@ void parseCluster(Ctx& c, const json& root, ServerConfig& cfg, const std::filesy
     return;
   }
   checkKeys(c, v, "/cluster",
-            {"etcd", "prefix", "node", "site", "timeout_ms", "lease_ttl_s", "tls", "auth"});
+            {"etcd", "prefix", "node", "site", "timeout_ms", "lease_ttl_s", "audit_retention_days",
+             "tls", "auth"});
   cl.enabled = true;
   cl.where = c.where("/cluster");
   if (!v.contains("etcd")) {
@@ -1227,6 +1228,7 @@ void parseCluster(Ctx& c, const json& root, ServerConfig& cfg, const std::filesy
     c.err("/cluster/site", "1 to 64 letters, digits, '.', '_' or '-'");
   getUnsigned(c, v, "timeout_ms", "/cluster", cl.timeoutMs, 50, 60000);
   getUnsigned(c, v, "lease_ttl_s", "/cluster", cl.leaseTtlSec, 2, 600);
+  getUnsigned(c, v, "audit_retention_days", "/cluster", cl.auditRetentionDays, 0, 36500);
   if (v.contains("tls")) {
     const json& t = v["tls"];
     if (!t.is_object()) {

@@ -356,8 +356,9 @@ struct ClusterConfig {
   std::string prefix = "/geodns/";
   std::string node;  // unique in the fleet: [A-Za-z0-9._-]{1,64}
   std::string site;
-  std::uint32_t timeoutMs = 2000;  // per request per endpoint
-  std::uint32_t leaseTtlSec = 10;  // a node is gone this long after its last keep-alive
+  std::uint32_t timeoutMs = 2000;         // per request per endpoint
+  std::uint32_t leaseTtlSec = 10;         // a node is gone this long after its last keep-alive
+  std::uint32_t auditRetentionDays = 90;  // older P/audit/ records are deleted; 0 keeps them all
   ClusterTlsConfig tls;
   std::string user;          // "auth": {"user", "password_file"}
   std::string passwordFile;  // read at start-up; never logged

@@ -46,6 +46,7 @@ std::unique_ptr<FleetNode> FleetNode::create(const config::ClusterConfig& cfg,
   fo.site = cfg.site;
   fo.version = "geodnsd";
   fo.leaseTtlSec = cfg.leaseTtlSec;
+  fo.auditRetention = std::chrono::hours(24) * cfg.auditRetentionDays;
   fo.quorum.minUp = quorum.minUp;
   fo.quorum.fraction = quorum.fraction;
   fo.quorum.latency = quorum.latency == config::LatencySourceConfig::Median

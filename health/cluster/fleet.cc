@@ -832,6 +832,35 @@ void Fleet::expireOverrides() {
   }
 }
 
+void Fleet::pruneAudit() {
+  const TimePoint now = clock_.now();
+  if (opt_.auditRetention <= Duration::zero() ||
+      (lastAuditPrune_ && now - *lastAuditPrune_ < opt_.auditPruneEvery))
+    return;
+  lastAuditPrune_ = now;
+  // Audit keys start with the unix ms, 13 digits: everything below the
+  // cutoff's key sorts before it.
+  const std::int64_t cutoffMs =
+      unixMsOf(clock_) -
+      std::chrono::duration_cast<std::chrono::milliseconds>(opt_.auditRetention).count();
+  if (cutoffMs <= 0) return;
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%013" PRId64, cutoffMs);
+  DeleteRequest d{opt_.keys.audit(), opt_.keys.audit() + buf, false};
+  counters_.writes.fetch_add(1);
+  auto r = store_.deleteRange(d);
+  if (!r) {
+    noteError(r.error(), "audit retention");
+    lastAuditPrune_.reset();  // try again at the next round
+    return;
+  }
+  if (r->deleted > 0) {
+    counters_.auditPruned.fetch_add(static_cast<std::uint64_t>(r->deleted));
+    GEODNS_LOG_INFO("cluster: deleted %lld audit record(s) older than the retention",
+                    static_cast<long long>(r->deleted));
+  }
+}
+
 void Fleet::keeperLoop() {
   const Duration keepAlive = std::chrono::seconds(std::max<std::int64_t>(1, opt_.leaseTtlSec / 3));
   TimePoint lastKeepAlive{};
@@ -859,6 +888,7 @@ void Fleet::keeperLoop() {
       if (nodeDue) ok = putNode();
       if (ok) ok = flushVerdicts();
       if (ok) expireOverrides();
+      if (ok) pruneAudit();
     }
     if (retryApply) applyControl();
     if (stop_.load()) break;

@@ -171,6 +171,11 @@ struct FleetOptions {
   Duration heartbeat = std::chrono::seconds(10);           // `probing` in the node key
   Duration backoffMin = std::chrono::milliseconds(200);
   Duration backoffMax = std::chrono::seconds(10);
+  // Audit records older than this are deleted from `P/audit/` (0: kept).
+  // Every node prunes, at most once per `auditPruneEvery`; the deletes are
+  // idempotent, so several nodes doing it cost a few empty deletes.
+  Duration auditRetention = std::chrono::hours(24 * 90);
+  Duration auditPruneEvery = std::chrono::hours(1);
 };
 
 struct FleetCounters {
@@ -179,6 +184,7 @@ struct FleetCounters {
   std::atomic<std::uint64_t> watchEvents{0};  // events received on the three watches
   std::atomic<std::uint64_t> watchBytes{0};   // keys + values received
   std::atomic<std::uint64_t> resyncs{0};      // full re-reads (start, compaction)
+  std::atomic<std::uint64_t> auditPruned{0};  // audit records deleted by retention
 };
 
 struct WriteOutcome {
@@ -247,6 +253,7 @@ class Fleet {
   bool putNode();
   bool flushVerdicts();
   void expireOverrides();
+  void pruneAudit();
   void setConnected(bool c, const std::string& why);
   void noteError(const KvError& e, const char* what);
   void backoff(Duration& d, WatchCancel& cancel);
@@ -277,6 +284,7 @@ class Fleet {
   std::map<unsigned, std::map<std::string, PeerVerdict>> own_;
   std::set<unsigned> dirty_;
   std::uint64_t auditSeq_ = 0;
+  std::optional<TimePoint> lastAuditPrune_;  // keeper thread only
 
   std::atomic<std::uint64_t> peersVersion_{1};
   std::atomic<bool> stop_{false};

@@ -431,6 +431,49 @@ TEST_CASE("fleet: a lapsed override is removed from the store once, with an expi
   b.stop();
 }
 
+TEST_CASE("fleet: audit records older than the retention are deleted, hourly at most") {
+  struct Case {
+    const char* name;
+    Duration retention;
+    std::size_t keptAtStart;  // of the records 100 days and 1 day old
+  };
+  const Case cases[] = {
+      {"90 days: the 100-day-old record goes", std::chrono::hours(24 * 90), 1},
+      {"0: every record kept", Duration::zero(), 2},
+  };
+  for (const Case& c : cases) {
+    CAPTURE(c.name);
+    FakeClock clock;
+    FakeKvStore store(clock);
+    Sink sa;
+    FleetOptions o = options("a");
+    o.auditRetention = c.retention;
+    Fleet a(store, clock, o, sa);
+    const std::int64_t nowMs = clock.unixSeconds() * 1000;
+    const std::int64_t day = 86400000;
+    REQUIRE(
+        a.putOverride(drain("old"), {nowMs - 100 * day, "drain_region", "old", "m", "ops", ""}).ok);
+    REQUIRE(a.putOverride(drain("new"), {nowMs - day, "drain_region", "new", "m", "ops", ""}).ok);
+    a.start();
+    auto auditSize = [&] {
+      auto r = a.audit(10);
+      return r.ok() ? r.value().size() : std::size_t{99};
+    };
+    CHECK(eventually([&] { return auditSize() == c.keptAtStart; }));
+    CHECK(eventually([&] { return a.counters().auditPruned.load() == 2 - c.keptAtStart; }));
+    if (c.retention > Duration::zero()) {
+      const auto remaining = a.audit(10).value();
+      REQUIRE(remaining.size() == 1);
+      CHECK(remaining[0].target == "new");
+      // 90 days on, the other one is past the retention too: pruned within the hour.
+      clock.advance(std::chrono::hours(24 * 89) + std::chrono::minutes(30));
+      CHECK(eventually([&] { return auditSize() == 0; }));
+      CHECK(eventually([&] { return a.counters().auditPruned.load() == 2; }));
+    }
+    a.stop();
+  }
+}
+
 TEST_CASE("admin state: the shared overrides replace the local ones, kept in the store") {
   FakeClock clock;
   MemStore store;
