@@ -241,6 +241,23 @@ std::string explain(const ServingSnapshot& snap, const ExplainRequest& req, bool
                                         {"load", th.load >= 0 ? nlohmann::ordered_json(th.load)
                                                               : nlohmann::ordered_json(nullptr)}};
             if (pd.fellBack) e["pool"] = p->name;
+            if (req.vantages) {
+              // The fleet's vantage points: the quorum behind `state`.
+              nlohmann::ordered_json jv = nlohmann::ordered_json::array();
+              t << "          vantages:";
+              for (const auto& v : req.vantages(static_cast<std::size_t>(m.target))) {
+                t << " " << v.node << "=" << health::stateName(v.state)
+                  << (v.latencyMs ? "(" + coord(*v.latencyMs) + " ms)" : std::string())
+                  << (v.live ? "" : "[gone]");
+                jv.push_back({{"node", v.node},
+                              {"state", health::stateName(v.state)},
+                              {"latency_ms", v.latencyMs ? nlohmann::ordered_json(*v.latencyMs)
+                                                         : nlohmann::ordered_json(nullptr)},
+                              {"live", v.live}});
+              }
+              t << "\n";
+              e["vantages"] = jv;
+            }
             jh.push_back(e);
           }
         }

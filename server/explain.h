@@ -3,10 +3,12 @@
 // client, and why (location, region order per step, chosen members, TTL,
 // ECS scope). Control plane only.
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 
 #include "core/ip.h"
+#include "health/cluster/quorum.h"
 #include "health/store.h"
 #include "server/serving.h"
 
@@ -19,6 +21,9 @@ struct ExplainRequest {
   bool clientIsEcs = false;  // given as IP/PREFIX: sent as ECS from `resolver`
   IpAddress resolver;
   bool json = false;
+  // A fleet node (the admin API): every vantage's verdict on a probe target
+  // (index into the snapshot's gslb probes), shown under each member's health.
+  std::function<std::vector<health::cluster::VantageVerdict>(std::size_t target)> vantages;
 };
 
 // Returns the report; `ok` false with the report holding the error. When the

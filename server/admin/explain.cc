@@ -29,6 +29,17 @@ void addExplainRoute(httplib::Server& s, const Routes& ctx) {
     if (!r) return fail(res, 400, "resolver must be an IP address", "resolver");
     er.resolver = *r;
     auto snap = ctx.deps->holder->current();
+    if (ctx.deps->fleet && ctx.deps->runner) {
+      // Own verdicts by probe target, then every vantage's through the fleet.
+      auto own = std::make_shared<decltype(ctx.deps->runner->ownVerdicts())>(
+          ctx.deps->runner->ownVerdicts());
+      auto* fleet = ctx.deps->fleet;
+      er.vantages = [own, fleet](std::size_t t) {
+        if (t >= own->size()) return std::vector<health::cluster::VantageVerdict>{};
+        const auto& ov = (*own)[t];
+        return fleet->vantages(ov.key, ov.state, ov.latencyMs);
+      };
+    }
     bool ok = false;
     std::string out = explain(*snap, er, ok);
     if (!ok) {

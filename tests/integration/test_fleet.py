@@ -420,6 +420,12 @@ class FleetTest(unittest.TestCase):
             self.assertTrue(ok, json.dumps(self.a.api.get("/v1/status")[1]["pools"]))
             m = a_sees_down()
             self.assertEqual(m["quorum"]["state"], "up")
+            # explain shows the same votes under the member's health.
+            st, ex, _ = self.a.api.get("/v1/explain?name=www.fl.test&client=127.0.0.1")
+            self.assertEqual(st, 200, ex)
+            h = [h for h in ex["health"] if h["address"] == EU][0]
+            votes = {v["node"]: v["state"] for v in h["vantages"]}
+            self.assertEqual(votes, {"a": "down", "b": "up", "c": "up"}, ex)
             self.assertEqual(m["quorum"]["up"], 2)
             for n in self.nodes:
                 self.assertEqual(n.answer(), [EU])  # A too: 2 of 3 vantages see it up
