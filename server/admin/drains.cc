@@ -58,7 +58,7 @@ void addDrainRoutes(httplib::Server& s, const Routes& ctx) {
                       {"target", target},    {"changed", drain || w.existed},
                       {"answer_ttl_s", ttl}, {"resolvers_moved_by", now + ttl}};
           int status = 200;
-          if (!fleetCommitted(ctx, w, wait, res, out, status)) return;
+          if (!fleetCommitted(ctx, w, wait, res, out, status, !drain && !w.existed)) return;
           GEODNS_LOG_INFO("admin: %s %s %s by %s (fleet revision %lld): %s",
                           drain ? "drain" : "undrain", kindName.c_str(), target.c_str(),
                           who.name.c_str(), static_cast<long long>(w.revision), reason.c_str());

@@ -133,13 +133,25 @@ bool fleetWaitOf(const httplib::Request& req, httplib::Response& res, FleetWait&
 }
 
 bool fleetCommitted(const Routes& ctx, const health::cluster::WriteOutcome& w,
-                    const FleetWait& wait, httplib::Response& res, json& out, int& status) {
+                    const FleetWait& wait, httplib::Response& res, json& out, int& status,
+                    bool noop) {
   if (!w.ok) {
     fail(res, 503, "not committed (etcd): " + w.error);
     return false;
   }
   auto& fleet = *ctx.deps->fleet;
   out["revision"] = w.revision;
+  if (noop) {
+    // The audit record is outside the watched control prefix: no node will
+    // ever "apply" its revision, and none needs to.
+    out["published"] = true;
+    if (wait.all) out["behind"] = json::array();
+    json everyone = json::array();
+    for (const auto& [name, n] : fleet.status().nodes) everyone.push_back(name);
+    out["applied_by"] = everyone;
+    status = 200;
+    return true;
+  }
   const bool mine = fleet.waitApplied(w.revision, ctx.deps->publishWait);
   out["published"] = mine;
   status = 200;

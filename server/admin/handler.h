@@ -62,9 +62,12 @@ bool fleetWaitOf(const httplib::Request& req, httplib::Response& res, FleetWait&
 // else waits (bounded) for this node to apply and publish the change, and
 // with wait.all for every live node, and fills "revision", "published",
 // "applied_by" (and "behind") in `out`. `status` is 200, or 202 when some
-// node had not applied it in time.
+// node had not applied it in time. `noop`: the txn changed no shared state
+// (an undrain of something not drained: only its audit record was written),
+// so there is nothing to wait for: every node already has it.
 bool fleetCommitted(const Routes& ctx, const health::cluster::WriteOutcome& w,
-                    const FleetWait& wait, httplib::Response& res, json& out, int& status);
+                    const FleetWait& wait, httplib::Response& res, json& out, int& status,
+                    bool noop = false);
 
 using HttpHandler = std::function<void(const httplib::Request&, httplib::Response&)>;
 using AuthedHandler =

@@ -303,6 +303,15 @@ class FleetTest(unittest.TestCase):
         self.assertEqual(st, 200, body)
         self.assertEqual(body["behind"], [])
         self.assertEqual(sorted(body["applied_by"]), ["a", "b", "c"])
+        # Undraining what is not drained changes nothing: answered at once, not
+        # after waiting for an apply that never comes (only the audit record is new).
+        t = time.monotonic()
+        st, body, _ = self.b.api.post("/v1/regions/eu/undrain?wait=all", {"reason": "again"})
+        self.assertEqual(st, 200, body)
+        self.assertFalse(body["changed"])
+        self.assertTrue(body["published"])
+        self.assertEqual(sorted(body["applied_by"]), ["a", "b", "c"])
+        self.assertLess(time.monotonic() - t, 1.0)
         for n in self.nodes:
             self.assertEqual(n.answer(), [EU])
         self.assertEqual(self.a.metric("geodns_cluster_connected"), 1)
