@@ -83,12 +83,10 @@ class Nsd(RefServer):
     name = "nsd"
     binary = NSD
 
-    def command(self):
+    def server_config(self, verbosity=1, extra=""):
+        """nsd.conf's server: and remote-control: sections for this instance."""
         d = self.dir
-        conf = os.path.join(d, "nsd.conf")
-        zones = "".join("zone:\n  name: %s\n  zonefile: %s\n" % (o, os.path.join(d, f)) for o, f in self.zones)
-        with open(conf, "w") as f:
-            f.write(f"""server:
+        return f"""server:
   ip-address: 127.0.0.1@{self.port}
   port: {self.port}
   do-ip6: no
@@ -102,14 +100,33 @@ class Nsd(RefServer):
   pidfile: "{d}/nsd.pid"
   logfile: "{d}/nsd.log"
   server-count: 1
-  verbosity: 1
+  verbosity: {verbosity}
   rrl-ratelimit: 0
   rrl-whitelist-ratelimit: 0
-  minimal-responses: yes
-remote-control:
+{extra}remote-control:
   control-enable: no
-{zones}""")
+"""
+
+    def write_config(self, text):
+        conf = os.path.join(self.dir, "nsd.conf")
+        with open(conf, "w") as f:
+            f.write(text)
         return [self.binary, "-d", "-c", conf]
+
+    def command(self):
+        d = self.dir
+        zones = "".join("zone:\n  name: %s\n  zonefile: %s\n" % (o, os.path.join(d, f)) for o, f in self.zones)
+        return self.write_config(self.server_config(extra="  minimal-responses: yes\n") + zones)
+
+    def read_log(self):
+        """The server's output, then its own log file (NSD writes most there)."""
+        text = super().read_log()
+        try:
+            with open(os.path.join(self.dir, "nsd.log")) as f:
+                text += f.read()
+        except OSError:
+            pass
+        return text
 
 
 class Knot(RefServer):

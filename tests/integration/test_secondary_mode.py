@@ -67,28 +67,7 @@ class NsdPrimary(Nsd):
 
     def command(self):
         d = self.dir
-        conf = os.path.join(d, "nsd.conf")
-        with open(conf, "w") as f:
-            f.write(f"""server:
-  ip-address: 127.0.0.1@{self.port}
-  port: {self.port}
-  do-ip6: no
-  username: ""
-  chroot: ""
-  zonesdir: "{d}"
-  database: ""
-  zonelistfile: "{d}/zone.list"
-  xfrdfile: "{d}/xfrd.state"
-  xfrdir: "{d}"
-  pidfile: "{d}/nsd.pid"
-  logfile: "{d}/nsd.log"
-  server-count: 1
-  verbosity: 2
-  rrl-ratelimit: 0
-  rrl-whitelist-ratelimit: 0
-remote-control:
-  control-enable: no
-key:
+        return self.write_config(self.server_config(verbosity=2) + f"""key:
   name: "xfr"
   algorithm: hmac-sha256
   secret: "{SECRET}"
@@ -98,16 +77,6 @@ zone:
   provide-xfr: 127.0.0.1 xfr
   notify: 127.0.0.1@{self.secondary_port} xfr
 """)
-        return [self.binary, "-d", "-c", conf]
-
-    def read_log(self):
-        text = super().read_log()
-        try:
-            with open(os.path.join(self.dir, "nsd.log")) as f:
-                text += f.read()
-        except OSError:
-            pass
-        return text
 
     def set_zone(self, serial, extra):
         """Rewrites the zone with `serial` and `extra` records; NSD reloads on SIGHUP."""
