@@ -74,9 +74,28 @@ struct ParseState {
 };
 
 void parseFile(const std::filesystem::path& path, ldns_rdf* originIn, ParseState& st, int depth) {
-  FilePtr fp(std::fopen(path.c_str(), "r"));
+  // The whole file in memory, read by ldns through fmemopen: ftell (taken
+  // before every record, for $INCLUDE) is then a lookup, not an lseek
+  // syscall per record, and reading is a memcpy (1M records: 13 % of the load).
+  std::string content;
+  {
+    FilePtr file(std::fopen(path.c_str(), "re"));
+    if (!file) {
+      st.errors.add(path.string(), std::string("cannot open: ") + std::strerror(errno));
+      return;
+    }
+    char chunk[1 << 16];
+    std::size_t n;
+    while ((n = std::fread(chunk, 1, sizeof chunk, file.get())) > 0) content.append(chunk, n);
+    if (std::ferror(file.get())) {
+      st.errors.add(path.string(), std::string("cannot read: ") + std::strerror(errno));
+      return;
+    }
+  }
+  if (content.empty()) return;  // fmemopen refuses a size of 0; an empty file has no records
+  FilePtr fp(::fmemopen(content.data(), content.size(), "r"));
   if (!fp) {
-    st.errors.add(path.string(), std::string("cannot open: ") + std::strerror(errno));
+    st.errors.add(path.string(), std::string("cannot read: ") + std::strerror(errno));
     return;
   }
   RdfPtr origin(ldns_rdf_clone(originIn));
