@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstring>
 #include <map>
+#include <string_view>
 
 #include "core/wire/dns.h"
 #include "core/wire/types.h"
@@ -94,9 +95,28 @@ std::unique_ptr<Zone> Zone::compile(const std::string& originText, std::vector<P
   const std::size_t errorsBefore = errors.size();
   const std::string zoneText = name::toText(name::asSpan(z->origin_));
 
-  // Group records by owner; the apex sorts first because it is the shortest.
-  std::map<std::string, std::vector<const ParsedRR*>> byOwner;
-  byOwner[z->origin_];
+  // Group records by owner: one (owner, record) entry per record, and one
+  // without a record for every ancestor down to the apex (empty non-terminals
+  // must exist as nodes) and for every bound name; sorted by owner, stable so
+  // that an RRset keeps the file's order. A sorted vector, not a map of
+  // vectors: a million-record zone allocates two arrays instead of millions
+  // of nodes. The views point into `rrs`, `bound` and the origin, which live
+  // until compile returns.
+  struct Entry {
+    std::string_view owner;
+    const ParsedRR* rr;  // null: a name that only has to exist
+  };
+  std::vector<Entry> entries;
+  entries.reserve(rrs.size() + rrs.size() / 2 + bound.size() + 1);
+  entries.push_back({z->origin_, nullptr});
+  auto addAncestors = [&](std::string_view owner) {
+    name::Span n{reinterpret_cast<const std::uint8_t*>(owner.data()), owner.size()};
+    while (n.size() > z->origin_.size()) {
+      n = name::parent(n);
+      if (n.size() <= z->origin_.size()) break;  // the apex is there already
+      entries.push_back({name::asView(n), nullptr});
+    }
+  };
   for (const auto& rr : rrs) {
     if (!name::isSubdomain(name::asSpan(rr.owner), name::asSpan(z->origin_))) {
       errors.add(rr.where, name::toText(name::asSpan(rr.owner)) + " is outside zone " + zoneText);
@@ -107,38 +127,31 @@ std::unique_ptr<Zone> Zone::compile(const std::string& originText, std::vector<P
                  "only class IN is served (got class " + std::to_string(rr.rrclass) + ")");
       continue;
     }
-    byOwner[rr.owner].push_back(&rr);
-    // Empty non-terminals: every ancestor down to the apex must exist as a node.
-    name::Span n = name::asSpan(rr.owner);
-    while (n.size() > z->origin_.size()) {
-      n = name::parent(n);
-      byOwner[std::string(name::asView(n))];
-    }
+    entries.push_back({rr.owner, &rr});
+    addAncestors(rr.owner);
   }
-
   // Bound names exist even when the zone file has nothing there.
   for (const auto& b : bound) {
-    name::Span n = name::asSpan(b.name);
-    byOwner[b.name];
-    while (n.size() > z->origin_.size()) {
-      n = name::parent(n);
-      byOwner[std::string(name::asView(n))];
-    }
+    entries.push_back({b.name, nullptr});
+    addAncestors(b.name);
   }
+  std::stable_sort(entries.begin(), entries.end(),
+                   [](const Entry& x, const Entry& y) { return x.owner < y.owner; });
 
-  // Apex first, then the rest in map order.
-  std::vector<std::string> order;
-  order.push_back(z->origin_);
-  for (const auto& [owner, list] : byOwner)
-    if (owner != z->origin_) order.push_back(owner);
-
-  z->nodes_.reserve(order.size());
-  for (const auto& owner : order) {
+  // One node per distinct owner, the apex first; node i's records are
+  // entries[ranges[i].begin, ranges[i].end).
+  struct Range {
+    std::uint32_t begin = 0, end = 0;
+  };
+  std::vector<Range> ranges;
+  auto addNode = [&](std::size_t from, std::size_t to) {
     Node node;
-    node.name = owner;
-    for (const ParsedRR* rr : byOwner[owner]) {
+    node.name = std::string(entries[from].owner);
+    for (std::size_t e = from; e < to; ++e) {
+      const ParsedRR* rr = entries[e].rr;
+      if (!rr) continue;
       auto it = std::find_if(node.rrsets.begin(), node.rrsets.end(),
-                             [&](const RRset& s) { return s.type == rr->type; });
+                             [&](const RRset& st) { return st.type == rr->type; });
       if (it == node.rrsets.end()) {
         node.rrsets.push_back(RRset{rr->type, rr->ttl, {}, {}, {}, {}, {}, false});
         it = node.rrsets.end() - 1;
@@ -160,16 +173,35 @@ std::unique_ptr<Zone> Zone::compile(const std::string& originText, std::vector<P
       ++z->records_;
     }
     std::sort(node.rrsets.begin(), node.rrsets.end(),
-              [](const RRset& a, const RRset& b) { return a.type < b.type; });
+              [](const RRset& x, const RRset& y) { return x.type < y.type; });
     z->nodes_.push_back(std::move(node));
+    ranges.push_back({static_cast<std::uint32_t>(from), static_cast<std::uint32_t>(to)});
+  };
+  std::size_t groups = 0;
+  for (std::size_t i = 0; i < entries.size(); ++i)
+    groups += i == 0 || entries[i].owner != entries[i - 1].owner;
+  z->nodes_.reserve(groups);
+  ranges.reserve(groups);
+  const auto apexEntries =
+      std::equal_range(entries.begin(), entries.end(), Entry{z->origin_, nullptr},
+                       [](const Entry& x, const Entry& y) { return x.owner < y.owner; });
+  addNode(static_cast<std::size_t>(apexEntries.first - entries.begin()),
+          static_cast<std::size_t>(apexEntries.second - entries.begin()));
+  for (std::size_t i = 0; i < entries.size();) {
+    std::size_t j = i + 1;
+    while (j < entries.size() && entries[j].owner == entries[i].owner) ++j;
+    if (entries[i].owner != std::string_view(z->origin_)) addNode(i, j);
+    i = j;
   }
+  z->names_.reserve(z->nodes_.size());
   for (const auto& n : z->nodes_) z->names_.push_back(n.name);
   z->index_.build(z->names_);
 
-  // First line where a type appears at an owner, for error messages.
-  auto whereOf = [&](const std::string& owner, std::uint16_t type) -> std::string {
-    for (const ParsedRR* rr : byOwner[owner])
-      if (type == 0 || rr->type == type) return rr->where;
+  // First line where a type appears at a node, for error messages.
+  auto whereOf = [&](const Node& node, std::uint16_t type) -> std::string {
+    const Range r = ranges[static_cast<std::size_t>(&node - z->nodes_.data())];
+    for (std::uint32_t e = r.begin; e < r.end; ++e)
+      if (entries[e].rr && (type == 0 || entries[e].rr->type == type)) return entries[e].rr->where;
     return "";
   };
   const auto tSOA = dns::toU16(dns::Type::SOA), tNS = dns::toU16(dns::Type::NS),
@@ -182,9 +214,9 @@ std::unique_ptr<Zone> Zone::compile(const std::string& originText, std::vector<P
   if (!soa) {
     errors.add("", "zone " + zoneText + " has no SOA record at its apex");
   } else if (soa->rrs.size() != 1) {
-    errors.add(whereOf(z->origin_, tSOA), "zone " + zoneText + " has more than one SOA record");
+    errors.add(whereOf(z->nodes_[0], tSOA), "zone " + zoneText + " has more than one SOA record");
   } else if (soa->bytes.size() < 22) {
-    errors.add(whereOf(z->origin_, tSOA), "malformed SOA record");
+    errors.add(whereOf(z->nodes_[0], tSOA), "malformed SOA record");
   } else {
     z->soa_ = soa;
     z->serial_ = readU32(soa->bytes, soa->bytes.size() - 20);
@@ -195,7 +227,7 @@ std::unique_ptr<Zone> Zone::compile(const std::string& originText, std::vector<P
   for (auto& node : z->nodes_) {
     bool isApex = &node == &z->nodes_[0];
     if (!isApex) {
-      if (node.find(tSOA)) errors.add(whereOf(node.name, tSOA), "SOA record outside the zone apex");
+      if (node.find(tSOA)) errors.add(whereOf(node, tSOA), "SOA record outside the zone apex");
       node.delegation = node.find(tNS) != nullptr;
       for (name::Span p = name::parent(name::asSpan(node.name)); p.size() > z->origin_.size();
            p = name::parent(p)) {
@@ -205,11 +237,11 @@ std::unique_ptr<Zone> Zone::compile(const std::string& originText, std::vector<P
     }
     if (const RRset* cn = node.find(tCNAME)) {
       if (cn->rrs.size() > 1)
-        errors.add(whereOf(node.name, tCNAME),
+        errors.add(whereOf(node, tCNAME),
                    "more than one CNAME record at " + name::toText(name::asSpan(node.name)));
       for (const auto& s : node.rrsets)
         if (s.type != tCNAME && s.type != tRRSIG && s.type != tNSEC) {
-          errors.add(whereOf(node.name, tCNAME),
+          errors.add(whereOf(node, tCNAME),
                      "CNAME beside other data at " + name::toText(name::asSpan(node.name)));
           break;
         }
@@ -219,13 +251,13 @@ std::unique_ptr<Zone> Zone::compile(const std::string& originText, std::vector<P
     for (const auto& s : node.rrsets) {
       bool glue = s.type == tA || s.type == tAAAA;
       if (node.occluded && !glue) {
-        errors.add(whereOf(node.name, s.type),
+        errors.add(whereOf(node, s.type),
                    "data below the delegation is occluded (only A/AAAA glue is allowed) at " +
                        name::toText(name::asSpan(node.name)));
       } else if (node.delegation && !glue && s.type != tNS && s.type != tDS && s.type != tRRSIG &&
                  s.type != tNSEC) {
-        errors.add(whereOf(node.name, s.type), "only NS, DS and glue may stand at the delegation " +
-                                                   name::toText(name::asSpan(node.name)));
+        errors.add(whereOf(node, s.type), "only NS, DS and glue may stand at the delegation " +
+                                              name::toText(name::asSpan(node.name)));
       }
     }
   }
@@ -242,7 +274,7 @@ std::unique_ptr<Zone> Zone::compile(const std::string& originText, std::vector<P
                                 (t == tA      ? "A"
                                  : t == tAAAA ? "AAAA"
                                               : "CNAME") +
-                                " records there (" + whereOf(node->name, t) + ")");
+                                " records there (" + whereOf(*node, t) + ")");
   }
   if (errors.size() != errorsBefore) return nullptr;
 
