@@ -47,7 +47,6 @@ std::shared_ptr<ZoneSigning> ZoneSigning::load(name::Span origin, const config::
 
 std::vector<ParsedRR> ZoneSigning::apexRecords(std::uint32_t ttl) const {
   std::vector<ParsedRR> out;
-  const auto keyFile = std::make_shared<const std::string>(keys_->key(0).path());
   auto add = [&](dns::Type type, const std::vector<std::vector<std::uint8_t>>& rdatas) {
     for (const auto& rd : rdatas) {
       ParsedRR rr;
@@ -56,7 +55,7 @@ std::vector<ParsedRR> ZoneSigning::apexRecords(std::uint32_t ttl) const {
       rr.rrclass = dns::kClassIN;
       rr.ttl = ttl;
       rr.rdata.assign(rd.begin(), rd.end());
-      rr.file = keyFile;
+      rr.where = keys_->key(0).path();
       out.push_back(std::move(rr));
     }
   };
