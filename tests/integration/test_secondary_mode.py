@@ -12,7 +12,6 @@ import base64
 import json
 import os
 import re
-import shutil
 import time
 import unittest
 
@@ -27,6 +26,7 @@ import dns.tsigkeyring
 from admin_client import Api, write_token_file
 from harness import GEODNSD, ZONES, Server, free_port, run_suite, stop_process
 from refservers import NSD, Nsd
+from test_secondaries import serial_at, wait_for  # the same zone, example.test
 
 SECRET = base64.b64encode(b"geodnsd-secondary-mode-secret!!!").decode()
 KEYRING = dns.tsigkeyring.from_text({"xfr.": ("hmac-sha256", SECRET)})
@@ -36,28 +36,6 @@ SERIAL = 2026112601
 
 def query(host, port, name, rdtype, timeout=0.5):
     return dns.query.udp(dns.message.make_query(name, rdtype), host, port=port, timeout=timeout)
-
-
-def serial_at(host, port):
-    r = query(host, port, ORIGIN + ".", "SOA")
-    for rrset in r.answer:
-        if rrset.rdtype == dns.rdatatype.SOA:
-            return rrset[0].serial
-    return None
-
-
-def wait_for(what, predicate, timeout):
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        try:
-            last = predicate()
-            if last:
-                return last
-        except Exception as e:  # not up yet
-            last = e
-        time.sleep(0.1)
-    raise AssertionError("%s: not within %.0f s (last: %r)" % (what, timeout, last))
 
 
 class NsdPrimary(Nsd):
