@@ -186,9 +186,9 @@ std::shared_ptr<const ZoneSet> loadZones(const config::ServerConfig& cfg, ErrorL
       std::uint32_t keyTtl = 3600;  // DNSKEY TTL: the SOA's, else an hour
       for (const auto& rr : rrs) {
         if (generatedDnssecType(rr.type))
-          zoneErrors.add(rr.where, dns::typeToText(rr.type) +
-                                       " records are made by the server in a signed zone; "
-                                       "remove them from the zone file");
+          zoneErrors.add(rr.where(), dns::typeToText(rr.type) +
+                                         " records are made by the server in a signed zone; "
+                                         "remove them from the zone file");
         if (rr.type == dns::toU16(dns::Type::SOA)) keyTtl = rr.ttl;
       }
       for (auto& rr : signing->apexRecords(keyTtl)) rrs.push_back(std::move(rr));

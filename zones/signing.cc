@@ -47,6 +47,7 @@ std::shared_ptr<ZoneSigning> ZoneSigning::load(name::Span origin, const config::
 
 std::vector<ParsedRR> ZoneSigning::apexRecords(std::uint32_t ttl) const {
   std::vector<ParsedRR> out;
+  const auto keyFile = std::make_shared<const std::string>(keys_->key(0).path());
   auto add = [&](dns::Type type, const std::vector<std::vector<std::uint8_t>>& rdatas) {
     for (const auto& rd : rdatas) {
       ParsedRR rr;
@@ -55,7 +56,7 @@ std::vector<ParsedRR> ZoneSigning::apexRecords(std::uint32_t ttl) const {
       rr.rrclass = dns::kClassIN;
       rr.ttl = ttl;
       rr.rdata.assign(rd.begin(), rd.end());
-      rr.where = keys_->key(0).path();
+      rr.file = keyFile;
       out.push_back(std::move(rr));
     }
   };

@@ -119,11 +119,11 @@ std::unique_ptr<Zone> Zone::compile(const std::string& originText, std::vector<P
   };
   for (const auto& rr : rrs) {
     if (!name::isSubdomain(name::asSpan(rr.owner), name::asSpan(z->origin_))) {
-      errors.add(rr.where, name::toText(name::asSpan(rr.owner)) + " is outside zone " + zoneText);
+      errors.add(rr.where(), name::toText(name::asSpan(rr.owner)) + " is outside zone " + zoneText);
       continue;
     }
     if (rr.rrclass != dns::kClassIN) {
-      errors.add(rr.where,
+      errors.add(rr.where(),
                  "only class IN is served (got class " + std::to_string(rr.rrclass) + ")");
       continue;
     }
@@ -158,7 +158,7 @@ std::unique_ptr<Zone> Zone::compile(const std::string& originText, std::vector<P
       }
       if (sameData(*it, *rr)) continue;  // RFC 2181 s5: an RRset has no duplicates
       if (rr->rdata.size() > 65535) {
-        errors.add(rr->where, "RDATA longer than 65535 bytes");
+        errors.add(rr->where(), "RDATA longer than 65535 bytes");
         continue;
       }
       it->ttl = std::min(it->ttl, rr->ttl);  // RFC 2181 s5.2: one TTL per RRset
@@ -201,7 +201,8 @@ std::unique_ptr<Zone> Zone::compile(const std::string& originText, std::vector<P
   auto whereOf = [&](const Node& node, std::uint16_t type) -> std::string {
     const Range r = ranges[static_cast<std::size_t>(&node - z->nodes_.data())];
     for (std::uint32_t e = r.begin; e < r.end; ++e)
-      if (entries[e].rr && (type == 0 || entries[e].rr->type == type)) return entries[e].rr->where;
+      if (entries[e].rr && (type == 0 || entries[e].rr->type == type))
+        return entries[e].rr->where();
     return "";
   };
   const auto tSOA = dns::toU16(dns::Type::SOA), tNS = dns::toU16(dns::Type::NS),

@@ -46,14 +46,16 @@ std::string rdfBytes(const ldns_rdf* rdf) {
   return std::string(reinterpret_cast<const char*>(ldns_rdf_data(rdf)), ldns_rdf_size(rdf));
 }
 
-ParsedRR convert(const ldns_rr* rr, const std::string& where) {
+ParsedRR convert(const ldns_rr* rr, const std::shared_ptr<const std::string>& file,
+                 std::uint32_t line) {
   ParsedRR out;
   out.owner = rdfBytes(ldns_rr_owner(rr));
   name::toLower(reinterpret_cast<std::uint8_t*>(out.owner.data()), out.owner.size());
   out.type = static_cast<std::uint16_t>(ldns_rr_get_type(rr));
   out.rrclass = static_cast<std::uint16_t>(ldns_rr_get_class(rr));
   out.ttl = ldns_rr_ttl(rr);
-  out.where = where;
+  out.file = file;
+  out.line = line;
   bool compressible = dns::rdataNamesCompressible(out.type);
   for (std::size_t i = 0; i < ldns_rr_rd_count(rr); ++i) {
     const ldns_rdf* f = ldns_rr_rdf(rr, i);
@@ -99,6 +101,7 @@ void parseFile(const std::filesystem::path& path, ldns_rdf* originIn, ParseState
     return;
   }
   RdfPtr origin(ldns_rdf_clone(originIn));
+  const auto fileName = std::make_shared<const std::string>(path.string());
   ldns_rdf* prevRaw = nullptr;
   int line = 1;
   for (;;) {
@@ -114,10 +117,12 @@ void parseFile(const std::filesystem::path& path, ldns_rdf* originIn, ParseState
     origin.reset(originRaw);
     RrPtr rr(rawRr);
     // ldns counts the newline that ends a record; report the record's own line.
-    std::string where = path.string() + ":" + std::to_string(line > startLine ? line - 1 : line);
+    const int recordLine = line > startLine ? line - 1 : line;
+    auto where = [&] { return *fileName + ":" + std::to_string(recordLine); };
     switch (s) {
       case LDNS_STATUS_OK:
-        if (rr) st.rrs.push_back(convert(rr.get(), where));
+        if (rr)
+          st.rrs.push_back(convert(rr.get(), fileName, static_cast<std::uint32_t>(recordLine)));
         break;
       case LDNS_STATUS_SYNTAX_EMPTY:
       case LDNS_STATUS_SYNTAX_TTL:
@@ -136,11 +141,11 @@ void parseFile(const std::filesystem::path& path, ldns_rdf* originIn, ParseState
         char file[1024] = {0}, inclOrigin[1024] = {0};
         int n = std::sscanf(rest.c_str(), "%1023s %1023s", file, inclOrigin);
         if (n < 1) {
-          st.errors.add(where, "$INCLUDE needs a file name");
+          st.errors.add(where(), "$INCLUDE needs a file name");
           break;
         }
         if (depth >= kMaxIncludeDepth) {
-          st.errors.add(where, "$INCLUDE nested deeper than " + std::to_string(kMaxIncludeDepth));
+          st.errors.add(where(), "$INCLUDE nested deeper than " + std::to_string(kMaxIncludeDepth));
           break;
         }
         std::filesystem::path inc(file);
@@ -149,7 +154,7 @@ void parseFile(const std::filesystem::path& path, ldns_rdf* originIn, ParseState
         if (n >= 2 && inclOrigin[0] != ';') {
           ldns_rdf* o = nullptr;
           if (ldns_str2rdf_dname(&o, inclOrigin) != LDNS_STATUS_OK) {
-            st.errors.add(where, std::string("bad $INCLUDE origin '") + inclOrigin + "'");
+            st.errors.add(where(), std::string("bad $INCLUDE origin '") + inclOrigin + "'");
             break;
           }
           incOrigin.reset(o);
@@ -158,7 +163,7 @@ void parseFile(const std::filesystem::path& path, ldns_rdf* originIn, ParseState
         break;
       }
       default:
-        st.errors.add(where, ldns_get_errorstr_by_id(s));
+        st.errors.add(where(), ldns_get_errorstr_by_id(s));
         break;
     }
   }

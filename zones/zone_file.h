@@ -1,6 +1,7 @@
 #pragma once
 // RFC 1035 master files, parsed with ldns (the only file that includes it).
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <string>
 #include <vector>
@@ -20,7 +21,14 @@ struct ParsedRR {
   // may be compressed (RFC 3597 s4); at most two (SOA, MINFO).
   std::uint8_t nameCount = 0;
   std::uint16_t namePos[2] = {0, 0};
-  std::string where;  // "file:line"
+  // Where it was read, for messages: the file (shared by all its records:
+  // no string per record in a zone of millions) and the line (0: none).
+  std::shared_ptr<const std::string> file;
+  std::uint32_t line = 0;
+  std::string where() const {
+    if (!file) return {};
+    return line ? *file + ":" + std::to_string(line) : *file;
+  }
 };
 
 // Parses `path` with $ORIGIN defaulting to `origin` (presentation form).

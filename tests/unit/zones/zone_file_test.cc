@@ -31,7 +31,7 @@ TEST_CASE("parses $ORIGIN, $TTL, relative names and RFC 3597 types") {
   CHECK(rrs[4].rdata == "\xab\xcd");
   CHECK(rrs[5].rdata.substr(2) == "\4mail\1z\4test\0"s);  // lowercased
   CHECK(rrs[5].namePos[0] == 2);
-  CHECK(rrs[1].where == f + ":3");
+  CHECK(rrs[1].where() == f + ":3");
 }
 
 TEST_CASE("every syntax error is reported with file:line and parsing goes on") {
