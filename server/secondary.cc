@@ -19,6 +19,7 @@
 #include "zones/load.h"
 #include "zones/serial.h"
 #include "zones/xfr_in.h"
+#include "zones/zone_file.h"
 
 namespace geodns::server {
 
@@ -430,9 +431,30 @@ bool SecondaryController::transfer(Zone& z, const SocketAddress& primary, std::s
                              ", serial " + std::to_string(reader.serial()) + ", " +
                              std::to_string(reader.recordCount()) + " records.\n" +
                              "geodnsd replaces this file at each transfer: do not edit it.";
+  // Checked before it replaces the copy: a zone this server would not load
+  // (CNAME beside other data, no NS, ...) must not turn a served zone into
+  // SERVFAIL; the current copy keeps serving and the next refresh retries.
+  const std::string incoming = z.spec.file + ".incoming";
   std::string werr;
-  if (!zones::writeFileAtomically(z.spec.file, reader.zoneText(header), &werr))
+  if (!zones::writeFileAtomically(incoming, reader.zoneText(header), &werr))
     return *err = "cannot keep the copy: " + werr, false;
+  {
+    ErrorList problems;
+    auto rrs = zones::parseZoneFile(incoming, z.spec.origin, problems);
+    if (problems.empty()) zones::Zone::compile(z.spec.origin, std::move(rrs), problems);
+    if (!problems.empty()) {
+      ::unlink(incoming.c_str());
+      return *err =
+                 "AXFR: serial " + std::to_string(reader.serial()) +
+                 " does not load here, keeping the current copy: " + problems.all().front().str(),
+             false;
+    }
+  }
+  if (::rename(incoming.c_str(), z.spec.file.c_str()) != 0) {
+    const int e = errno;
+    ::unlink(incoming.c_str());
+    return *err = "cannot keep the copy: rename " + incoming + ": " + std::strerror(e), false;
+  }
   ++stats_.transfers;
   const std::string dropped =
       reader.ignored() ? ", " + std::to_string(reader.ignored()) + " out of zone dropped" : "";

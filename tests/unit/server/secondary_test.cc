@@ -108,6 +108,8 @@ class FakePrimaries final : public XfrTransport {
   explicit FakePrimaries(const Clock& clock) : clock_(clock) {}
   std::map<std::string, std::shared_ptr<const ServingSnapshot>> snaps;  // "127.0.0.1:5300" -> zone
   std::vector<std::string> log;                                         // "SOA 127.0.0.1:5300"
+  // Set: the AXFR answer is this message (made for the request's ID) instead of the snapshot's.
+  std::function<Bytes(std::uint16_t id)> cannedAxfr;
 
   bool exchange(const SocketAddress& primary, std::span<const std::uint8_t> request,
                 const std::function<bool(std::span<const std::uint8_t>)>& onMessage, Duration,
@@ -122,6 +124,10 @@ class FakePrimaries final : public XfrTransport {
       Bytes out(65535);
       const std::size_t n = answer(*it->second, request, out, Transport::Tcp, peer);
       onMessage({out.data(), n});
+      return true;
+    }
+    if (cannedAxfr) {
+      onMessage(cannedAxfr(static_cast<std::uint16_t>((request[0] << 8) | request[1])));
       return true;
     }
     XfrStart x =
@@ -272,6 +278,82 @@ TEST_CASE(
   CHECK(r.primaries.log == std::vector<std::string>{"SOA 127.0.0.1:5301"});
   CHECK(r.published == 1);
   CHECK(r.ctl.stats().failures == 0);
+}
+
+// One AXFR message for sec.test, serial `serial`, holding `www` as a CNAME
+// and an A record at once: well-formed DNS that this server refuses to load.
+Bytes cnameBesideDataAxfr(std::uint16_t id, std::uint32_t serial) {
+  Bytes m;
+  auto u16 = [&](std::uint16_t v) {
+    m.push_back(static_cast<std::uint8_t>(v >> 8));
+    m.push_back(static_cast<std::uint8_t>(v));
+  };
+  auto u32 = [&](std::uint32_t v) {
+    u16(static_cast<std::uint16_t>(v >> 16));
+    u16(static_cast<std::uint16_t>(v));
+  };
+  auto nameOf = [&](const char* text) {
+    const auto w = *name::fromText(text);
+    m.insert(m.end(), w.begin(), w.end());
+  };
+  auto rr = [&](const char* owner, std::uint16_t type, const Bytes& rdata) {
+    nameOf(owner);
+    u16(type);
+    u16(1);
+    u32(300);
+    u16(static_cast<std::uint16_t>(rdata.size()));
+    m.insert(m.end(), rdata.begin(), rdata.end());
+  };
+  Bytes soa;
+  for (const char* n : {"ns.sec.test", "hostmaster.sec.test"}) {
+    const auto w = *name::fromText(n);
+    soa.insert(soa.end(), w.begin(), w.end());
+  }
+  for (std::uint32_t v : {serial, 60u, 20u, 600u, 30u})
+    for (int s = 24; s >= 0; s -= 8) soa.push_back(static_cast<std::uint8_t>(v >> s));
+  const auto target = *name::fromText("elsewhere.test");
+  u16(id);
+  u16(0x8400);  // QR, AA
+  u16(1);
+  u16(5);
+  u16(0);
+  u16(0);
+  nameOf("sec.test");
+  u16(252);
+  u16(1);
+  rr("sec.test", 6, soa);
+  rr("sec.test", 2, Bytes(target.begin(), target.end()));
+  rr("www.sec.test", 5, Bytes(target.begin(), target.end()));
+  rr("www.sec.test", 1, {192, 0, 2, 1});
+  rr("sec.test", 6, soa);
+  return m;
+}
+
+TEST_CASE("secondary: a transfer this server would not load keeps the current copy serving") {
+  Rig r;
+  r.primaries.snaps["127.0.0.1:5300"] = primarySnap(r.dir, 7);
+  r.cfg = secondaryConfig(r.dir, {"127.0.0.1:5300"});
+  r.republish();
+  r.ctl.step();
+  r.republish();
+  REQUIRE(r.servedSerial() == 7u);
+  // Serial 9 is announced, but its AXFR has a CNAME beside an A record.
+  r.primaries.snaps["127.0.0.1:5300"] = primarySnap(r.dir, 9);
+  r.primaries.cannedAxfr = [](std::uint16_t id) { return cnameBesideDataAxfr(id, 9); };
+  r.clock.advance(60s);
+  r.ctl.step();
+  CHECK(r.published == 1);  // nothing new to publish
+  CHECK(r.ctl.stats().failures == 1);
+  CHECK(r.view().serial == 7u);
+  CHECK(r.view().nextCheck == r.clock.now() + 20s);  // RETRY
+  ErrorList errors;
+  auto rrs = zones::parseZoneFile(copyPath(r), "sec.test", errors);
+  CHECK(errors.empty());
+  CHECK(rrs.size() == 6);  // still serial 7's records
+  CHECK_FALSE(std::filesystem::exists(copyPath(r) + ".incoming"));
+  r.republish();
+  CHECK(r.servedSerial() == 7u);
+  CHECK_FALSE(r.served->zones->hasUnavailable());
 }
 
 TEST_CASE("secondary: TSIG on the SOA and AXFR queries") {
