@@ -19,6 +19,10 @@ Usage:
                                               what would this client get, and why
   geodnsd status --config FILE [--json]       health of every probed target, from the state
                                               database (works beside a running server)
+  geodnsd export-zone --config FILE --zone ORIGIN
+                                              print the zone's static part as served (master
+                                              file on stdout; a signed zone with its RRSIGs
+                                              and an NSEC chain, for ldns-verify-zone)
   geodnsd ctl COMMAND [args]                  the admin API client (see geodnsctl --help)
   geodnsd --help | --version
 
@@ -45,12 +49,16 @@ explain:
                            with /PREFIX it is sent as EDNS Client Subnet from --resolver
       --resolver IP        the resolver address for ECS queries (default 127.0.0.1)
       --json               machine-readable output
+export-zone:
+  -z, --zone ORIGIN        the zone to print (one of the config's zones). Names answered by a
+                           GSLB pool are left out (listed in a leading comment)
   -h, --help               this text
   -V, --version            print the version
 
 Signals: SIGHUP reloads config and zones atomically (a failed reload keeps the old data
 serving and logs every error); SIGTERM/SIGINT stop the server.
-Exit status: 0 on success, 1 on config or zone errors, 2 on bad usage.
+Exit status: 0 on success, 1 on config or zone errors, 2 on bad usage (export-zone: also
+a zone the config does not have).
 )";
 
 namespace {
@@ -71,6 +79,9 @@ Options parseArgs(int argc, char** argv, ErrorList& errors) {
     ++i;
   } else if (i < argc && std::strcmp(argv[i], "explain") == 0) {
     o.command = Command::Explain;
+    ++i;
+  } else if (i < argc && std::strcmp(argv[i], "export-zone") == 0) {
+    o.command = Command::ExportZone;
     ++i;
   } else if (i < argc && std::strcmp(argv[i], "serve") == 0) {
     ++i;
@@ -105,7 +116,8 @@ Options parseArgs(int argc, char** argv, ErrorList& errors) {
     } else if (a == "-l" || a == "--listen") {
       if (need("--listen")) o.listen.push_back(value);
     } else if (a == "-z" || a == "--zone") {
-      if (need("--zone")) o.zones.push_back(value);
+      if (need("--zone"))
+        (o.command == Command::ExportZone ? o.exportZone : o.zones.emplace_back()) = value;
     } else if (a == "-w" || a == "--workers") {
       unsigned v = 0;
       if (need("--workers") && !(parseUnsigned(value, v) && v <= 256))

@@ -1,5 +1,6 @@
 #pragma once
-// Command line: `geodnsd [serve] [options]` and `geodnsd check-config [options]`.
+// Command line: `geodnsd [serve] [options]`, `geodnsd check-config [options]`,
+// `explain`, `status` and `export-zone`.
 #include <optional>
 #include <string>
 #include <vector>
@@ -9,13 +10,13 @@
 
 namespace geodns::server {
 
-enum class Command { Serve, CheckConfig, Explain, Status, Help, Version };
+enum class Command { Serve, CheckConfig, Explain, Status, ExportZone, Help, Version };
 
 struct Options {
   Command command = Command::Serve;
   std::string configPath;
   std::vector<std::string> listen;  // --listen, repeatable
-  std::vector<std::string> zones;   // --zone ORIGIN=FILE, repeatable
+  std::vector<std::string> zones;   // --zone ORIGIN=FILE, repeatable (not export-zone)
   std::optional<unsigned> workers;
   std::optional<unsigned> maxUdpPayload;
   std::string logLevel;   // empty: the config's, else info
@@ -32,6 +33,8 @@ struct Options {
   std::string client;
   std::string resolver = "127.0.0.1";
   bool json = false;
+  // export-zone: the origin of the zone to print (its --zone ORIGIN)
+  std::string exportZone;
 };
 
 extern const char* const kUsage;

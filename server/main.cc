@@ -1,5 +1,6 @@
 // geodnsd: parses the command line, loads and checks the config, and
-// dispatches: serve (server/process.h), check-config, explain, status, ctl.
+// dispatches: serve (server/process.h), check-config, explain, status,
+// export-zone, ctl.
 #include <cstdio>
 #include <memory>
 #include <string>
@@ -11,6 +12,7 @@
 #include "server/cli.h"
 #include "server/ctl.h"
 #include "server/explain.h"
+#include "server/export_zone.h"
 #include "server/process.h"
 #include "server/serving.h"
 #include "server/startup.h"
@@ -46,7 +48,13 @@ int main(int argc, char** argv) {
     std::puts("geodnsd 0.1.0");
     return 0;
   }
-  log::Level level = log::Level::Info;
+  if (opt.command == Command::ExportZone && opt.exportZone.empty()) {
+    std::fprintf(stderr, "geodnsd export-zone: needs --zone ORIGIN (and --config FILE)\n");
+    return 2;
+  }
+  // export-zone prints a zone file on stdout; start-up notes would only be
+  // noise beside it on stderr (warnings still show).
+  log::Level level = opt.command == Command::ExportZone ? log::Level::Warn : log::Level::Info;
   if (!opt.logLevel.empty() && !log::parseLevel(opt.logLevel.c_str(), level)) {
     std::fprintf(stderr, "geodnsd: --log-level must be debug, info, warn or error\n");
     return 2;
@@ -65,7 +73,8 @@ int main(int argc, char** argv) {
   LoadedConfig loaded = loadServing(opt, errors);
   const auto& cfg = loaded.config;
   // The config's "log" applies where the command line said nothing.
-  if (cfg && opt.logLevel.empty() && cfg->log.level) log::setLevel(*cfg->log.level);
+  if (cfg && opt.logLevel.empty() && cfg->log.level && opt.command != Command::ExportZone)
+    log::setLevel(*cfg->log.level);
   if (cfg && opt.logFormat.empty() && cfg->log.format) log::setFormat(*cfg->log.format);
   std::shared_ptr<const ServingSnapshot> snap = loaded.snapshot;
   const bool starting = opt.command == Command::Serve || opt.command == Command::CheckConfig;
@@ -121,6 +130,16 @@ int main(int argc, char** argv) {
     std::string report = explain(*explained, req, ok);
     std::fputs(report.c_str(), ok ? stdout : stderr);
     return ok ? 0 : 2;
+  }
+  if (opt.command == Command::ExportZone) {
+    std::string text, err;
+    const ExportStatus st = exportZoneText(*snap, opt.exportZone, text, err);
+    if (st != ExportStatus::Ok) {
+      std::fprintf(stderr, "geodnsd export-zone: %s\n", err.c_str());
+      return st == ExportStatus::UnknownZone ? 2 : 1;
+    }
+    std::fwrite(text.data(), 1, text.size(), stdout);
+    return std::fflush(stdout) == 0 ? 0 : 1;
   }
   if (opt.command == Command::Status) {
     const auto& hc = cfg->gslb.health;

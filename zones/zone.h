@@ -105,6 +105,9 @@ class Zone {
   // TTL for negative answers: min(SOA TTL, SOA MINIMUM) (RFC 2308 s5).
   std::uint32_t negativeTtl() const noexcept { return negativeTtl_; }
   std::size_t nodeCount() const noexcept { return nodes_.size(); }
+  // Every node, the apex first, then in the order of their wire names (not
+  // canonical order); empty non-terminals and bound names included.
+  std::span<const Node> nodes() const noexcept { return nodes_; }
   std::size_t recordCount() const noexcept { return records_; }
   std::uint32_t serial() const noexcept { return serial_; }
   // The zone's keys, signers and signature cache; null for an unsigned zone.

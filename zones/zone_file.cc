@@ -198,6 +198,48 @@ std::string rrToText(const ParsedRR& rr) {
   return text;
 }
 
+std::string recordText(std::span<const std::uint8_t> owner, std::uint16_t type, std::uint32_t ttl,
+                       std::span<const std::uint8_t> rdata) {
+  auto generic = [&] {
+    ParsedRR rr;
+    rr.owner.assign(reinterpret_cast<const char*>(owner.data()), owner.size());
+    rr.type = type;
+    rr.ttl = ttl;
+    rr.rdata.assign(reinterpret_cast<const char*>(rdata.data()), rdata.size());
+    return rrToText(rr);
+  };
+  if (rdata.size() > 65535) return generic();
+  // The record in wire form, read back by ldns: it knows every type's fields.
+  std::vector<std::uint8_t> wire(owner.begin(), owner.end());
+  const std::uint16_t rdlength = static_cast<std::uint16_t>(rdata.size());
+  const std::uint8_t fixed[10] = {static_cast<std::uint8_t>(type >> 8),
+                                  static_cast<std::uint8_t>(type),
+                                  0,
+                                  static_cast<std::uint8_t>(dns::kClassIN),
+                                  static_cast<std::uint8_t>(ttl >> 24),
+                                  static_cast<std::uint8_t>(ttl >> 16),
+                                  static_cast<std::uint8_t>(ttl >> 8),
+                                  static_cast<std::uint8_t>(ttl),
+                                  static_cast<std::uint8_t>(rdlength >> 8),
+                                  static_cast<std::uint8_t>(rdlength)};
+  wire.insert(wire.end(), std::begin(fixed), std::end(fixed));
+  wire.insert(wire.end(), rdata.begin(), rdata.end());
+  ldns_rr* raw = nullptr;
+  std::size_t pos = 0;
+  if (ldns_wire2rr(&raw, wire.data(), wire.size(), &pos, LDNS_SECTION_ANSWER) != LDNS_STATUS_OK ||
+      !raw || pos != wire.size()) {
+    if (raw) ldns_rr_free(raw);
+    return generic();
+  }
+  RrPtr rr(raw);
+  std::unique_ptr<char, CharFree> text(ldns_rr2str_fmt(ldns_output_format_nocomments, rr.get()));
+  if (!text) return generic();
+  std::string out = text.get();
+  while (!out.empty() && (out.back() == '\n' || out.back() == ' ' || out.back() == '\t'))
+    out.pop_back();
+  return out;
+}
+
 std::string messageToText(const std::uint8_t* data, std::size_t len) {
   ldns_pkt* pkt = nullptr;
   if (ldns_wire2pkt(&pkt, data, len) != LDNS_STATUS_OK || !pkt) return "(unparseable message)\n";

@@ -40,6 +40,13 @@ std::vector<ParsedRR> parseZoneFile(const std::string& path, const std::string& 
 // Presentation form of one record (for explain/diagnostics and tests).
 std::string rrToText(const ParsedRR& rr);
 
+// One record in RFC 1035 presentation form as ldns writes it (zone-file
+// syntax: absolute names, type mnemonics, RRSIG times as YYYYMMDDHHmmSS), no
+// comment, no newline; class IN. `owner` and names in `rdata` uncompressed
+// wire. The RFC 3597 generic form (rrToText) when ldns cannot read the RDATA.
+std::string recordText(std::span<const std::uint8_t> owner, std::uint16_t type, std::uint32_t ttl,
+                       std::span<const std::uint8_t> rdata);
+
 // A whole DNS message in dig-like presentation form (explain), via ldns.
 std::string messageToText(const std::uint8_t* data, std::size_t len);
 

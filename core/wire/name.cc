@@ -72,6 +72,23 @@ bool isSubdomain(Span name, Span zone) noexcept {
   return i == start;
 }
 
+int compareCanonical(Span a, Span b) noexcept {
+  std::uint8_t offA[128], offB[128];
+  std::size_t na = labelOffsets(a, offA), nb = labelOffsets(b, offB);
+  auto lower = [](std::uint8_t c) -> int { return c >= 'A' && c <= 'Z' ? c | 0x20 : c; };
+  while (na > 0 && nb > 0) {
+    --na;
+    --nb;
+    const std::size_t la = a[offA[na]], lb = b[offB[nb]];
+    const std::uint8_t* pa = a.data() + offA[na] + 1;
+    const std::uint8_t* pb = b.data() + offB[nb] + 1;
+    for (std::size_t i = 0; i < la && i < lb; ++i)
+      if (const int d = lower(pa[i]) - lower(pb[i]); d != 0) return d;
+    if (la != lb) return la < lb ? -1 : 1;
+  }
+  return na == nb ? 0 : (na < nb ? -1 : 1);
+}
+
 Span parent(Span name, std::size_t drop) noexcept {
   std::size_t i = 0;
   while (drop-- > 0 && i < name.size() && name[i] != 0) i += std::size_t{1} + name[i];

@@ -44,6 +44,12 @@ std::size_t labelOffsets(Span name, std::uint8_t* offs) noexcept;
 // True when `name` equals `zone` or lies below it; both lowercase wire names.
 bool isSubdomain(Span name, Span zone) noexcept;
 
+// RFC 4034 s6.1 canonical order: labels compared from the rightmost, each as
+// an octet string with ASCII uppercase folded to lowercase, a missing label
+// (the shorter name) first, so a zone's apex sorts before every name in it.
+// <0, 0, >0. noexcept, no allocation.
+int compareCanonical(Span a, Span b) noexcept;
+
 // Suffix of `name` with `drop` leading labels removed.
 Span parent(Span name, std::size_t drop = 1) noexcept;
 

@@ -93,3 +93,30 @@ TEST_CASE("subdomain, parent and label offsets") {
   CHECK(offs[1] == 4);
   CHECK(offs[3] == 17);
 }
+
+TEST_CASE("compareCanonical sorts the RFC 4034 s6.1 example") {
+  // The example of RFC 4034 s6.1, in its order (fromText lowercases, so the
+  // case-folding is checked separately below).
+  const std::vector<std::string> ordered = {
+      "example",   "a.example",       "yljkjljk.a.example", "Z.a.example",    "zABC.a.EXAMPLE",
+      "z.example", "\\001.z.example", "*.z.example",        "\\200.z.example"};
+  for (std::size_t i = 0; i < ordered.size(); ++i)
+    for (std::size_t j = 0; j < ordered.size(); ++j) {
+      CAPTURE(ordered[i]);
+      CAPTURE(ordered[j]);
+      const int c = name::compareCanonical(name::asSpan(*name::fromText(ordered[i])),
+                                           name::asSpan(*name::fromText(ordered[j])));
+      CHECK((c < 0) == (i < j));
+      CHECK((c == 0) == (i == j));
+    }
+  // Uppercase is compared as lowercase (raw wire, not through fromText).
+  const std::string upper = "\1Z\1A\7EXAMPLE\0"s, lower = "\1z\1a\7example\0"s;
+  CHECK(name::compareCanonical(name::asSpan(upper), name::asSpan(lower)) == 0);
+  // A label that is a prefix of another sorts first; labels, not bytes, from the right.
+  CHECK(name::compareCanonical(name::asSpan(*name::fromText("ab.x")),
+                               name::asSpan(*name::fromText("abc.x"))) < 0);
+  CHECK(name::compareCanonical(name::asSpan(*name::fromText("b.a.x")),
+                               name::asSpan(*name::fromText("a.b.x"))) < 0);
+  CHECK(name::compareCanonical(name::asSpan(*name::fromText(".")),
+                               name::asSpan(*name::fromText("x"))) < 0);
+}

@@ -98,3 +98,39 @@ TEST_CASE("best effort: the config comes back with its errors, without cascades"
   CHECK(fixed->listen == std::vector<std::string>{"127.0.0.1:5353"});
   CHECK(fixed->listenWhere == std::vector<std::string>{"--listen 127.0.0.1:5353"});
 }
+
+TEST_CASE("export-zone: --zone names the zone to print, elsewhere it adds one") {
+  struct Case {
+    const char* name;
+    std::vector<const char*> args;
+    Command command;
+    std::string exportZone;
+    std::size_t zones;  // --zone ORIGIN=FILE entries
+  };
+  const Case cases[] = {
+      {"export-zone takes --zone as the origin",
+       {"export-zone", "--config", "c.json", "--zone", "z.test"},
+       Command::ExportZone,
+       "z.test",
+       0},
+      {"-z too",
+       {"export-zone", "-c", "c.json", "-z", "Z.Test."},
+       Command::ExportZone,
+       "Z.Test.",
+       0},
+      {"elsewhere --zone still adds a zone",
+       {"check-config", "--config", "c.json", "--zone=x.test=x.zone"},
+       Command::CheckConfig,
+       "",
+       1},
+  };
+  for (const auto& c : cases) {
+    CAPTURE(std::string(c.name));
+    ErrorList errors;
+    auto o = parse(c.args, errors);
+    REQUIRE(errors.empty());
+    CHECK(o.command == c.command);
+    CHECK(o.exportZone == c.exportZone);
+    CHECK(o.zones.size() == c.zones);
+  }
+}
