@@ -915,8 +915,7 @@ DnssecConfig parseDnssec(Ctx& c, const json& d, const std::string& p,
   if (out.refresh_s >= out.validity_s)
     c.err(p + "/refresh_s",
           "must be less than signature_validity_s (" + std::to_string(out.validity_s) + ")");
-  getEnum(c, d, "denial", p, out.denial, false,
-          "must be compact (NSEC3 white lies are not implemented yet)");
+  getEnum(c, d, "denial", p, out.denial);
   return out;
 }
 

@@ -109,10 +109,12 @@ constexpr std::optional<E> fromText(std::string_view text) noexcept {
   return std::nullopt;
 }
 
-// How a signed zone denies existence (online, per query). Only compact denial
-// (RFC 9824) is implemented; NSEC3 white lies are refused by the parser.
-enum class Denial : std::uint8_t { Compact };
-inline constexpr std::array<EnumName<Denial>, 1> kDenialNames{{{Denial::Compact, "compact"}}};
+// How a signed zone denies existence (online, per query): compact denial
+// (RFC 9824, NSEC at the name, NXDOMAIN answered NOERROR) or NSEC3 white lies
+// (RFC 7129 appendix B: hashed owners around each name, NXDOMAIN kept).
+enum class Denial : std::uint8_t { Compact, Nsec3 };
+inline constexpr std::array<EnumName<Denial>, 2> kDenialNames{
+    {{Denial::Compact, "compact"}, {Denial::Nsec3, "nsec3"}}};
 constexpr const auto& names(Denial) noexcept {
   return kDenialNames;
 }

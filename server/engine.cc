@@ -98,16 +98,25 @@ struct Builder {
     if (set.sigs.rrs.empty()) return true;
     return resp.addRequired(s, o, set.sigs, ttl);
   }
+  // The types at `node` for a denial bitmap, plus `extra`; at a zone cut only
+  // NS and DS are this zone's.
+  static zones::dnssec::TypeSet typesAt(const Node* node,
+                                        std::initializer_list<std::uint16_t> extra) noexcept {
+    zones::dnssec::TypeSet types(extra);
+    if (node)
+      for (const auto& set : node->rrsets)
+        if (!node->delegation || set.type == T(Type::NS) || set.type == T(Type::DS))
+          types.add(set.type);
+    return types;
+  }
   // Compact denial (RFC 9824): one NSEC at the name, signed online. NxName for
   // a name that does not exist, else the types at `node` plus `extra`.
   [[gnu::noinline]] bool compactNsec(Owner o, const Node* node, zones::dnssec::CompactKind kind,
                                      std::uint32_t ttl,
                                      std::initializer_list<std::uint16_t> extra = {}) noexcept {
-    zones::dnssec::TypeSet types(extra);
-    if (node && kind == zones::dnssec::CompactKind::NoData)
-      for (const auto& set : node->rrsets)
-        if (!node->delegation || set.type == T(Type::NS) || set.type == T(Type::DS))
-          types.add(set.type);
+    const zones::dnssec::TypeSet types = kind == zones::dnssec::CompactKind::NoData
+                                             ? typesAt(node, extra)
+                                             : zones::dnssec::TypeSet(extra);
     std::uint8_t rdata[dns::kMaxNameWire + 2 + 2 * 34];
     Writer w(rdata, sizeof rdata);
     if (!zones::dnssec::writeCompactNsecRdata(w, ownerName(o), types, kind) || !w.ok()) {
@@ -117,6 +126,70 @@ struct Builder {
     const std::span<const std::uint8_t> rd{rdata, w.size()};
     if (!resp.addRecord(Section::Authority, o, T(Type::NSEC), ttl, rd, false)) return false;
     return signOnline(Section::Authority, o, T(Type::NSEC), ttl, {&rd, 1}, ttl);
+  }
+
+  // NSEC3 white lies (RFC 7129 appendix B): the bitmap of a name that exists
+  // lists RRSIG too unless nothing there is signed (an insecure delegation:
+  // NS alone, RFC 4035 s2.2; an empty non-terminal: nothing).
+  static zones::dnssec::TypeSet nsec3Types(const Node* node,
+                                           std::initializer_list<std::uint16_t> extra) noexcept {
+    zones::dnssec::TypeSet types = typesAt(node, extra);
+    const bool insecureCut = node && node->delegation && !types.contains(T(Type::DS));
+    if (!types.empty() && !insecureCut) types.add(T(Type::RRSIG));
+    return types;
+  }
+  // One NSEC3 record, owner "<hash>.<zone>", and its RRSIGs (signed online).
+  [[gnu::noinline]] bool nsec3(const zones::dnssec::Nsec3Record& r, std::uint32_t ttl) noexcept {
+    name::NameBuf owner;
+    std::uint8_t rdata[6 + zones::dnssec::kNsec3HashSize + 512];
+    Writer w(rdata, sizeof rdata);
+    if (!zoneOf || !zones::dnssec::nsec3OwnerName(r.owner, name::asSpan(zoneOf->origin()), owner) ||
+        !zones::dnssec::writeNsec3Rdata(w, r) || !w.ok()) {
+      facts.signFailed = true;
+      return false;
+    }
+    const Owner o{false, owner.span()};
+    const std::span<const std::uint8_t> rd{rdata, w.size()};
+    if (!resp.addRecord(Section::Authority, o, zones::dnssec::kTypeNsec3, ttl, rd, false))
+      return false;
+    return signOnline(Section::Authority, o, zones::dnssec::kTypeNsec3, ttl, {&rd, 1}, ttl);
+  }
+  // NODATA (or an insecure delegation): the NSEC3 matching the name.
+  bool nsec3NoData(Owner o, const Node* node, std::uint32_t ttl,
+                   std::initializer_list<std::uint16_t> extra = {}) noexcept {
+    zones::dnssec::Nsec3Record r;
+    if (!zones::dnssec::nsec3Match(ownerName(o), nsec3Types(node, extra), r)) {
+      facts.signFailed = true;
+      return false;
+    }
+    return nsec3(r, ttl);
+  }
+  // NXDOMAIN (RFC 5155 s7.2.2): the closest encloser matched, the next closer
+  // name and the wildcard at the closest encloser covered.
+  bool nsec3NxDomain(Owner o, const Node* closestEncloser, std::uint32_t ttl) noexcept {
+    zones::dnssec::Nsec3Record rs[3];
+    const std::size_t n =
+        closestEncloser
+            ? zones::dnssec::nsec3NxDomain(ownerName(o), name::asSpan(closestEncloser->name),
+                                           nsec3Types(closestEncloser, {}), rs)
+            : 0;
+    if (n == 0) {
+      facts.signFailed = true;
+      return false;
+    }
+    for (std::size_t i = 0; i < n; ++i) {
+      // "*.<ce>" asked: its next closer name is the wildcard, covered once.
+      if (i == 2 && rs[2].owner == rs[1].owner) break;
+      if (!nsec3(rs[i], ttl)) return false;
+    }
+    return true;
+  }
+  // The denial records of the zone's kind for a NODATA at `node` (or an
+  // insecure delegation at it).
+  bool noDataProof(Owner o, const Node* node, std::uint32_t ttl,
+                   std::initializer_list<std::uint16_t> extra = {}) noexcept {
+    if (sgn->denial() == config::Denial::Nsec3) return nsec3NoData(o, node, ttl, extra);
+    return compactNsec(o, node, zones::dnssec::CompactKind::NoData, ttl, extra);
   }
 
   // A/AAAA (or CNAME) for a name bound to a pool: decidePool() makes the
@@ -191,20 +264,25 @@ struct Builder {
     return done(Rcode::NoError, true);
   }
 
-  // SOA in authority; in a signed zone with DO its RRSIG and a compact-denial
-  // NSEC at `o` (the name asked, or the CNAME chain's last target), and a
-  // name that does not exist is answered NOERROR (RFC 9824 s3).
+  // SOA in authority; in a signed zone with DO its RRSIG and the denial: a
+  // compact-denial NSEC at `o` (the name asked, or the CNAME chain's last
+  // target), a name that does not exist then answered NOERROR (RFC 9824 s3);
+  // or NSEC3 white lies, NXDOMAIN kept. For NXDOMAIN `node` is the closest
+  // encloser.
   std::size_t negative(const Zone& z, Rcode rcode, Owner o, const Node* node,
                        std::initializer_list<std::uint16_t> extra = {}) noexcept {
     const Owner apex{false, name::asSpan(z.origin())};
     facts.outcome = rcode == Rcode::NXDomain ? Outcome::NXDomain : Outcome::NoData;
     if (resp.addRequired(Section::Authority, apex, z.soa(), z.negativeTtl()) && sgn &&
         sigs(Section::Authority, apex, z.soa(), z.negativeTtl())) {
-      const bool nx = rcode == Rcode::NXDomain;
-      compactNsec(o, node,
-                  nx ? zones::dnssec::CompactKind::NxName : zones::dnssec::CompactKind::NoData,
-                  z.negativeTtl(), extra);
-      if (nx) rcode = Rcode::NoError;
+      if (rcode != Rcode::NXDomain) {
+        noDataProof(o, node, z.negativeTtl(), extra);
+      } else if (sgn->denial() == config::Denial::Nsec3) {
+        nsec3NxDomain(o, node, z.negativeTtl());
+      } else {
+        compactNsec(o, node, zones::dnssec::CompactKind::NxName, z.negativeTtl(), extra);
+        rcode = Rcode::NoError;
+      }
     }
     return done(rcode, true);
   }
@@ -226,7 +304,7 @@ struct Builder {
         if (const RRset* ds = cut.find(T(Type::DS))) {
           if (resp.addRequired(Section::Authority, at, *ds)) sigs(Section::Authority, at, *ds);
         } else if (const Zone* z = zoneOf) {
-          compactNsec(at, &cut, zones::dnssec::CompactKind::NoData, z->negativeTtl());
+          noDataProof(at, &cut, z->negativeTtl());
         }
       }
       // In-domain glue must be complete or the message truncated (RFC 9471).
@@ -261,7 +339,7 @@ struct Builder {
       case zones::Resolved::ChainEnd:  // out of zone, too long or a loop: the resolver goes on
         return done(Rcode::NoError, true);
       case zones::Resolved::NXDomain:
-        return negative(zone, Rcode::NXDomain, owner, nullptr);
+        return negative(zone, Rcode::NXDomain, owner, r.node);
       case zones::Resolved::Referral:  // after a CNAME: the chain stops at the cut
         return referral(*r.node, r.cnames > 0);
       case zones::Resolved::Pool:

@@ -29,6 +29,7 @@ std::shared_ptr<ZoneSigning> ZoneSigning::load(name::Span origin, const config::
   if (errors.size() != before) return nullptr;
   s->policy_.validity_s = cfg.validity_s;
   s->policy_.refresh_s = cfg.refresh_s;
+  s->denial_ = cfg.denial;
   s->clock_ = &clock;
   for (const dnssec::Key* k : s->keys_->keySigningKeys())
     s->ksks_.push_back(std::make_unique<dnssec::Signer>(*k, s->policy_, clock));
@@ -63,6 +64,9 @@ std::vector<ParsedRR> ZoneSigning::apexRecords(std::uint32_t ttl) const {
   add(dns::Type::DNSKEY, keys_->dnskeyRdatas());
   add(dns::Type::CDS, keys_->cdsRdatas());
   add(dns::Type::CDNSKEY, keys_->cdnskeyRdatas());
+  // SHA-1, no flags, no extra iterations, no salt: what the white lies use
+  // (zones/dnssec/denial.h). Validators do not need it; tools and secondaries do.
+  if (denial_ == config::Denial::Nsec3) add(dns::Type::NSEC3PARAM, {{1, 0, 0, 0, 0}});
   return out;
 }
 

@@ -37,12 +37,14 @@ class ZoneSigning {
                                            const Clock& clock, ErrorList& errors,
                                            const dnssec::SigCacheLimits& cacheLimits = {});
 
-  // DNSKEY of every key, CDS and CDNSKEY of the KSKs/CSKs (RFC 7344), as
+  // DNSKEY of every key, CDS and CDNSKEY of the KSKs/CSKs (RFC 7344), and
+  // with NSEC3 denial the NSEC3PARAM "1 0 0 -" (RFC 5155 s4, RFC 9276), as
   // records at the apex to compile into the zone.
   std::vector<ParsedRR> apexRecords(std::uint32_t ttl) const;
 
   const dnssec::KeySet& keys() const noexcept { return *keys_; }
   const dnssec::SignPolicy& policy() const noexcept { return policy_; }
+  config::Denial denial() const noexcept { return denial_; }
   const Clock& clock() const noexcept { return *clock_; }
   // Signers of the apex DNSKEY/CDS/CDNSKEY sets, and of everything else.
   std::span<const std::unique_ptr<dnssec::Signer>> keySigners() const noexcept { return ksks_; }
@@ -51,6 +53,7 @@ class ZoneSigning {
  private:
   std::unique_ptr<dnssec::KeySet> keys_;
   dnssec::SignPolicy policy_;
+  config::Denial denial_ = config::Denial::Compact;
   const Clock* clock_ = nullptr;
   std::vector<std::unique_ptr<dnssec::Signer>> ksks_;
   std::vector<Online> zsks_;

@@ -3,8 +3,9 @@ algorithm 13) with a signed child (CSK, algorithm 15, DS in the parent) and an
 unsigned child (no DS), and Unbound on loopback, holding the parent's DS as
 its trust anchor, validates every kind of answer: static data, geo answers for
 three ECS subnets, a CNAME into a pool, a wildcard, NXDOMAIN and NODATA
-(compact denial, RFC 9824), the DS of a secure delegation and the proof that
-an insecure one has none. Answers to queries without DO must be the bytes an
+(compact denial, RFC 9824; and again with NSEC3 white lies, RFC 7129
+appendix B), the DS of a secure delegation and the proof that an insecure one
+has none. Answers to queries without DO must be the bytes an
 unsigned server sends.
 
 Only loopback is used: Unbound refuses every name outside the test zones."""
@@ -40,6 +41,8 @@ big      TXT "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa
 big      TXT "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
 big      TXT "cccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccc"
 alias    CNAME www
+dangling CNAME nowhere
+a.ent    A   192.0.2.9
 *.wild   A   192.0.2.7
 secure   NS  ns.secure
 ns.secure A  127.0.0.1
@@ -110,10 +113,10 @@ def ds_text(keybase):
         return " ".join(f.read().split())
 
 
-def zones_config(keys, child_keys):
+def zones_config(keys, child_keys, denial="compact"):
     return [{"origin": "sec.test", "file": "sec.zone",
              "dnssec": {"keys": [k + ".private" for k in keys], "signature_validity_s": 86400,
-                        "refresh_s": 21600}},
+                        "refresh_s": 21600, "denial": denial}},
             {"origin": "secure.sec.test", "file": "secure.zone",
              "dnssec": {"keys": [k + ".private" for k in child_keys]}},
             {"origin": "insecure.sec.test", "file": "insecure.zone"}]
@@ -135,6 +138,8 @@ def gslb_config():
 
 
 class SignedZoneThroughUnbound(unittest.TestCase):
+    DENIAL = "compact"
+
     @classmethod
     def setUpClass(cls):
         cls.keydir = tempfile.mkdtemp(prefix="geodnsd-keys-")
@@ -147,7 +152,7 @@ class SignedZoneThroughUnbound(unittest.TestCase):
         origins = [("sec.test", "sec.zone"), ("secure.sec.test", "secure.zone"),
                    ("insecure.sec.test", "insecure.zone")]
         extra = gslb_config()
-        extra["zones"] = zones_config([cls.ksk, cls.zsk], [cls.child])
+        extra["zones"] = zones_config([cls.ksk, cls.zsk], [cls.child], cls.DENIAL)
         cls.srv = Server(zones=origins, zone_files=files, config_extra=extra)
         cls.srv.start()
         # The same zones unsigned, to compare answers to queries without DO.
@@ -157,7 +162,7 @@ class SignedZoneThroughUnbound(unittest.TestCase):
         cls.plain.start()
         # The parent alone, signed: its view of the delegations is a referral.
         parent = gslb_config()
-        parent["zones"] = zones_config([cls.ksk, cls.zsk], [cls.child])[:1]
+        parent["zones"] = zones_config([cls.ksk, cls.zsk], [cls.child], cls.DENIAL)[:1]
         cls.parent_only = Server(zones=origins[:1], zone_files=files, config_extra=parent)
         cls.parent_only.start()
 
@@ -201,9 +206,9 @@ class SignedZoneThroughUnbound(unittest.TestCase):
         q = dns.message.make_query(name, rdtype, use_edns=0, want_dnssec=True, options=options)
         return dns.query.udp(q, "127.0.0.1", port=cls.uport, timeout=5)
 
-    def validated(self, name, rdtype="A", subnet=None):
+    def validated(self, name, rdtype="A", subnet=None, rcode=0):
         r = self.resolve(name, rdtype, subnet)
-        self.assertEqual(r.rcode(), 0, "%s %s: rcode %d\n%s" % (name, rdtype, r.rcode(), self.unbound_log()))
+        self.assertEqual(r.rcode(), rcode, "%s %s: rcode %d\n%s" % (name, rdtype, r.rcode(), self.unbound_log()))
         self.assertTrue(r.flags & dns.flags.AD, "%s %s not validated (no AD):\n%s\n%s" %
                         (name, rdtype, r, self.unbound_log()))
         return r
@@ -240,12 +245,22 @@ class SignedZoneThroughUnbound(unittest.TestCase):
     def test_nxdomain_and_nodata_validate(self):
         # Compact denial: a name that does not exist is answered NOERROR with
         # an NSEC at the name (NXNAME in its bitmap), proven, so AD is set.
-        r = self.validated("nothing-here.sec.test")
-        self.assertEqual(r.answer, [])
-        r = self.validated("static.sec.test", "AAAA")
-        self.assertEqual(r.answer, [])
-        r = self.validated("www.sec.test", "TXT", subnet="198.51.100.7/24")
-        self.assertEqual(r.answer, [])
+        # NSEC3 white lies keep NXDOMAIN, proven by three NSEC3 records.
+        nx = 3 if self.DENIAL == "nsec3" else 0
+        for name, rdtype, subnet, rcode in [
+                ("nothing-here.sec.test", "A", None, nx),
+                ("deeper.nothing.ent.sec.test", "A", None, nx),
+                ("dangling.sec.test", "A", None, nx),  # NXDOMAIN at the end of a CNAME chain
+                ("static.sec.test", "AAAA", None, 0),
+                ("ent.sec.test", "A", None, 0),  # an empty non-terminal
+                ("x.wild.sec.test", "AAAA", None, 0),  # NODATA under a wildcard
+                ("www.sec.test", "TXT", "198.51.100.7/24", 0)]:
+            with self.subTest(name=name, rdtype=rdtype):
+                r = self.validated(name, rdtype, subnet, rcode)
+                self.assertEqual([rrset for rrset in r.answer if rrset.rdtype == dns.rdatatype.from_text(rdtype)], [])
+        r = self.srv.ask("nothing-here.sec.test", "A", want_dnssec=True)
+        proof = [rrset.rdtype for rrset in r.authority if rrset.rdtype in (dns.rdatatype.NSEC, dns.rdatatype.NSEC3)]
+        self.assertEqual(proof, [dns.rdatatype.NSEC3] * 3 if self.DENIAL == "nsec3" else [dns.rdatatype.NSEC])
 
     def test_delegation_with_ds_validates_into_the_child(self):
         self.assertEqual(len(self.answers(self.validated("secure.sec.test", "DS"), "DS")), 1)
@@ -262,18 +277,25 @@ class SignedZoneThroughUnbound(unittest.TestCase):
         dnskey = self.srv.ask("sec.test", "DNSKEY", want_dnssec=True).find_rrset(
             dns.message.ANSWER, dns.name.from_text("sec.test"), dns.rdataclass.IN, dns.rdatatype.DNSKEY)
         keys = {dns.name.from_text("sec.test"): dnskey}
-        for name, covered in [("x.secure.sec.test", dns.rdatatype.DS), ("x.insecure.sec.test", dns.rdatatype.NSEC)]:
+        denial = dns.rdatatype.NSEC3 if self.DENIAL == "nsec3" else dns.rdatatype.NSEC
+        for name, covered in [("x.secure.sec.test", dns.rdatatype.DS), ("x.insecure.sec.test", denial)]:
             with self.subTest(name=name):
                 r = dns.message.make_query(name, "A", want_dnssec=True)
                 r.flags &= ~dns.flags.RD
                 cut = dns.name.from_text(name).parent()
                 resp = self.parent_only.query(r, "udp")
                 self.assertFalse(resp.flags & dns.flags.AA)
-                data = resp.find_rrset(dns.message.AUTHORITY, cut, dns.rdataclass.IN, covered)
-                sig = resp.find_rrset(dns.message.AUTHORITY, cut, dns.rdataclass.IN, dns.rdatatype.RRSIG, covered)
+                # The NSEC3 that matches the cut is owned by its hash.
+                owner = (dns.name.from_text(dns.dnssec.nsec3_hash(cut, salt=None, iterations=0, algorithm=1).lower(),
+                                            dns.name.from_text("sec.test"))
+                         if covered == dns.rdatatype.NSEC3 else cut)
+                data = resp.find_rrset(dns.message.AUTHORITY, owner, dns.rdataclass.IN, covered)
+                sig = resp.find_rrset(dns.message.AUTHORITY, owner, dns.rdataclass.IN, dns.rdatatype.RRSIG, covered)
                 dns.dnssec.validate(data, sig, keys)  # raises when it does not validate
                 if covered == dns.rdatatype.NSEC:  # NS at the cut, no DS: an insecure delegation
                     self.assertEqual(data[0].to_text().split()[1:], ["NS", "RRSIG", "NSEC"])
+                if covered == dns.rdatatype.NSEC3:  # the cut's own hash, NS alone (nothing signed there)
+                    self.assertEqual(data[0].to_text().split()[5:], ["NS"])
                 with self.assertRaises(KeyError):  # NS at a cut is not signed (RFC 4035 s2.2)
                     resp.find_rrset(dns.message.AUTHORITY, cut, dns.rdataclass.IN, dns.rdatatype.RRSIG,
                                     dns.rdatatype.NS)
@@ -324,6 +346,15 @@ class SignedZoneThroughUnbound(unittest.TestCase):
         self.assertEqual(len(self.answers(full, "TXT")), 3)
         self.assertEqual(len(full.answer), 2)  # the TXT RRset and its RRSIG
 
+
+class Nsec3SignedZoneThroughUnbound(SignedZoneThroughUnbound):
+    """The same zones and checks with "denial": "nsec3" (RFC 7129 appendix B
+    white lies: SHA-1, no salt, no extra iterations, RFC 9276)."""
+    DENIAL = "nsec3"
+
+    def test_the_apex_publishes_nsec3param(self):
+        r = self.validated("sec.test", "NSEC3PARAM")
+        self.assertEqual(self.answers(r, "NSEC3PARAM"), ["1 0 0 -"])
 
 
 class SignaturesAreRefreshedWithoutAReload(unittest.TestCase):

@@ -45,6 +45,13 @@ TEST_CASE("dnssec config: explicit timing and denial") {
   REQUIRE_MESSAGE(cfg, errors.str());
   CHECK(cfg->zones[0].dnssec->validity_s == 86400);
   CHECK(cfg->zones[0].dnssec->refresh_s == 3600);
+  CHECK(cfg->zones[0].dnssec->denial == config::Denial::Compact);
+
+  errors = {};
+  auto nsec3 = config::parseConfig(withDnssec(R"({"keys": ["K"], "denial": "nsec3"})"), "c.json",
+                                   errors);
+  REQUIRE_MESSAGE(nsec3, errors.str());
+  CHECK(nsec3->zones[0].dnssec->denial == config::Denial::Nsec3);
 }
 
 TEST_CASE("dnssec config: errors name their JSON path") {
@@ -67,10 +74,8 @@ TEST_CASE("dnssec config: errors name their JSON path") {
        "/zones/0/dnssec/refresh_s: must be less than signature_validity_s (86400)"},
       {"refresh negative", R"({"keys": ["K"], "refresh_s": -1})",
        "/zones/0/dnssec/refresh_s: expected a non-negative integer"},
-      {"nsec3 not implemented", R"({"keys": ["K"], "denial": "nsec3"})",
-       "/zones/0/dnssec/denial: must be compact (NSEC3 white lies are not implemented yet)"},
       {"unknown denial", R"({"keys": ["K"], "denial": "nsec"})",
-       "/zones/0/dnssec/denial: must be compact"},
+       "/zones/0/dnssec/denial: must be compact or nsec3"},
   };
   for (const auto& c : cases) {
     INFO(std::string(c.name));

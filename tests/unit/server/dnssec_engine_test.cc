@@ -11,6 +11,8 @@
 #include "server/serving.h"
 #include "support/dns_test_util.h"
 #include "support/temp_dir.h"
+#include "core/wire/types.h"
+#include "zones/dnssec/denial.h"
 #include "zones/signing.h"
 
 using namespace geodns;
@@ -104,4 +106,176 @@ TEST_CASE("signed zone: pool answers are pre-warmed at snapshot build, served wi
   auto q = test::makeQuery({.name = "www.s.test", .edns = true});
   REQUIRE(server::answer(*snap, q, out, server::Transport::Udp, source, &facts) > 0);
   CHECK_FALSE(facts.dnssec);
+}
+
+namespace {
+// "<base32hex(H(name))>.<zone>" as the parsed response prints owners.
+std::string hashedOwner(const char* nameText, const char* zone, int delta = 0) {
+  auto nm = name::fromText(nameText);
+  REQUIRE(nm);
+  zones::dnssec::Nsec3Hash h;
+  REQUIRE(zones::dnssec::nsec3Hash(name::asSpan(*nm), h));
+  if (delta < 0) h = zones::dnssec::nsec3Prev(h);
+  char b32[32];
+  zones::dnssec::base32hex(h, b32);
+  return std::string(b32, 32) + "." + zone;
+}
+std::string typesText(const zones::dnssec::TypeSet& types) {
+  std::string s;
+  for (auto t : types.types()) s += (s.empty() ? "" : " ") + dns::typeToText(t);
+  return s;
+}
+}  // namespace
+
+TEST_CASE("signed zone, NSEC3 white lies: each negative answer carries the records that prove it") {
+  test::TempDir dir;
+  const std::string csk = keygen(dir, "-a ECDSAP256SHA256 -k n.test");
+  const std::string zone = dir.write(
+      "n.zone",
+      "$ORIGIN n.test.\n@ SOA ns h 1 2 3 4 30\n@ NS ns\nns A 192.0.2.53\na.b A 192.0.2.1\n"
+      "*.w TXT x\ncut NS ns.elsewhere.\ndscut NS ns.elsewhere.\n"
+      "dscut DS 12345 13 2 "
+      "0123456789ABCDEF0123456789ABCDEF0123456789ABCDEF0123456789ABCDEF\n"
+      "gone CNAME nowhere\n");
+  ErrorList errors;
+  auto cfg = config::parseConfig(R"({"listen": ["127.0.0.1:53"],
+    "zones": [{"origin": "n.test", "file": ")" + zone +
+                                     R"(", "dnssec": {"keys": [")" + csk +
+                                     R"("], "denial": "nsec3"}}]})",
+                                 "n.json", errors);
+  REQUIRE_MESSAGE(cfg, errors.str());
+  auto snap = server::buildSnapshot(*cfg, errors);
+  REQUIRE_MESSAGE(snap, errors.str());
+
+  // One expected NSEC3: its owner and its bitmap.
+  struct Nsec3 {
+    std::string owner;
+    const char* types;
+  };
+  struct Case {
+    const char* name;
+    const char* qname;
+    std::uint16_t qtype;
+    std::uint16_t rcode;
+    bool referral;
+    std::vector<Nsec3> nsec3;
+  };
+  const char* apexTypes = "NS SOA RRSIG DNSKEY NSEC3PARAM CDS CDNSKEY";
+  const Case cases[] = {
+      {"NXDOMAIN: closest encloser matched, next closer and wildcard covered",
+       "nx.n.test",
+       1,
+       3,
+       false,
+       {{hashedOwner("n.test", "n.test."), apexTypes},
+        {hashedOwner("nx.n.test", "n.test.", -1), ""},
+        {hashedOwner("*.n.test", "n.test.", -1), ""}}},
+      {"NXDOMAIN below an empty non-terminal",
+       "deep.x.b.n.test",
+       1,
+       3,
+       false,
+       {{hashedOwner("b.n.test", "n.test."), ""},
+        {hashedOwner("x.b.n.test", "n.test.", -1), ""},
+        {hashedOwner("*.b.n.test", "n.test.", -1), ""}}},
+      {"NXDOMAIN for the wildcard's own name: covered once",
+       "*.n.test",
+       1,
+       3,
+       false,
+       {{hashedOwner("n.test", "n.test."), apexTypes},
+        {hashedOwner("*.n.test", "n.test.", -1), ""}}},
+      {"NXDOMAIN at the end of a CNAME chain: about the target",
+       "gone.n.test",
+       1,
+       3,
+       false,
+       {{hashedOwner("n.test", "n.test."), apexTypes},
+        {hashedOwner("nowhere.n.test", "n.test.", -1), ""},
+        {hashedOwner("*.n.test", "n.test.", -1), ""}}},
+      {"NODATA: the name matched, its types and RRSIG",
+       "ns.n.test",
+       28,
+       0,
+       false,
+       {{hashedOwner("ns.n.test", "n.test."), "A RRSIG"}}},
+      {"NODATA at an empty non-terminal: an empty bitmap", "b.n.test", 1, 0, false,
+       {{hashedOwner("b.n.test", "n.test."), ""}}},
+      {"NODATA under a wildcard: the name asked, the wildcard's types",
+       "q.w.n.test",
+       1,
+       0,
+       false,
+       {{hashedOwner("q.w.n.test", "n.test."), "TXT RRSIG"}}},
+      {"DS asked at an insecure cut: NS only, nothing signed there",
+       "cut.n.test",
+       43,
+       0,
+       false,
+       {{hashedOwner("cut.n.test", "n.test."), "NS"}}},
+      {"referral to an insecure cut: the cut matched, NS without DS",
+       "x.cut.n.test",
+       1,
+       0,
+       true,
+       {{hashedOwner("cut.n.test", "n.test."), "NS"}}},
+      {"referral to a secure cut: the DS, no NSEC3", "x.dscut.n.test", 1, 0, true, {}},
+  };
+  std::vector<std::uint8_t> out(65535);
+  const IpAddress source = *IpAddress::parse("192.0.2.77");
+  for (const auto& c : cases) {
+    INFO(std::string(c.name));
+    auto q = test::makeQuery(
+        {.name = c.qname, .qtype = c.qtype, .edns = true, .dnssecOk = true});
+    server::QueryFacts facts;
+    const std::size_t n = server::answer(*snap, q, out, server::Transport::Udp, source, &facts);
+    REQUIRE(n > 0);
+    CHECK_FALSE(facts.signFailed);
+    const auto msg = test::parseResponse({out.data(), n});
+    REQUIRE(msg.ok);
+    CHECK(msg.rcode() == c.rcode);
+    CHECK(msg.aa() == !c.referral);
+    std::vector<std::string> got, sigsOver, want;
+    for (const auto& rr : msg.sections[1]) {
+      if (rr.type == zones::dnssec::kTypeNsec3) {
+        // 1 0 0 -, a 20-octet next hash, then the bitmap.
+        REQUIRE(rr.rdata.size() >= 26);
+        CHECK(rr.rdata[0] == 1);
+        CHECK(rr.rdata[1] == 0);
+        CHECK(rr.rdata[2] == 0);
+        CHECK(rr.rdata[3] == 0);
+        CHECK(rr.rdata[4] == 0);
+        CHECK(rr.rdata[5] == 20);
+        CHECK(rr.ttl == 30);  // min(SOA TTL, MINIMUM), RFC 9077
+        zones::dnssec::TypeSet types;
+        CHECK(zones::dnssec::readTypeBitmap({rr.rdata.data() + 26, rr.rdata.size() - 26}, types));
+        got.push_back(rr.owner + " " + typesText(types));
+      }
+      if (rr.type == 46 && rr.rdata.size() >= 2 && (rr.rdata[0] << 8 | rr.rdata[1]) == 50)
+        sigsOver.push_back(rr.owner);
+      CHECK(rr.type != 47);  // no NSEC beside NSEC3
+    }
+    for (const auto& e : c.nsec3) want.push_back(e.owner + " " + e.types);
+    auto trim = [](std::string s) {
+      while (!s.empty() && s.back() == ' ') s.pop_back();
+      return s;
+    };
+    for (auto& s : want) s = trim(s);
+    for (auto& s : got) s = trim(s);
+    std::string shown;
+    for (const auto& g : got) shown += g + "\n";
+    CHECK_MESSAGE(got == want, shown);
+    std::vector<std::string> owners;
+    for (const auto& e : c.nsec3) owners.push_back(e.owner);
+    CHECK(sigsOver == owners);  // each NSEC3 signed, right after it
+  }
+
+  // The apex publishes NSEC3PARAM 1 0 0 - (RFC 9276), signed.
+  auto q = test::makeQuery({.name = "n.test", .qtype = 51, .edns = true, .dnssecOk = true});
+  const std::size_t n = server::answer(*snap, q, out, server::Transport::Udp, source);
+  const auto msg = test::parseResponse({out.data(), n});
+  REQUIRE(msg.ok);
+  REQUIRE(msg.sections[0].size() == 2);
+  CHECK(msg.sections[0][0].rdata == std::vector<std::uint8_t>{1, 0, 0, 0, 0});
+  CHECK(msg.sections[0][1].type == 46);
 }
