@@ -51,10 +51,20 @@ class SignedExportVerifies(unittest.TestCase):
             if out.returncode != 0:
                 raise RuntimeError("export-zone %s exited %d:\n%s" % (origin, out.returncode, out.stderr))
             cls.exports[origin] = out.stdout
+        # The same zone served with NSEC3 white lies: its NSEC3PARAM is
+        # exported (signed); the export's chain is still NSEC.
+        extra["zones"] = zones_config([cls.ksk, cls.zsk], [cls.child], "nsec3")[:2]
+        cls.cfg3 = Server(zones=[("sec.test", "sec.zone"), ("secure.sec.test", "secure.zone")],
+                          zone_files=files, config_extra=extra)
+        out = export(cls.cfg3.config_path, "sec.test")
+        if out.returncode != 0:
+            raise RuntimeError("export-zone (nsec3) exited %d:\n%s" % (out.returncode, out.stderr))
+        cls.exports["sec.test nsec3"] = out.stdout
 
     @classmethod
     def tearDownClass(cls):
         shutil.rmtree(cls.cfg.dir, ignore_errors=True)
+        shutil.rmtree(cls.cfg3.dir, ignore_errors=True)
         shutil.rmtree(cls.keydir, ignore_errors=True)
 
     def verify(self, text, keybase):
@@ -70,18 +80,21 @@ class SignedExportVerifies(unittest.TestCase):
         return [line.split(None, 4) for line in text.splitlines() if line and not line.startswith(";")]
 
     def test_ldns_verify_zone_accepts_the_export(self):
-        for origin, key in [("sec.test", self.ksk), ("secure.sec.test", self.child)]:
+        for origin, key in [("sec.test", self.ksk), ("secure.sec.test", self.child), ("sec.test nsec3", self.ksk)]:
             with self.subTest(zone=origin):
                 r = self.verify(self.exports[origin], key)
                 self.assertEqual(r.returncode, 0, "%s\n%s\n%s" % (r.stdout, r.stderr, self.exports[origin]))
+        nsec3param = [r[4] for r in self.records(self.exports["sec.test nsec3"]) if r[3] == "NSEC3PARAM"]
+        self.assertEqual(nsec3param, ["1 0 0 -"])
 
     def test_the_export_holds_a_signed_nsec_per_static_name(self):
         recs = self.records(self.exports["sec.test"])
         nsec = [r[0] for r in recs if r[3] == "NSEC"]
         # Canonical order (RFC 4034 s6.1); glue (ns.secure, ns.insecure below
         # their cuts), the empty non-terminal wild and the pool name www: none.
-        self.assertEqual(nsec, ["sec.test.", "alias.sec.test.", "big.sec.test.", "insecure.sec.test.",
-                                "ns1.sec.test.", "secure.sec.test.", "static.sec.test.", "*.wild.sec.test."])
+        self.assertEqual(nsec, ["sec.test.", "alias.sec.test.", "big.sec.test.", "dangling.sec.test.",
+                                "a.ent.sec.test.", "insecure.sec.test.", "ns1.sec.test.", "secure.sec.test.",
+                                "static.sec.test.", "*.wild.sec.test."])
         bitmaps = {r[0]: r[4].split()[1:] for r in recs if r[3] == "NSEC"}
         self.assertEqual(bitmaps["secure.sec.test."], ["NS", "DS", "RRSIG", "NSEC"])
         self.assertEqual(bitmaps["insecure.sec.test."], ["NS", "RRSIG", "NSEC"])
