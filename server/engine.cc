@@ -168,11 +168,10 @@ struct Builder {
   // name and the wildcard at the closest encloser covered.
   bool nsec3NxDomain(Owner o, const Node* closestEncloser, std::uint32_t ttl) noexcept {
     zones::dnssec::Nsec3Record rs[3];
-    const std::size_t n =
-        closestEncloser
-            ? zones::dnssec::nsec3NxDomain(ownerName(o), name::asSpan(closestEncloser->name),
-                                           nsec3Types(closestEncloser, {}), rs)
-            : 0;
+    const std::size_t n = closestEncloser ? zones::dnssec::nsec3NxDomain(
+                                                ownerName(o), name::asSpan(closestEncloser->name),
+                                                nsec3Types(closestEncloser, {}), rs)
+                                          : 0;
     if (n == 0) {
       facts.signFailed = true;
       return false;

@@ -251,10 +251,12 @@ std::string keygen(const test::TempDir& dir, const char* args) {
 }  // namespace
 
 TEST_CASE("DO answers from a signed zone allocate nothing once their signatures are cached") {
-  test::TempDir dir;
-  const std::string ksk = keygen(dir, "-a ECDSAP256SHA256 -k s.test");
-  const std::string zsk = keygen(dir, "-a ECDSAP256SHA256 s.test");
-  const std::string zone = dir.write("s.zone", R"($ORIGIN s.test.
+  for (const char* denial : {"compact", "nsec3"}) {
+    INFO("denial " << denial);
+    test::TempDir dir;
+    const std::string ksk = keygen(dir, "-a ECDSAP256SHA256 -k s.test");
+    const std::string zsk = keygen(dir, "-a ECDSAP256SHA256 s.test");
+    const std::string zone = dir.write("s.zone", R"($ORIGIN s.test.
 $TTL 300
 @ SOA ns h 1 2 3 4 30
 @ NS ns
@@ -268,13 +270,14 @@ ns.sec A 192.0.2.54
 open NS ns.open
 ns.open A 192.0.2.55
 )");
-  ErrorList errors;
-  auto cfg = config::parseConfig(R"({
+    ErrorList errors;
+    auto cfg = config::parseConfig(R"({
     "listen": ["127.0.0.1:53"],
     "zones": [{"origin": "s.test", "file": ")" +
-                                     zone + R"(",
+                                       zone + R"(",
                "dnssec": {"keys": [")" +
-                                     ksk + R"(", ")" + zsk + R"("]}}],
+                                       ksk + R"(", ")" + zsk + R"("], "denial": ")" + denial +
+                                       R"("}}],
     "geo": {"nets": {"10.1.0.0/16": {"label": "eu"}, "10.2.0.0/16": {"label": "us"}}},
     "regions": {"us": {}, "eu": {}},
     "pools": {"web": {"ttl": 30, "max_answers": 2, "regions": {
@@ -283,47 +286,48 @@ ns.open A 192.0.2.55
     "policies": {"geo": {"steps": [{"step": "geo_map", "map": {"label:eu": ["eu"], "default": ["us"]}}]}},
     "bindings": [{"name": "www.s.test", "pool": "web", "policy": "geo"}]
   })",
-                                 "s.json", errors);
-  REQUIRE_MESSAGE(cfg, errors.str());
-  auto snap = server::buildSnapshot(*cfg, errors);
-  REQUIRE_MESSAGE(snap, errors.str());
+                                   "s.json", errors);
+    REQUIRE_MESSAGE(cfg, errors.str());
+    auto snap = server::buildSnapshot(*cfg, errors);
+    REQUIRE_MESSAGE(snap, errors.str());
 
-  std::vector<std::vector<std::uint8_t>> batch;
-  auto add = [&](const char* name, std::uint16_t qtype, std::vector<std::uint8_t> options = {}) {
-    batch.push_back(test::makeQuery(
-        {.name = name, .qtype = qtype, .edns = true, .dnssecOk = true, .options = options}));
-  };
-  add("static.s.test", 1);   // static answer + RRSIG
-  add("s.test", 48);         // DNSKEY + KSK RRSIG
-  add("x.wild.s.test", 1);   // wildcard, signed online at the name
-  add("nope.s.test", 1);     // compact NXDOMAIN: SOA + RRSIG + NSEC + RRSIG
-  add("static.s.test", 28);  // NODATA
-  add("a.sec.s.test", 1);    // referral with DS
-  add("a.open.s.test", 1);   // referral, NSEC proving no DS
-  add("alias.s.test", 1, test::ecsOption("10.1.0.0", 24));  // CNAME into a pool
-  for (const char* e : {"10.1.0.0", "10.2.0.0", "10.3.0.0"}) {
-    add("www.s.test", 1, test::ecsOption(e, 24));  // geo answers + online RRSIG
-    add("www.s.test", 28, test::ecsOption(e, 24));
-    add("www.s.test", 16, test::ecsOption(e, 24));  // NODATA at a pool name
+    std::vector<std::vector<std::uint8_t>> batch;
+    auto add = [&](const char* name, std::uint16_t qtype, std::vector<std::uint8_t> options = {}) {
+      batch.push_back(test::makeQuery(
+          {.name = name, .qtype = qtype, .edns = true, .dnssecOk = true, .options = options}));
+    };
+    add("static.s.test", 1);   // static answer + RRSIG
+    add("s.test", 48);         // DNSKEY + KSK RRSIG
+    add("x.wild.s.test", 1);   // wildcard, signed online at the name
+    add("nope.s.test", 1);     // NXDOMAIN: SOA + RRSIG + NSEC (or 3 NSEC3) + RRSIGs
+    add("static.s.test", 28);  // NODATA
+    add("a.sec.s.test", 1);    // referral with DS
+    add("a.open.s.test", 1);   // referral, NSEC (NSEC3) proving no DS
+    add("alias.s.test", 1, test::ecsOption("10.1.0.0", 24));  // CNAME into a pool
+    for (const char* e : {"10.1.0.0", "10.2.0.0", "10.3.0.0"}) {
+      add("www.s.test", 1, test::ecsOption(e, 24));  // geo answers + online RRSIG
+      add("www.s.test", 28, test::ecsOption(e, 24));
+      add("www.s.test", 16, test::ecsOption(e, 24));  // NODATA at a pool name
+    }
+    std::vector<std::uint8_t> out(65535);
+    const IpAddress source = *IpAddress::parse("192.0.2.77");
+    // The first round signs (misses allocate); afterwards everything is a hit.
+    std::size_t signedAnswers = 0;
+    for (const auto& q : batch) {
+      server::QueryFacts facts;
+      REQUIRE(server::answer(*snap, q, out, server::Transport::Udp, source, &facts) > 0);
+      CHECK_FALSE(facts.signFailed);
+      const std::uint16_t an = static_cast<std::uint16_t>(out[6] << 8 | out[7]);
+      const std::uint16_t ns = static_cast<std::uint16_t>(out[8] << 8 | out[9]);
+      if (an + ns >= 2) ++signedAnswers;
+    }
+    CHECK(signedAnswers == batch.size());
+    const long before = gAllocations.load();
+    std::size_t bytes = 0;
+    for (int round = 0; round < 50; ++round)
+      for (const auto& q : batch)
+        bytes += server::answer(*snap, q, out, server::Transport::Udp, source);
+    CHECK(bytes > 0);
+    CHECK(gAllocations.load() - before == 0);
   }
-  std::vector<std::uint8_t> out(65535);
-  const IpAddress source = *IpAddress::parse("192.0.2.77");
-  // The first round signs (misses allocate); afterwards everything is a hit.
-  std::size_t signedAnswers = 0;
-  for (const auto& q : batch) {
-    server::QueryFacts facts;
-    REQUIRE(server::answer(*snap, q, out, server::Transport::Udp, source, &facts) > 0);
-    CHECK_FALSE(facts.signFailed);
-    const std::uint16_t an = static_cast<std::uint16_t>(out[6] << 8 | out[7]);
-    const std::uint16_t ns = static_cast<std::uint16_t>(out[8] << 8 | out[9]);
-    if (an + ns >= 2) ++signedAnswers;
-  }
-  CHECK(signedAnswers == batch.size());
-  const long before = gAllocations.load();
-  std::size_t bytes = 0;
-  for (int round = 0; round < 50; ++round)
-    for (const auto& q : batch)
-      bytes += server::answer(*snap, q, out, server::Transport::Udp, source);
-  CHECK(bytes > 0);
-  CHECK(gAllocations.load() - before == 0);
 }

@@ -6,12 +6,12 @@
 #include <string>
 #include <vector>
 
+#include "core/wire/types.h"
 #include "server/engine.h"
 #include "server/metrics.h"
 #include "server/serving.h"
 #include "support/dns_test_util.h"
 #include "support/temp_dir.h"
-#include "core/wire/types.h"
 #include "zones/dnssec/denial.h"
 #include "zones/signing.h"
 
@@ -139,8 +139,8 @@ TEST_CASE("signed zone, NSEC3 white lies: each negative answer carries the recor
       "gone CNAME nowhere\n");
   ErrorList errors;
   auto cfg = config::parseConfig(R"({"listen": ["127.0.0.1:53"],
-    "zones": [{"origin": "n.test", "file": ")" + zone +
-                                     R"(", "dnssec": {"keys": [")" + csk +
+    "zones": [{"origin": "n.test", "file": ")" +
+                                     zone + R"(", "dnssec": {"keys": [")" + csk +
                                      R"("], "denial": "nsec3"}}]})",
                                  "n.json", errors);
   REQUIRE_MESSAGE(cfg, errors.str());
@@ -199,7 +199,11 @@ TEST_CASE("signed zone, NSEC3 white lies: each negative answer carries the recor
        0,
        false,
        {{hashedOwner("ns.n.test", "n.test."), "A RRSIG"}}},
-      {"NODATA at an empty non-terminal: an empty bitmap", "b.n.test", 1, 0, false,
+      {"NODATA at an empty non-terminal: an empty bitmap",
+       "b.n.test",
+       1,
+       0,
+       false,
        {{hashedOwner("b.n.test", "n.test."), ""}}},
       {"NODATA under a wildcard: the name asked, the wildcard's types",
        "q.w.n.test",
@@ -225,8 +229,7 @@ TEST_CASE("signed zone, NSEC3 white lies: each negative answer carries the recor
   const IpAddress source = *IpAddress::parse("192.0.2.77");
   for (const auto& c : cases) {
     INFO(std::string(c.name));
-    auto q = test::makeQuery(
-        {.name = c.qname, .qtype = c.qtype, .edns = true, .dnssecOk = true});
+    auto q = test::makeQuery({.name = c.qname, .qtype = c.qtype, .edns = true, .dnssecOk = true});
     server::QueryFacts facts;
     const std::size_t n = server::answer(*snap, q, out, server::Transport::Udp, source, &facts);
     REQUIRE(n > 0);
