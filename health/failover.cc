@@ -9,7 +9,8 @@ FailoverController::FailoverController(FailoverSpec spec, TimePoint now) : spec_
 
 bool FailoverController::healthy(const RegionAvailability& r) const noexcept {
   if (r.total == 0) return false;
-  const double need = spec_.minHealthy >= 1 ? spec_.minHealthy : spec_.minHealthy * static_cast<double>(r.total);
+  const double need =
+      spec_.minHealthy >= 1 ? spec_.minHealthy : spec_.minHealthy * static_cast<double>(r.total);
   return r.up > 0 && static_cast<double>(r.up) >= need;
 }
 
@@ -75,11 +76,17 @@ void FailoverController::failback(std::string reason, TimePoint now) {
   state_.primaryGoodSince.reset();
 }
 
-void FailoverController::restore(std::size_t active, TimePoint since, std::string reason, bool forced) {
+void FailoverController::restore(std::size_t active, TimePoint since, std::string reason,
+                                 bool forced) {
   state_.active = active < spec_.tiers.size() ? active : 0;
   state_.since = since;
   state_.reason = std::move(reason);
   state_.forced = forced;
+}
+
+void FailoverController::restoreState(FailoverState state) {
+  if (state.active >= spec_.tiers.size()) state.active = 0;
+  state_ = std::move(state);
 }
 
 }  // namespace geodns::health

@@ -49,6 +49,9 @@ class FailoverController {
   void failback(std::string reason, TimePoint now);
   // Restores persisted state (start-up).
   void restore(std::size_t active, TimePoint since, std::string reason, bool forced);
+  // Takes a whole state, timers included (a fleet's leader decided it): the
+  // hold-down and failback periods continue from where they were.
+  void restoreState(FailoverState state);
 
   const FailoverState& state() const noexcept { return state_; }
   const FailoverSpec& spec() const noexcept { return spec_; }

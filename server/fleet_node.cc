@@ -74,13 +74,19 @@ bool FleetNode::applyOverrides(const std::vector<health::OverrideRecord>& all) {
 void FleetNode::applyFailover(const hc::FailoverCommand& c) {
   // The audit record is in etcd (written with the command); the probe thread
   // applies the command on its next turn, before the publish that
-  // applyOverrides() waits for.
+  // applyOverrides() waits for. A leader's automatic decision (with its
+  // timers) is always taken: it is the fleet's state.
+  if (c.automatic) {
+    runner_.applyFleetFailover(c, false);
+    return;
+  }
   // A command is kept in etcd until the next one for its pool, so a node
   // reads it again at every start; the state database already holds what it
-  // led to (and what the pool's rule did since). Skipped when the state in
-  // force here is that command's (same reason and kind) or newer than it
-  // (times are whole seconds, so "newer" is strictly later).
+  // led to (and what the pool's rule did since). Only its revision is noted
+  // when the state in force here is that command's (same reason and kind) or
+  // newer than it (times are whole seconds, so "newer" is strictly later).
   const std::string reason = c.reason + " (by " + c.identity + ")";
+  bool inForce = false;
   for (const auto& f : runner_.failoverStates()) {
     if (f.pool != c.pool) continue;
     const bool itsOwn =
@@ -88,13 +94,10 @@ void FleetNode::applyFailover(const hc::FailoverCommand& c) {
     if (itsOwn || f.sinceUnix * 1000 > c.unixMs) {
       GEODNS_LOG_DEBUG("cluster: %s of pool %s already in force here",
                        c.force ? "failover" : "failback", c.pool.c_str());
-      return;
+      inForce = true;
     }
   }
-  if (c.force)
-    (void)runner_.forceFailover(c.pool, c.region, reason);
-  else
-    (void)runner_.failback(c.pool, reason);
+  runner_.applyFleetFailover(c, inForce);
 }
 
 }  // namespace geodns::server

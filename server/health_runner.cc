@@ -155,9 +155,44 @@ void HealthRunner::failoverChanged(std::size_t p, bool saved) {
 void HealthRunner::apply(Command& c) {
   const gslb::Gslb& g = *base_->gslb;
   const TimePoint now = clock_.now();
+  if (c.fleet) {
+    std::int64_t& followed = fleetRevision_[c.pool];
+    if (c.fleet->modRevision != 0 && c.fleet->modRevision <= followed) {
+      c.done.set_value({CommandResult::Outcome::Applied, ""});  // something newer is in force
+      return;
+    }
+    followed = std::max(followed, c.fleet->modRevision);
+    if (c.onlyRevision) {
+      c.done.set_value({CommandResult::Outcome::Applied, ""});
+      return;
+    }
+  }
+  const std::int64_t nowMs = clock_.unixSeconds() * 1000;
+  auto at = [&](std::int64_t unixMs) {
+    return now - std::chrono::duration_cast<Duration>(std::chrono::milliseconds(nowMs - unixMs));
+  };
   for (std::size_t p = 0; p < g.pools.size(); ++p) {
     if (g.pools[p].name != c.pool || !failover_[p]) continue;
     health::FailoverController next = *failover_[p];
+    if (c.fleet && c.fleet->automatic) {
+      // The leader's decision, timers included: a new leader (this node,
+      // later) continues them.
+      const auto& tiers = next.spec().tiers;
+      health::FailoverState st;
+      st.active = tiers.size();
+      for (std::size_t t = 0; t < tiers.size(); ++t)
+        if (g.regions[g.pools[p].regions[tiers[t]].region].name == c.region) st.active = t;
+      if (st.active == tiers.size()) break;  // the config changed under the decision
+      st.since = at(c.fleet->sinceMs);
+      st.reason = c.reason;
+      if (c.fleet->badSinceMs) st.activeBadSince = at(c.fleet->badSinceMs);
+      if (c.fleet->goodSinceMs) st.primaryGoodSince = at(c.fleet->goodSinceMs);
+      const bool moved = st.active != failover_[p]->state().active || failover_[p]->state().forced;
+      failover_[p]->restoreState(std::move(st));
+      if (moved) failoverChanged(p, false);
+      c.done.set_value({CommandResult::Outcome::Applied, ""});
+      return;
+    }
     if (c.force) {
       const auto& tiers = next.spec().tiers;
       bool found = false;
@@ -211,11 +246,61 @@ void HealthRunner::updateFailover() {
           ++avail[r].total;
           if (memberUp(m)) ++avail[r].up;
         }
+    if (fleet_) {
+      // One decision for the fleet: the leader's, written to etcd; the
+      // others follow the key (applyFleetFailover), and so does a leader
+      // whose lease may have lapsed (fail static).
+      if (!fleet_->leading()) continue;
+      health::FailoverController next = *failover_[p];
+      const bool changed = next.update(avail, now);
+      decideForFleet(p, next, changed, now);
+      continue;
+    }
     if (failover_[p]->update(avail, now)) {
       failoverChanged(p, false);
     }
   }
   publishStates();
+}
+
+void HealthRunner::decideForFleet(std::size_t p, const health::FailoverController& next,
+                                  bool changed, TimePoint now) {
+  const health::FailoverState& was = failover_[p]->state();
+  const health::FailoverState& is = next.state();
+  if (!changed && was.activeBadSince == is.activeBadSince &&
+      was.primaryGoodSince == is.primaryGoodSince)
+    return;  // nothing for the other nodes (or the next leader) to know
+  const gslb::Gslb& g = *base_->gslb;
+  const std::int64_t nowMs = clock_.unixSeconds() * 1000;
+  auto unixMs = [&](TimePoint t) {
+    return nowMs - std::chrono::duration_cast<std::chrono::milliseconds>(now - t).count();
+  };
+  health::cluster::FailoverCommand d;
+  d.pool = g.pools[p].name;
+  d.automatic = true;
+  d.region = g.regions[g.pools[p].regions[next.activeRegion()].region].name;
+  d.reason = is.reason;
+  d.sinceMs = unixMs(is.since);
+  d.badSinceMs = is.activeBadSince ? std::max<std::int64_t>(1, unixMs(*is.activeBadSince)) : 0;
+  d.goodSinceMs = is.primaryGoodSince ? std::max<std::int64_t>(1, unixMs(*is.primaryGoodSince)) : 0;
+  std::int64_t& followed = fleetRevision_[d.pool];
+  health::AuditRecord audit{0,
+                            "auto_failover",
+                            d.pool,
+                            is.reason,
+                            "leader " + fleet_->options().node,
+                            "{\"region\":\"" + d.region + "\"}"};
+  const auto w = fleet_->putFailoverDecision(d, followed, changed ? &audit : nullptr);
+  if (!w.ok) {
+    // Deposed, or an operator's command (or another leader's decision) came
+    // first: the watch brings it, and the next turn decides from there.
+    GEODNS_LOG_LIMITED(Warn, "failover: decision for pool %s not written: %s", d.pool.c_str(),
+                       w.error.c_str());
+    return;
+  }
+  followed = w.revision;
+  *failover_[p] = next;
+  if (changed) failoverChanged(p, false);
 }
 
 // What failoverStates() returns: every pool with a rule, as last saved.
@@ -234,17 +319,26 @@ std::future<HealthRunner::CommandResult> HealthRunner::forceFailover(const std::
                                                                      const std::string& region,
                                                                      const std::string& reason,
                                                                      health::AuditRecord audit) {
-  Command c{pool, region, reason, true, std::move(audit), {}};
+  Command c{pool, region, reason, true, std::move(audit), {}, std::nullopt, false};
   auto f = c.done.get_future();
   std::lock_guard lock(failoverMu_);
   commands_.push_back(std::move(c));
   return f;
 }
 
+void HealthRunner::applyFleetFailover(const health::cluster::FailoverCommand& c,
+                                      bool alreadyInForce) {
+  Command cmd{c.pool, c.region,      c.reason + " (by " + c.identity + ")", c.force, {}, {},
+              c,      alreadyInForce};
+  if (c.automatic) cmd.reason = c.reason;
+  std::lock_guard lock(failoverMu_);
+  commands_.push_back(std::move(cmd));
+}
+
 std::future<HealthRunner::CommandResult> HealthRunner::failback(const std::string& pool,
                                                                 const std::string& reason,
                                                                 health::AuditRecord audit) {
-  Command c{pool, "", reason, false, std::move(audit), {}};
+  Command c{pool, "", reason, false, std::move(audit), {}, std::nullopt, false};
   auto f = c.done.get_future();
   std::lock_guard lock(failoverMu_);
   commands_.push_back(std::move(c));

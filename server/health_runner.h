@@ -93,6 +93,12 @@ class HealthRunner {
                                            health::AuditRecord audit = {});
   std::future<CommandResult> failback(const std::string& pool, const std::string& reason,
                                       health::AuditRecord audit = {});
+  // A fleet node (any thread): the pool's state as written in etcd — an
+  // operator's failover or failback, or the leader's decision with its
+  // timers — applied on the next turn unless something newer (by the key's
+  // mod revision) is in force. `alreadyInForce`: only note the revision (the
+  // state database already holds what the command led to).
+  void applyFleetFailover(const health::cluster::FailoverCommand& c, bool alreadyInForce);
   // The failover state of every pool that has a rule (any thread).
   std::vector<health::FailoverRecord> failoverStates() const;
   // One turn of the probe loop (the thread calls it; tests call it by hand).
@@ -115,8 +121,14 @@ class HealthRunner {
     bool force = false;
     health::AuditRecord audit;
     std::promise<CommandResult> done;
+    std::optional<health::cluster::FailoverCommand> fleet;  // from etcd
+    bool onlyRevision = false;
   };
   void apply(Command& c);
+  // The leader's turn for one pool: a changed state or timer is written to
+  // etcd (fenced) before it is put in force here.
+  void decideForFleet(std::size_t pool, const health::FailoverController& next, bool changed,
+                      TimePoint now);
   bool memberUp(const gslb::Member& m) const;
   // The state (and latency) a target has for answers: the quorum's in a
   // fleet, else the local tracker's.
@@ -135,6 +147,9 @@ class HealthRunner {
   std::vector<Command> commands_;
   std::vector<health::FailoverRecord> states_;
   std::map<std::string, health::FailoverRecord> remembered_;  // by pool name, across reloads
+  // Fleet: mod revision of the pool's etcd key the local state follows
+  // (probe thread only), the guard of the leader's next write.
+  std::map<std::string, std::int64_t> fleetRevision_;
   health::Scheduler scheduler_;
   std::shared_ptr<const ServingSnapshot> base_;
   std::shared_ptr<const gslb::CompiledDecisions> lastCompiled_;  // reused where unchanged

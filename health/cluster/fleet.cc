@@ -116,10 +116,18 @@ std::optional<AuditRecord> decodeAudit(const std::string& value) {
 }
 
 std::string encodeFailover(const FailoverCommand& c) {
-  return json{{"pool", c.pool},         {"action", c.force ? "failover" : "failback"},
-              {"region", c.region},     {"reason", c.reason},
-              {"identity", c.identity}, {"unix_ms", c.unixMs}}
-      .dump();
+  json j{{"pool", c.pool},
+         {"action", c.automatic ? "auto" : c.force ? "failover" : "failback"},
+         {"region", c.region},
+         {"reason", c.reason},
+         {"identity", c.identity},
+         {"unix_ms", c.unixMs}};
+  if (c.automatic) {
+    j["since_ms"] = c.sinceMs;
+    j["bad_since_ms"] = c.badSinceMs;
+    j["good_since_ms"] = c.goodSinceMs;
+  }
+  return j.dump();
 }
 
 std::optional<FailoverCommand> decodeFailover(const std::string& value) {
@@ -129,10 +137,17 @@ std::optional<FailoverCommand> decodeFailover(const std::string& value) {
   std::string action;
   if (!field(*j, "pool", c.pool) || !field(*j, "action", action) || c.pool.empty())
     return std::nullopt;
-  if (action != "failover" && action != "failback") return std::nullopt;
+  if (action != "failover" && action != "failback" && action != "auto") return std::nullopt;
+  c.automatic = action == "auto";
   c.force = action == "failover";
   field(*j, "region", c.region);
-  if (c.force && c.region.empty()) return std::nullopt;
+  if ((c.force || c.automatic) && c.region.empty()) return std::nullopt;
+  if (c.automatic) {
+    field(*j, "since_ms", c.sinceMs);
+    field(*j, "bad_since_ms", c.badSinceMs);
+    field(*j, "good_since_ms", c.goodSinceMs);
+    if (c.sinceMs < 0 || c.badSinceMs < 0 || c.goodSinceMs < 0) return std::nullopt;
+  }
   field(*j, "reason", c.reason);
   field(*j, "identity", c.identity);
   field(*j, "unix_ms", c.unixMs);
@@ -648,6 +663,72 @@ WriteOutcome Fleet::putFailover(FailoverCommand cmd, AuditRecord audit) {
   return commit(std::move(t), ak, false);
 }
 
+bool Fleet::leading() const {
+  std::lock_guard lock(mu_);
+  const Duration margin = std::chrono::seconds(1);
+  return leaderRevision_ != 0 && lease_ != 0 &&
+         clock_.now() - leaseConfirmed_ < std::chrono::seconds(opt_.leaseTtlSec) - margin;
+}
+
+WriteOutcome Fleet::putFailoverDecision(FailoverCommand d, std::int64_t basedOn,
+                                        const AuditRecord* audit) {
+  std::int64_t fence;
+  {
+    std::lock_guard lock(mu_);
+    fence = leaderRevision_;
+  }
+  WriteOutcome out;
+  if (fence == 0 || !leading()) {
+    out.error = "not the leader";
+    return out;
+  }
+  d.automatic = true;
+  d.identity = opt_.node;
+  if (!d.unixMs) d.unixMs = unixMsOf(clock_);
+  const std::string key = opt_.keys.failoverKey(d.pool);
+  TxnRequest t;
+  t.compare.push_back(Compare::createRevision(opt_.keys.leader(), Compare::Op::Equal, fence));
+  t.compare.push_back(Compare::modRevision(key, Compare::Op::Equal, basedOn));
+  t.success.push_back(PutRequest{key, encodeFailover(d), 0, false});
+  t.failure.push_back(RangeRequest::single(opt_.keys.leader()));
+  if (audit) {
+    AuditRecord a = *audit;
+    if (!a.unixMs) a.unixMs = d.unixMs;
+    t.success.push_back(PutRequest{nextAuditKey(a.unixMs), encodeAudit(a), 0, false});
+  }
+  counters_.writes.fetch_add(1);
+  auto r = store_.txn(t);
+  if (!r) {
+    noteError(r.error(), "failover decision");
+    out.error = r.error().str();
+    return out;
+  }
+  if (!r->succeeded) {
+    // Which guard failed? A `P/leader` that is not ours any more: stop
+    // deciding (campaign again at the next round if nobody holds it).
+    const RangeResponse* lr =
+        r->responses.empty() ? nullptr : std::get_if<RangeResponse>(&r->responses.front());
+    if (lr && (lr->kvs.empty() || lr->kvs.front().createRevision != fence)) {
+      std::lock_guard lock(mu_);
+      if (leaderRevision_ == fence) {
+        leaderRevision_ = 0;
+        leader_ = lr->kvs.empty() ? "" : lr->kvs.front().value;
+        GEODNS_LOG_WARN("cluster: node %s no longer leads failover decisions (now: %s)",
+                        opt_.node.c_str(), leader_.empty() ? "none" : leader_.c_str());
+      }
+      out.error = "fenced: another node leads failover decisions";
+    } else {
+      out.error = "fenced: the pool's failover state changed meanwhile";
+    }
+    return out;
+  }
+  out.ok = true;
+  out.revision = r->revision;
+  std::lock_guard lock(mu_);
+  storeRevision_ = std::max(storeRevision_, out.revision);
+  return out;
+}
+
 KvResult<std::vector<AuditRecord>> Fleet::audit(std::size_t limit) {
   auto r = store_.range(RangeRequest::prefix(opt_.keys.audit()));
   if (!r) return r.error();
@@ -735,7 +816,11 @@ bool Fleet::ensureLease() {
   }
   if (lease) {
     auto k = store_.leaseKeepAlive(lease);
-    if (k) return true;
+    if (k) {
+      std::lock_guard lock(mu_);
+      leaseConfirmed_ = clock_.now();
+      return true;
+    }
     noteError(k.error(), "lease keep-alive");
     if (k.error().code != KvErrc::NotFound) return false;
     GEODNS_LOG_WARN("cluster: lease of node %s expired; joining again", opt_.node.c_str());
@@ -747,6 +832,11 @@ bool Fleet::ensureLease() {
   }
   std::lock_guard lock(mu_);
   lease_ = g->id;
+  leaseConfirmed_ = clock_.now();
+  if (leaderRevision_ != 0)
+    GEODNS_LOG_WARN("cluster: node %s no longer leads failover decisions (its lease expired)",
+                    opt_.node.c_str());
+  leaderRevision_ = 0;     // `P/leader` went with the old lease
   publishedApplied_ = -1;  // the node key and verdicts went with the old lease
   for (const auto& [shard, vs] : own_)
     if (!vs.empty()) dirty_.insert(shard);
@@ -772,6 +862,45 @@ bool Fleet::putNode() {
   publishedApplied_ = n.applied;
   lastNodePut_ = clock_.now();
   return true;
+}
+
+// One leader for failover decisions (docs/design/cluster.md): `P/leader`
+// created under this node's lease if nobody holds it. The holder keeps it
+// while its lease lives; the others try again at every keep-alive round, so
+// a dead leader is replaced within its lease TTL plus one round.
+void Fleet::campaign() {
+  std::int64_t lease;
+  {
+    std::lock_guard lock(mu_);
+    if (leaderRevision_ != 0 || lease_ == 0) return;
+    lease = lease_;
+  }
+  TxnRequest t;
+  t.compare.push_back(Compare::absent(opt_.keys.leader()));
+  t.success.push_back(PutRequest{opt_.keys.leader(), opt_.node, lease, false});
+  t.failure.push_back(RangeRequest::single(opt_.keys.leader()));
+  counters_.writes.fetch_add(1);
+  auto r = store_.txn(t);
+  if (!r) {
+    noteError(r.error(), "leader campaign");
+    return;
+  }
+  std::lock_guard lock(mu_);
+  if (r->succeeded) {
+    leaderRevision_ = r->revision;
+    leader_ = opt_.node;
+    GEODNS_LOG_INFO("cluster: node %s leads failover decisions (revision %lld)", opt_.node.c_str(),
+                    static_cast<long long>(r->revision));
+    return;
+  }
+  std::string now;
+  if (!r->responses.empty())
+    if (auto* rr = std::get_if<RangeResponse>(&r->responses.front()))
+      if (!rr->kvs.empty()) now = rr->kvs.front().value;
+  if (now != leader_)
+    GEODNS_LOG_INFO("cluster: failover decisions are made by node %s",
+                    now.empty() ? "(none)" : now.c_str());
+  leader_ = now;
 }
 
 bool Fleet::flushVerdicts() {
@@ -864,6 +993,7 @@ void Fleet::pruneAudit() {
 void Fleet::keeperLoop() {
   const Duration keepAlive = std::chrono::seconds(std::max<std::int64_t>(1, opt_.leaseTtlSec / 3));
   TimePoint lastKeepAlive{};
+  bool campaignDue = true;
   Duration wait = opt_.backoffMin;
   while (!stop_.load()) {
     bool ok = true;
@@ -875,7 +1005,14 @@ void Fleet::keeperLoop() {
     }
     if (!haveLease || now - lastKeepAlive >= keepAlive) {
       ok = ensureLease();
-      if (ok) lastKeepAlive = now;
+      if (ok) {
+        lastKeepAlive = now;
+        campaignDue = true;
+      }
+    }
+    if (ok && campaignDue) {
+      campaign();
+      campaignDue = false;
     }
     bool retryApply = false;
     if (ok) {
@@ -909,6 +1046,7 @@ Fleet::Status Fleet::status() const {
   s.appliedRevision = applied_;
   s.storeRevision = storeRevision_;
   s.nodes = peers_.nodes();
+  s.leader = leaderRevision_ != 0 ? opt_.node : leader_;
   NodeInfo me = self_;
   me.applied = applied_;
   s.nodes[opt_.node] = me;

@@ -37,15 +37,23 @@ std::string targetIdOf(const std::string& probeKey);
 inline constexpr unsigned kShards = 64;
 unsigned shardOf(const std::string& targetId);
 
-// A forced failover or failback written through any node's API.
+// The failover state of a pool as written under `P/control/failover/<pool>`:
+// a forced failover or failback written through any node's API, or
+// (`automatic`) a decision of the fleet's leader: the active tier and the
+// hold-down timers as wall-clock deadlines' starts, so that the next leader
+// continues them (issue 16 item 4).
 struct FailoverCommand {
   std::string pool;
-  bool force = true;   // false: failback
-  std::string region;  // force: the tier to make active
+  bool force = true;   // false: failback (ignored when automatic)
+  std::string region;  // force: the tier to make active; automatic: the active tier
   std::string reason;
   std::string identity;
   std::int64_t unixMs = 0;
   std::int64_t modRevision = 0;  // of its key: applied once per revision
+  bool automatic = false;
+  std::int64_t sinceMs = 0;      // automatic: the active tier since (unix ms)
+  std::int64_t badSinceMs = 0;   // automatic: the active tier below min_healthy since (0: not)
+  std::int64_t goodSinceMs = 0;  // automatic: the primary healthy since, on a standby (0: not)
   bool operator==(const FailoverCommand&) const = default;
 };
 
@@ -57,6 +65,7 @@ struct FleetKeys {
   std::string audit() const { return prefix + "audit/"; }
   std::string nodes() const { return prefix + "nodes/"; }
   std::string health() const { return prefix + "health/"; }
+  std::string leader() const { return prefix + "leader"; }
   std::string overrideKey(const std::string& kind, const std::string& target) const {
     return overridePrefix() + kind + "/" + target;
   }
@@ -206,6 +215,19 @@ class Fleet {
   WriteOutcome removeOverride(const std::string& kind, const std::string& target,
                               AuditRecord audit);
   WriteOutcome putFailover(FailoverCommand cmd, AuditRecord audit);
+
+  // ---- failover decisions (the probe thread of the leader) ----
+  // True while this node holds `P/leader` under a lease that cannot have
+  // expired yet (last keep-alive + TTL - 1 s): only then does it decide.
+  bool leading() const;
+  // The leader's automatic decision for a pool, written only if this node
+  // still leads (the create revision of its `P/leader` key is unchanged) and
+  // the pool's key is still at `basedOn` (the mod revision of the state this
+  // decision was computed from; 0: no key): a deposed leader or a decision
+  // racing an operator's command writes nothing (ok = false). An audit record
+  // goes with it when `audit` is given (a change of the active tier).
+  WriteOutcome putFailoverDecision(FailoverCommand decision, std::int64_t basedOn,
+                                   const AuditRecord* audit);
   // The newest `limit` audit records from etcd, oldest first.
   KvResult<std::vector<AuditRecord>> audit(std::size_t limit);
 
@@ -235,6 +257,7 @@ class Fleet {
     std::int64_t appliedRevision = 0;
     std::int64_t storeRevision = 0;         // newest revision seen from etcd
     std::map<std::string, NodeInfo> nodes;  // live nodes, this one included
+    std::string leader;                     // the node deciding failover ("": none known)
   };
   Status status() const;
   const FleetCounters& counters() const noexcept { return counters_; }
@@ -251,6 +274,7 @@ class Fleet {
   void wakeKeeper();
   bool ensureLease();
   bool putNode();
+  void campaign();
   bool flushVerdicts();
   void expireOverrides();
   void pruneAudit();
@@ -277,6 +301,9 @@ class Fleet {
   bool connected_ = false;
   bool everConnected_ = false;
   std::int64_t lease_ = 0;
+  TimePoint leaseConfirmed_{};       // last successful keep-alive or grant
+  std::int64_t leaderRevision_ = 0;  // create revision of our `P/leader` key; 0: not leading
+  std::string leader_;               // who leads, as last read
   NodeInfo self_;
   std::int64_t publishedApplied_ = -1;
   TimePoint lastNodePut_{};

@@ -131,6 +131,7 @@ void addStatusRoute(httplib::Server& s, const Routes& ctx) {
                         {"connected", st.connected},
                         {"applied_revision", st.appliedRevision},
                         {"store_revision", st.storeRevision},
+                        {"leader", st.leader},
                         {"nodes", nodes}};
     }
     reply(res, 200, out);

@@ -47,7 +47,8 @@ TEST_CASE("promote after promote_after below min_healthy, fail back after failba
   CHECK(f.activeRegion() == 0);
 }
 
-TEST_CASE("no flapping: a target flapping every interval causes at most one promotion per hold-down") {
+TEST_CASE(
+    "no flapping: a target flapping every interval causes at most one promotion per hold-down") {
   FakeClock clock;
   FailoverController f(spec(), clock.now());
   int changes = 0;
@@ -120,4 +121,40 @@ TEST_CASE("min_healthy as a fraction") {
   CHECK(f.healthy({2, 4}));
   CHECK_FALSE(f.healthy({1, 4}));
   CHECK_FALSE(f.healthy({0, 0}));
+}
+
+TEST_CASE("restoreState: a hold-down or failback period continues from where it was") {
+  struct Case {
+    const char* name;
+    std::size_t active;
+    int badAgoS;   // < 0: no hold-down running
+    int goodAgoS;  // < 0: no failback period running
+    std::vector<RegionAvailability> regions;
+    int afterS;
+    std::size_t want;
+  };
+  const Case cases[] = {
+      {"hold-down 7 s old: promoted 3 s later", 0, 7, -1, avail(false, true), 3, 1},
+      {"hold-down 7 s old: not yet 2 s later", 0, 7, -1, avail(false, true), 2, 0},
+      {"no hold-down restored: a new one starts", 0, -1, -1, avail(false, true), 3, 0},
+      {"failback period 55 s old: back 5 s later", 1, -1, 55, avail(true, true), 5, 0},
+      {"failback period 55 s old: not yet 4 s later", 1, -1, 55, avail(true, true), 4, 1},
+  };
+  for (const auto& c : cases) {
+    INFO(c.name);
+    FakeClock clock;
+    FailoverController f(spec(), clock.now());
+    FailoverState st;
+    st.active = c.active;
+    st.since = clock.now() - std::chrono::seconds(100);
+    st.reason = "restored";
+    if (c.badAgoS >= 0) st.activeBadSince = clock.now() - std::chrono::seconds(c.badAgoS);
+    if (c.goodAgoS >= 0) st.primaryGoodSince = clock.now() - std::chrono::seconds(c.goodAgoS);
+    f.restoreState(st);
+    CHECK(f.activeRegion() == c.active);
+    f.update(c.regions, clock.now());
+    clock.advance(std::chrono::seconds(c.afterS));
+    f.update(c.regions, clock.now());
+    CHECK(f.activeRegion() == c.want);
+  }
 }

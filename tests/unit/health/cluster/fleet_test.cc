@@ -529,3 +529,93 @@ TEST_CASE("admin state: the shared overrides replace the local ones, kept in the
     CHECK(admin.overrides().size() == 1);
   }
 }
+
+TEST_CASE("fleet: a leader's failover decision round-trips through its key, timers included") {
+  FailoverCommand d{"web",         false,         "us", "tier 0 below min_healthy",
+                    "a",           1700000000000, 0,    true,
+                    1699999990000, 1699999995000, 0};
+  auto back = decodeFailover(encodeFailover(d));
+  REQUIRE(back);
+  CHECK(*back == d);
+  struct Case {
+    const char* name;
+    const char* value;
+  };
+  const Case bad[] = {
+      {"auto without a region", R"({"pool":"web","action":"auto","since_ms":1})"},
+      {"negative timer", R"({"pool":"web","action":"auto","region":"us","bad_since_ms":-5})"},
+      {"unknown action", R"({"pool":"web","action":"promote","region":"us"})"},
+  };
+  for (const auto& c : bad) {
+    INFO(c.name);
+    CHECK_FALSE(decodeFailover(c.value));
+  }
+}
+
+TEST_CASE("fleet: one node leads failover decisions; a deposed leader cannot write") {
+  FakeClock clock;
+  FakeKvStore store(clock);
+  Sink sa, sb;
+  Fleet a(store, clock, options("a"), sa);
+  a.start();
+  REQUIRE(eventually([&] { return a.leading(); }));  // the first node campaigns and wins
+  Fleet b(store, clock, options("b"), sb);
+  b.start();
+  REQUIRE(eventually([&] { return b.status().leader == "a" && b.status().nodes.size() == 2; }));
+  CHECK_FALSE(b.leading());
+  CHECK(a.status().leader == "a");
+
+  FailoverCommand d;
+  d.pool = "web";
+  d.region = "us";
+  d.reason = "tier 0 below min_healthy for promote_after";
+  d.sinceMs = 1000;
+  d.badSinceMs = 0;
+  d.goodSinceMs = 500;
+  AuditRecord audit{0, "auto_failover", "web", d.reason, "leader a", ""};
+  const WriteOutcome w = a.putFailoverDecision(d, 0, &audit);
+  REQUIRE_MESSAGE(w.ok, w.error);
+  CHECK(sb.waitFor([&] { return sb.failovers.size() == 1; }));
+  {
+    std::lock_guard lock(sb.mu);
+    CHECK(sb.failovers[0].automatic);
+    CHECK(sb.failovers[0].region == "us");
+    CHECK(sb.failovers[0].goodSinceMs == 500);
+    CHECK(sb.failovers[0].identity == "a");
+    CHECK(sb.failovers[0].modRevision == w.revision);
+  }
+  // Computed from a state that is no longer the key's: not written.
+  CHECK_FALSE(a.putFailoverDecision(d, w.revision - 1, nullptr).ok);
+  // A follower does not decide.
+  CHECK_FALSE(b.putFailoverDecision(d, w.revision, nullptr).ok);
+  // The operator's command wins over a decision computed before it.
+  const WriteOutcome op = b.putFailover({"web", false, "", "back", "ops", 0, 0},
+                                        {0, "failback", "web", "back", "ops", ""});
+  REQUIRE(op.ok);
+  CHECK_FALSE(a.putFailoverDecision(d, w.revision, nullptr).ok);
+  CHECK(a.putFailoverDecision(d, op.revision, nullptr).ok);
+
+  // Another node took `P/leader` (a's key deleted behind its back, as when
+  // its lease lapsed while it was cut off): a's writes are fenced even though
+  // it still believes it leads.
+  auto del = store.deleteRange(DeleteRequest::single(kKeys.leader()));
+  REQUIRE(del.ok());
+  clock.advance(4s);  // b's next keep-alive round campaigns
+  REQUIRE(eventually([&] { return b.leading(); }));
+  auto now = store.range(RangeRequest::single(kKeys.failoverKey("web")));
+  REQUIRE(now.ok());
+  REQUIRE(now->kvs.size() == 1);
+  const WriteOutcome fenced = a.putFailoverDecision(d, now->kvs[0].modRevision, nullptr);
+  CHECK_FALSE(fenced.ok);
+  CHECK(fenced.error.find("fenced") != std::string::npos);
+  CHECK_FALSE(a.leading());  // the fenced write told it
+  CHECK(a.status().leader == "b");
+  CHECK(b.putFailoverDecision(d, now->kvs[0].modRevision, nullptr).ok);
+
+  // The leader leaves (its lease revoked): the other node takes over at its
+  // next keep-alive round.
+  b.stop();
+  clock.advance(4s);
+  CHECK(eventually([&] { return a.leading(); }));
+  a.stop();
+}
