@@ -7,7 +7,10 @@ and stopped by PID.
 - with every etcd member stopped the nodes keep answering from the last
   applied state, and changes made after etcd returns arrive;
 - a backend that only node A sees down stays up by quorum (the backend
-  refuses probes whose User-Agent names node a).
+  refuses probes whose User-Agent names node a);
+- the node leading failover decisions is killed (-9) during a hold-down, and
+  the next leader promotes the standby when the first hold-down ends, not a
+  whole promote_after after its election.
 """
 import json
 import os
@@ -36,6 +39,8 @@ $TTL 300
 ns1  A   127.0.0.1
 """
 EU, US = "192.0.2.1", "198.51.100.1"
+HA_EU, HA_US = "192.0.2.21", "198.51.100.21"
+PROMOTE_AFTER = 10  # s, the "ha" pool's hold-down
 
 
 # ---- etcd ----
@@ -146,11 +151,17 @@ class FleetNode(Server):
                     "eu": {"members": [{"address": "192.0.2.11"}]},
                     "us": {"members": [{"address": "198.51.100.11"}]}},
                     "failover": {"primary": "eu", "standby": ["us"], "promote_after_s": 30,
-                                 "failback_after_s": 60, "failback": "manual"}}},
+                                 "failback_after_s": 60, "failback": "manual"}},
+                "ha": {"ttl": 5, "regions": {
+                    "eu": {"members": [{"address": HA_EU, "probe": "web", "target": "127.0.0.1"}]},
+                    "us": {"members": [{"address": HA_US}]}},
+                    "failover": {"primary": "eu", "standby": ["us"], "promote_after_s": PROMOTE_AFTER,
+                                 "failback": "manual"}}},
             "policies": {"ordered": {"steps": [{"step": "up"}]},
                          "ap": {"steps": [{"step": "failover"}, {"step": "first_n", "n": 1}]}},
             "bindings": [{"name": "www.fl.test", "pool": "web", "policy": "ordered"},
-                         {"name": "fo.fl.test", "pool": "fo", "policy": "ap"}],
+                         {"name": "fo.fl.test", "pool": "fo", "policy": "ap"},
+                         {"name": "ha.fl.test", "pool": "ha", "policy": "ap"}],
         }
         super().__init__(zones=[("fl.test", "fl.test.zone")], zone_files={"fl.test.zone": ZONE},
                          config_extra=cfg)
@@ -467,6 +478,59 @@ class FleetTest(unittest.TestCase):
         self.assertEqual(self.c.metric('geodns_failovers_total{pool="fo"}'), 1)
         st, audit, _ = self.a.api.get("/v1/audit?limit=2")
         self.assertEqual([e["action"] for e in audit["entries"]], ["failover", "failback"])
+
+    def test_7_the_leader_dies_during_a_hold_down_and_the_next_keeps_the_timer(self):
+        st, body, _ = self.a.api.post("/v1/pools/ha/failback?wait=all", {"reason": "start on eu"})
+        self.assertEqual(st, 200, body)
+        self.assertTrue(until(lambda: all(n.answer("ha.fl.test.") == [HA_EU] for n in self.nodes), 10))
+
+        def leaders(nodes):
+            return {n.api.get("/v1/status")[1]["cluster"]["leader"] for n in nodes}
+        self.assertTrue(until(lambda: len(leaders(self.nodes)) == 1 and leaders(self.nodes) != {""}, 10))
+        name = leaders(self.nodes).pop()
+        leader = next(n for n in self.nodes if n.name == name)
+        others = [n for n in self.nodes if n is not leader]
+        try:
+            self.backend.down_for = {"a", "b", "c"}
+            # Down by quorum everywhere: the leader's hold-down starts now.
+            self.assertTrue(until(lambda: all(n.answer() == [US] for n in self.nodes), 10))
+            t_down = time.monotonic()
+            time.sleep(1.5)  # the leader has written the hold-down's start
+            os.kill(leader.proc.pid, signal.SIGKILL)
+            leader.proc.wait()
+            t_elected = None
+            t_promoted = None
+            deadline = t_down + 3 * PROMOTE_AFTER
+            while time.monotonic() < deadline and t_promoted is None:
+                now = time.monotonic()
+                if t_elected is None and all(
+                        n.api.get("/v1/status")[1]["cluster"]["leader"] not in ("", name) for n in others):
+                    t_elected = now
+                if all(n.answer("ha.fl.test.") == [HA_US] for n in others):
+                    t_promoted = now
+                time.sleep(0.05)
+            self.assertIsNotNone(t_promoted, "the standby was never promoted")
+            self.assertIsNotNone(t_elected, "no new leader")
+            elected, promoted = t_elected - t_down, t_promoted - t_down
+            print("leader %s killed 1.5 s into the hold-down: new leader after %.1f s, "
+                  "standby promoted after %.1f s (promote_after %d s)" % (name, elected, promoted, PROMOTE_AFTER),
+                  file=sys.stderr)
+            # The hold-down ran on: promoted about promote_after after the
+            # health went down, not promote_after after the election.
+            self.assertGreater(elected, 1.5)
+            self.assertGreater(promoted, PROMOTE_AFTER - 1.5)
+            self.assertLess(promoted, elected + PROMOTE_AFTER - 1)
+            # Recorded once, by the new leader, in the shared audit log.
+            st, audit, _ = others[0].api.get("/v1/audit?limit=5")
+            autos = [e for e in audit["entries"] if e["action"] == "auto_failover"]
+            self.assertEqual(len(autos), 1, audit)
+        finally:
+            self.backend.down_for = set()
+            leader.restart()
+        self.assertTrue(until(lambda: len(leader.api.get("/v1/status")[1]["cluster"]["nodes"]) == 3, 15))
+        st, body, _ = self.b.api.post("/v1/pools/ha/failback?wait=all", {"reason": "back to eu"})
+        self.assertEqual(st, 200, body)
+        self.assertTrue(until(lambda: all(n.answer("ha.fl.test.") == [HA_EU] for n in self.nodes), 10))
 
 
 if __name__ == "__main__":
