@@ -1117,13 +1117,20 @@ void parseLimits(Ctx& c, const json& root, Limits& limits) {
   }
   checkKeys(c, l, "/limits",
             {"max_udp_payload", "tcp_idle_timeout_ms", "max_tcp_connections",
-             "tcp_max_queries_per_connection", "max_transfers"});
+             "tcp_max_queries_per_connection", "max_transfers", "max_signatures_per_second",
+             "signature_burst"});
   getUnsigned(c, l, "max_udp_payload", "/limits", limits.maxUdpPayload, 512, 65535);
   getUnsigned(c, l, "tcp_idle_timeout_ms", "/limits", limits.tcpIdleTimeoutMs, 100, 3600000);
   getUnsigned(c, l, "max_tcp_connections", "/limits", limits.maxTcpConnections, 1, 1000000);
   getUnsigned(c, l, "tcp_max_queries_per_connection", "/limits", limits.tcpMaxQueriesPerConnection,
               0, 1000000000);
   getUnsigned(c, l, "max_transfers", "/limits", limits.maxTransfers, 1, 10000);
+  // A rate of 0 is no limit (the burst is then unused). The burst defaults to
+  // the rate; it cannot be 0, which would refuse every signature on UDP.
+  if (getUnsigned(c, l, "max_signatures_per_second", "/limits", limits.maxSignaturesPerSecond, 0,
+                  1000000))
+    limits.signatureBurst = limits.maxSignaturesPerSecond > 0 ? limits.maxSignaturesPerSecond : 1;
+  getUnsigned(c, l, "signature_burst", "/limits", limits.signatureBurst, 1, 1000000);
 }
 
 void parseChaos(Ctx& c, const json& root, ChaosConfig& chaos) {

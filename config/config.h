@@ -176,6 +176,12 @@ struct Limits {
   std::uint32_t maxTcpConnections = 1024;
   std::uint32_t tcpMaxQueriesPerConnection = 0;  // 0 = unlimited
   std::uint32_t maxTransfers = 10;  // outgoing AXFR/IXFR streams at once (BIND's transfers-out)
+  // Online DNSSEC signatures made on the query path over UDP, per second for
+  // the whole process, and the burst above that rate (a token bucket:
+  // zones/dnssec/sign_budget.h). 0 = no limit. 2000/s is 4% (ECDSA P-256) to
+  // 7% (Ed25519) of one core (docs/design/dnssec.md, measured rates).
+  std::uint32_t maxSignaturesPerSecond = 2000;
+  std::uint32_t signatureBurst = 2000;  // when not given: the rate
 };
 
 // Answers for CHAOS-class TXT queries (version.bind, id.server and aliases);

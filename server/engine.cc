@@ -53,13 +53,19 @@ struct Builder {
   const Zone* zoneOf;  // the zone answering, once run() started
   // The key the request's TSIG verified with (signedAnswer); null: unsigned.
   const tsig::Key* tsigKey = nullptr;
+  // The signing budget a cache miss must take a token from: the snapshot's
+  // over UDP; null over TCP, which rate-limits itself (a connection costs a
+  // handshake from a real address, and limits.max_tcp_connections caps them).
+  zones::dnssec::SignBudget* budget = nullptr;
 
   name::Span ownerName(Owner o) const noexcept { return o.isQname ? q.qname.span() : o.name; }
 
   // The RRSIGs of an RRset made for this query (pool answers, wildcard
   // expansions, denial NSECs), one per zone-signing key, from the signature
   // cache or signed now (a miss). `origTtl` is what is signed, `ttl` what is
-  // served (lower for health-capped pool answers, RFC 4035 s5.3.3).
+  // served (lower for health-capped pool answers, RFC 4035 s5.3.3). A miss
+  // beyond the signing budget stops the answer: done() sends it TC=1 with no
+  // records, so that the resolver asks again over TCP.
   [[gnu::noinline]] bool signOnline(Section s, Owner o, std::uint16_t type, std::uint32_t origTtl,
                                     std::span<const std::span<const std::uint8_t>> rdatas,
                                     std::uint32_t ttl) noexcept {
@@ -71,12 +77,17 @@ struct Builder {
     for (const auto& z : sgn->online()) {
       std::uint8_t sig[32 + dns::kMaxNameWire + zones::dnssec::kSignatureSize];
       auto reader = z.cache->tryReader();
-      const std::size_t n = z.cache->lookupOrSign(reader, *z.signer, v, sig);
-      if (n == 0) {  // signing failed: the answer cannot validate
+      const zones::dnssec::SignResult r = z.cache->lookupOrSign(reader, *z.signer, v, sig, budget);
+      if (r.outcome == zones::dnssec::SignOutcome::OverBudget) {
+        facts.signBudget = true;
+        resp.markTruncated();
+        return false;
+      }
+      if (r.length == 0) {  // signing failed: the answer cannot validate
         facts.signFailed = true;
         return false;
       }
-      if (!resp.addRecord(s, o, T(Type::RRSIG), ttl, {sig, n}, false)) return false;
+      if (!resp.addRecord(s, o, T(Type::RRSIG), ttl, {sig, r.length}, false)) return false;
     }
     return true;
   }
@@ -286,6 +297,10 @@ struct Builder {
     return done(rcode, true);
   }
   std::size_t done(Rcode rcode, bool aa) noexcept {
+    if (facts.signBudget) {  // nothing of an answer we could not sign whole
+      resp.truncateToQuestion();
+      facts.answered = 0;
+    }
     facts.rcode = dns::toU16(rcode);
     facts.truncated = resp.truncated();
     return resp.finish(rcode, aa, q.dnssecOk);
@@ -379,6 +394,7 @@ struct Builder {
 
   // Everything after the header checks and the TSIG: opcode, class, type, zone.
   std::size_t dispatch(Transport transport) noexcept {
+    if (transport == Transport::Udp) budget = snap.signBudget.get();
     if (q.opcode == static_cast<std::uint8_t>(dns::Opcode::Notify)) return notify();
     if (q.opcode != static_cast<std::uint8_t>(dns::Opcode::Query)) {
       // UPDATE: not authorized for anyone (Knot).

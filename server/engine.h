@@ -39,6 +39,10 @@ struct QueryFacts {
   bool truncated = false;
   bool dnssec = false;      // DO, answered from a signed zone: RRSIGs and denial records added
   bool signFailed = false;  // DO in a signed zone, but an online signature could not be made
+  // DO in a signed zone over UDP, a signature missing from the cache and the
+  // signing budget (limits.max_signatures_per_second) empty: sent TC=1 with
+  // no records, for the resolver to ask again over TCP.
+  bool signBudget = false;
   bool edns = false;
   bool gslb = false;          // answered from a pool
   std::uint8_t ecsScope = 0;  // scope returned, when ECS was echoed

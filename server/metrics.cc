@@ -118,6 +118,7 @@ void QueryCounters::record(const QueryFacts& f) noexcept {
   if (f.ecsScope) bump(ecs);
   if (f.dnssec) bump(dnssec);
   if (f.signFailed) bump(signFailures);
+  if (f.signBudget) bump(signBudgetExhausted);
 }
 
 AnswerCounters::AnswerCounters(std::vector<std::string> pools, std::vector<std::string> regions,
@@ -242,7 +243,7 @@ std::string Metrics::render(const ServingSnapshot& snap, const MetricsExtras& x)
   // Queries.
   std::uint64_t rc[2][kRcodeSlots] = {}, qt[2][kQtypeSlots] = {};
   std::uint64_t dropped = 0, truncated = 0, ecs = 0, rrlDropped = 0, rrlSlipped = 0;
-  std::uint64_t dnssec = 0, signFailures = 0;
+  std::uint64_t dnssec = 0, signFailures = 0, signBudgetExhausted = 0;
   std::uint64_t udpBatches = 0, udpDatagrams = 0, udpSendCalls = 0;
   for (const auto& w : workers_) {
     udpBatches += w->udpBatches.load(std::memory_order_relaxed);
@@ -260,6 +261,7 @@ std::string Metrics::render(const ServingSnapshot& snap, const MetricsExtras& x)
     rrlSlipped += w->rrlSlipped.load(std::memory_order_relaxed);
     dnssec += w->dnssec.load(std::memory_order_relaxed);
     signFailures += w->signFailures.load(std::memory_order_relaxed);
+    signBudgetExhausted += w->signBudgetExhausted.load(std::memory_order_relaxed);
   }
   const char* transports[] = {"udp", "tcp"};
   o.help("geodns_responses_total", "counter", "Responses sent, by rcode and transport.");
@@ -303,6 +305,11 @@ std::string Metrics::render(const ServingSnapshot& snap, const MetricsExtras& x)
          "DO answers sent without a signature that could not be made online (they will not "
          "validate).");
   o.line("geodns_dnssec_sign_failures_total", "", signFailures);
+  o.help("geodns_dnssec_sign_budget_exhausted_total", "counter",
+         "UDP DO answers that needed an online signature beyond "
+         "limits.max_signatures_per_second: sent TC=1 without records (the resolver retries "
+         "over TCP).");
+  o.line("geodns_dnssec_sign_budget_exhausted_total", "", signBudgetExhausted);
 
   // Answers by pool, region and member, across reloads.
   AnswerTotals totals = retired_;

@@ -31,7 +31,7 @@ struct QueryCounters {
   std::atomic<std::uint64_t> qtype[kQtypeSlots] = {};
   std::atomic<std::uint64_t> dropped{0}, truncated{0}, ecs{0};
   std::atomic<std::uint64_t> rrlDropped{0}, rrlSlipped{0};
-  std::atomic<std::uint64_t> dnssec{0}, signFailures{0};
+  std::atomic<std::uint64_t> dnssec{0}, signFailures{0}, signBudgetExhausted{0};
   // UDP only: recvmmsg calls that returned datagrams, the datagrams they
   // returned, and sendmmsg calls (batch size = datagrams / batches).
   std::atomic<std::uint64_t> udpBatches{0}, udpDatagrams{0}, udpSendCalls{0};

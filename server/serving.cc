@@ -112,10 +112,12 @@ void compileSnapshot(ServingSnapshot& snap, const gslb::CompiledDecisions* previ
 std::shared_ptr<const ServingSnapshot> buildSnapshot(const config::ServerConfig& cfg,
                                                      ErrorList& errors,
                                                      const ServingSnapshot* previous,
-                                                     std::int64_t unixNow) {
+                                                     std::int64_t unixNow, const Clock* clock) {
+  static const SteadyClock systemClock;
+  if (!clock) clock = &systemClock;
   auto gslb = gslb::Gslb::build(cfg.gslb, errors);
   auto zs = zones::loadZones(
-      cfg, errors, previous && previous->zones ? previous->zones.get() : nullptr, unixNow);
+      cfg, errors, previous && previous->zones ? previous->zones.get() : nullptr, unixNow, clock);
   if (!zs || !gslb) return nullptr;
   // Pool answers of signed zones: signed here, on the control thread, so
   // that workers find them in the cache (small pools: every answer).
@@ -126,6 +128,15 @@ std::shared_ptr<const ServingSnapshot> buildSnapshot(const config::ServerConfig&
   snap->zones = std::move(zs);
   snap->limits = cfg.limits;
   snap->rrl = cfg.rrl;
+  const auto& lim = cfg.limits;
+  if (lim.maxSignaturesPerSecond > 0) {
+    const auto* prev = previous ? previous->signBudget.get() : nullptr;
+    if (prev && prev->rate() == lim.maxSignaturesPerSecond && prev->burst() == lim.signatureBurst)
+      snap->signBudget = previous->signBudget;
+    else
+      snap->signBudget = std::make_shared<zones::dnssec::SignBudget>(lim.maxSignaturesPerSecond,
+                                                                     lim.signatureBurst, *clock);
+  }
   std::vector<std::string> poolNames, regionNames;
   for (const auto& p : gslb->pools) poolNames.push_back(p.name);
   for (const auto& r : gslb->regions) regionNames.push_back(r.name);

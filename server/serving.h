@@ -11,6 +11,7 @@
 #include "core/snapshot.h"
 #include "gslb/compiled.h"
 #include "gslb/gslb.h"
+#include "zones/dnssec/sign_budget.h"
 #include "zones/zone.h"
 
 namespace geodns::server {
@@ -30,6 +31,11 @@ struct ServingSnapshot {
   // compiled->health == health (compiledFor()); else the per-query pipeline.
   std::shared_ptr<const gslb::CompiledDecisions> compiled;
   config::RrlConfig rrl;  // response rate limiting limits (the table lives in the server)
+  // The budget of online signatures made for UDP queries (limits.
+  // max_signatures_per_second), one for the process: a reload with the same
+  // rate and burst shares the previous snapshot's, so a reload does not
+  // refill it. Null: no limit.
+  std::shared_ptr<zones::dnssec::SignBudget> signBudget;
   // Answers by pool, region and member of this config (bumped by the workers;
   // owned here so that gslb/ knows nothing of metrics).
   std::shared_ptr<AnswerCounters> answers;
@@ -64,11 +70,13 @@ struct ServingSnapshot {
 // Builds a snapshot from a config: loads and compiles every zone. Control
 // thread only. Returns nullptr and fills `errors` on any error. `previous`
 // (the snapshot served now, or null at start-up) and `unixNow` feed each
-// zone's serial policy (zones::loadZones).
+// zone's serial policy (zones::loadZones). `clock` (null: the system clock;
+// must outlive the snapshot) times the signatures and the signing budget.
 std::shared_ptr<const ServingSnapshot> buildSnapshot(const config::ServerConfig& cfg,
                                                      ErrorList& errors,
                                                      const ServingSnapshot* previous = nullptr,
-                                                     std::int64_t unixNow = 0);
+                                                     std::int64_t unixNow = 0,
+                                                     const Clock* clock = nullptr);
 
 // Signs, into each signed zone's signature cache, the answers the pools bound
 // in it can give: per region, every set of up to max_answers of its IPv4 and

@@ -67,6 +67,7 @@ class Response {
     w_.u16(q.qclass);
     qd_ = 1;
     comp_.addWritten(w_.data(), dns::kHeaderSize);
+    questionEnd_ = w_.size();
   }
 
   // Adds a whole RRset to `section`, or nothing when it does not fit. `ttl`
@@ -172,6 +173,15 @@ class Response {
     truncated_ = true;
     stopped_ = true;
   }
+  // Drops every record written so far (the header and question stay; the OPT
+  // and TSIG are still added by finish()), sets TC and adds nothing more: an
+  // answer that must be fetched over TCP whole.
+  void truncateToQuestion() noexcept {
+    w_.truncate(questionEnd_);
+    comp_.truncate(questionEnd_);
+    counts_[0] = counts_[1] = counts_[2] = 0;
+    markTruncated();
+  }
 
  private:
   static constexpr std::uint16_t kQnamePointer = 0xC000 | dns::kHeaderSize;
@@ -196,6 +206,7 @@ class Response {
   bool stopped_ = false;
   std::uint16_t flags_ = 0;
   std::uint16_t qd_ = 0;
+  std::size_t questionEnd_ = dns::kHeaderSize;
   std::uint16_t counts_[3] = {0, 0, 0};
   std::uint16_t advertised_ = 1232;
   const ParsedQuery& query_;

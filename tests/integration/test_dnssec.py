@@ -391,5 +391,68 @@ class SignaturesAreRefreshedWithoutAReload(unittest.TestCase):
             shutil.rmtree(keydir, ignore_errors=True)
 
 
+class SigningBudgetThroughUnbound(unittest.TestCase):
+    """limits.max_signatures_per_second 1, burst 1: a fresh NXDOMAIN beyond
+    the budget is answered TC=1 with no records over UDP and signed over TCP,
+    and Unbound, following the TC to TCP, still validates every one of a
+    burst of new names (issue 14, signing budget)."""
+
+    def test_over_budget_answers_go_to_tcp_and_validate(self):
+        keydir = tempfile.mkdtemp(prefix="geodnsd-keys-")
+        udir = tempfile.mkdtemp(prefix="unbound-budget-")
+        srv = unbound = ulog = None
+        try:
+            csk = keygen(keydir, "sec.test", "ECDSAP256SHA256", True)
+            extra = {"limits": {"max_signatures_per_second": 1, "signature_burst": 1},
+                     "zones": [{"origin": "sec.test", "file": "sec.zone",
+                                "dnssec": {"keys": [csk + ".private"]}}]}
+            srv = Server(zones=[("sec.test", "sec.zone")], zone_files={"sec.zone": ZONE}, config_extra=extra)
+            srv.start()
+            # The wire: the one token goes to the first name, the second is TC.
+            srv.ask("n1.budget.sec.test", "A", want_dnssec=True)
+            r = srv.ask("n2.budget.sec.test", "A", want_dnssec=True)
+            self.assertTrue(r.flags & dns.flags.TC)
+            self.assertEqual((r.answer, r.authority, r.additional), ([], [], []))
+            r = srv.ask("n2.budget.sec.test", "A", transport="tcp", want_dnssec=True)
+            self.assertFalse(r.flags & dns.flags.TC)
+            self.assertTrue(any(rrset.rdtype == dns.rdatatype.RRSIG for rrset in r.authority))
+
+            uport = free_port()
+            conf = os.path.join(udir, "unbound.conf")
+            with open(conf, "w") as f:
+                f.write(UNBOUND_CONF.format(port=uport, dir=udir, geodns_port=srv.port, anchor=ds_text(csk)))
+            ulog_path = os.path.join(udir, "unbound.log")
+            ulog = open(ulog_path, "w")
+            unbound = subprocess.Popen([UNBOUND, "-d", "-c", conf], stdout=ulog, stderr=subprocess.STDOUT)
+
+            def resolve(name):
+                q = dns.message.make_query(name, "A", use_edns=0, want_dnssec=True)
+                return dns.query.udp(q, "127.0.0.1", port=uport, timeout=5)
+            deadline = time.monotonic() + 10
+            while True:
+                try:
+                    resolve("sec.test")
+                    break
+                except Exception:
+                    if unbound.poll() is not None or time.monotonic() > deadline:
+                        raise
+                    time.sleep(0.1)
+            for i in range(5):  # 5 new names within a second: at most one signed over UDP
+                r = resolve("v%d.budget.sec.test" % i)
+                ulog.flush()
+                self.assertEqual(r.rcode(), 0)  # compact denial: NOERROR
+                self.assertTrue(r.flags & dns.flags.AD, "v%d not validated:\n%s\n%s" %
+                                (i, r, open(ulog_path).read()[-3000:]))
+        finally:
+            if unbound:
+                stop_process(unbound)
+            if ulog:
+                ulog.close()
+            if srv:
+                srv.stop()
+            shutil.rmtree(udir, ignore_errors=True)
+            shutil.rmtree(keydir, ignore_errors=True)
+
+
 if __name__ == "__main__":
     unittest.main()

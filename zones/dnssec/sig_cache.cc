@@ -378,20 +378,21 @@ bool SigCache::tryInsert(const RRsetView& rrset, std::span<const std::uint8_t> r
   }
 }
 
-std::size_t SigCache::lookupOrSign(Reader& reader, const Signer& signer, const RRsetView& rrset,
-                                   std::span<std::uint8_t> out) noexcept {
+SignResult SigCache::lookupOrSign(Reader& reader, const Signer& signer, const RRsetView& rrset,
+                                  std::span<std::uint8_t> out, SignBudget* budget) noexcept {
   const std::int64_t now = signer.now();
-  if (std::size_t n = lookup(reader, rrset, now, out)) return n;
+  if (std::size_t n = lookup(reader, rrset, now, out)) return {n, SignOutcome::Hit};
+  if (budget && !budget->tryTake()) return {0, SignOutcome::OverBudget};
   try {
     const SigningWindow window = windowAt(now, signer.policy());
     std::vector<std::uint8_t> sig;
-    if (signer.signWith(rrset, window, sig) != SignStatus::Ok || sig.size() > out.size()) return 0;
+    if (signer.signWith(rrset, window, sig) != SignStatus::Ok || sig.size() > out.size()) return {};
     signs_.fetch_add(1, std::memory_order_relaxed);
     std::memcpy(out.data(), sig.data(), sig.size());
     tryInsert(rrset, sig, window.refreshAt);
-    return sig.size();
+    return {sig.size(), SignOutcome::Signed};
   } catch (...) {
-    return 0;
+    return {};
   }
 }
 

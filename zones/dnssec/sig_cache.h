@@ -40,9 +40,22 @@
 #include <vector>
 
 #include "core/result.h"
+#include "zones/dnssec/sign_budget.h"
 #include "zones/dnssec/signer.h"
 
 namespace geodns::zones::dnssec {
+
+// What lookupOrSign() did.
+enum class SignOutcome : std::uint8_t {
+  Hit,         // served from the cache
+  Signed,      // a miss, signed now
+  OverBudget,  // a miss, and the signing budget had no token: nothing written
+  Failed,      // a miss whose signature could not be made, or `out` too small
+};
+struct SignResult {
+  std::size_t length = 0;  // RRSIG RDATA bytes in `out` (Hit, Signed), else 0
+  SignOutcome outcome = SignOutcome::Failed;
+};
 
 struct SigCacheLimits {
   std::size_t maxEntries = 65536;
@@ -98,10 +111,11 @@ class SigCache {
                  std::int64_t refreshAt) noexcept;
 
   // Worker miss path: lookup, else sign with `signer` (allocates; takes the
-  // time of one signature) and tryInsert. Returns the RRSIG length in `out`,
-  // 0 when signing failed or `out` is too small.
-  std::size_t lookupOrSign(Reader& reader, const Signer& signer, const RRsetView& rrset,
-                           std::span<std::uint8_t> out) noexcept;
+  // time of one signature) and tryInsert. A hit never touches `budget`; a
+  // miss signs only when `budget` is null (no limit: TCP, or none set) or
+  // gives it a token, and is OverBudget otherwise (no allocation then).
+  SignResult lookupOrSign(Reader& reader, const Signer& signer, const RRsetView& rrset,
+                          std::span<std::uint8_t> out, SignBudget* budget = nullptr) noexcept;
 
   // Control thread: signs every RRset with `signer` and inserts it. Returns
   // how many were stored; signing errors go to `errors`.

@@ -160,3 +160,54 @@ TEST_CASE("best effort: a config with errors is still returned for the checks af
   CHECK_FALSE(config::parseConfigBestEffort("{\"listen\": [,]}", "c.json", syntax));
   CHECK(syntax.str().find("c.json:1:") != std::string::npos);
 }
+
+TEST_CASE("limits: the signing budget (max_signatures_per_second, signature_burst)") {
+  struct Case {
+    const char* what;
+    const char* limits;
+    std::uint32_t rate, burst;  // when it parses
+    const char* error;          // else: the error, with its JSON path
+  };
+  const Case cases[] = {
+      {"defaults: 2000/s, burst 2000", "{}", 2000, 2000, nullptr},
+      {"a rate alone: the burst follows it", R"({"max_signatures_per_second": 500})", 500, 500,
+       nullptr},
+      {"rate and burst", R"({"max_signatures_per_second": 500, "signature_burst": 50})", 500, 50,
+       nullptr},
+      {"the burst given first", R"({"signature_burst": 50, "max_signatures_per_second": 500})", 500,
+       50, nullptr},
+      {"a burst alone", R"({"signature_burst": 9000})", 2000, 9000, nullptr},
+      {"0: no limit", R"({"max_signatures_per_second": 0})", 0, 1, nullptr},
+      {"the highest rate", R"({"max_signatures_per_second": 1000000})", 1000000, 1000000, nullptr},
+      {"a rate too high", R"({"max_signatures_per_second": 1000001})", 0, 0,
+       "/limits/max_signatures_per_second: must be between 0 and 1000000"},
+      {"a negative rate", R"({"max_signatures_per_second": -5})", 0, 0,
+       "/limits/max_signatures_per_second: expected a non-negative integer"},
+      {"a fractional rate", R"({"max_signatures_per_second": 2.5})", 0, 0,
+       "/limits/max_signatures_per_second: expected a non-negative integer"},
+      {"a rate as a string", R"({"max_signatures_per_second": "2000"})", 0, 0,
+       "/limits/max_signatures_per_second: expected a non-negative integer"},
+      {"a burst of 0 would refuse every signature", R"({"signature_burst": 0})", 0, 0,
+       "/limits/signature_burst: must be between 1 and 1000000"},
+      {"a burst too high", R"({"signature_burst": 1000001})", 0, 0,
+       "/limits/signature_burst: must be between 1 and 1000000"},
+      {"a misspelt key", R"({"max_signature_per_second": 10})", 0, 0,
+       "/limits/max_signature_per_second: unknown key"},
+  };
+  for (const auto& c : cases) {
+    CAPTURE(std::string(c.what));
+    ErrorList errors;
+    auto cfg = config::parseConfig(
+        std::string(R"({"listen": ["127.0.0.1:53"], "limits": )") + c.limits + "}", "c.json",
+        errors);
+    if (c.error) {
+      CHECK_FALSE(cfg);
+      CHECK(errors.str().find(std::string("c.json:1:")) != std::string::npos);
+      CHECK(errors.str().find(c.error) != std::string::npos);
+      continue;
+    }
+    REQUIRE_MESSAGE(cfg, errors.str());
+    CHECK(cfg->limits.maxSignaturesPerSecond == c.rate);
+    CHECK(cfg->limits.signatureBurst == c.burst);
+  }
+}

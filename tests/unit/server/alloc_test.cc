@@ -14,6 +14,7 @@
 #include "server/metrics.h"
 #include "support/dns_test_util.h"
 #include "support/engine_fixture.h"
+#include "support/fakes.h"
 
 namespace {
 std::atomic<long> gAllocations{0};
@@ -330,4 +331,37 @@ ns.open A 192.0.2.55
     CHECK(bytes > 0);
     CHECK(gAllocations.load() - before == 0);
   }
+}
+
+TEST_CASE("a random-subdomain flood beyond the signing budget allocates nothing") {
+  test::TempDir dir;
+  const std::string csk = keygen(dir, "-a ECDSAP256SHA256 -k s.test");
+  const std::string zone = dir.write("s.zone", "$ORIGIN s.test.\n@ SOA ns h 1 2 3 4 30\n@ NS ns\n");
+  ErrorList errors;
+  auto cfg = config::parseConfig(R"({"listen": ["127.0.0.1:53"],
+    "limits": {"max_signatures_per_second": 1},
+    "zones": [{"origin": "s.test", "file": ")" +
+                                     zone + R"(", "dnssec": {"keys": [")" + csk + R"("]}}]})",
+                                 "s.json", errors);
+  REQUIRE_MESSAGE(cfg, errors.str());
+  test::FakeClock clock;  // never moves: the one token is spent by the first query
+  auto snap = server::buildSnapshot(*cfg, errors, nullptr, 0, &clock);
+  REQUIRE_MESSAGE(snap, errors.str());
+  std::vector<std::vector<std::uint8_t>> flood;
+  for (int i = 0; i < 500; ++i)
+    flood.push_back(test::makeQuery(
+        {.name = "r" + std::to_string(i) + ".s.test", .edns = true, .dnssecOk = true}));
+  std::vector<std::uint8_t> out(65535);
+  const IpAddress source = *IpAddress::parse("192.0.2.77");
+  server::QueryFacts facts;
+  REQUIRE(server::answer(*snap, flood[0], out, server::Transport::Udp, source, &facts) > 0);
+  CHECK_FALSE(facts.signBudget);  // signed: the token
+  const long before = gAllocations.load();
+  int overBudget = 0;
+  for (std::size_t i = 1; i < flood.size(); ++i) {
+    server::answer(*snap, flood[i], out, server::Transport::Udp, source, &facts);
+    overBudget += facts.signBudget ? 1 : 0;
+  }
+  CHECK(gAllocations.load() - before == 0);
+  CHECK(overBudget == static_cast<int>(flood.size()) - 1);
 }

@@ -2,6 +2,7 @@
 // served from the signature cache without signing on the worker.
 #include <doctest/doctest.h>
 
+#include <chrono>
 #include <cstdio>
 #include <string>
 #include <vector>
@@ -11,6 +12,7 @@
 #include "server/metrics.h"
 #include "server/serving.h"
 #include "support/dns_test_util.h"
+#include "support/fakes.h"
 #include "support/temp_dir.h"
 #include "zones/dnssec/denial.h"
 #include "zones/signing.h"
@@ -281,4 +283,148 @@ TEST_CASE("signed zone, NSEC3 white lies: each negative answer carries the recor
   REQUIRE(msg.sections[0].size() == 2);
   CHECK(msg.sections[0][0].rdata == std::vector<std::uint8_t>{1, 0, 0, 0, 0});
   CHECK(msg.sections[0][1].type == 46);
+}
+
+namespace {
+// Compact denial makes one NSEC per name, so each distinct NXDOMAIN with DO is
+// a cache miss: one signature (one key, a CSK).
+bool hasRrsig(const test::ParsedResponse& m) {
+  for (const auto& s : m.sections)
+    for (const auto& rr : s)
+      if (rr.type == 46) return true;
+  return false;
+}
+}  // namespace
+
+TEST_CASE("signing budget: beyond it a UDP miss is TC=1 without records; TCP and hits still sign") {
+  test::TempDir dir;
+  const std::string csk = keygen(dir, "-a ECDSAP256SHA256 -k s.test");
+  const std::string zone = dir.write("s.zone",
+                                     "$ORIGIN s.test.\n@ SOA ns h 1 2 3 4 30\n@ NS ns\n"
+                                     "ns A 192.0.2.53\n*.wild A 192.0.2.7\n");
+  constexpr int kBudget = 3;
+  ErrorList errors;
+  auto cfg = config::parseConfig(R"({
+    "listen": ["127.0.0.1:53"],
+    "limits": {"max_signatures_per_second": 3},
+    "zones": [{"origin": "s.test", "file": ")" +
+                                     zone + R"(", "dnssec": {"keys": [")" + csk +
+                                     R"("]}}],
+    "geo": {"nets": {"10.1.0.0/16": {"label": "eu"}}},
+    "regions": {"us": {}},
+    "pools": {"web": {"ttl": 30, "regions": {"us": {"members": [{"address": "192.0.2.1"}]}}}},
+    "policies": {"p": {"steps": [{"step": "geo_map", "map": {"default": ["us"]}}]}},
+    "bindings": [{"name": "www.s.test", "pool": "web", "policy": "p"}]
+  })",
+                                 "s.json", errors);
+  REQUIRE_MESSAGE(cfg, errors.str());
+  REQUIRE(cfg->limits.maxSignaturesPerSecond == kBudget);
+  REQUIRE(cfg->limits.signatureBurst == kBudget);  // the burst defaults to the rate
+  test::FakeClock clock;
+  auto snap = server::buildSnapshot(*cfg, errors, nullptr, 0, &clock);
+  REQUIRE_MESSAGE(snap, errors.str());
+  REQUIRE(snap->signBudget);
+  const auto& cache = *snap->zones->zones()[0]->signing()->online()[0].cache;
+  const auto signsAtStart = cache.stats().signs;
+
+  std::vector<std::uint8_t> out(65535);
+  const IpAddress source = *IpAddress::parse("192.0.2.77");
+  server::QueryCounters counters;
+  struct Ask {
+    const char* what;
+    const char* name;
+    std::uint16_t qtype;
+    server::Transport transport;
+    Duration advance;
+    bool overBudget;  // TC=1, nothing but the question (and the OPT)
+  };
+  using server::Transport;
+  const Ask asks[] = {
+      {"miss 1 of 3", "a.s.test", 1, Transport::Udp, {}, false},
+      {"miss 2 of 3", "b.s.test", 1, Transport::Udp, {}, false},
+      {"miss 3 of 3", "c.s.test", 1, Transport::Udp, {}, false},
+      {"the (N+1)th distinct NXDOMAIN over UDP", "d.s.test", 1, Transport::Udp, {}, true},
+      {"a wildcard expansion (a miss) over UDP", "x.wild.s.test", 1, Transport::Udp, {}, true},
+      {"the same NXDOMAIN over TCP signs anyway", "d.s.test", 1, Transport::Tcp, {}, false},
+      {"now a hit over UDP, budget still empty", "d.s.test", 1, Transport::Udp, {}, false},
+      {"an earlier NXDOMAIN: a hit", "A.S.TEST", 1, Transport::Udp, {}, false},
+      {"a pre-warmed pool answer: a hit", "www.s.test", 1, Transport::Udp, {}, false},
+      {"a static RRset needs no online signature", "ns.s.test", 1, Transport::Udp, {}, false},
+      {"1/3 s later: one more token", "e.s.test", 1, Transport::Udp, std::chrono::milliseconds(334),
+       false},
+      {"and none after it", "f.s.test", 1, Transport::Udp, {}, true},
+  };
+  std::uint64_t exhausted = 0;
+  for (const auto& a : asks) {
+    INFO(std::string(a.what));
+    clock.advance(a.advance);
+    auto q = test::makeQuery({.name = a.name, .qtype = a.qtype, .edns = true, .dnssecOk = true});
+    server::QueryFacts facts;
+    const std::size_t n = server::answer(*snap, q, out, a.transport, source, &facts);
+    REQUIRE(n > 0);
+    counters.record(facts);
+    const auto msg = test::parseResponse({out.data(), n});
+    REQUIRE(msg.ok);
+    CHECK(facts.signBudget == a.overBudget);
+    CHECK_FALSE(facts.signFailed);
+    CHECK(msg.tc() == a.overBudget);
+    CHECK(msg.hasOpt);
+    CHECK(hasRrsig(msg) == !a.overBudget);
+    if (a.overBudget) {
+      ++exhausted;
+      CHECK(msg.sections[0].empty());
+      CHECK(msg.sections[1].empty());
+      CHECK(msg.sections[2].empty());
+      CHECK(n == q.size());  // the query's header, question and OPT: nothing more
+      CHECK(facts.truncated);
+    } else {
+      CHECK(msg.sections[0].size() + msg.sections[1].size() >= 2);
+    }
+  }
+  CHECK(counters.signBudgetExhausted.load() == exhausted);
+  // 3 + TCP + 1 after the refill; nothing was signed for an answer sent TC.
+  CHECK(cache.stats().signs - signsAtStart == kBudget + 2);
+}
+
+TEST_CASE("signing budget: 0 is no limit; a reload with the same limit keeps the bucket") {
+  test::TempDir dir;
+  const std::string csk = keygen(dir, "-a ED25519 -k s.test");
+  const std::string zone = dir.write("s.zone", "$ORIGIN s.test.\n@ SOA ns h 1 2 3 4 30\n@ NS ns\n");
+  auto config = [&](const char* limits) {
+    ErrorList errors;
+    auto cfg = config::parseConfig(std::string(R"({"listen": ["127.0.0.1:53"], "limits": )") +
+                                       limits + R"(, "zones": [{"origin": "s.test", "file": ")" +
+                                       zone + R"(", "dnssec": {"keys": [")" + csk + R"("]}}]})",
+                                   "s.json", errors);
+    REQUIRE_MESSAGE(cfg, errors.str());
+    return cfg;
+  };
+  test::FakeClock clock;
+  ErrorList errors;
+  auto unlimited = server::buildSnapshot(*config(R"({"max_signatures_per_second": 0})"), errors,
+                                         nullptr, 0, &clock);
+  REQUIRE_MESSAGE(unlimited, errors.str());
+  CHECK_FALSE(unlimited->signBudget);
+  std::vector<std::uint8_t> out(65535);
+  for (int i = 0; i < 50; ++i) {
+    auto q = test::makeQuery(
+        {.name = "n" + std::to_string(i) + ".s.test", .edns = true, .dnssecOk = true});
+    server::QueryFacts facts;
+    REQUIRE(server::answer(*unlimited, q, out, server::Transport::Udp, {}, &facts) > 0);
+    CHECK_FALSE(facts.signBudget);
+  }
+
+  auto first = server::buildSnapshot(*config(R"({"max_signatures_per_second": 10})"), errors,
+                                     nullptr, 0, &clock);
+  REQUIRE_MESSAGE(first, errors.str());
+  auto same = server::buildSnapshot(*config(R"({"max_signatures_per_second": 10})"), errors,
+                                    first.get(), 0, &clock);
+  auto other =
+      server::buildSnapshot(*config(R"({"max_signatures_per_second": 10, "signature_burst": 20})"),
+                            errors, same.get(), 0, &clock);
+  REQUIRE_MESSAGE((same && other), errors.str());
+  CHECK(same->signBudget == first->signBudget);  // a reload does not refill the bucket
+  REQUIRE(other->signBudget);
+  CHECK(other->signBudget != first->signBudget);
+  CHECK(other->signBudget->burst() == 20);
 }

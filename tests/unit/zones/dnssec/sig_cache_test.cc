@@ -248,15 +248,15 @@ TEST_CASE("sig cache: pre-warm signs on the control thread; a worker miss signs 
   // The worker path: a miss signs and stores, the repeat is a hit.
   Sample fresh(42);
   const auto before = cache.stats().signs;
-  std::size_t n1 = cache.lookupOrSign(reader, signer, fresh.view(), out);
+  std::size_t n1 = cache.lookupOrSign(reader, signer, fresh.view(), out).length;
   REQUIRE(n1 > 0);
   Bytes first(out, out + n1);
-  std::size_t n2 = cache.lookupOrSign(reader, signer, fresh.view(), out);
+  std::size_t n2 = cache.lookupOrSign(reader, signer, fresh.view(), out).length;
   CHECK(Bytes(out, out + n2) == first);  // ECDSA signatures differ each time: same bytes = cached
   CHECK(cache.stats().signs == before + 1);
   // Past the refresh time the worker signs again.
   clock.advance(std::chrono::seconds(3600));
-  std::size_t n3 = cache.lookupOrSign(reader, signer, fresh.view(), out);
+  std::size_t n3 = cache.lookupOrSign(reader, signer, fresh.view(), out).length;
   REQUIRE(n3 > 0);
   CHECK(cache.stats().signs == before + 2);
   CHECK(parseRrsig({out, n3})->inception == parseRrsig(first)->inception + 3600);
@@ -333,7 +333,7 @@ TEST_CASE("sig cache: several workers sign misses with one key at once") {
       start.arrive_and_wait();
       std::uint8_t out[256];
       for (std::size_t i = 0; i < s.size(); ++i) {
-        std::size_t n = cache.lookupOrSign(readers[r], signer, s[i].view(), out);
+        std::size_t n = cache.lookupOrSign(readers[r], signer, s[i].view(), out).length;
         if (!n) failures.fetch_add(1);
         sigs[r][i].assign(out, out + n);
       }

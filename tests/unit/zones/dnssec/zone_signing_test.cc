@@ -235,19 +235,19 @@ TEST_CASE("online signatures: cached until the refresh time, then signed again")
   auto reader = cache.tryReader();
   REQUIRE(reader.valid());
   const std::int64_t t0 = clock.unixSeconds();
-  const std::size_t n0 = cache.lookupOrSign(reader, signer, v, out);
+  const std::size_t n0 = cache.lookupOrSign(reader, signer, v, out).length;
   REQUIRE(n0 > 0);
   CHECK(zones::dnssec::parseRrsig({out, n0})->inception == static_cast<std::uint32_t>(t0 - 3600));
   CHECK(cache.stats().signs == 1);
   // Before the refresh time: a hit, no new signature.
   clock.advance(std::chrono::seconds(86400 - 21600 - 1));
   CHECK(cache.lookup(reader, v, clock.unixSeconds(), out) == n0);
-  CHECK(cache.lookupOrSign(reader, signer, v, out) == n0);
+  CHECK(cache.lookupOrSign(reader, signer, v, out).length == n0);
   CHECK(cache.stats().signs == 1);
   // At the refresh time the entry is stale: signed again, with a new window.
   clock.advance(std::chrono::seconds(1));
   CHECK(cache.lookup(reader, v, clock.unixSeconds(), out) == 0);
-  const std::size_t n1 = cache.lookupOrSign(reader, signer, v, out);
+  const std::size_t n1 = cache.lookupOrSign(reader, signer, v, out).length;
   REQUIRE(n1 > 0);
   CHECK(cache.stats().signs == 2);
   auto fields = zones::dnssec::parseRrsig({out, n1});
