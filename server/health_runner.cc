@@ -150,6 +150,25 @@ void HealthRunner::failoverChanged(std::size_t p, bool saved) {
   stateChanged_ = true;
 }
 
+std::optional<std::size_t> HealthRunner::tierOf(std::size_t p, const std::string& region) const {
+  const gslb::Gslb& g = *base_->gslb;
+  const auto& tiers = failover_[p]->spec().tiers;
+  for (std::size_t t = 0; t < tiers.size(); ++t)
+    if (g.regions[g.pools[p].regions[tiers[t]].region].name == region) return t;
+  return std::nullopt;
+}
+
+// The fleet keeps failover times as unix ms (wall clock, the same on every
+// node); the controllers as monotonic time points. Whole seconds: the Clock's.
+std::int64_t HealthRunner::toUnixMs(TimePoint t, TimePoint now) const {
+  return clock_.unixSeconds() * 1000 -
+         std::chrono::duration_cast<std::chrono::milliseconds>(now - t).count();
+}
+TimePoint HealthRunner::fromUnixMs(std::int64_t unixMs, TimePoint now) const {
+  return now - std::chrono::duration_cast<Duration>(
+                   std::chrono::milliseconds(clock_.unixSeconds() * 1000 - unixMs));
+}
+
 // One operator command: the new state is computed on a copy, stored with its
 // audit record, and only then put in force.
 void HealthRunner::apply(Command& c) {
@@ -167,26 +186,20 @@ void HealthRunner::apply(Command& c) {
       return;
     }
   }
-  const std::int64_t nowMs = clock_.unixSeconds() * 1000;
-  auto at = [&](std::int64_t unixMs) {
-    return now - std::chrono::duration_cast<Duration>(std::chrono::milliseconds(nowMs - unixMs));
-  };
   for (std::size_t p = 0; p < g.pools.size(); ++p) {
     if (g.pools[p].name != c.pool || !failover_[p]) continue;
     health::FailoverController next = *failover_[p];
     if (c.fleet && c.fleet->automatic) {
       // The leader's decision, timers included: a new leader (this node,
       // later) continues them.
-      const auto& tiers = next.spec().tiers;
+      const auto tier = tierOf(p, c.region);
+      if (!tier) break;  // the config changed under the decision
       health::FailoverState st;
-      st.active = tiers.size();
-      for (std::size_t t = 0; t < tiers.size(); ++t)
-        if (g.regions[g.pools[p].regions[tiers[t]].region].name == c.region) st.active = t;
-      if (st.active == tiers.size()) break;  // the config changed under the decision
-      st.since = at(c.fleet->sinceMs);
+      st.active = *tier;
+      st.since = fromUnixMs(c.fleet->sinceMs, now);
       st.reason = c.reason;
-      if (c.fleet->badSinceMs) st.activeBadSince = at(c.fleet->badSinceMs);
-      if (c.fleet->goodSinceMs) st.primaryGoodSince = at(c.fleet->goodSinceMs);
+      if (c.fleet->badSinceMs) st.activeBadSince = fromUnixMs(c.fleet->badSinceMs, now);
+      if (c.fleet->goodSinceMs) st.primaryGoodSince = fromUnixMs(c.fleet->goodSinceMs, now);
       const bool moved = st.active != failover_[p]->state().active || failover_[p]->state().forced;
       failover_[p]->restoreState(std::move(st));
       if (moved) failoverChanged(p, false);
@@ -194,14 +207,9 @@ void HealthRunner::apply(Command& c) {
       return;
     }
     if (c.force) {
-      const auto& tiers = next.spec().tiers;
-      bool found = false;
-      for (std::size_t t = 0; t < tiers.size(); ++t)
-        if (g.regions[g.pools[p].regions[tiers[t]].region].name == c.region) {
-          next.force(t, c.reason, now);
-          found = true;
-        }
-      if (!found) break;  // the config changed under the command
+      const auto tier = tierOf(p, c.region);
+      if (!tier) break;  // the config changed under the command
+      next.force(*tier, c.reason, now);
     } else {
       next.failback(c.reason, now);
     }
@@ -271,10 +279,7 @@ void HealthRunner::decideForFleet(std::size_t p, const health::FailoverControlle
       was.primaryGoodSince == is.primaryGoodSince)
     return;  // nothing for the other nodes (or the next leader) to know
   const gslb::Gslb& g = *base_->gslb;
-  const std::int64_t nowMs = clock_.unixSeconds() * 1000;
-  auto unixMs = [&](TimePoint t) {
-    return nowMs - std::chrono::duration_cast<std::chrono::milliseconds>(now - t).count();
-  };
+  auto unixMs = [&](TimePoint t) { return toUnixMs(t, now); };
   health::cluster::FailoverCommand d;
   d.pool = g.pools[p].name;
   d.automatic = true;

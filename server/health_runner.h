@@ -125,6 +125,10 @@ class HealthRunner {
     bool onlyRevision = false;
   };
   void apply(Command& c);
+  // The tier of pool `p`'s failover rule that is the region named `region`.
+  std::optional<std::size_t> tierOf(std::size_t p, const std::string& region) const;
+  std::int64_t toUnixMs(TimePoint t, TimePoint now) const;
+  TimePoint fromUnixMs(std::int64_t unixMs, TimePoint now) const;
   // The leader's turn for one pool: a changed state or timer is written to
   // etcd (fenced) before it is put in force here.
   void decideForFleet(std::size_t pool, const health::FailoverController& next, bool changed,

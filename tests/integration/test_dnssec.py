@@ -107,6 +107,20 @@ def keygen(directory, zone, alg, ksk):
     return os.path.join(directory, base)
 
 
+def make_keys():
+    """A temporary key directory with the parent's KSK and ZSK (algorithm 13)
+    and the secure child's CSK (algorithm 15): (keydir, ksk, zsk, child)."""
+    keydir = tempfile.mkdtemp(prefix="geodnsd-keys-")
+    return (keydir, keygen(keydir, "sec.test", "ECDSAP256SHA256", True),
+            keygen(keydir, "sec.test", "ECDSAP256SHA256", False),
+            keygen(keydir, "secure.sec.test", "ED25519", True))
+
+
+def parent_zone(child):
+    """The parent's zone file, with the secure child's DS in it."""
+    return ZONE + ds_text(child).replace("secure.sec.test.\tIN", "secure.sec.test. IN") + "\n"
+
+
 def ds_text(keybase):
     """The DS record ldns-keygen wrote beside a KSK (SHA-256)."""
     with open(keybase + ".ds") as f:
@@ -142,13 +156,8 @@ class SignedZoneThroughUnbound(unittest.TestCase):
 
     @classmethod
     def setUpClass(cls):
-        cls.keydir = tempfile.mkdtemp(prefix="geodnsd-keys-")
-        cls.ksk = keygen(cls.keydir, "sec.test", "ECDSAP256SHA256", True)
-        cls.zsk = keygen(cls.keydir, "sec.test", "ECDSAP256SHA256", False)
-        cls.child = keygen(cls.keydir, "secure.sec.test", "ED25519", True)
-        # The secure child's DS goes into the parent's zone file.
-        zone = ZONE + ds_text(cls.child).replace("secure.sec.test.\tIN", "secure.sec.test. IN") + "\n"
-        files = {"sec.zone": zone, "secure.zone": CHILD_SECURE, "insecure.zone": CHILD_INSECURE}
+        cls.keydir, cls.ksk, cls.zsk, cls.child = make_keys()
+        files = {"sec.zone": parent_zone(cls.child), "secure.zone": CHILD_SECURE, "insecure.zone": CHILD_INSECURE}
         origins = [("sec.test", "sec.zone"), ("secure.sec.test", "secure.zone"),
                    ("insecure.sec.test", "insecure.zone")]
         extra = gslb_config()

@@ -10,7 +10,6 @@ import base64
 import os
 import shutil
 import subprocess
-import tempfile
 import unittest
 
 import dns.message
@@ -20,7 +19,7 @@ import dns.rdatatype
 import dns.zone
 
 from harness import GEODNSD, Server, require_tools
-from test_dnssec import CHILD_SECURE, ZONE, ds_text, gslb_config, keygen, zones_config
+from test_dnssec import CHILD_SECURE, ZONE, gslb_config, make_keys, parent_zone, zones_config
 
 VERIFY, READ_ZONE = require_tools("ldns-verify-zone", "ldns-read-zone")
 
@@ -33,12 +32,8 @@ def export(config_path, zone):
 class SignedExportVerifies(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.keydir = tempfile.mkdtemp(prefix="geodnsd-keys-")
-        cls.ksk = keygen(cls.keydir, "sec.test", "ECDSAP256SHA256", True)
-        cls.zsk = keygen(cls.keydir, "sec.test", "ECDSAP256SHA256", False)
-        cls.child = keygen(cls.keydir, "secure.sec.test", "ED25519", True)
-        zone = ZONE + ds_text(cls.child) + "\n"
-        files = {"sec.zone": zone, "secure.zone": CHILD_SECURE}
+        cls.keydir, cls.ksk, cls.zsk, cls.child = make_keys()
+        files = {"sec.zone": parent_zone(cls.child), "secure.zone": CHILD_SECURE}
         extra = gslb_config()
         extra["zones"] = zones_config([cls.ksk, cls.zsk], [cls.child])[:2]
         # Only its config and zone files are used: export-zone loads them as
