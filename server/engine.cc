@@ -9,6 +9,7 @@
 #include "core/wire/response.h"
 #include "core/wire/tsig.h"
 #include "core/wire/wire.h"
+#include "server/fast_answers.h"
 #include "zones/dnssec/denial.h"
 #include "zones/lookup.h"
 #include "zones/signing.h"
@@ -547,23 +548,148 @@ std::size_t responseLimit(const ServingSnapshot& snap, const ParsedQuery& q, Tra
   return w.size();
 }
 
-}  // namespace
+// The precompiled path (server/fast_answers.h): a query of the common shape
+// answered from the table, or a pool's A/AAAA without the zone walk. 0: the
+// general path answers (it parses again and resets `facts` and `q`).
+std::size_t fastAnswer(const ServingSnapshot& snap, const FastAnswers& fa,
+                       std::span<const std::uint8_t> msg, std::span<std::uint8_t> out,
+                       Transport transport, const IpAddress& source, QueryFacts& facts,
+                       ParsedQuery& q) noexcept {
+  if (fa.zones() != snap.zones.get() || out.size() < dns::kMinUdpPayload ||
+      !wire::parseSimpleQuery(msg, q))
+    return 0;
+  if (q.qclass != dns::kClassIN || FastAnswers::generalOnly(q.qtype)) return 0;
+  const std::uint8_t* const qname = q.qname.data;
+  const std::size_t len = q.qname.len;
+  const FastAnswers::Entry* e = fa.find(qname, len);
+  std::uint32_t blob;
+  std::size_t delta = 0;  // how much longer the name is than the template's
+  bool nxdomain = false;
+  if (e) {
+    if (e->kind == FastAnswers::Kind::Fallback || (q.dnssecOk && e->signedZone)) return 0;
+    if (e->kind == FastAnswers::Kind::Cut) {
+      blob = e->blob;
+    } else if ((blob = fa.typeBlob(*e, q.qtype)) == FastAnswers::kNone) {
+      if (e->node && (q.qtype == T(Type::A) || q.qtype == T(Type::AAAA))) {
+        facts.qtype = q.qtype;
+        facts.edns = q.edns;
+        facts.precompiled = true;
+        Response resp(out, responseLimit(snap, q, transport, out.size()), q);
+        resp.setAdvertised(snap.limits.maxUdpPayload);
+        resp.header(q);
+        resp.question(q);
+        Builder b{snap, q, resp, facts, source, nullptr, e->zone};
+        if (transport == Transport::Udp) b.budget = snap.signBudget.get();
+        return b.pool(*e->zone, *e->node, Owner{true, q.qname.span()});
+      }
+      if (e->noOther || (e->node && q.qtype == T(Type::CNAME))) return 0;
+      blob = e->blob;  // NODATA
+      delta = len - e->blobBase;
+    }
+  } else {
+    // Not a name of the table: its closest enclosing entry decides.
+    std::size_t off = 0, prev = 0, extra = 0;
+    do {
+      if (qname[off] == 0) return 0;  // in no zone: REFUSED by the general path
+      prev = off;
+      off += std::size_t{1} + qname[off];
+      ++extra;
+    } while (!(e = fa.find(qname + off, len - off)));
+    if (e->kind == FastAnswers::Kind::Fallback || (q.dnssecOk && e->signedZone)) return 0;
+    if (e->kind == FastAnswers::Kind::Cut) {
+      blob = e->blob;  // the referral, for a name below the cut
+      delta = off;
+    } else {
+      // NXDOMAIN, unless the closest encloser's wildcard synthesizes it.
+      if (e->wildcardChild || e->nxUnsafe) return 0;
+      blob = e->negative;
+      delta = len - e->apexLen;
+      extra += e->depth;
+      nxdomain = true;
+    }
+    // The template's compression must hold for this longer name.
+    const FastAnswers::Blob& t = fa.blob(blob);
+    if (extra > t.maxExtraLabels ||
+        ((e->kind == FastAnswers::Kind::Cut || e->depth == 0) &&
+         fa.risky(t, qname + prev, len - prev)))
+      return 0;
+  }
 
-std::size_t answer(const ServingSnapshot& snap, std::span<const std::uint8_t> msg,
-                   std::span<std::uint8_t> out, Transport transport, const IpAddress& source,
-                   QueryFacts* factsOut, ParsedQuery* parsedOut) noexcept {
-  QueryFacts localFacts;
-  QueryFacts& facts = factsOut ? *factsOut : localFacts;
-  facts = QueryFacts{};
-  ParsedQuery localQuery;
-  ParsedQuery& q = parsedOut ? *parsedOut : localQuery;
-  if (parsedOut) q.reset();
+  const FastAnswers::Blob& b = fa.blob(blob);
+  const std::size_t limit = responseLimit(snap, q, transport, out.size());
+  const std::size_t qend = dns::kHeaderSize + len + 4;
+  if (qend + b.length + (q.edns ? Response::optSize(q) : 0) > limit) return 0;
+  const std::uint8_t rcode = nxdomain ? static_cast<std::uint8_t>(Rcode::NXDomain) : b.rcode;
+  std::uint8_t* o = out.data();
+  const std::uint16_t flags =
+      static_cast<std::uint16_t>(dns::kFlagQR | (q.flags & dns::kFlagRD) | (b.aa ? dns::kFlagAA : 0) | rcode);
+  const std::uint16_t ar = static_cast<std::uint16_t>(b.counts[2] + (q.edns ? 1 : 0));
+  const std::uint16_t header[6] = {q.id, flags, 1, b.counts[0], b.counts[1], ar};
+  for (int i = 0; i < 6; ++i) {
+    o[2 * i] = static_cast<std::uint8_t>(header[i] >> 8);
+    o[2 * i + 1] = static_cast<std::uint8_t>(header[i]);
+  }
+  std::memcpy(o + dns::kHeaderSize, q.qnameRaw.data, len);
+  o[qend - 4] = static_cast<std::uint8_t>(q.qtype >> 8);
+  o[qend - 3] = static_cast<std::uint8_t>(q.qtype);
+  o[qend - 2] = static_cast<std::uint8_t>(q.qclass >> 8);
+  o[qend - 1] = static_cast<std::uint8_t>(q.qclass);
+  std::memcpy(o + qend, fa.bytes() + b.offset, b.length);
+  if (delta != 0) {
+    const std::uint16_t* p = fa.pointers() + b.ptrOffset;
+    for (std::uint16_t k = 0; k < b.ptrCount; ++k) {
+      std::uint8_t* at = o + qend + p[k];
+      const std::size_t v = ((std::size_t{at[0]} & 0x3F) << 8 | at[1]) + delta;
+      at[0] = static_cast<std::uint8_t>(0xC0 | (v >> 8));
+      at[1] = static_cast<std::uint8_t>(v);
+    }
+  }
+  std::size_t n = qend + b.length;
+  if (q.edns) {  // as Response::finish writes it: our size, DO echoed, ECS echoed at scope 0
+    const std::uint16_t adv = snap.limits.maxUdpPayload;
+    const std::size_t ecsLen = q.ecs ? (q.ecsSource + 7u) / 8u : 0;
+    const std::uint16_t rdlen = static_cast<std::uint16_t>(q.ecs ? 8 + ecsLen : 0);
+    const std::uint8_t opt[11] = {0,    0, 41, static_cast<std::uint8_t>(adv >> 8),
+                                  static_cast<std::uint8_t>(adv), 0, 0,
+                                  static_cast<std::uint8_t>(q.dnssecOk ? 0x80 : 0), 0,
+                                  static_cast<std::uint8_t>(rdlen >> 8),
+                                  static_cast<std::uint8_t>(rdlen)};
+    std::memcpy(o + n, opt, sizeof opt);
+    n += sizeof opt;
+    if (q.ecs) {
+      const std::uint8_t ecs[8] = {0,
+                                   static_cast<std::uint8_t>(wire::kOptionEcs),
+                                   0,
+                                   static_cast<std::uint8_t>(4 + ecsLen),
+                                   static_cast<std::uint8_t>(q.ecsFamily >> 8),
+                                   static_cast<std::uint8_t>(q.ecsFamily),
+                                   q.ecsSource,
+                                   0};
+      std::memcpy(o + n, ecs, sizeof ecs);
+      std::memcpy(o + n + sizeof ecs, q.ecsAddress, ecsLen);
+      n += sizeof ecs + ecsLen;
+    }
+  }
+  facts.qtype = q.qtype;
+  facts.edns = q.edns;
+  facts.outcome = nxdomain ? Outcome::NXDomain : b.outcome;
+  facts.rcode = rcode;
+  facts.precompiled = true;
+  return n;
+}
+
+std::size_t answerImpl(const ServingSnapshot& snap, std::span<const std::uint8_t> msg,
+                       std::span<std::uint8_t> out, Transport transport, const IpAddress& source,
+                       QueryFacts& facts, ParsedQuery& q,
+                       Compressor::PointerLog* log) noexcept {
+  q.reset();
   const ParseVerdict v = wire::parseQuery(msg, q);
   if (v == ParseVerdict::Drop || out.size() < dns::kMinUdpPayload) return 0;
   facts.qtype = q.qtype;
   facts.edns = q.edns;
 
   Response resp(out, responseLimit(snap, q, transport, out.size()), q);
+  if (log) resp.setPointerLog(log);
   resp.setAdvertised(snap.limits.maxUdpPayload);
   resp.header(q);
   if (q.haveQuestion) resp.question(q);
@@ -591,5 +717,30 @@ std::size_t answer(const ServingSnapshot& snap, std::span<const std::uint8_t> ms
   }
   return b.dispatch(transport);
 }
+
+}  // namespace
+
+std::size_t answer(const ServingSnapshot& snap, std::span<const std::uint8_t> msg,
+                   std::span<std::uint8_t> out, Transport transport, const IpAddress& source,
+                   QueryFacts* factsOut, ParsedQuery* parsedOut) noexcept {
+  QueryFacts localFacts;
+  QueryFacts& facts = factsOut ? *factsOut : localFacts;
+  facts = QueryFacts{};
+  ParsedQuery localQuery;
+  ParsedQuery& q = parsedOut ? *parsedOut : localQuery;
+  if (const FastAnswers* fa = snap.fast.get())
+    if (const std::size_t n = fastAnswer(snap, *fa, msg, out, transport, source, facts, q)) return n;
+  return answerImpl(snap, msg, out, transport, source, facts, q, nullptr);
+}
+
+namespace detail {
+std::size_t answerLoggingPointers(const ServingSnapshot& snap, std::span<const std::uint8_t> msg,
+                                  std::span<std::uint8_t> out, QueryFacts& facts,
+                                  Compressor::PointerLog& log) noexcept {
+  ParsedQuery q;
+  facts = QueryFacts{};
+  return answerImpl(snap, msg, out, Transport::Tcp, IpAddress{}, facts, q, &log);
+}
+}  // namespace detail
 
 }  // namespace geodns::server

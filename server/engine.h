@@ -7,6 +7,7 @@
 
 #include "core/ip.h"
 #include "core/wire/name.h"
+#include "core/wire/compress.h"
 #include "core/wire/query.h"
 #include "server/serving.h"
 
@@ -44,6 +45,7 @@ struct QueryFacts {
   // no records, for the resolver to ask again over TCP.
   bool signBudget = false;
   bool edns = false;
+  bool precompiled = false;   // answered by the precompiled path (server/fast_answers.h)
   bool gslb = false;          // answered from a pool
   std::uint8_t ecsScope = 0;  // scope returned, when ECS was echoed
   std::int32_t binding = -1;
@@ -69,5 +71,13 @@ struct QueryFacts {
 std::size_t answer(const ServingSnapshot& snap, std::span<const std::uint8_t> msg,
                    std::span<std::uint8_t> out, Transport transport, const IpAddress& source = {},
                    QueryFacts* facts = nullptr, wire::ParsedQuery* parsed = nullptr) noexcept;
+
+namespace detail {
+// answer() over TCP without the precompiled path, recording where the
+// compression pointers were written: how FastAnswers builds its templates.
+std::size_t answerLoggingPointers(const ServingSnapshot& snap, std::span<const std::uint8_t> msg,
+                                  std::span<std::uint8_t> out, QueryFacts& facts,
+                                  Compressor::PointerLog& log) noexcept;
+}  // namespace detail
 
 }  // namespace geodns::server

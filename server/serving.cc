@@ -1,5 +1,7 @@
 #include "server/serving.h"
 
+#include "server/fast_answers.h"
+
 #include <algorithm>
 #include <span>
 #include <vector>
@@ -109,6 +111,23 @@ void compileSnapshot(ServingSnapshot& snap, const gslb::CompiledDecisions* previ
         static_cast<double>(us) / 1000.0);
 }
 
+void buildFastAnswers(ServingSnapshot& snap) {
+  SteadyClock clock;
+  const TimePoint start = clock.now();
+  snap.fast = FastAnswers::build(snap);
+  const auto us =
+      std::chrono::duration_cast<std::chrono::microseconds>(clock.now() - start).count();
+  if (!snap.fast) {
+    GEODNS_LOG_INFO("zones: no precompiled answers (more than %zu names, or a secondary zone "
+                    "without data): every query takes the general path",
+                    FastAnswers::kMaxNames);
+    return;
+  }
+  const auto& st = snap.fast->stats();
+  GEODNS_LOG_INFO("zones: precompiled %zu answers for %zu names (%zu KiB) in %.1f ms",
+                  st.blobs, st.names, st.bytes / 1024, static_cast<double>(us) / 1000.0);
+}
+
 std::shared_ptr<const ServingSnapshot> buildSnapshot(const config::ServerConfig& cfg,
                                                      ErrorList& errors,
                                                      const ServingSnapshot* previous,
@@ -161,6 +180,7 @@ std::shared_ptr<const ServingSnapshot> buildSnapshot(const config::ServerConfig&
   }
   if (cfg.chaos.version) snap->chaosVersion = txtSet(*cfg.chaos.version);
   if (cfg.chaos.identity) snap->chaosIdentity = txtSet(*cfg.chaos.identity);
+  buildFastAnswers(*snap);
   return snap;
 }
 

@@ -17,6 +17,7 @@
 namespace geodns::server {
 
 class AnswerCounters;  // server/metrics.h
+class FastAnswers;     // server/fast_answers.h
 
 struct ServingSnapshot {
   std::shared_ptr<const zones::ZoneSet> zones;
@@ -30,6 +31,9 @@ struct ServingSnapshot {
   // (gslb/compiled.h). Used only while compiled->gslb == gslb and
   // compiled->health == health (compiledFor()); else the per-query pipeline.
   std::shared_ptr<const gslb::CompiledDecisions> compiled;
+  // Precompiled answers for `zones` (server/fast_answers.h); null: every
+  // query takes the general path. Used only while fast->zones() == zones.
+  std::shared_ptr<const FastAnswers> fast;
   config::RrlConfig rrl;  // response rate limiting limits (the table lives in the server)
   // The budget of online signatures made for UDP queries (limits.
   // max_signatures_per_second), one for the process: a reload with the same
@@ -86,6 +90,10 @@ std::shared_ptr<const ServingSnapshot> buildSnapshot(const config::ServerConfig&
 inline constexpr std::size_t kPrewarmPerPool = 256;
 std::size_t prewarmSignatures(const gslb::Gslb& g, const zones::ZoneSet& zones, std::size_t perPool,
                               ErrorList& errors);
+
+// Builds `snap.fast` (server/fast_answers.h) for its zones, and logs the
+// figures. Control thread.
+void buildFastAnswers(ServingSnapshot& snap);
 
 // The compiled decisions for this snapshot's model and health, or null.
 inline const gslb::CompiledDecisions* compiledFor(const ServingSnapshot& s) noexcept {

@@ -56,11 +56,18 @@ bool Compressor::write(Writer& w, name::Span nm, bool compress) noexcept {
   std::size_t start = w.size();
   if (!w.bytes(nm.subspan(0, offs[matchLabel]))) return false;
   if (matchLabel < labels) {
+    if (log_) {
+      if (log_->n < PointerLog::kMax)
+        log_->at[log_->n++] = static_cast<std::uint16_t>(w.size());
+      else
+        log_->overflow = true;
+    }
     if (!w.u16(static_cast<std::uint16_t>(0xC000 | target))) return false;
   } else if (!w.u8(0)) {
     return false;
   }
   for (std::size_t l = 0; l < matchLabel; ++l) add(start + offs[l]);
+  if (log_) log_->entries = n_;
   return true;
 }
 

@@ -14,10 +14,23 @@ class Compressor {
  public:
   static constexpr std::size_t kMaxEntries = 96;
 
+  // Where write() put compression pointers (packet offsets), for building
+  // answer templates whose pointers are moved later (server/fast_answers.h).
+  struct PointerLog {
+    static constexpr std::size_t kMax = 256;
+    std::uint16_t at[kMax];
+    std::size_t n = 0;
+    bool overflow = false;
+    std::size_t entries = 0;  // names (suffixes) registered for compression so far
+  };
+  void setLog(PointerLog* log) noexcept { log_ = log; }
+
   void reset() noexcept { n_ = 0; }
   // Forget entries at or beyond `size` (after a Writer rollback).
   void truncate(std::size_t size) noexcept {
     while (n_ > 0 && offs_[n_ - 1] >= size) --n_;
+    if (log_)
+      while (log_->n > 0 && log_->at[log_->n - 1] >= size) --log_->n;
   }
 
   // Registers the labels of a name written uncompressed at `offset`, up to the
@@ -36,6 +49,7 @@ class Compressor {
   }
   std::uint16_t offs_[kMaxEntries];
   std::size_t n_ = 0;
+  PointerLog* log_ = nullptr;
 };
 
 }  // namespace geodns

@@ -51,6 +51,86 @@ bool parseEcs(std::span<const std::uint8_t> data, ParsedQuery& q) noexcept {
 
 }  // namespace
 
+void toLowerWide(const std::uint8_t* src, std::uint8_t* dst, std::size_t n) noexcept {
+  std::size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    std::uint64_t w;
+    std::memcpy(&w, src + i, 8);
+    // Per byte: bit 7 set where 'A' <= b <= 'Z' (and b < 0x80), then 0x20 there.
+    const std::uint64_t low7 = w & 0x7F7F7F7F7F7F7F7FULL;
+    const std::uint64_t geA = low7 + 0x3F3F3F3F3F3F3F3FULL;  // b >= 'A'
+    const std::uint64_t gtZ = low7 + 0x2525252525252525ULL;  // b > 'Z'
+    const std::uint64_t upper = (geA ^ gtZ) & ~w & 0x8080808080808080ULL;
+    w |= upper >> 2;
+    std::memcpy(dst + i, &w, 8);
+  }
+  for (; i < n; ++i) {
+    const std::uint8_t b = src[i];
+    dst[i] = b >= 'A' && b <= 'Z' ? static_cast<std::uint8_t>(b | 0x20) : b;
+  }
+}
+
+bool parseSimpleQuery(std::span<const std::uint8_t> msg, ParsedQuery& q) noexcept {
+  const std::uint8_t* p = msg.data();
+  const std::size_t n = msg.size();
+  if (n < dns::kHeaderSize + 5) return false;
+  const std::uint16_t flags = static_cast<std::uint16_t>((p[2] << 8) | p[3]);
+  if ((flags & (dns::kFlagQR | dns::kOpcodeMask)) != 0) return false;
+  // QDCOUNT 1, ANCOUNT 0, NSCOUNT 0, ARCOUNT 0 or 1.
+  if (p[4] != 0 || p[5] != 1 || (p[6] | p[7] | p[8] | p[9] | p[10]) != 0 || p[11] > 1)
+    return false;
+  std::size_t i = dns::kHeaderSize;
+  for (;;) {  // labels; a pointer or an extended label type is not the common shape
+    if (i >= n) return false;
+    const std::uint8_t c = p[i];
+    if (c == 0) break;
+    if (c > 63) return false;
+    i += std::size_t{1} + c;
+  }
+  const std::size_t len = i + 1 - dns::kHeaderSize;
+  if (len > dns::kMaxNameWire || i + 5 > n) return false;
+  q.ecs = false;
+  std::memset(q.ecsAddress, 0, sizeof q.ecsAddress);
+  q.edns = false;
+  q.udpSize = 0;
+  q.ednsVersion = 0;
+  q.dnssecOk = false;
+  std::size_t pos = i + 5;
+  if (p[11] == 1) {  // one OPT: root owner, TYPE 41, version 0
+    if (pos + 11 > n || p[pos] != 0 || p[pos + 1] != 0 || p[pos + 2] != 41) return false;
+    const std::uint16_t size = static_cast<std::uint16_t>((p[pos + 3] << 8) | p[pos + 4]);
+    if (p[pos + 6] != 0) return false;  // EDNS version: BADVERS is the general path's
+    const bool dnssecOk = (p[pos + 7] & 0x80) != 0;
+    const std::size_t rdlen = static_cast<std::size_t>((p[pos + 9] << 8) | p[pos + 10]);
+    std::size_t o = pos + 11;
+    const std::size_t end = o + rdlen;
+    if (end > n) return false;
+    while (o < end) {  // options: code, length, data
+      if (o + 4 > end) return false;
+      const std::uint16_t code = static_cast<std::uint16_t>((p[o] << 8) | p[o + 1]);
+      const std::size_t olen = static_cast<std::size_t>((p[o + 2] << 8) | p[o + 3]);
+      if (o + 4 + olen > end) return false;
+      if (code == kOptionEcs && !parseEcs({p + o + 4, olen}, q)) return false;
+      o += 4 + olen;
+    }
+    q.edns = true;
+    q.udpSize = std::max(size, dns::kMinUdpPayload);
+    q.dnssecOk = dnssecOk;
+  }
+  q.id = static_cast<std::uint16_t>((p[0] << 8) | p[1]);
+  q.flags = flags;
+  q.opcode = 0;
+  q.haveQuestion = true;
+  std::memcpy(q.qnameRaw.data, p + dns::kHeaderSize, len);
+  q.qnameRaw.len = len;
+  toLowerWide(q.qnameRaw.data, q.qname.data, len);
+  q.qname.len = len;
+  q.qtype = static_cast<std::uint16_t>((p[i + 1] << 8) | p[i + 2]);
+  q.qclass = static_cast<std::uint16_t>((p[i + 3] << 8) | p[i + 4]);
+  q.tsigAt = 0;
+  return true;
+}
+
 std::size_t udpResponseLimit(const ParsedQuery& q, std::uint16_t maxPayload) noexcept {
   if (!q.edns) return dns::kMinUdpPayload;
   return std::max<std::size_t>(dns::kMinUdpPayload, std::min(q.udpSize, maxPayload));

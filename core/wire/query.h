@@ -78,6 +78,18 @@ enum class ParseVerdict : std::uint8_t {
 // max_udp_payload), never under 512.
 std::size_t udpResponseLimit(const ParsedQuery& q, std::uint16_t maxPayload) noexcept;
 
+// The common shape of a query, parsed in one short pass for the precompiled
+// path (server/fast_answers.h): standard QUERY, QR=0, QDCOUNT 1, no answer or
+// authority records, an uncompressed question name and at most one
+// additional record, an EDNS version 0 OPT (any options; ECS validated as
+// parseQuery does). Fills every field of `q` exactly as reset() + parseQuery()
+// would and returns true; false when the message has another shape (`q` is
+// then partly written: the caller resets it and runs parseQuery).
+bool parseSimpleQuery(std::span<const std::uint8_t> msg, ParsedQuery& q) noexcept;
+
+// Lowercases ASCII in `n` bytes of wire name, eight at a time.
+void toLowerWide(const std::uint8_t* src, std::uint8_t* dst, std::size_t n) noexcept;
+
 // One pass over the message. Fills `q` (which must be default-constructed) as
 // far as it could read; the question is kept whenever it was read, the OPT
 // whenever `q.edns` says so. Any thread.

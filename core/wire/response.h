@@ -45,6 +45,8 @@ class Response {
     return kOptSize + (q.ecs ? 8 + (q.ecsSource + 7u) / 8u : 0);
   }
   void setEcsScope(std::uint8_t scope) noexcept { ecsScope_ = scope; }
+  // Records where compression pointers are written (answer templates).
+  void setPointerLog(Compressor::PointerLog* log) noexcept { comp_.setLog(log); }
   // The UDP payload size our OPT advertises.
   void setAdvertised(std::uint16_t v) noexcept { advertised_ = v; }
 
