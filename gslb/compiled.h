@@ -35,11 +35,26 @@ struct CompiledTree {
     std::uint8_t prefix;  // the leaf's prefix length in bits of `a`'s family
   };
   // `a` is of the tree's family. noexcept, allocation-free.
+  // The address is read as big-endian 64-bit words, one shift per level.
   Hit lookup(const IpAddress& a) const noexcept {
     std::uint32_t v = root;
     unsigned depth = 0;
-    while (v < kLeaf) v = nodes[std::size_t{v} * 2 + (a.bit(depth++) ? 1u : 0u)];
+    std::uint64_t bits = be64(a.bytes);
+    if (a.family == 4) {  // at most 32 levels: one word
+      for (; v < kLeaf; ++depth, bits <<= 1)
+        v = nodes[std::size_t{v} * 2 + static_cast<std::size_t>(bits >> 63)];
+    } else {
+      for (; v < kLeaf && depth < 64; ++depth, bits <<= 1)
+        v = nodes[std::size_t{v} * 2 + static_cast<std::size_t>(bits >> 63)];
+      for (bits = be64(a.bytes + 8); v < kLeaf; ++depth, bits <<= 1)
+        v = nodes[std::size_t{v} * 2 + static_cast<std::size_t>(bits >> 63)];
+    }
     return {&leaves[v & ~kLeaf], static_cast<std::uint8_t>(depth)};
+  }
+  static std::uint64_t be64(const std::uint8_t* p) noexcept {
+    std::uint64_t x = 0;
+    for (int i = 0; i < 8; ++i) x = (x << 8) | p[i];
+    return x;
   }
   std::size_t bytes() const noexcept {
     return nodes.capacity() * sizeof(std::uint32_t) + leaves.capacity() * sizeof(Leaf);

@@ -645,31 +645,7 @@ std::size_t fastAnswer(const ServingSnapshot& snap, const FastAnswers& fa,
     }
   }
   std::size_t n = qend + b.length;
-  if (q.edns) {  // as Response::finish writes it: our size, DO echoed, ECS echoed at scope 0
-    const std::uint16_t adv = snap.limits.maxUdpPayload;
-    const std::size_t ecsLen = q.ecs ? (q.ecsSource + 7u) / 8u : 0;
-    const std::uint16_t rdlen = static_cast<std::uint16_t>(q.ecs ? 8 + ecsLen : 0);
-    const std::uint8_t opt[11] = {0,    0, 41, static_cast<std::uint8_t>(adv >> 8),
-                                  static_cast<std::uint8_t>(adv), 0, 0,
-                                  static_cast<std::uint8_t>(q.dnssecOk ? 0x80 : 0), 0,
-                                  static_cast<std::uint8_t>(rdlen >> 8),
-                                  static_cast<std::uint8_t>(rdlen)};
-    std::memcpy(o + n, opt, sizeof opt);
-    n += sizeof opt;
-    if (q.ecs) {
-      const std::uint8_t ecs[8] = {0,
-                                   static_cast<std::uint8_t>(wire::kOptionEcs),
-                                   0,
-                                   static_cast<std::uint8_t>(4 + ecsLen),
-                                   static_cast<std::uint8_t>(q.ecsFamily >> 8),
-                                   static_cast<std::uint8_t>(q.ecsFamily),
-                                   q.ecsSource,
-                                   0};
-      std::memcpy(o + n, ecs, sizeof ecs);
-      std::memcpy(o + n + sizeof ecs, q.ecsAddress, ecsLen);
-      n += sizeof ecs + ecsLen;
-    }
-  }
+  if (q.edns) n += Response::writeOpt(o + n, q, snap.limits.maxUdpPayload, rcode, q.dnssecOk, 0);
   facts.qtype = q.qtype;
   facts.edns = q.edns;
   facts.outcome = nxdomain ? Outcome::NXDomain : b.outcome;
@@ -725,7 +701,7 @@ std::size_t answer(const ServingSnapshot& snap, std::span<const std::uint8_t> ms
                    QueryFacts* factsOut, ParsedQuery* parsedOut) noexcept {
   QueryFacts localFacts;
   QueryFacts& facts = factsOut ? *factsOut : localFacts;
-  facts = QueryFacts{};
+  facts.reset();
   ParsedQuery localQuery;
   ParsedQuery& q = parsedOut ? *parsedOut : localQuery;
   if (const FastAnswers* fa = snap.fast.get())
@@ -738,7 +714,7 @@ std::size_t answerLoggingPointers(const ServingSnapshot& snap, std::span<const s
                                   std::span<std::uint8_t> out, QueryFacts& facts,
                                   Compressor::PointerLog& log) noexcept {
   ParsedQuery q;
-  facts = QueryFacts{};
+  facts.reset();
   return answerImpl(snap, msg, out, Transport::Tcp, IpAddress{}, facts, q, &log);
 }
 }  // namespace detail

@@ -55,9 +55,21 @@ struct QueryFacts {
   std::int32_t pool = -1;    // the pool that answered (index in the snapshot's Gslb)
   std::int32_t region = -1;  // the region it answered from (RegionId)
   // The members whose records were sent (Member::cell of each), for the
-  // per-member answer counters.
+  // per-member answer counters; memberCell[i] is set for i < answered only.
   std::uint8_t answered = 0;
   std::uint32_t memberCell[gslb::kMaxAnswers];
+
+  // Back to the default state, memberCell left as it is (unread beyond
+  // `answered`): `QueryFacts{}` would clear 64 more bytes per query.
+  void reset() noexcept {
+    outcome = Outcome::Dropped;
+    qtype = rcode = 0;
+    truncated = dnssec = signFailed = signBudget = edns = precompiled = gslb = false;
+    ecsScope = 0;
+    binding = pool = region = -1;
+    allDown = fellBack = false;
+    answered = 0;
+  }
 };
 
 // Writes the response to `msg` into `out` and returns its length (0: send

@@ -134,8 +134,11 @@ static std::size_t replyControl(const msghdr& in, std::uint8_t* out, std::size_t
 void UdpWorker::run() noexcept {
   Buffers& b = *buf_;
   SnapshotHolder::Reader reader(snapshots_);
+  // recvmmsg writes the lengths of the entries it filled: those (all of them
+  // the first time) are set up again before the next call, not the whole batch.
+  std::size_t filled = kBatch;
   while (!stop_.load(std::memory_order_relaxed)) {
-    for (std::size_t i = 0; i < kBatch; ++i) {
+    for (std::size_t i = 0; i < filled; ++i) {
       b.inIov[i] = {b.in[i], Buffers::kInSize};
       std::memset(&b.inMsg[i], 0, sizeof(mmsghdr));
       b.inMsg[i].msg_hdr.msg_name = &b.peer[i];
@@ -146,7 +149,11 @@ void UdpWorker::run() noexcept {
       b.inMsg[i].msg_hdr.msg_controllen = Buffers::kCtlSize;
     }
     int n = ::recvmmsg(fd_, b.inMsg, kBatch, MSG_WAITFORONE, nullptr);
-    if (n <= 0) continue;                            // timeout (checks stop_) or a transient error
+    if (n <= 0) {  // timeout (checks stop_) or a transient error: set everything up again
+      filled = kBatch;
+      continue;
+    }
+    filled = static_cast<std::size_t>(n);
     const ServingSnapshot* snap = reader.refresh();  // once per batch
     const bool limiting = rrl_ && snap->rrl.enabled;
     std::uint32_t nowSec = 0;

@@ -27,17 +27,15 @@ bool skipRR(Reader& r, std::uint16_t* typeOut, name::NameBuf& scratch) noexcept 
 
 // RFC 7871 s6 and s7.1.1: a malformed option, or a second one, is FORMERR.
 bool parseEcs(std::span<const std::uint8_t> data, ParsedQuery& q) noexcept {
-  if (q.ecs) return false;
-  Reader r(data);
-  const std::uint16_t family = r.u16();
-  const std::uint8_t source = r.u8();
-  r.u8();  // SCOPE PREFIX-LENGTH: must be 0 in queries; ignored
-  if (!r.ok()) return false;
+  if (q.ecs || data.size() < 4) return false;
+  const std::uint8_t* p = data.data();
+  const std::uint16_t family = static_cast<std::uint16_t>((p[0] << 8) | p[1]);
+  const std::uint8_t source = p[2];  // p[3], SCOPE PREFIX-LENGTH: must be 0 in queries; ignored
   const unsigned maxBits = family == kEcsFamilyIpv4 ? 32 : family == kEcsFamilyIpv6 ? 128 : 0;
   if (maxBits == 0 || source > maxBits) return false;
   const std::size_t len = (source + 7u) / 8u;
-  if (r.remaining() != len) return false;
-  auto addr = r.bytes(len);
+  if (data.size() - 4 != len) return false;
+  const std::uint8_t* addr = p + 4;
   if (len > 0 && (source % 8) != 0 &&
       (addr[len - 1] & static_cast<std::uint8_t>(0xFFu >> (source % 8))) != 0)
     return false;  // bits set beyond the source prefix
@@ -45,7 +43,7 @@ bool parseEcs(std::span<const std::uint8_t> data, ParsedQuery& q) noexcept {
   q.ecsFamily = family;
   q.ecsSource = source;
   std::memset(q.ecsAddress, 0, sizeof q.ecsAddress);
-  if (len) std::memcpy(q.ecsAddress, addr.data(), len);
+  if (len) std::memcpy(q.ecsAddress, addr, len);
   return true;
 }
 
@@ -90,7 +88,6 @@ bool parseSimpleQuery(std::span<const std::uint8_t> msg, ParsedQuery& q) noexcep
   const std::size_t len = i + 1 - dns::kHeaderSize;
   if (len > dns::kMaxNameWire || i + 5 > n) return false;
   q.ecs = false;
-  std::memset(q.ecsAddress, 0, sizeof q.ecsAddress);
   q.edns = false;
   q.udpSize = 0;
   q.ednsVersion = 0;
@@ -117,6 +114,7 @@ bool parseSimpleQuery(std::span<const std::uint8_t> msg, ParsedQuery& q) noexcep
     q.udpSize = std::max(size, dns::kMinUdpPayload);
     q.dnssecOk = dnssecOk;
   }
+  if (!q.ecs) std::memset(q.ecsAddress, 0, sizeof q.ecsAddress);  // as reset() leaves it
   q.id = static_cast<std::uint16_t>((p[0] << 8) | p[1]);
   q.flags = flags;
   q.opcode = 0;

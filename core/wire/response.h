@@ -44,6 +44,12 @@ class Response {
   static std::size_t optSize(const ParsedQuery& q) noexcept {
     return kOptSize + (q.ecs ? 8 + (q.ecsSource + 7u) / 8u : 0);
   }
+  static constexpr std::size_t kMaxOptSize = kOptSize + 8 + 16;
+  // The OPT answering `q` (our payload size, the extended rcode bits, DO
+  // echoed when `dnssecOk`, ECS echoed with `ecsScope`) into `out`, which
+  // holds kMaxOptSize bytes; returns its length (optSize(q)).
+  static std::size_t writeOpt(std::uint8_t* out, const ParsedQuery& q, std::uint16_t advertised,
+                              std::uint16_t rcode, bool dnssecOk, std::uint8_t ecsScope) noexcept;
   void setEcsScope(std::uint8_t scope) noexcept { ecsScope_ = scope; }
   // Records where compression pointers are written (answer templates).
   void setPointerLog(Compressor::PointerLog* log) noexcept { comp_.setLog(log); }
@@ -53,22 +59,22 @@ class Response {
   // The header: the query's id, QR, its opcode and RD; counts and the rest of
   // the flags are patched by finish().
   void header(const ParsedQuery& q) noexcept {
-    w_.u16(q.id);
     flags_ =
         static_cast<std::uint16_t>(dns::kFlagQR | (q.flags & (dns::kOpcodeMask | dns::kFlagRD)));
-    w_.u16(0);  // flags, patched in finish()
-    w_.u16(0);  // qdcount
-    w_.u16(0);
-    w_.u16(0);
-    w_.u16(0);
+    // The id; flags and counts are patched in finish().
+    const std::uint8_t h[dns::kHeaderSize] = {static_cast<std::uint8_t>(q.id >> 8),
+                                              static_cast<std::uint8_t>(q.id)};
+    w_.bytes({h, sizeof h});
   }
   // The question as the client sent it (case kept); compression targets start here.
   void question(const ParsedQuery& q) noexcept {
     w_.bytes(q.qnameRaw.span());
-    w_.u16(q.qtype);
-    w_.u16(q.qclass);
+    const std::uint8_t tc[4] = {
+        static_cast<std::uint8_t>(q.qtype >> 8), static_cast<std::uint8_t>(q.qtype),
+        static_cast<std::uint8_t>(q.qclass >> 8), static_cast<std::uint8_t>(q.qclass)};
+    w_.bytes({tc, sizeof tc});
     qd_ = 1;
-    comp_.addWritten(w_.data(), dns::kHeaderSize);
+    questionPending_ = true;  // registered for compression when a name is first written
     questionEnd_ = w_.size();
   }
 
@@ -95,7 +101,7 @@ class Response {
         const std::size_t at = rd.namePos[k];
         w_.bytes({rdata + pos, at - pos});
         const std::size_t len = nameLength(rdata + at, rd.length - at);
-        comp_.write(w_, {rdata + at, len});
+        comp().write(w_, {rdata + at, len});
         pos = at + len;
       }
       w_.bytes({rdata + pos, rd.length - pos});
@@ -127,15 +133,25 @@ class Response {
     if (stopped_) return false;
     const std::size_t mark = w_.size();
     writeOwner(owner);
-    w_.u16(type);
-    w_.u16(dns::kClassIN);
-    w_.u32(ttl);
-    const std::size_t rdlenAt = w_.size();
-    w_.u16(0);
-    if (rdataIsName)
-      comp_.write(w_, rdata);
-    else
+    // TYPE, CLASS IN, TTL, RDLENGTH (patched after a compressed name).
+    const std::uint8_t fixed[10] = {static_cast<std::uint8_t>(type >> 8),
+                                    static_cast<std::uint8_t>(type),
+                                    0,
+                                    1,
+                                    static_cast<std::uint8_t>(ttl >> 24),
+                                    static_cast<std::uint8_t>(ttl >> 16),
+                                    static_cast<std::uint8_t>(ttl >> 8),
+                                    static_cast<std::uint8_t>(ttl),
+                                    static_cast<std::uint8_t>(rdata.size() >> 8),
+                                    static_cast<std::uint8_t>(rdata.size())};
+    w_.bytes({fixed, sizeof fixed});
+    const std::size_t rdlenAt = w_.size() - 2;
+    if (rdataIsName) {
+      comp().write(w_, rdata);
+      if (w_.ok()) w_.patch16(rdlenAt, static_cast<std::uint16_t>(w_.size() - rdlenAt - 2));
+    } else {
       w_.bytes(rdata);
+    }
     if (!w_.ok()) {
       w_.truncate(mark);
       comp_.truncate(mark);
@@ -143,7 +159,6 @@ class Response {
       stopped_ = true;
       return false;
     }
-    w_.patch16(rdlenAt, static_cast<std::uint16_t>(w_.size() - rdlenAt - 2));
     ++count(section);
     return true;
   }
@@ -196,7 +211,16 @@ class Response {
     if (owner.isQname)
       w_.u16(kQnamePointer);
     else
-      comp_.write(w_, owner.name);
+      comp().write(w_, owner.name);
+  }
+  // The compressor, with the question's labels registered first (lazily: an
+  // answer whose names all point at the question never needs them).
+  Compressor& comp() noexcept {
+    if (questionPending_) {
+      comp_.addWritten(w_.data(), dns::kHeaderSize);
+      questionPending_ = false;
+    }
+    return comp_;
   }
   std::uint16_t& count(dns::Section s) noexcept { return counts_[static_cast<std::size_t>(s)]; }
 
@@ -206,6 +230,7 @@ class Response {
   bool edns_;
   bool truncated_ = false;
   bool stopped_ = false;
+  bool questionPending_ = false;
   std::uint16_t flags_ = 0;
   std::uint16_t qd_ = 0;
   std::size_t questionEnd_ = dns::kHeaderSize;

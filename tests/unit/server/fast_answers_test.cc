@@ -259,3 +259,31 @@ TEST_CASE("above FastAnswers::kMaxNames names no table is built") {
 
 }  // namespace
 }  // namespace geodns
+
+namespace geodns {
+namespace {
+TEST_CASE("QueryFacts::reset() gives the default facts (memberCell aside)") {
+  QueryFacts f;
+  std::memset(static_cast<void*>(&f), 0x5A, sizeof f);
+  f.reset();
+  const QueryFacts d{};
+  CHECK(f.outcome == d.outcome);
+  CHECK(f.qtype == d.qtype);
+  CHECK(f.rcode == d.rcode);
+  CHECK(f.truncated == d.truncated);
+  CHECK(f.dnssec == d.dnssec);
+  CHECK(f.signFailed == d.signFailed);
+  CHECK(f.signBudget == d.signBudget);
+  CHECK(f.edns == d.edns);
+  CHECK(f.precompiled == d.precompiled);
+  CHECK(f.gslb == d.gslb);
+  CHECK(f.ecsScope == d.ecsScope);
+  CHECK(f.binding == d.binding);
+  CHECK(f.allDown == d.allDown);
+  CHECK(f.fellBack == d.fellBack);
+  CHECK(f.pool == d.pool);
+  CHECK(f.region == d.region);
+  CHECK(f.answered == d.answered);
+}
+}  // namespace
+}  // namespace geodns
