@@ -33,7 +33,8 @@ run_one() {  # name port pid queryfile [dnsperf args...] -> "name qps=… avg_la
   local pids before after out
   pids=$(tree_pids "$pid")
   before=$(cpu_ticks $pids)
-  out=$(taskset -c 1 dnsperf -s 127.0.0.1 -p "$port" -d "$queries" -l "$SECS" -c 8 -q 200 -T 1 "$@" 2>&1)
+  # QPS=N: a fixed offered load (dnsperf -Q), so CPU per query compares like with like
+  out=$(taskset -c 1 dnsperf -s 127.0.0.1 -p "$port" -d "$queries" -l "$SECS" -c 8 -q 200 -T 1 ${QPS:+-Q "$QPS"} "$@" 2>&1)
   after=$(cpu_ticks $pids)
   local completed qps lat
   completed=$(echo "$out" | awk '/Queries completed:/ {print $3}')

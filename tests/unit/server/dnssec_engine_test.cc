@@ -423,3 +423,51 @@ TEST_CASE("signing budget: 0 is no limit; a reload with the same limit keeps the
   CHECK(other->signBudget != first->signBudget);
   CHECK(other->signBudget->burst() == 20);
 }
+
+TEST_CASE("signed zone: the precompiled path answers without DO only, the same bytes") {
+  test::TempDir dir;
+  const std::string csk = keygen(dir, "-a ECDSAP256SHA256 -k p.test");
+  const std::string zone = dir.write(
+      "p.zone",
+      "$ORIGIN p.test.\n@ SOA ns h 1 2 3 4 30\n@ NS ns\nns A 192.0.2.53\nwww A 192.0.2.1\n"
+      "cut NS ns.elsewhere.\n");
+  ErrorList errors;
+  auto cfg = config::parseConfig(R"({"listen": ["127.0.0.1:53"],
+    "zones": [{"origin": "p.test", "file": ")" +
+                                     zone + R"(", "dnssec": {"keys": [")" + csk + R"("]}}]})",
+                                 "p.json", errors);
+  REQUIRE_MESSAGE(cfg, errors.str());
+  auto snap = server::buildSnapshot(*cfg, errors);
+  REQUIRE_MESSAGE(snap, errors.str());
+  REQUIRE(snap->fast);
+  server::ServingSnapshot general = *snap;
+  general.fast = nullptr;
+  struct Case {
+    const char* qname;
+    std::uint16_t qtype;
+  };
+  const Case cases[] = {{"www.p.test", 1}, {"WWW.p.test", 28}, {"nx.p.test", 1},
+                        {"a.cut.p.test", 1}, {"p.test", 6},     {"p.test", 48}};
+  for (const auto& c : cases)
+    for (bool dnssecOk : {false, true}) {
+      CAPTURE(c.qname);
+      CAPTURE(dnssecOk);
+      test::QuerySpec spec;
+      spec.name = c.qname;
+      spec.qtype = c.qtype;
+      spec.edns = true;
+      spec.dnssecOk = dnssecOk;
+      const auto q = test::makeQuery(spec);
+      std::vector<std::uint8_t> a(65535), b(65535);
+      server::QueryFacts fa, fb;
+      const std::size_t na = server::answer(*snap, q, a, server::Transport::Udp, {}, &fa);
+      const std::size_t nb = server::answer(general, q, b, server::Transport::Udp, {}, &fb);
+      CHECK(na == nb);
+      CHECK(std::vector<std::uint8_t>(a.begin(), a.begin() + na) ==
+            std::vector<std::uint8_t>(b.begin(), b.begin() + nb));
+      // DO in a signed zone needs RRSIGs and denial: never precompiled;
+      // DNSKEY is signing data: always the general path.
+      CHECK(fa.precompiled == (!dnssecOk && c.qtype != 48));
+      CHECK(fa.dnssec == dnssecOk);
+    }
+}
