@@ -182,6 +182,10 @@ struct Limits {
   // 7% (Ed25519) of one core (docs/design/dnssec.md, measured rates).
   std::uint32_t maxSignaturesPerSecond = 2000;
   std::uint32_t signatureBurst = 2000;  // when not given: the rate
+  // Precompiled answers (server/fast_answers.h) are built while the served
+  // zones hold at most this many names (~150 bytes of memory per name); 0 =
+  // never: every query takes the general path.
+  std::uint32_t precompiledNames = 250000;
 };
 
 // Answers for CHAOS-class TXT queries (version.bind, id.server and aliases);

@@ -88,16 +88,12 @@ class FastAnswers {
     const zones::Node* node = nullptr;  // bound to a pool: A/AAAA decided per query
   };
 
-  // Above this many names the table is not built (memory: ~100 bytes per
-  // name; build time: one engine run per stored type) and every query takes
-  // the general path.
-  static constexpr std::size_t kMaxNames = 250000;
-
-  // Builds the table for `snap`'s zones (its limits and pools bindings as
-  // given); null when the zones hold more than `maxNames` names or a
-  // secondary zone has no data. Control thread.
+  // Builds the table for `snap`'s zones; null when they hold more than
+  // `maxNames` names (config limits.precompiled_names, default 250,000:
+  // memory ~150 bytes per name, build time one engine run per stored type)
+  // or a secondary zone has no data. Control thread.
   static std::shared_ptr<const FastAnswers> build(const ServingSnapshot& snap,
-                                                  std::size_t maxNames = kMaxNames);
+                                                  std::size_t maxNames);
 
   const zones::ZoneSet* zones() const noexcept { return zoneSet_.get(); }
 

@@ -114,13 +114,13 @@ void compileSnapshot(ServingSnapshot& snap, const gslb::CompiledDecisions* previ
 void buildFastAnswers(ServingSnapshot& snap) {
   SteadyClock clock;
   const TimePoint start = clock.now();
-  snap.fast = FastAnswers::build(snap);
+  snap.fast = FastAnswers::build(snap, snap.limits.precompiledNames);
   const auto us =
       std::chrono::duration_cast<std::chrono::microseconds>(clock.now() - start).count();
   if (!snap.fast) {
-    GEODNS_LOG_INFO("zones: no precompiled answers (more than %zu names, or a secondary zone "
-                    "without data): every query takes the general path",
-                    FastAnswers::kMaxNames);
+    GEODNS_LOG_INFO("zones: no precompiled answers (more than limits.precompiled_names = %u "
+                    "names, or a secondary zone without data): every query takes the general path",
+                    snap.limits.precompiledNames);
     return;
   }
   const auto& st = snap.fast->stats();

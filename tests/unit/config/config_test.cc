@@ -211,3 +211,37 @@ TEST_CASE("limits: the signing budget (max_signatures_per_second, signature_burs
     CHECK(cfg->limits.signatureBurst == c.burst);
   }
 }
+
+TEST_CASE("limits.precompiled_names: default, 0 (off), range") {
+  struct Case {
+    const char* what;
+    const char* limits;
+    std::uint32_t names;  // when it parses
+    const char* error;    // else: the error, with its JSON path
+  };
+  const Case cases[] = {
+      {"default 250,000", "{}", 250000, nullptr},
+      {"0: never precompiled", R"({"precompiled_names": 0})", 0, nullptr},
+      {"a larger table", R"({"precompiled_names": 2000000})", 2000000, nullptr},
+      {"too high", R"({"precompiled_names": 100000001})", 0,
+       "/limits/precompiled_names: must be between 0 and 100000000"},
+      {"negative", R"({"precompiled_names": -1})", 0,
+       "/limits/precompiled_names: expected a non-negative integer"},
+      {"a string", R"({"precompiled_names": "all"})", 0,
+       "/limits/precompiled_names: expected a non-negative integer"},
+  };
+  for (const auto& c : cases) {
+    CAPTURE(std::string(c.what));
+    ErrorList errors;
+    auto cfg = config::parseConfig(
+        std::string(R"({"listen": ["127.0.0.1:53"], "limits": )") + c.limits + "}", "c.json",
+        errors);
+    if (c.error) {
+      CHECK_FALSE(cfg);
+      CHECK(errors.str().find(c.error) != std::string::npos);
+      continue;
+    }
+    REQUIRE_MESSAGE(cfg, errors.str());
+    CHECK(cfg->limits.precompiledNames == c.names);
+  }
+}

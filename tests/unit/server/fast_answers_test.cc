@@ -251,10 +251,18 @@ TEST_CASE("a snapshot whose zones changed does not use another set's table") {
   CHECK(ask(*a, "www.example.test", 1).precompiled);
 }
 
-TEST_CASE("above FastAnswers::kMaxNames names no table is built") {
+TEST_CASE("above limits.precompiled_names names no table is built; 0 turns it off") {
   auto snap = test::exampleSnapshot();
+  CHECK(snap->limits.precompiledNames == 250000);
+  CHECK(snap->fast != nullptr);
   CHECK(server::FastAnswers::build(*snap, 3) == nullptr);
-  CHECK(server::FastAnswers::build(*snap) != nullptr);
+  CHECK(server::FastAnswers::build(*snap, 0) == nullptr);
+  CHECK(server::FastAnswers::build(*snap, 250000) != nullptr);
+  ServingSnapshot off = *snap;
+  off.limits.precompiledNames = 0;
+  server::buildFastAnswers(off);
+  CHECK(off.fast == nullptr);
+  CHECK_FALSE(ask(off, "www.example.test", 1).precompiled);
 }
 
 }  // namespace
