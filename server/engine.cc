@@ -609,9 +609,8 @@ std::size_t fastAnswer(const ServingSnapshot& snap, const FastAnswers& fa,
     }
     // The template's compression must hold for this longer name.
     const FastAnswers::Blob& t = fa.blob(blob);
-    if (extra > t.maxExtraLabels ||
-        ((e->kind == FastAnswers::Kind::Cut || e->depth == 0) &&
-         fa.risky(t, qname + prev, len - prev)))
+    if (extra > t.maxExtraLabels || ((e->kind == FastAnswers::Kind::Cut || e->depth == 0) &&
+                                     fa.risky(t, qname + prev, len - prev)))
       return 0;
   }
 
@@ -621,8 +620,8 @@ std::size_t fastAnswer(const ServingSnapshot& snap, const FastAnswers& fa,
   if (qend + b.length + (q.edns ? Response::optSize(q) : 0) > limit) return 0;
   const std::uint8_t rcode = nxdomain ? static_cast<std::uint8_t>(Rcode::NXDomain) : b.rcode;
   std::uint8_t* o = out.data();
-  const std::uint16_t flags =
-      static_cast<std::uint16_t>(dns::kFlagQR | (q.flags & dns::kFlagRD) | (b.aa ? dns::kFlagAA : 0) | rcode);
+  const std::uint16_t flags = static_cast<std::uint16_t>(dns::kFlagQR | (q.flags & dns::kFlagRD) |
+                                                         (b.aa ? dns::kFlagAA : 0) | rcode);
   const std::uint16_t ar = static_cast<std::uint16_t>(b.counts[2] + (q.edns ? 1 : 0));
   const std::uint16_t header[6] = {q.id, flags, 1, b.counts[0], b.counts[1], ar};
   for (int i = 0; i < 6; ++i) {
@@ -656,8 +655,7 @@ std::size_t fastAnswer(const ServingSnapshot& snap, const FastAnswers& fa,
 
 std::size_t answerImpl(const ServingSnapshot& snap, std::span<const std::uint8_t> msg,
                        std::span<std::uint8_t> out, Transport transport, const IpAddress& source,
-                       QueryFacts& facts, ParsedQuery& q,
-                       Compressor::PointerLog* log) noexcept {
+                       QueryFacts& facts, ParsedQuery& q, Compressor::PointerLog* log) noexcept {
   q.reset();
   const ParseVerdict v = wire::parseQuery(msg, q);
   if (v == ParseVerdict::Drop || out.size() < dns::kMinUdpPayload) return 0;
@@ -705,7 +703,8 @@ std::size_t answer(const ServingSnapshot& snap, std::span<const std::uint8_t> ms
   ParsedQuery localQuery;
   ParsedQuery& q = parsedOut ? *parsedOut : localQuery;
   if (const FastAnswers* fa = snap.fast.get())
-    if (const std::size_t n = fastAnswer(snap, *fa, msg, out, transport, source, facts, q)) return n;
+    if (const std::size_t n = fastAnswer(snap, *fa, msg, out, transport, source, facts, q))
+      return n;
   return answerImpl(snap, msg, out, transport, source, facts, q, nullptr);
 }
 

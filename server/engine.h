@@ -6,8 +6,8 @@
 #include <span>
 
 #include "core/ip.h"
-#include "core/wire/name.h"
 #include "core/wire/compress.h"
+#include "core/wire/name.h"
 #include "core/wire/query.h"
 #include "server/serving.h"
 

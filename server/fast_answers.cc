@@ -83,8 +83,8 @@ class FastAnswersBuilder {
         if (nl <= labels || !name::isSubdomain(nm, qname)) continue;
         const name::Span cut = name::parent(nm, nl - labels - 1);
         if (fa_.risky(b, cut.data(), cut.size())) continue;
-        fa_.risky_.push_back({static_cast<std::uint32_t>(fa_.names_.size()),
-                              static_cast<std::uint8_t>(cut.size())});
+        fa_.risky_.push_back(
+            {static_cast<std::uint32_t>(fa_.names_.size()), static_cast<std::uint8_t>(cut.size())});
         fa_.names_.append(reinterpret_cast<const char*>(cut.data()), cut.size());
         ++b.riskyCount;
       }
@@ -193,10 +193,10 @@ class FastAnswersBuilder {
       if (node.find(T(Type::CNAME))) {
         // The chain's end depends on the type: the common types only.
         e.noOther = true;
-        for (std::uint16_t t : {T(Type::CNAME), T(Type::A), T(Type::AAAA), T(Type::MX),
-                                T(Type::TXT), T(Type::SRV), T(Type::NS), T(Type::PTR),
-                                T(Type::SOA), std::uint16_t{257} /* CAA */,
-                                std::uint16_t{64} /* SVCB */, std::uint16_t{65} /* HTTPS */})
+        for (std::uint16_t t :
+             {T(Type::CNAME), T(Type::A), T(Type::AAAA), T(Type::MX), T(Type::TXT), T(Type::SRV),
+              T(Type::NS), T(Type::PTR), T(Type::SOA), std::uint16_t{257} /* CAA */,
+              std::uint16_t{64} /* SVCB */, std::uint16_t{65} /* HTTPS */})
           add(t);
       } else {
         for (const auto& set : node.rrsets) add(set.type);

@@ -122,7 +122,8 @@ class FastAnswers {
       const std::uint32_t id = slots_[s];
       if (id == kNone) return nullptr;
       const Entry& e = entries_[id];
-      if (e.hash == h && e.nameLen == len && std::memcmp(names_.data() + e.nameOffset, name, len) == 0)
+      if (e.hash == h && e.nameLen == len &&
+          std::memcmp(names_.data() + e.nameOffset, name, len) == 0)
         return &e;
     }
   }
@@ -136,8 +137,7 @@ class FastAnswers {
   // True when `suffix` (lowercase wire) is one of `b`'s risky names.
   bool risky(const Blob& b, const std::uint8_t* suffix, std::size_t len) const noexcept {
     for (std::uint32_t i = b.riskyOffset; i < b.riskyOffset + b.riskyCount; ++i)
-      if (risky_[i].len == len &&
-          std::memcmp(names_.data() + risky_[i].offset, suffix, len) == 0)
+      if (risky_[i].len == len && std::memcmp(names_.data() + risky_[i].offset, suffix, len) == 0)
         return true;
     return false;
   }

@@ -118,14 +118,15 @@ void buildFastAnswers(ServingSnapshot& snap) {
   const auto us =
       std::chrono::duration_cast<std::chrono::microseconds>(clock.now() - start).count();
   if (!snap.fast) {
-    GEODNS_LOG_INFO("zones: no precompiled answers (more than limits.precompiled_names = %u "
-                    "names, or a secondary zone without data): every query takes the general path",
-                    snap.limits.precompiledNames);
+    GEODNS_LOG_INFO(
+        "zones: no precompiled answers (more than limits.precompiled_names = %u "
+        "names, or a secondary zone without data): every query takes the general path",
+        snap.limits.precompiledNames);
     return;
   }
   const auto& st = snap.fast->stats();
-  GEODNS_LOG_INFO("zones: precompiled %zu answers for %zu names (%zu KiB) in %.1f ms",
-                  st.blobs, st.names, st.bytes / 1024, static_cast<double>(us) / 1000.0);
+  GEODNS_LOG_INFO("zones: precompiled %zu answers for %zu names (%zu KiB) in %.1f ms", st.blobs,
+                  st.names, st.bytes / 1024, static_cast<double>(us) / 1000.0);
 }
 
 std::shared_ptr<const ServingSnapshot> buildSnapshot(const config::ServerConfig& cfg,

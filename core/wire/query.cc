@@ -75,8 +75,7 @@ bool parseSimpleQuery(std::span<const std::uint8_t> msg, ParsedQuery& q) noexcep
   const std::uint16_t flags = static_cast<std::uint16_t>((p[2] << 8) | p[3]);
   if ((flags & (dns::kFlagQR | dns::kOpcodeMask)) != 0) return false;
   // QDCOUNT 1, ANCOUNT 0, NSCOUNT 0, ARCOUNT 0 or 1.
-  if (p[4] != 0 || p[5] != 1 || (p[6] | p[7] | p[8] | p[9] | p[10]) != 0 || p[11] > 1)
-    return false;
+  if (p[4] != 0 || p[5] != 1 || (p[6] | p[7] | p[8] | p[9] | p[10]) != 0 || p[11] > 1) return false;
   std::size_t i = dns::kHeaderSize;
   for (;;) {  // labels; a pointer or an extended label type is not the common shape
     if (i >= n) return false;

@@ -12,10 +12,10 @@ bool sameQuery(const geodns::wire::ParsedQuery& a, const geodns::wire::ParsedQue
          a.haveQuestion == b.haveQuestion && a.qname.len == b.qname.len &&
          std::memcmp(a.qname.data, b.qname.data, a.qname.len) == 0 &&
          a.qnameRaw.len == b.qnameRaw.len &&
-         std::memcmp(a.qnameRaw.data, b.qnameRaw.data, a.qnameRaw.len) == 0 &&
-         a.qtype == b.qtype && a.qclass == b.qclass && a.edns == b.edns &&
-         a.udpSize == b.udpSize && a.ednsVersion == b.ednsVersion && a.dnssecOk == b.dnssecOk &&
-         a.ecs == b.ecs && a.ecsFamily == b.ecsFamily && a.ecsSource == b.ecsSource &&
+         std::memcmp(a.qnameRaw.data, b.qnameRaw.data, a.qnameRaw.len) == 0 && a.qtype == b.qtype &&
+         a.qclass == b.qclass && a.edns == b.edns && a.udpSize == b.udpSize &&
+         a.ednsVersion == b.ednsVersion && a.dnssecOk == b.dnssecOk && a.ecs == b.ecs &&
+         a.ecsFamily == b.ecsFamily && a.ecsSource == b.ecsSource &&
          std::memcmp(a.ecsAddress, b.ecsAddress, sizeof a.ecsAddress) == 0 && a.tsigAt == b.tsigAt;
 }
 }  // namespace

@@ -1,6 +1,7 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -161,6 +162,14 @@ TEST_CASE("best effort: a config with errors is still returned for the checks af
   CHECK(syntax.str().find("c.json:1:") != std::string::npos);
 }
 
+namespace {
+// A config whose "limits" object is `limits` (JSON text), parsed as "c.json".
+std::optional<config::ServerConfig> parseLimits(const char* limits, ErrorList& errors) {
+  return config::parseConfig(
+      std::string(R"({"listen": ["127.0.0.1:53"], "limits": )") + limits + "}", "c.json", errors);
+}
+}  // namespace
+
 TEST_CASE("limits: the signing budget (max_signatures_per_second, signature_burst)") {
   struct Case {
     const char* what;
@@ -197,9 +206,7 @@ TEST_CASE("limits: the signing budget (max_signatures_per_second, signature_burs
   for (const auto& c : cases) {
     CAPTURE(std::string(c.what));
     ErrorList errors;
-    auto cfg = config::parseConfig(
-        std::string(R"({"listen": ["127.0.0.1:53"], "limits": )") + c.limits + "}", "c.json",
-        errors);
+    auto cfg = parseLimits(c.limits, errors);
     if (c.error) {
       CHECK_FALSE(cfg);
       CHECK(errors.str().find(std::string("c.json:1:")) != std::string::npos);
@@ -233,9 +240,7 @@ TEST_CASE("limits.precompiled_names: default, 0 (off), range") {
   for (const auto& c : cases) {
     CAPTURE(std::string(c.what));
     ErrorList errors;
-    auto cfg = config::parseConfig(
-        std::string(R"({"listen": ["127.0.0.1:53"], "limits": )") + c.limits + "}", "c.json",
-        errors);
+    auto cfg = parseLimits(c.limits, errors);
     if (c.error) {
       CHECK_FALSE(cfg);
       CHECK(errors.str().find(c.error) != std::string::npos);

@@ -446,8 +446,8 @@ TEST_CASE("signed zone: the precompiled path answers without DO only, the same b
     const char* qname;
     std::uint16_t qtype;
   };
-  const Case cases[] = {{"www.p.test", 1}, {"WWW.p.test", 28}, {"nx.p.test", 1},
-                        {"a.cut.p.test", 1}, {"p.test", 6},     {"p.test", 48}};
+  const Case cases[] = {{"www.p.test", 1},   {"WWW.p.test", 28}, {"nx.p.test", 1},
+                        {"a.cut.p.test", 1}, {"p.test", 6},      {"p.test", 48}};
   for (const auto& c : cases)
     for (bool dnssecOk : {false, true}) {
       CAPTURE(c.qname);

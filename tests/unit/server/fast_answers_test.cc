@@ -45,8 +45,8 @@ const Variant kVariants[] = {
     {"TCP plain", false, 0, false, false, false, Transport::Tcp},
 };
 
-const std::uint16_t kTypes[] = {1,  28, 2,  6,  5,  15, 16, 33,  12,  43,    48,    255,
-                                0,  99, 65, 64, 47, 46, 50, 257, 252, 65534, 65280, 13};
+const std::uint16_t kTypes[] = {1, 28, 2,  6,  5,  15, 16, 33,  12,  43,    48,    255,
+                                0, 99, 65, 64, 47, 46, 50, 257, 252, 65534, 65280, 13};
 
 // "a.B.c." style: every other letter uppercased (0x20 resolvers).
 std::string mixCase(std::string s) {
@@ -168,7 +168,8 @@ TEST_CASE("precompiled answers equal the general path's: pools (gslb.test)") {
   CHECK(t.precompiled > t.cases / 3);
 }
 
-TEST_CASE("precompiled answers equal the general path's: cuts, glue named like the question, ENTs") {
+TEST_CASE(
+    "precompiled answers equal the general path's: cuts, glue named like the question, ENTs") {
   test::TempDir dir;
   // Compression traps: a referral's NS target equal to names asked below the
   // cut, an SOA whose MNAME is a name of the zone, long names, a nested cut
@@ -210,8 +211,7 @@ TEST_CASE("the precompiled path answers the common questions, the general path t
       {"NODATA", ex.get(), "www.example.test", 15, true, Outcome::NoData},
       {"NODATA at an empty non-terminal", ex.get(), "ent.example.test", 1, true, Outcome::NoData},
       {"NXDOMAIN", ex.get(), "nothing.example.test", 1, true, Outcome::NXDomain},
-      {"NXDOMAIN two labels down", ex.get(), "a.nothing.example.test", 28, true,
-       Outcome::NXDomain},
+      {"NXDOMAIN two labels down", ex.get(), "a.nothing.example.test", 28, true, Outcome::NXDomain},
       {"referral at the cut", ex.get(), "sub.example.test", 1, true, Outcome::Referral},
       {"referral below the cut", ex.get(), "a.b.sub.example.test", 1, true, Outcome::Referral},
       {"CNAME chain, A", ex.get(), "chain.example.test", 1, true, Outcome::Answer},
