@@ -309,6 +309,10 @@ std::uint32_t Database::walkChild(std::uint32_t node, int bit) const noexcept {
   return impl_->tree[std::size_t{node} * 2 + static_cast<std::size_t>(bit)];
 }
 
+const std::uint32_t* Database::walkTree() const noexcept {
+  return impl_->onDemand ? nullptr : impl_->tree.data();
+}
+
 const Location& Database::walkRecord(std::uint32_t value) const noexcept {
   const Impl& m = *impl_;
   if (!m.onDemand) return m.records[value & ~Impl::kLeaf];

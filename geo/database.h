@@ -56,6 +56,9 @@ class Database {
   // the file holds no networks of that family.
   std::uint32_t walkRoot(int family) const noexcept;
   std::uint32_t walkChild(std::uint32_t node, int bit) const noexcept;
+  // The compiled tree walkChild() reads (2 values per node, child 0 then 1),
+  // for walks that take millions of steps; null on demand.
+  const std::uint32_t* walkTree() const noexcept;
   const Location& walkRecord(
       std::uint32_t value) const noexcept;   // value in [kWalkLeaf, kWalkEmpty)
   std::size_t walkRecords() const noexcept;  // distinct records: value & ~kWalkLeaf is below

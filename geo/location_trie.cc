@@ -59,7 +59,10 @@ class Partition {
   Partition(const Locator& locator, int family)
       : nets_(locator.nets()), family_(family), bits_(family == 4 ? 32u : 128u) {
     for (const auto& db : locator.databases())
-      if (db->walkRoot(family) != Database::kWalkEmpty) dbs_.push_back(db.get());
+      if (db->walkRoot(family) != Database::kWalkEmpty) {
+        dbs_.push_back(db.get());
+        trees_.push_back(db->walkTree());
+      }
   }
 
   enum class Kind : std::uint8_t {
@@ -107,7 +110,9 @@ class Partition {
   void child(unsigned depth, const std::uint32_t* v, std::int32_t netsNode, bool mapped, int bit,
              std::uint32_t* next, std::int32_t& netsChild, bool& mappedChild) const noexcept {
     for (std::size_t i = 0; i < dbs_.size(); ++i)
-      next[i] = v[i] < Database::kWalkLeaf ? dbs_[i]->walkChild(v[i], bit) : v[i];
+      next[i] = v[i] >= Database::kWalkLeaf ? v[i]
+                : trees_[i]                 ? trees_[i][std::size_t{v[i]} * 2 + unsigned(bit)]
+                                            : dbs_[i]->walkChild(v[i], bit);
     netsChild = netsNode < 0 ? -1 : nets_.walkChild(family_, netsNode, bit);
     // ::ffff:0:0/96 is 80 zero bits then 16 one bits.
     mappedChild = mapped && bit == (depth >= 80 ? 1 : 0);
@@ -141,6 +146,8 @@ class Partition {
   int family_;
   unsigned bits_;
   std::vector<const Database*> dbs_;
+  std::vector<const std::uint32_t*> trees_;  // each one's walkTree(): a call per step is
+                                             // 4% of a DB-IP compile
 };
 
 class Builder {
