@@ -111,12 +111,45 @@ struct Database::Impl {
   std::vector<std::uint32_t> tree;  // 2 per node: left, right
   std::vector<Location> records;
   std::uint32_t v4Start = 0;  // value to start IPv4 lookups from
+  // DatabaseSpec::onDemand: `tree` and `records` stay empty; nodes are read
+  // from the mapping and records decoded when first walked to (by offset).
+  bool onDemand = false;
+  mutable std::unordered_map<std::uint32_t, Location> decoded;
   ~Impl() {
     if (opened) MMDB_close(&mmdb);
   }
   void decode(MMDB_entry_s* entry, Location& loc) const noexcept;
   bool compile(std::string* err);
+  // On demand: a node's child as a walk value (a node that cannot be read,
+  // or points outside the tree, reads as empty).
+  std::uint32_t readChild(std::uint32_t node, int bit) const noexcept;
+  std::uint32_t startV4() const noexcept;
 };
+
+std::uint32_t Database::Impl::readChild(std::uint32_t node, int bit) const noexcept {
+  MMDB_search_node_s n;
+  if (MMDB_read_node(&mmdb, node, &n) != MMDB_SUCCESS) return kEmpty;
+  const std::uint64_t value = bit ? n.right_record : n.left_record;
+  switch (bit ? n.right_record_type : n.left_record_type) {
+    case MMDB_RECORD_TYPE_SEARCH_NODE:
+      return value < mmdb.metadata.node_count ? static_cast<std::uint32_t>(value) : kEmpty;
+    case MMDB_RECORD_TYPE_DATA: {
+      const std::uint32_t offset = bit ? n.right_record_entry.offset : n.left_record_entry.offset;
+      return offset < (kEmpty & ~kLeaf) ? kLeaf | offset : kEmpty;  // open() checked the size
+    }
+    default:
+      return kEmpty;
+  }
+}
+
+// IPv4 addresses in an IPv6 tree live under ::/96.
+std::uint32_t Database::Impl::startV4() const noexcept {
+  std::uint32_t v = 0;
+  if (mmdb.metadata.ip_version == 6)
+    for (int b = 0; b < 96 && v < kLeaf; ++b)
+      v = onDemand ? readChild(v, 0) : tree[std::size_t{v} * 2];
+  return v;
+}
 
 void Database::Impl::decode(MMDB_entry_s* entry, Location& loc) const noexcept {
   // Fields are optional: a record may hold only some (continent-only, no
@@ -193,10 +226,7 @@ bool Database::Impl::compile(std::string* err) {
       tree[std::size_t{i} * 2 + static_cast<std::size_t>(side)] = out;
     }
   }
-  // IPv4 addresses in an IPv6 tree live under ::/96.
-  v4Start = 0;
-  if (mmdb.metadata.ip_version == 6)
-    for (int b = 0; b < 96 && v4Start < kLeaf; ++b) v4Start = tree[std::size_t{v4Start} * 2];
+  v4Start = startV4();
   return true;
 }
 
@@ -249,6 +279,16 @@ std::unique_ptr<Database> Database::open(const DatabaseSpec& spec, std::string* 
   db->impl_->longitude.set(f.longitude);
   db->impl_->asn.set(f.asn);
   std::string cerr;
+  if (spec.onDemand) {
+    Impl& m = *db->impl_;
+    m.onDemand = true;
+    if (meta.node_count >= kWalkLeaf || m.mmdb.data_section_size >= (kWalkEmpty & ~kWalkLeaf)) {
+      *err = spec.file + ": cannot load geo database: too large";
+      return nullptr;
+    }
+    m.v4Start = m.startV4();
+    return db;  // the mapping stays open
+  }
   if (!db->impl_->compile(&cerr)) {
     *err = spec.file + ": cannot load geo database: " + cerr;
     return nullptr;
@@ -265,20 +305,37 @@ std::uint32_t Database::walkRoot(int family) const noexcept {
 }
 
 std::uint32_t Database::walkChild(std::uint32_t node, int bit) const noexcept {
+  if (impl_->onDemand) return impl_->readChild(node, bit);
   return impl_->tree[std::size_t{node} * 2 + static_cast<std::size_t>(bit)];
 }
 
+const std::uint32_t* Database::walkTree() const noexcept {
+  return impl_->onDemand ? nullptr : impl_->tree.data();
+}
+
 const Location& Database::walkRecord(std::uint32_t value) const noexcept {
-  return impl_->records[value & ~Impl::kLeaf];
+  const Impl& m = *impl_;
+  if (!m.onDemand) return m.records[value & ~Impl::kLeaf];
+  auto [it, inserted] = m.decoded.try_emplace(value & ~Impl::kLeaf);
+  if (inserted) {
+    MMDB_entry_s entry{&m.mmdb, value & ~Impl::kLeaf};
+    m.decode(&entry, it->second);
+  }
+  return it->second;
 }
 
 std::size_t Database::walkRecords() const noexcept {
   return impl_->records.size();
 }
 
+bool Database::onDemand() const noexcept {
+  return impl_->onDemand;
+}
+
 Database::Result Database::lookup(const IpAddress& ip, Location& loc) const noexcept {
   if (ip.family == 6 && ipVersion_ == 4) return Result::WrongFamily;
   const Impl& m = *impl_;
+  if (m.onDemand) return lookupOnDemand(ip, loc);
   std::uint32_t v = ip.family == 4 ? m.v4Start : 0;
   unsigned depth = 0;
   const unsigned bits = ip.bits();
@@ -290,6 +347,24 @@ Database::Result Database::lookup(const IpAddress& ip, Location& loc) const noex
   if (v == Impl::kEmpty || v < Impl::kLeaf) return Result::NotFound;
   const std::uint8_t prefix = loc.prefix;
   loc = m.records[v & ~Impl::kLeaf];
+  loc.prefix = prefix;
+  return Result::Found;
+}
+
+// The same walk over the mapped file; the record is decoded here, not
+// cached (lookup() stays allocation-free).
+Database::Result Database::lookupOnDemand(const IpAddress& ip, Location& loc) const noexcept {
+  const Impl& m = *impl_;
+  std::uint32_t v = ip.family == 4 ? m.v4Start : 0;
+  unsigned depth = 0;
+  const unsigned bits = ip.bits();
+  while (v < Impl::kLeaf && depth < bits) v = m.readChild(v, ip.bit(depth++));
+  const std::uint8_t prefix = static_cast<std::uint8_t>(depth);
+  loc.prefix = prefix;
+  if (v == Impl::kEmpty || v < Impl::kLeaf) return Result::NotFound;
+  loc = Location{};
+  MMDB_entry_s entry{&m.mmdb, v & ~Impl::kLeaf};
+  m.decode(&entry, loc);
   loc.prefix = prefix;
   return Result::Found;
 }

@@ -24,6 +24,12 @@ struct DatabaseSpec {
   Layout layout = Layout::Auto;
   FieldPaths overrides;   // non-empty entries replace the preset's
   bool optional = false;  // a missing file is skipped instead of an error
+  // Read the file where it lies (mmap) instead of compiling it at open: no
+  // copy of the search tree, records decoded when first met. Opening is then
+  // a few milliseconds instead of a second for DB-IP, but the tree is not
+  // checked node by node (check-config does that) and walkRecord() caches:
+  // for `geodnsd explain` (one client), single-threaded. Never for serving.
+  bool onDemand = false;
 };
 
 class Database {
@@ -40,15 +46,23 @@ class Database {
 
   // Walking the compiled search tree (geo/location_trie.cc): a value is a
   // node (< kWalkLeaf), kWalkEmpty (no record) or a record (>= kWalkLeaf).
+  // On demand (DatabaseSpec::onDemand) the same values come from the file:
+  // a record value then holds the record's data offset, walkRecord() decodes
+  // and caches it (not thread-safe) and walkRecords() is 0 (compile no
+  // location trie from such a database; geo::blockAround() walks it).
   static constexpr std::uint32_t kWalkEmpty = 0xFFFFFFFFu;
   static constexpr std::uint32_t kWalkLeaf = 0x80000000u;
   // The value IPv4 (family 4) or IPv6 lookups start from; kWalkEmpty when
   // the file holds no networks of that family.
   std::uint32_t walkRoot(int family) const noexcept;
   std::uint32_t walkChild(std::uint32_t node, int bit) const noexcept;
+  // The compiled tree walkChild() reads (2 values per node, child 0 then 1),
+  // for walks that take millions of steps; null on demand.
+  const std::uint32_t* walkTree() const noexcept;
   const Location& walkRecord(
       std::uint32_t value) const noexcept;   // value in [kWalkLeaf, kWalkEmpty)
   std::size_t walkRecords() const noexcept;  // distinct records: value & ~kWalkLeaf is below
+  bool onDemand() const noexcept;
 
   const std::string& file() const noexcept { return file_; }
   const std::string& type() const noexcept { return type_; }
@@ -58,6 +72,7 @@ class Database {
 
  private:
   Database() = default;
+  Result lookupOnDemand(const IpAddress& ip, Location& loc) const noexcept;
   struct Impl;
   std::unique_ptr<Impl> impl_;
   std::string file_, type_;

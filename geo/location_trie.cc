@@ -37,28 +37,133 @@ ClassKey keyOf(const Location& l) noexcept {
   return k;
 }
 
-class Builder {
+// A Location as a class: what LocationTrie::classes holds.
+Location classLocation(const Location& raw, bool coords) noexcept {
+  Location l = raw;
+  l.prefix = 0;
+  l.database = -1;
+  l.asn = 0;
+  if (!coords) {
+    l.hasCoords = false;
+    l.lat = l.lon = 0;
+  }
+  return l;
+}
+
+// The partition of one family's address space that compileLocationTrie()
+// builds and blockAround() walks locally: the rules that say where a block
+// stops (a piece: one location holds over it) and what its children are.
+// Both walks use this one class, so their pieces are the same.
+class Partition {
  public:
-  Builder(const Locator& locator, int family, bool coords, LocationTrie& out)
-      : nets_(locator.nets()),
-        family_(family),
-        bits_(family == 4 ? 32u : 128u),
-        coords_(coords),
-        out_(out) {
+  Partition(const Locator& locator, int family)
+      : nets_(locator.nets()), family_(family), bits_(family == 4 ? 32u : 128u) {
     for (const auto& db : locator.databases())
       if (db->walkRoot(family) != Database::kWalkEmpty) {
         dbs_.push_back(db.get());
-        // A record's class, found once: millions of networks share a few
-        // thousand records.
-        recordClass_.emplace_back(db->walkRecords(), kUnknown);
+        trees_.push_back(db->walkTree());
       }
-    scratch_.resize((bits_ + 1) * (dbs_.size() + 1));
+  }
+
+  enum class Kind : std::uint8_t {
+    Split,   // not a piece: walk both children
+    Mapped,  // ::ffff:0:0/96 in the IPv6 space (never merges)
+    Net,     // an operator net covers the whole block: `entry`
+    Record,  // the first database with a record here: dbs()[db], `value`
+    Miss,    // nothing located
+  };
+  struct Piece {
+    Kind kind = Kind::Split;
+    std::int32_t entry = -1;
+    std::size_t db = 0;
+    std::uint32_t value = 0;
+  };
+
+  // A block at `depth`: `v` holds each database's walk value there,
+  // `netsNode` the CIDR trie node (-1: no entry below), `best` the most
+  // specific entry covering it (updated here), `mapped`: the block lies on
+  // the path to ::ffff:0:0/96.
+  Piece settle(unsigned depth, const std::uint32_t* v, std::int32_t netsNode, std::int32_t& best,
+               bool mapped) const noexcept {
+    if (mapped && depth == 96) return {Kind::Mapped};
+    if (netsNode >= 0 && nets_.walkEntry(family_, netsNode) >= 0)
+      best = nets_.walkEntry(family_, netsNode);
+    const bool netsSettled = netsNode < 0 || (nets_.walkChild(family_, netsNode, 0) < 0 &&
+                                              nets_.walkChild(family_, netsNode, 1) < 0);
+    if (netsSettled && best >= 0 && !mapped) return {Kind::Net, best};
+    bool dbsSettled = true;
+    for (std::size_t i = 0; i < dbs_.size(); ++i)
+      dbsSettled = dbsSettled && v[i] >= Database::kWalkLeaf;
+    if ((netsSettled && dbsSettled && !mapped) || depth == bits_) {
+      // As locate(): the first database with a record answers; a node left
+      // at full depth holds none.
+      for (std::size_t i = 0; i < dbs_.size(); ++i)
+        if (v[i] >= Database::kWalkLeaf && v[i] != Database::kWalkEmpty)
+          return {Kind::Record, -1, i, v[i]};
+      return {Kind::Miss};
+    }
+    return {Kind::Split};
+  }
+
+  // Child `bit` of a block at `depth`: the databases' values into `next`,
+  // the CIDR node and whether it is still on the ::ffff:0:0/96 path.
+  void child(unsigned depth, const std::uint32_t* v, std::int32_t netsNode, bool mapped, int bit,
+             std::uint32_t* next, std::int32_t& netsChild, bool& mappedChild) const noexcept {
+    for (std::size_t i = 0; i < dbs_.size(); ++i)
+      next[i] = v[i] >= Database::kWalkLeaf ? v[i]
+                : trees_[i]                 ? trees_[i][std::size_t{v[i]} * 2 + unsigned(bit)]
+                                            : dbs_[i]->walkChild(v[i], bit);
+    netsChild = netsNode < 0 ? -1 : nets_.walkChild(family_, netsNode, bit);
+    // ::ffff:0:0/96 is 80 zero bits then 16 one bits.
+    mappedChild = mapped && bit == (depth >= 80 ? 1 : 0);
+  }
+
+  // The piece's location (Kind Net, Record or Miss), not yet a class.
+  Location location(const Piece& p) const noexcept {
+    Location l;
+    if (p.kind == Kind::Net) {
+      l.found = true;
+      l.netEntry = p.entry;
+    } else if (p.kind == Kind::Record) {
+      l = dbs_[p.db]->walkRecord(p.value);
+      l.found = true;
+    }
+    return l;
+  }
+  // Located pieces count as networks (LocationTrie::Leaf::networks).
+  static std::uint32_t networks(const Piece& p) noexcept {
+    return p.kind == Kind::Net || p.kind == Kind::Record ? 1 : 0;
+  }
+
+  int family() const noexcept { return family_; }
+  unsigned bits() const noexcept { return bits_; }
+  const std::vector<const Database*>& dbs() const noexcept { return dbs_; }
+  std::uint32_t root(std::size_t i) const noexcept { return dbs_[i]->walkRoot(family_); }
+  bool rootMapped() const noexcept { return family_ == 6; }
+
+ private:
+  const CidrMap& nets_;
+  int family_;
+  unsigned bits_;
+  std::vector<const Database*> dbs_;
+  std::vector<const std::uint32_t*> trees_;  // each one's walkTree(): a call per step is
+                                             // 4% of a DB-IP compile
+};
+
+class Builder {
+ public:
+  Builder(const Locator& locator, int family, bool coords, LocationTrie& out)
+      : part_(locator, family), coords_(coords), out_(out) {
+    // A record's class, found once: millions of networks share a few
+    // thousand records.
+    for (const Database* db : part_.dbs()) recordClass_.emplace_back(db->walkRecords(), kUnknown);
+    scratch_.resize((part_.bits() + 1) * (part_.dbs().size() + 1));
   }
 
   void run() {
     std::uint32_t* v = level(0);
-    for (std::size_t i = 0; i < dbs_.size(); ++i) v[i] = dbs_[i]->walkRoot(family_);
-    Sub s = walk(0, 0, -1, family_ == 6);
+    for (std::size_t i = 0; i < part_.dbs().size(); ++i) v[i] = part_.root(i);
+    Sub s = walk(0, 0, -1, part_.rootMapped());
     out_.root = s.leaf ? leafValue(s) : s.value;
   }
 
@@ -69,18 +174,14 @@ class Builder {
     std::uint32_t value = 0;  // class (leaf) or node index
     std::uint32_t networks = 0;
   };
+  using Kind = Partition::Kind;
 
-  std::uint32_t* level(unsigned depth) noexcept { return scratch_.data() + depth * dbs_.size(); }
+  std::uint32_t* level(unsigned depth) noexcept {
+    return scratch_.data() + depth * part_.dbs().size();
+  }
 
   std::uint32_t classOf(const Location& raw) {
-    Location l = raw;
-    l.prefix = 0;
-    l.database = -1;
-    l.asn = 0;
-    if (!coords_) {
-      l.hasCoords = false;
-      l.lat = l.lon = 0;
-    }
+    const Location l = classLocation(raw, coords_);
     auto [it, inserted] = byKey_.emplace(keyOf(l), static_cast<std::uint32_t>(out_.classes.size()));
     if (inserted) out_.classes.push_back(l);
     return it->second;
@@ -91,48 +192,30 @@ class Builder {
     return LocationTrie::kLeaf | static_cast<std::uint32_t>(out_.leaves.size() - 1);
   }
 
-  // `netsNode`: the CIDR trie node at this block (-1: no entry below);
-  // `best`: the most specific entry covering it; `mapped`: the block lies on
-  // the path to ::ffff:0:0/96.
   Sub walk(unsigned depth, std::int32_t netsNode, std::int32_t best, bool mapped) {
-    if (mapped && depth == 96) return {true, LocationTrie::kMappedClass, 0};
-    if (netsNode >= 0 && nets_.walkEntry(family_, netsNode) >= 0)
-      best = nets_.walkEntry(family_, netsNode);
-    const bool netsSettled = netsNode < 0 || (nets_.walkChild(family_, netsNode, 0) < 0 &&
-                                              nets_.walkChild(family_, netsNode, 1) < 0);
-    if (netsSettled && best >= 0 && !mapped) {
-      Location l;
-      l.found = true;
-      l.netEntry = best;
-      return {true, classOf(l), 1};
-    }
     const std::uint32_t* v = level(depth);
-    bool dbsSettled = true;
-    for (std::size_t i = 0; i < dbs_.size(); ++i)
-      dbsSettled = dbsSettled && v[i] >= Database::kWalkLeaf;
-    if ((netsSettled && dbsSettled && !mapped) || depth == bits_) {
-      // As locate(): the first database with a record answers; a node left
-      // at full depth holds none.
-      for (std::size_t i = 0; i < dbs_.size(); ++i)
-        if (v[i] >= Database::kWalkLeaf && v[i] != Database::kWalkEmpty) {
-          std::uint32_t& cls = recordClass_[i][v[i] & ~Database::kWalkLeaf];
-          if (cls == kUnknown) {
-            Location l = dbs_[i]->walkRecord(v[i]);
-            l.found = true;
-            cls = classOf(l);
-          }
-          return {true, cls, 1};
-        }
-      return {true, classOf(Location{}), 0};
+    const Partition::Piece p = part_.settle(depth, v, netsNode, best, mapped);
+    switch (p.kind) {
+      case Kind::Mapped:
+        return {true, LocationTrie::kMappedClass, 0};
+      case Kind::Net:
+      case Kind::Miss:
+        return {true, classOf(part_.location(p)), Partition::networks(p)};
+      case Kind::Record: {
+        // A database opened on demand has no record index (walkRecords() 0).
+        if (recordClass_[p.db].empty()) return {true, classOf(part_.location(p)), 1};
+        std::uint32_t& cls = recordClass_[p.db][p.value & ~Database::kWalkLeaf];
+        if (cls == kUnknown) cls = classOf(part_.location(p));
+        return {true, cls, 1};
+      }
+      case Kind::Split:
+        break;
     }
     Sub half[2];
     for (int b = 0; b < 2; ++b) {
-      std::uint32_t* next = level(depth + 1);
-      for (std::size_t i = 0; i < dbs_.size(); ++i)
-        next[i] = v[i] < Database::kWalkLeaf ? dbs_[i]->walkChild(v[i], b) : v[i];
-      const std::int32_t child = netsNode < 0 ? -1 : nets_.walkChild(family_, netsNode, b);
-      // ::ffff:0:0/96 is 80 zero bits then 16 one bits.
-      const bool onMapped = mapped && b == (depth >= 80 ? 1 : 0);
+      std::int32_t child = -1;
+      bool onMapped = false;
+      part_.child(depth, v, netsNode, mapped, b, level(depth + 1), child, onMapped);
       half[b] = walk(depth + 1, child, best, onMapped);
     }
     if (half[0].leaf && half[1].leaf && half[0].value == half[1].value &&
@@ -146,16 +229,176 @@ class Builder {
             half[0].networks + half[1].networks};
   }
 
-  const CidrMap& nets_;
-  int family_;
-  unsigned bits_;
+  Partition part_;
   bool coords_;
   LocationTrie& out_;
-  std::vector<const Database*> dbs_;
   static constexpr std::uint32_t kUnknown = 0xFFFFFFFFu;
   std::vector<std::uint32_t> scratch_;                   // per depth, each database's value
   std::vector<std::vector<std::uint32_t>> recordClass_;  // per database, per record
   std::unordered_map<ClassKey, std::uint32_t, ClassKeyHash> byKey_;
+};
+
+// blockAround(): the client's path from the root to its piece, then the
+// sibling of each block on the way back up, walked until a piece with
+// another outcome (or the bound) stops it.
+class Around {
+ public:
+  Around(const Locator& locator, const IpAddress& a, bool coords, const OutcomeOf& outcomeOf,
+         std::size_t maxNodes)
+      : part_(locator, a.family),
+        a_(a),
+        coords_(coords),
+        outcomeOf_(outcomeOf),
+        maxNodes_(maxNodes) {
+    scratch_.resize((part_.bits() + 1) * (part_.dbs().size() + 1));
+  }
+
+  BlockAround run() {
+    BlockAround out;
+    const unsigned bits = part_.bits();
+    // Down the client's path; each depth's state is kept for its sibling.
+    std::vector<std::int32_t> nets(bits + 1), best(bits + 1);
+    std::vector<bool> mapped(bits + 1);
+    std::uint32_t* v = level(0);
+    for (std::size_t i = 0; i < part_.dbs().size(); ++i) v[i] = part_.root(i);
+    std::int32_t netsNode = 0, bestEntry = -1;
+    bool onMapped = part_.rootMapped();
+    unsigned depth = 0;
+    Partition::Piece piece;
+    for (;; ++depth) {
+      ++visited_;
+      piece = part_.settle(depth, level(depth), netsNode, bestEntry, onMapped);
+      nets[depth] = netsNode;
+      best[depth] = bestEntry;
+      mapped[depth] = onMapped;
+      if (piece.kind != Partition::Kind::Split) break;
+      const int bit = a_.bit(depth) ? 1 : 0;
+      part_.child(depth, level(depth), netsNode, onMapped, bit, level(depth + 1), netsNode,
+                  onMapped);
+    }
+    const Verdict own = verdictOf(piece);
+    out.location = own.location;
+    out.outcome = own.outcome;
+    target_ = own.outcome;
+    targetClass_ = own.cls;
+    out.networks = Partition::networks(piece);
+    out.prefix = 1;
+    out.nodes = visited_;
+    if (depth == 0) return out;  // one piece for the family: each /1 holds all of it
+    // Up again: the block at depth d is uniform when its child off the
+    // path is (the child on it is the block below, uniform already).
+    for (unsigned d = depth; d-- > 1;) {
+      const int off = a_.bit(d) ? 0 : 1;
+      std::int32_t childNets = -1;
+      bool childMapped = false;
+      part_.child(d, level(d), nets[d], mapped[d], off, level(d + 1), childNets, childMapped);
+      count_ = 0;
+      const Walk w = walk(d + 1, childNets, best[d], childMapped, false);
+      out.nodes = visited_;
+      if (w != Walk::Same) {
+        out.prefix = static_cast<std::uint8_t>(d + 1);
+        out.exact = w == Walk::Differs;
+        return out;
+      }
+      out.networks += count_;
+    }
+    // /1: the tree merger never merges the root, but a location trie that
+    // is one class over the whole family is a single leaf, and both /1
+    // halves then report all its networks. Both halves hold one class?
+    std::uint32_t other = 0;
+    bool oneClass = true;
+    for (int half = 0; half < 2 && oneClass; ++half) {
+      std::int32_t childNets = -1;
+      bool childMapped = false;
+      part_.child(0, level(0), nets[0], mapped[0], half, level(1), childNets, childMapped);
+      count_ = 0;
+      const Walk w = walk(1, childNets, best[0], childMapped, true);
+      out.nodes = visited_;
+      oneClass = w == Walk::Same;
+      if (w == Walk::Bound) out.exact = false;  // the count may be short
+      if (half != (a_.bit(0) ? 1 : 0)) other = count_;
+    }
+    if (oneClass) out.networks += other;
+    return out;
+  }
+
+ private:
+  using Kind = Partition::Kind;
+  enum class Walk { Same, Differs, Bound };
+  struct Verdict {
+    std::uint32_t outcome = 0;
+    std::uint32_t cls = 0;
+    Location location;
+  };
+
+  std::uint32_t* level(unsigned depth) noexcept {
+    return scratch_.data() + depth * part_.dbs().size();
+  }
+
+  Verdict verdictOf(const Partition::Piece& p) {
+    Verdict r;
+    r.location = classLocation(part_.location(p), coords_);
+    auto [it, inserted] =
+        byKey_.emplace(keyOf(r.location), static_cast<std::uint32_t>(byKey_.size()));
+    r.cls = it->second;
+    auto [o, fresh] = outcomes_.try_emplace(r.cls, 0);
+    if (fresh) o->second = outcomeOf_(r.location);
+    r.outcome = o->second;
+    return r;
+  }
+
+  // Same (outcome, or class when `byClass`) for every piece in the block;
+  // `count_` += its located pieces.
+  Walk walk(unsigned depth, std::int32_t netsNode, std::int32_t best, bool mapped, bool byClass) {
+    if (++visited_ > maxNodes_) return Walk::Bound;
+    const std::uint32_t* v = level(depth);
+    const Partition::Piece p = part_.settle(depth, v, netsNode, best, mapped);
+    switch (p.kind) {
+      case Kind::Mapped:
+        return Walk::Differs;
+      case Kind::Net:
+      case Kind::Miss:
+      case Kind::Record: {
+        std::uint64_t key = p.kind == Kind::Record ? (std::uint64_t{p.db} << 32) | p.value
+                            : p.kind == Kind::Net
+                                ? (std::uint64_t{1} << 63) | std::uint32_t(p.entry)
+                                : ~std::uint64_t{0};
+        auto [it, inserted] = pieces_.try_emplace(key);
+        if (inserted) {
+          const Verdict r = verdictOf(p);
+          it->second = {r.outcome, r.cls};
+        }
+        if (byClass ? it->second.second != targetClass_ : it->second.first != target_)
+          return Walk::Differs;
+        count_ += Partition::networks(p);
+        return Walk::Same;
+      }
+      case Kind::Split:
+        break;
+    }
+    for (int b = 0; b < 2; ++b) {
+      std::int32_t child = -1;
+      bool onMapped = false;
+      part_.child(depth, v, netsNode, mapped, b, level(depth + 1), child, onMapped);
+      const Walk w = walk(depth + 1, child, best, onMapped, byClass);
+      if (w != Walk::Same) return w;
+    }
+    return Walk::Same;
+  }
+
+  Partition part_;
+  IpAddress a_;
+  bool coords_;
+  const OutcomeOf& outcomeOf_;
+  std::size_t maxNodes_;
+  std::size_t visited_ = 0;
+  std::uint32_t count_ = 0;
+  std::uint32_t target_ = 0, targetClass_ = 0;
+  std::vector<std::uint32_t> scratch_;
+  std::unordered_map<ClassKey, std::uint32_t, ClassKeyHash> byKey_;  // class ids
+  std::unordered_map<std::uint32_t, std::uint32_t> outcomes_;        // class -> outcome
+  std::unordered_map<std::uint64_t, std::pair<std::uint32_t, std::uint32_t>>
+      pieces_;  // -> (outcome, class)
 };
 
 }  // namespace
@@ -169,6 +412,12 @@ std::shared_ptr<const LocationTrie> compileLocationTrie(const Locator& locator, 
   t->leaves.shrink_to_fit();
   t->classes.shrink_to_fit();
   return t;
+}
+
+BlockAround blockAround(const Locator& locator, const IpAddress& address, bool coords,
+                        const OutcomeOf& outcomeOf, std::size_t maxNodes) {
+  const IpAddress a = address.isV4Mapped() ? address.v4FromMapped() : address;
+  return Around(locator, a, coords, outcomeOf, maxNodes).run();
 }
 
 }  // namespace geodns::geo

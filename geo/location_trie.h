@@ -4,6 +4,8 @@
 // databases' networks and the operator CIDR map, walked once per config.
 // gslb/compiled.h maps its location classes to decisions and merges again.
 #include <cstdint>
+#include <functional>
+#include <limits>
 #include <memory>
 #include <vector>
 
@@ -42,5 +44,32 @@ struct LocationTrie {
 // or 6). `coords`: keep the coordinates (some policy orders by distance).
 std::shared_ptr<const LocationTrie> compileLocationTrie(const Locator& locator, int family,
                                                         bool coords = true);
+
+// What a tree merged from compileLocationTrie()'s classes by an outcome per
+// class (gslb/compiled.h) says for one address, found without building
+// either: the client's path down to its piece, then, on the way back up,
+// each sibling block walked until a piece with another outcome stops it. So
+// it costs the pieces of the answer's block (and of the sibling that ends
+// it), not the whole database: `geodnsd explain` on databases opened on
+// demand (DatabaseSpec::onDemand).
+struct BlockAround {
+  Location location;           // the address's class (as LocationTrie::classes holds it)
+  std::uint32_t outcome = 0;   // its outcome (an id from OutcomeOf)
+  std::uint8_t prefix = 1;     // the widest aligned block with its outcome, in bits of its
+                               // family (>= 1: the merge never takes a whole family)
+  std::uint32_t networks = 0;  // located pieces in it (LocationTrie::Leaf::networks summed)
+  bool exact = true;      // false: the walk reached maxNodes: the block is /prefix or wider and
+                          // holds at least `networks`
+  std::size_t nodes = 0;  // blocks walked
+};
+// Maps a class (as LocationTrie::classes holds it) to an outcome id; called
+// once per distinct class met.
+using OutcomeOf = std::function<std::uint32_t(const Location&)>;
+// `address` of family 4 or 6; an IPv4-mapped one is walked as IPv4 (as
+// locate() does) and the prefix is then in IPv4 bits. `coords`: as given to
+// compileLocationTrie(). Control thread.
+BlockAround blockAround(const Locator& locator, const IpAddress& address, bool coords,
+                        const OutcomeOf& outcomeOf,
+                        std::size_t maxNodes = std::numeric_limits<std::size_t>::max());
 
 }  // namespace geodns::geo

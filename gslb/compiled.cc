@@ -88,6 +88,13 @@ class TreeBuilder {
 
 }  // namespace
 
+bool compilable(const Policy& policy) noexcept {
+  if (!policy.usesLocation) return false;
+  for (const Step& st : policy.steps)
+    if (config::stepInfo(st.kind).usesClientBeyondLocation) return false;
+  return true;
+}
+
 std::shared_ptr<const CompiledDecisions> compileDecisions(
     std::shared_ptr<const Gslb> g, std::shared_ptr<const health::HealthView> health,
     const CompiledDecisions* previous) {
@@ -100,14 +107,10 @@ std::shared_ptr<const CompiledDecisions> compileDecisions(
   if (!g->locationTries[0] || !g->locationTries[1]) return c;
   for (std::size_t bi = 0; bi < g->bindings.size(); ++bi) {
     const Policy& policy = g->policies[g->bindings[bi].policy];
-    if (!policy.usesLocation) continue;  // answers do not depend on the client: scope 0 today
-    bool compilable = true;
+    // Not using the location: answers do not depend on the client (scope 0).
+    if (!compilable(policy)) continue;
     bool coords = false;
-    for (const Step& st : policy.steps) {
-      compilable = compilable && !config::stepInfo(st.kind).usesClientBeyondLocation;
-      coords = coords || st.kind == StepKind::Nearest;
-    }
-    if (!compilable) continue;
+    for (const Step& st : policy.steps) coords = coords || st.kind == StepKind::Nearest;
     c->binding[bi] = static_cast<std::int32_t>(c->policies.size());
     for (const std::uint16_t qtype : {dns::toU16(dns::Type::A), dns::toU16(dns::Type::AAAA)}) {
       CompiledPolicy cp;
@@ -188,6 +191,91 @@ bool decideCompiled(const CompiledDecisions& c, const PoolQuery& q, PoolDecision
   }
   decideFromOutcome(*c.gslb, cp.outcomes[h.leaf->outcome], q, c.health.get(), scope, out);
   return true;
+}
+
+namespace {
+
+// A tree with one compiled prefix: `a`'s block of `prefix` bits is leaf 1
+// (outcome 0), every other block leaf 0 (not compiled here).
+std::shared_ptr<const CompiledTree> pathTree(const IpAddress& a, unsigned prefix,
+                                             std::uint32_t networks) {
+  auto t = std::make_shared<CompiledTree>();
+  t->leaves.push_back({CompiledTree::kNoOutcome, 0});
+  t->leaves.push_back({0, networks});
+  if (prefix == 0) {
+    t->root = CompiledTree::kLeaf | 1;
+    return t;
+  }
+  for (unsigned depth = 0; depth < prefix; ++depth) {
+    const std::uint32_t next =
+        depth + 1 == prefix ? CompiledTree::kLeaf | 1 : static_cast<std::uint32_t>(depth + 1);
+    const bool bit = a.bit(depth);
+    t->nodes.push_back(bit ? CompiledTree::kLeaf : next);
+    t->nodes.push_back(bit ? next : CompiledTree::kLeaf);
+  }
+  t->root = 0;
+  return t;
+}
+
+std::shared_ptr<const CompiledTree> emptyTree() {
+  auto t = std::make_shared<CompiledTree>();
+  t->leaves.push_back({CompiledTree::kNoOutcome, 0});
+  t->root = CompiledTree::kLeaf;
+  return t;
+}
+
+}  // namespace
+
+std::shared_ptr<const CompiledDecisions> compileDecisionsAround(
+    std::shared_ptr<const Gslb> g, std::shared_ptr<const health::HealthView> health,
+    const PoolQuery& query, std::size_t maxNodes) {
+  auto c = std::make_shared<CompiledDecisions>();
+  c->gslb = g;
+  c->health = health;
+  if (!g) return c;
+  c->binding.assign(g->bindings.size(), -1);
+  const IpAddress& given = query.client.address;
+  if (query.binding >= g->bindings.size() || !g->locator ||
+      (given.family != 4 && given.family != 6))
+    return c;
+  if (!compilable(g->policies[g->bindings[query.binding].policy])) return c;
+  const bool mapped = given.family == 6 && given.isV4Mapped();
+  const IpAddress a = mapped ? given.v4FromMapped() : given;
+  const bool aaaa = query.qtype == dns::toU16(dns::Type::AAAA);
+  // As compileDecisions() evaluates a class: the binding, the question
+  // family's type and the trie's family, nothing else of the client.
+  PoolQuery q;
+  q.binding = query.binding;
+  q.qtype = aaaa ? dns::toU16(dns::Type::AAAA) : dns::toU16(dns::Type::A);
+  q.client.address.family = a.family;
+  std::vector<CompiledOutcome> outcomes;
+  const geo::BlockAround r = geo::blockAround(
+      *g->locator, a, g->locationCoords,
+      [&](const geo::Location& loc) {
+        PoolDecision pd;
+        CompiledOutcome o;
+        decidePoolAt(*g, q, health.get(), loc, pd, o);
+        std::size_t k = 0;
+        while (k < outcomes.size() && !(outcomes[k] == o)) ++k;
+        if (k == outcomes.size()) outcomes.push_back(o);
+        return static_cast<std::uint32_t>(k);
+      },
+      maxNodes);
+  c->around.exact = r.exact;
+  c->around.nodes = r.nodes;
+  CompiledPolicy asked, other;
+  asked.outcomes.push_back(outcomes[r.outcome]);
+  const int fam = a.family == 4 ? 0 : 1;
+  asked.trees[fam] = pathTree(a, r.prefix, r.networks);
+  asked.trees[1 - fam] = emptyTree();
+  other.trees[0] = other.trees[1] = emptyTree();
+  c->binding[query.binding] = 0;
+  c->policies.push_back(aaaa ? std::move(other) : std::move(asked));
+  c->policies.push_back(aaaa ? std::move(asked) : std::move(other));
+  c->stats.trees = 1;
+  c->stats.leaves = 1;
+  c->stats.outcomes = 1;
+  return c;
 }
 
 }  // namespace geodns::gslb

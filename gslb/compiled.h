@@ -8,6 +8,7 @@
 // Built on the control side whenever the config or the health view changes
 // (server/serving.cc, server/health_runner.cc), published in the snapshot.
 #include <cstdint>
+#include <limits>
 #include <memory>
 #include <vector>
 
@@ -83,7 +84,19 @@ struct CompiledDecisions {
     std::size_t outcomes = 0;   // distinct outcomes over all (binding, question family)
     std::size_t bytes = 0;      // trees and tables (the location tries not included)
   } stats;
+  // Made by compileDecisionsAround(): only the asked client's prefix is
+  // compiled. `exact` false: its walk met the bound, the prefix is a lower
+  // bound of the compiled one (which is /prefix or wider) and the networks
+  // merged are at least those counted.
+  struct Around {
+    bool exact = true;
+    std::size_t nodes = 0;  // blocks of the databases and nets walked
+  } around;
 };
+
+// Whether compileDecisions() compiles a binding with this policy: it uses
+// the client's location and nothing else of the client.
+bool compilable(const Policy& policy) noexcept;
 
 // Control side (probe or control thread). `previous` (may be null): a
 // compile for the same Gslb whose trees are reused where the outcomes did
@@ -93,6 +106,20 @@ struct CompiledDecisions {
 std::shared_ptr<const CompiledDecisions> compileDecisions(
     std::shared_ptr<const Gslb> g, std::shared_ptr<const health::HealthView> health,
     const CompiledDecisions* previous = nullptr);
+
+// compileDecisions() for one client, without compiling: the decisions of
+// `query`'s binding for its question family (A/ANY or AAAA) at the compiled
+// prefix around query.client.address, every other prefix left uncompiled
+// (decideCompiled() returns false there). The prefix and the networks it
+// merged are those compileDecisions() gives (the same pieces, the same
+// outcomes, the same merge), found by walking only the databases' and nets'
+// networks around the client (geo::blockAround) — what `geodnsd explain`
+// uses on a Gslb built with GeoOpen::OnDemand, where compileDecisions()
+// compiles nothing. `maxNodes` bounds that walk (see Around::exact).
+// Control side.
+std::shared_ptr<const CompiledDecisions> compileDecisionsAround(
+    std::shared_ptr<const Gslb> g, std::shared_ptr<const health::HealthView> health,
+    const PoolQuery& query, std::size_t maxNodes = std::numeric_limits<std::size_t>::max());
 
 struct CompiledHit {
   std::uint8_t prefix = 0;     // the compiled prefix, in bits of the client address's family

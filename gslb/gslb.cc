@@ -30,8 +30,9 @@ void finishPolicy(Policy& policy) noexcept {
 }
 
 std::shared_ptr<const Gslb> Gslb::build(const config::GslbConfig& cfg, ErrorList& errors,
-                                        std::vector<std::string>* skipped) {
+                                        std::vector<std::string>* skipped, GeoOpen geoOpen) {
   auto g = std::make_shared<Gslb>();
+  g->geoOpen = geoOpen;
   const std::size_t before = errors.size();
   std::map<std::string, RegionId> regionIds;
   for (const auto& r : cfg.regions) {
@@ -54,10 +55,11 @@ std::shared_ptr<const Gslb> Gslb::build(const config::GslbConfig& cfg, ErrorList
   };
 
   // Geo databases and operator nets.
-  auto toSpec = [](const config::GeoDatabaseConfig& d) {
+  auto toSpec = [geoOpen](const config::GeoDatabaseConfig& d) {
     geo::DatabaseSpec s;
     s.file = d.file;
     s.optional = d.optional;
+    s.onDemand = geoOpen == GeoOpen::OnDemand;
     s.layout = d.layout == config::GeoLayout::GeoIP2 ? geo::Layout::GeoIP2
                : d.layout == config::GeoLayout::Flat ? geo::Layout::Flat
                : d.layout == config::GeoLayout::Asn  ? geo::Layout::Asn
@@ -299,7 +301,8 @@ std::shared_ptr<const Gslb> Gslb::build(const config::GslbConfig& cfg, ErrorList
     anyLocation = anyLocation || pol.usesLocation;
     for (const Step& st : pol.steps) anyDistance = anyDistance || st.kind == StepKind::Nearest;
   }
-  if (anyLocation && g->locator) {
+  g->locationCoords = anyDistance;
+  if (anyLocation && g->locator && geoOpen == GeoOpen::Compiled) {
     g->locationTries[0] = geo::compileLocationTrie(*g->locator, 4, anyDistance);
     g->locationTries[1] = geo::compileLocationTrie(*g->locator, 6, anyDistance);
   }

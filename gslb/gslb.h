@@ -117,9 +117,16 @@ class Gslb {
   // its `config` matches (server/health_runner.h attachHealth), so the query
   // path never checks. Every Gslb gets its own.
   health::ConfigId configId = nextConfigId();
+  // How build() opens the geo databases. OnDemand (`geodnsd explain`): read
+  // where they lie (geo::DatabaseSpec::onDemand) and no location tries, so
+  // nothing is compiled: explain finds one client's compiled prefix with
+  // compileDecisionsAround() (gslb/compiled.h). Never for serving.
+  enum class GeoOpen : std::uint8_t { Compiled, OnDemand };
   // Control thread: opens the geo databases and compiles pools and policies.
   static std::shared_ptr<const Gslb> build(const config::GslbConfig& cfg, ErrorList& errors,
-                                           std::vector<std::string>* skippedDatabases = nullptr);
+                                           std::vector<std::string>* skippedDatabases = nullptr,
+                                           GeoOpen geoOpen = GeoOpen::Compiled);
+  GeoOpen geoOpen = GeoOpen::Compiled;
 
   std::vector<Region> regions;
   std::vector<std::string> labels;
@@ -132,6 +139,9 @@ class Gslb {
   // (geo/location_trie.h); built when some policy orders by location, for
   // the decision compiler (gslb/compiled.h).
   std::shared_ptr<const geo::LocationTrie> locationTries[2];
+  // The tries keep coordinates (some policy orders by distance): what
+  // compileLocationTrie() was given, for compileDecisionsAround().
+  bool locationCoords = true;
   std::vector<health::ProbeSpec> probes;  // one per distinct target
   std::vector<std::string> memberNames;   // distinct member addresses, canonical text
   std::int32_t regionIndex(const std::string& name) const noexcept;

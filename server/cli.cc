@@ -49,6 +49,9 @@ explain:
                            with /PREFIX it is sent as EDNS Client Subnet from --resolver
       --resolver IP        the resolver address for ECS queries (default 127.0.0.1)
       --json               machine-readable output
+                           The geo databases are read where they lie, not compiled: the
+                           client's compiled prefix is found by walking the networks around
+                           it (at most 4M blocks; past that it is shown as "/N or wider")
 export-zone:
   -z, --zone ORIGIN        the zone to print (one of the config's zones). Names answered by a
                            GSLB pool are left out (listed in a leading comment)

@@ -122,7 +122,8 @@ int main(int argc, char** argv) {
                        cfg->gslb.health.database.c_str(), herr.c_str());
           return 1;
         }
-        compileSnapshot(*withHealth, snap->compiled.get());
+        // Nothing to compile here: the Gslb was built on demand (explain()
+        // compiles the client's prefix under this health).
         explained = withHealth;
       }
     }

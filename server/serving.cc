@@ -132,10 +132,11 @@ void buildFastAnswers(ServingSnapshot& snap) {
 std::shared_ptr<const ServingSnapshot> buildSnapshot(const config::ServerConfig& cfg,
                                                      ErrorList& errors,
                                                      const ServingSnapshot* previous,
-                                                     std::int64_t unixNow, const Clock* clock) {
+                                                     std::int64_t unixNow, const Clock* clock,
+                                                     gslb::Gslb::GeoOpen geoOpen) {
   static const SteadyClock systemClock;
   if (!clock) clock = &systemClock;
-  auto gslb = gslb::Gslb::build(cfg.gslb, errors);
+  auto gslb = gslb::Gslb::build(cfg.gslb, errors, nullptr, geoOpen);
   auto zs = zones::loadZones(
       cfg, errors, previous && previous->zones ? previous->zones.get() : nullptr, unixNow, clock);
   if (!zs || !gslb) return nullptr;

@@ -76,11 +76,13 @@ struct ServingSnapshot {
 // (the snapshot served now, or null at start-up) and `unixNow` feed each
 // zone's serial policy (zones::loadZones). `clock` (null: the system clock;
 // must outlive the snapshot) times the signatures and the signing budget.
-std::shared_ptr<const ServingSnapshot> buildSnapshot(const config::ServerConfig& cfg,
-                                                     ErrorList& errors,
-                                                     const ServingSnapshot* previous = nullptr,
-                                                     std::int64_t unixNow = 0,
-                                                     const Clock* clock = nullptr);
+// `geoOpen` OnDemand (`geodnsd explain`): the geo databases are read where
+// they lie and no decision is compiled (gslb::Gslb::GeoOpen); explain()
+// compiles the asked client's prefix alone. Never for serving.
+std::shared_ptr<const ServingSnapshot> buildSnapshot(
+    const config::ServerConfig& cfg, ErrorList& errors, const ServingSnapshot* previous = nullptr,
+    std::int64_t unixNow = 0, const Clock* clock = nullptr,
+    gslb::Gslb::GeoOpen geoOpen = gslb::Gslb::GeoOpen::Compiled);
 
 // Signs, into each signed zone's signature cache, the answers the pools bound
 // in it can give: per region, every set of up to max_answers of its IPv4 and

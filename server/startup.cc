@@ -101,8 +101,13 @@ LoadedConfig loadServing(const Options& opt, ErrorList& errors, const ServingSna
   const std::size_t before = errors.size();
   out.config = resolveConfigBestEffort(opt, errors);
   if (!out.config) return out;
+  // explain looks at one client: the geo databases are read on demand and
+  // nothing is compiled (explain() compiles that client's prefix alone).
+  const auto geoOpen = opt.command == Command::Explain ? gslb::Gslb::GeoOpen::OnDemand
+                                                       : gslb::Gslb::GeoOpen::Compiled;
   if (errors.size() == before)
-    out.snapshot = buildSnapshot(*out.config, errors, previous, SteadyClock().unixSeconds());
+    out.snapshot =
+        buildSnapshot(*out.config, errors, previous, SteadyClock().unixSeconds(), nullptr, geoOpen);
   else
     checkPartialConfig(*out.config, errors);
   return out;

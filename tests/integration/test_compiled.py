@@ -114,6 +114,31 @@ class Compiled(unittest.TestCase):
             self.assertEqual(status, 200, body)
         self.assertEqual(self.ask("198.51.100.0", 24), ([EU_IP], 24))
 
+    def test_3_cli_explain_matches_the_servers_compiled_tree(self):
+        # geodnsd explain reads the database on demand and walks only the
+        # networks around the client; the admin API explains from the
+        # running server's compiled trees. Same prefix, networks, scope and
+        # answer, for IPv4, IPv6, IPv4-mapped, unmatched and nets clients.
+        cases = [("198.51.100.0/24", "A"), ("192.0.2.0/24", "A"), ("203.0.113.7", "A"),
+                 ("10.1.2.0/24", "A"), ("10.200.0.0/16", "AAAA"), ("20.1.2.0/24", "A"),
+                 ("2001:db8:1::/48", "A"), ("2001:db8:ee::/56", "AAAA"), ("3000::/32", "A"),
+                 ("::ffff:198.51.100.0/120", "A"), ("::ffff:20.0.0.0/104", "A")]
+        for client, qtype in cases:
+            with self.subTest(client=client, type=qtype):
+                out = subprocess.run([GEODNSD, "explain", "--config", self.srv.config_path,
+                                      "--name", "www.ct.test", "--type", qtype, "--client",
+                                      client, "--json"],
+                                     capture_output=True, text=True, timeout=30)
+                self.assertEqual(out.returncode, 0, out.stderr)
+                cli = json.loads(out.stdout)
+                status, api, _ = self.api.get("/v1/explain?name=www.ct.test&type=%s&client=%s"
+                                              % (qtype, client))
+                self.assertEqual(status, 200, api)
+                self.assertIsNotNone(api["compiled"])
+                for key in ("compiled", "ecs_scope", "chosen_region", "members", "outcome",
+                            "ttl", "location", "steps", "answer"):
+                    self.assertEqual(cli.get(key), api.get(key), key)
+
 
 if __name__ == "__main__":
     unittest.main()
