@@ -71,11 +71,7 @@ int main(int argc, char** argv) {
   // the config, its zones and its geo data, in one run.
   ErrorList errors;
   LoadedConfig loaded = loadServing(opt, errors);
-  const auto& cfg = loaded.config;
-  // The config's "log" applies where the command line said nothing.
-  if (cfg && opt.logLevel.empty() && cfg->log.level && opt.command != Command::ExportZone)
-    log::setLevel(*cfg->log.level);
-  if (cfg && opt.logFormat.empty() && cfg->log.format) log::setFormat(*cfg->log.format);
+  const auto& cfg = loaded.config;  // its "log" is applied by loadServing
   std::shared_ptr<const ServingSnapshot> snap = loaded.snapshot;
   const bool starting = opt.command == Command::Serve || opt.command == Command::CheckConfig;
   // check-config makes every check the server makes before it serves, and a

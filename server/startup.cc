@@ -101,6 +101,14 @@ LoadedConfig loadServing(const Options& opt, ErrorList& errors, const ServingSna
   const std::size_t before = errors.size();
   out.config = resolveConfigBestEffort(opt, errors);
   if (!out.config) return out;
+  // At start-up the config's "log" applies where the command line said
+  // nothing, before anything is loaded: the loading's own lines (zones,
+  // compiled decisions) then have the configured level and format.
+  if (!previous) {
+    if (opt.logLevel.empty() && out.config->log.level && opt.command != Command::ExportZone)
+      log::setLevel(*out.config->log.level);
+    if (opt.logFormat.empty() && out.config->log.format) log::setFormat(*out.config->log.format);
+  }
   // explain looks at one client: the geo databases are read on demand and
   // nothing is compiled (explain() compiles that client's prefix alone).
   const auto geoOpen = opt.command == Command::Explain ? gslb::Gslb::GeoOpen::OnDemand
