@@ -6,6 +6,7 @@
 #include <doctest/doctest.h>
 
 #include <string>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -287,4 +288,42 @@ TEST_CASE("compiled: policies that do not use the location are not compiled") {
   auto compiled = compileDecisions(b.share(), nullptr);
   PoolDecision pd;
   CHECK_FALSE(decideCompiled(*compiled, queryFor("10.0.0.1", 32, bind), pd));
+}
+
+TEST_CASE("compiled: bindings with the same pool and policy share one compiled policy") {
+  test::GslbBuilder b({kCityDb});
+  const auto web = b.pool("web", 300);
+  b.member(web, "eu", "198.51.100.1");
+  b.member(web, "us", "192.0.2.1");
+  const auto web2 = b.pool("web2", 300);
+  b.member(web2, "eu", "198.51.100.2");
+  b.member(web2, "us", "192.0.2.2");
+  const auto geo = b.policy("geo", {b.geoMap({{"continent:EU", {"eu", "us"}},
+                                              {"default", {"us", "eu"}}})});
+  const auto geo2 = b.policy("geo2", {b.geoMap({{"continent:EU", {"us", "eu"}},
+                                                {"default", {"eu", "us"}}})});
+  const auto a1 = b.bind("a1", web, geo);
+  const auto a2 = b.bind("a2", web, geo);   // same pool, same policy as a1
+  const auto p2 = b.bind("p2", web2, geo);  // another pool
+  const auto q2 = b.bind("q2", web, geo2);  // another policy
+  b.compileLocations();
+  auto c = compileDecisions(b.share(), nullptr);
+  CHECK(c->binding[a1] >= 0);
+  CHECK(c->binding[a1] == c->binding[a2]);
+  CHECK(c->binding[p2] != c->binding[a1]);
+  CHECK(c->binding[q2] != c->binding[a1]);
+  CHECK(c->binding[q2] != c->binding[p2]);
+  CHECK(c->stats.trees == 3 * 4);  // (A, AAAA) x (IPv4, IPv6) per distinct pair
+  // And each answers with its own pool and policy: an EU client.
+  for (const auto& [bind, region, address] :
+       std::vector<std::tuple<std::uint32_t, const char*, const char*>>{
+           {a1, "eu", "198.51.100.1"}, {a2, "eu", "198.51.100.1"},
+           {p2, "eu", "198.51.100.2"}, {q2, "us", "192.0.2.1"}}) {
+    CAPTURE(bind);
+    PoolDecision pd;
+    REQUIRE(decideCompiled(*c, queryFor("198.51.100.7", 24, bind), pd));
+    CHECK(regionOf(*c->gslb, pd) == region);
+    REQUIRE(pd.decision.picked >= 1);
+    CHECK(pd.decision.members[0]->addr.str() == address);
+  }
 }
