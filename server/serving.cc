@@ -182,7 +182,8 @@ std::shared_ptr<const ServingSnapshot> buildSnapshot(const config::ServerConfig&
   }
   if (cfg.chaos.version) snap->chaosVersion = txtSet(*cfg.chaos.version);
   if (cfg.chaos.identity) snap->chaosIdentity = txtSet(*cfg.chaos.identity);
-  buildFastAnswers(*snap);
+  // `geodnsd explain` asks one question: the table would be built for nothing.
+  if (geoOpen != gslb::Gslb::GeoOpen::OnDemand) buildFastAnswers(*snap);
   return snap;
 }
 
