@@ -24,14 +24,15 @@ struct DatabaseSpec {
   Layout layout = Layout::Auto;
   FieldPaths overrides;   // non-empty entries replace the preset's
   bool optional = false;  // a missing file is skipped instead of an error
-  // Read the file where it lies (mmap) instead of compiling it at open: no
-  // copy of the search tree, records decoded when first met. Opening is then
-  // a few milliseconds instead of a second for DB-IP, but the tree is not
-  // checked node by node (check-config does that) and walkRecord() caches:
-  // for `geodnsd explain` (one client), single-threaded. Never for serving.
-  bool onDemand = false;
 };
 
+// The file is read where it lies (libmaxminddb's mmap): no copy of its
+// search tree or records. Serving never looks a client up here: the location
+// tries (geo/location_trie.h) are walked from this once per config and answer
+// every query; lookup() is for `geodnsd explain`, tests and configs without
+// tries. After the walk, releasePages() unmaps the pages it touched (they
+// stay in the page cache), so the file costs no resident memory while
+// serving.
 class Database {
  public:
   ~Database();
@@ -41,28 +42,65 @@ class Database {
   enum class Result { Found, NotFound, WrongFamily, Error };
   // Looks `ip` up (IPv4 also in IPv6-layout files, with the -96 prefix fix),
   // filling `loc` (fields it holds; prefix = matched or unmatched block in
-  // bits of ip's family). noexcept, allocation-free.
+  // bits of ip's family). noexcept, allocation-free, thread-safe; decodes
+  // the record (about a microsecond).
   Result lookup(const IpAddress& ip, Location& loc) const noexcept;
 
-  // Walking the compiled search tree (geo/location_trie.cc): a value is a
-  // node (< kWalkLeaf), kWalkEmpty (no record) or a record (>= kWalkLeaf).
-  // On demand (DatabaseSpec::onDemand) the same values come from the file:
-  // a record value then holds the record's data offset, walkRecord() decodes
-  // and caches it (not thread-safe) and walkRecords() is 0 (compile no
-  // location trie from such a database; geo::blockAround() walks it).
+  // Walking the search tree (geo/location_trie.cc): a value is a node
+  // (< kWalkLeaf), kWalkEmpty (no record, or a pointer outside the file) or
+  // a record (>= kWalkLeaf: kWalkLeaf | the record's offset in the data
+  // section).
   static constexpr std::uint32_t kWalkEmpty = 0xFFFFFFFFu;
   static constexpr std::uint32_t kWalkLeaf = 0x80000000u;
+  // The search tree as mapped: child() is inline, for walks that take
+  // millions of steps.
+  struct Tree {
+    const unsigned char* base = nullptr;
+    std::uint32_t nodes = 0;     // node count
+    std::uint32_t dataSize = 0;  // bytes in the data section
+    std::uint8_t nodeBytes = 6;  // 6, 7 or 8 (record size 24, 28 or 32)
+    std::uint32_t child(std::uint32_t node, int bit) const noexcept {
+      const unsigned char* p = base + std::size_t{node} * nodeBytes;
+      std::uint32_t r;
+      switch (nodeBytes) {
+        case 6:
+          p += bit ? 3 : 0;
+          r = std::uint32_t{p[0]} << 16 | std::uint32_t{p[1]} << 8 | p[2];
+          break;
+        case 7:
+          // The middle byte holds the high nibble of each record.
+          r = bit ? (std::uint32_t{p[3]} & 0x0Fu) << 24 | std::uint32_t{p[4]} << 16 |
+                        std::uint32_t{p[5]} << 8 | p[6]
+                  : (std::uint32_t{p[3]} & 0xF0u) << 20 | std::uint32_t{p[0]} << 16 |
+                        std::uint32_t{p[1]} << 8 | p[2];
+          break;
+        default:
+          p += bit ? 4 : 0;
+          r = std::uint32_t{p[0]} << 24 | std::uint32_t{p[1]} << 16 | std::uint32_t{p[2]} << 8 |
+              p[3];
+          break;
+      }
+      if (r < nodes) return r;
+      // A data pointer counts from the end of the tree, past 16 zero bytes.
+      const std::uint64_t offset = std::uint64_t{r} - nodes - 16;
+      return r > nodes && r - nodes >= 16 && offset < dataSize
+                 ? kWalkLeaf | static_cast<std::uint32_t>(offset)
+                 : kWalkEmpty;
+    }
+  };
+  const Tree& walkTree() const noexcept { return tree_; }
   // The value IPv4 (family 4) or IPv6 lookups start from; kWalkEmpty when
   // the file holds no networks of that family.
   std::uint32_t walkRoot(int family) const noexcept;
-  std::uint32_t walkChild(std::uint32_t node, int bit) const noexcept;
-  // The compiled tree walkChild() reads (2 values per node, child 0 then 1),
-  // for walks that take millions of steps; null on demand.
-  const std::uint32_t* walkTree() const noexcept;
-  const Location& walkRecord(
-      std::uint32_t value) const noexcept;   // value in [kWalkLeaf, kWalkEmpty)
-  std::size_t walkRecords() const noexcept;  // distinct records: value & ~kWalkLeaf is below
-  bool onDemand() const noexcept;
+  std::uint32_t walkChild(std::uint32_t node, int bit) const noexcept {
+    return tree_.child(node, bit);
+  }
+  // The record `value` (in [kWalkLeaf, kWalkEmpty)) points to, decoded.
+  // Thread-safe; callers that meet a record often cache by value.
+  Location walkRecord(std::uint32_t value) const noexcept;
+  // Unmaps the pages walks have touched (madvise MADV_DONTNEED): they stay
+  // in the page cache and come back on the next read.
+  void releasePages() const noexcept;
 
   const std::string& file() const noexcept { return file_; }
   const std::string& type() const noexcept { return type_; }
@@ -72,9 +110,10 @@ class Database {
 
  private:
   Database() = default;
-  Result lookupOnDemand(const IpAddress& ip, Location& loc) const noexcept;
   struct Impl;
   std::unique_ptr<Impl> impl_;
+  Tree tree_;
+  std::uint32_t v4Start_ = 0;  // value IPv4 lookups start from
   std::string file_, type_;
   Layout layout_ = Layout::Auto;
   int ipVersion_ = 0;

@@ -34,6 +34,22 @@ struct LocationTrie {
   // walked), and without coordinates unless asked for (only a nearest step
   // reads them; without them a country's networks are one class).
   std::vector<Location> classes;
+  // The class of `ip` (of this trie's family, not IPv4-mapped) and the
+  // prefix of its block: the widest aligned block over which locate() gives
+  // that class. Query path: noexcept, allocation-free.
+  struct Hit {
+    const Location* location = nullptr;  // null only for ::ffff:0:0/96 (kMappedClass)
+    std::uint32_t networks = 0;
+    std::uint8_t prefix = 0;
+  };
+  Hit lookup(const IpAddress& ip) const noexcept {
+    std::uint32_t v = root;
+    unsigned depth = 0;
+    while (v < kLeaf) v = nodes[std::size_t{v} * 2 + static_cast<std::size_t>(ip.bit(depth++))];
+    const Leaf& leaf = leaves[v & ~kLeaf];
+    return {leaf.cls == kMappedClass ? nullptr : &classes[leaf.cls], leaf.networks,
+            static_cast<std::uint8_t>(depth)};
+  }
   std::size_t bytes() const noexcept {
     return nodes.capacity() * sizeof(std::uint32_t) + leaves.capacity() * sizeof(Leaf) +
            classes.capacity() * sizeof(Location);
@@ -50,8 +66,7 @@ std::shared_ptr<const LocationTrie> compileLocationTrie(const Locator& locator, 
 // either: the client's path down to its piece, then, on the way back up,
 // each sibling block walked until a piece with another outcome stops it. So
 // it costs the pieces of the answer's block (and of the sibling that ends
-// it), not the whole database: `geodnsd explain` on databases opened on
-// demand (DatabaseSpec::onDemand).
+// it), not the whole database: `geodnsd explain`, which builds no tries.
 struct BlockAround {
   Location location;           // the address's class (as LocationTrie::classes holds it)
   std::uint32_t outcome = 0;   // its outcome (an id from OutcomeOf)

@@ -55,11 +55,10 @@ std::shared_ptr<const Gslb> Gslb::build(const config::GslbConfig& cfg, ErrorList
   };
 
   // Geo databases and operator nets.
-  auto toSpec = [geoOpen](const config::GeoDatabaseConfig& d) {
+  auto toSpec = [](const config::GeoDatabaseConfig& d) {
     geo::DatabaseSpec s;
     s.file = d.file;
     s.optional = d.optional;
-    s.onDemand = geoOpen == GeoOpen::OnDemand;
     s.layout = d.layout == config::GeoLayout::GeoIP2 ? geo::Layout::GeoIP2
                : d.layout == config::GeoLayout::Flat ? geo::Layout::Flat
                : d.layout == config::GeoLayout::Asn  ? geo::Layout::Asn
@@ -305,6 +304,9 @@ std::shared_ptr<const Gslb> Gslb::build(const config::GslbConfig& cfg, ErrorList
   if (anyLocation && g->locator && geoOpen == GeoOpen::Compiled) {
     g->locationTries[0] = geo::compileLocationTrie(*g->locator, 4, anyDistance);
     g->locationTries[1] = geo::compileLocationTrie(*g->locator, 6, anyDistance);
+    // Queries now locate from the tries; the pages the walk read are the
+    // files' and stay in the page cache.
+    for (const auto& db : g->locator->databases()) db->releasePages();
   }
   for (auto& p : g->pools)
     for (auto& pr : p.regions)
@@ -798,7 +800,7 @@ void runPass(const Gslb& g, const Policy& policy, const Pool& pool, const PoolQu
     d.located = given->found;
     if (d.location.netEntry >= 0) net = &g.nets[static_cast<std::size_t>(d.location.netEntry)];
   } else if (policy.usesLocation && g.locator && client.address.family != 0) {
-    d.located = g.locator->locate(client.address, d.location);
+    d.located = g.locate(client.address, d.location, trace != nullptr);
     if (d.location.netEntry >= 0) net = &g.nets[static_cast<std::size_t>(d.location.netEntry)];
     // The scope is in bits of the family the client address was given in.
     unsigned scope = d.location.prefix;
@@ -1022,6 +1024,19 @@ void applyOverride(health::HealthView& view, const Gslb& g, const health::Overri
       view.memberLoad[static_cast<std::size_t>(m)] = static_cast<float>(o.value);
     }
   }
+}
+
+bool Gslb::locate(const IpAddress& address, geo::Location& loc, bool detail) const noexcept {
+  const IpAddress ip = address.isV4Mapped() ? address.v4FromMapped() : address;
+  const geo::LocationTrie* trie = locationTries[ip.family == 4 ? 0 : 1].get();
+  if (!trie || ip.family == 0) return locator->locate(address, loc);
+  const geo::LocationTrie::Hit h = trie->lookup(ip);
+  if (detail)
+    locator->locate(address, loc);
+  else
+    loc = h.location ? *h.location : geo::Location{};
+  loc.prefix = h.prefix;  // in bits of ip's family, as locate() reports it
+  return loc.found;
 }
 
 std::int32_t Gslb::regionIndex(const std::string& name) const noexcept {

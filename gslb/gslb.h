@@ -117,10 +117,10 @@ class Gslb {
   // its `config` matches (server/health_runner.h attachHealth), so the query
   // path never checks. Every Gslb gets its own.
   health::ConfigId configId = nextConfigId();
-  // How build() opens the geo databases. OnDemand (`geodnsd explain`): read
-  // where they lie (geo::DatabaseSpec::onDemand) and no location tries, so
-  // nothing is compiled: explain finds one client's compiled prefix with
-  // compileDecisionsAround() (gslb/compiled.h). Never for serving.
+  // What build() compiles from the geo databases. OnDemand (`geodnsd
+  // explain`): no location tries, so nothing is compiled: explain finds one
+  // client's compiled prefix with compileDecisionsAround() (gslb/compiled.h)
+  // and queries locate from the databases. Never for serving.
   enum class GeoOpen : std::uint8_t { Compiled, OnDemand };
   // Control thread: opens the geo databases and compiles pools and policies.
   static std::shared_ptr<const Gslb> build(const config::GslbConfig& cfg, ErrorList& errors,
@@ -142,6 +142,12 @@ class Gslb {
   // The tries keep coordinates (some policy orders by distance): what
   // compileLocationTrie() was given, for compileDecisionsAround().
   bool locationCoords = true;
+  // The client's location as a policy reads it: from the location tries when
+  // built (one walk; the prefix is the widest block with that location),
+  // else from the locator. `detail`: also the database, ASN and coordinates
+  // (explain), read from the locator; the prefix stays the trie's. Returns
+  // loc.found. noexcept, allocation-free.
+  bool locate(const IpAddress& address, geo::Location& loc, bool detail = false) const noexcept;
   std::vector<health::ProbeSpec> probes;  // one per distinct target
   std::vector<std::string> memberNames;   // distinct member addresses, canonical text
   std::int32_t regionIndex(const std::string& name) const noexcept;

@@ -36,14 +36,13 @@ class GslbBuilder {
     g_->minTtl = 5;
   }
 
-  // With geo databases (paths), consulted after the operator nets; read on
-  // demand (as `geodnsd explain` reads them: geo::DatabaseSpec::onDemand)
-  // when asked.
+  // With geo databases (paths), consulted after the operator nets;
+  // `onDemand`: as `geodnsd explain` builds it (Gslb::GeoOpen::OnDemand).
   explicit GslbBuilder(const std::vector<std::string>& databases, bool onDemand = false)
       : g_(std::make_shared<gslb::Gslb>()) {
     ErrorList errors;
     std::vector<geo::DatabaseSpec> specs;
-    for (const auto& f : databases) specs.push_back({f, geo::Layout::Auto, {}, false, onDemand});
+    for (const auto& f : databases) specs.push_back({f, geo::Layout::Auto, {}, false});
     if (onDemand) g_->geoOpen = gslb::Gslb::GeoOpen::OnDemand;
     locator_ = geo::Locator::open(specs, nullptr, errors);
     REQUIRE_MESSAGE(locator_, (errors.empty() ? "" : errors.all()[0].message));

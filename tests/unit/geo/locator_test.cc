@@ -1,7 +1,11 @@
 #include <doctest/doctest.h>
 
+#include <maxminddb.h>
+
+#include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <random>
 #include <string>
 
 #include "geo/geo_map.h"
@@ -241,4 +245,120 @@ TEST_CASE("ECS scope: a nets entry inside the database network narrows the datab
   Location loc;
   CHECK(plain->locate(ip("216.160.83.57"), loc));
   CHECK(loc.prefix == 29);
+}
+
+// Database reads the file where it lies (its own node decoder, for the
+// location tries' walk of millions of nodes); libmaxminddb is the reference.
+TEST_CASE("the mapped search tree reads node for node as libmaxminddb reads it") {
+  for (const char* file :
+       {"GeoIP2-City-Test.mmdb", "GeoIP2-Country-Test.mmdb", "GeoLite2-ASN-Test.mmdb",
+        "flat-city-ipv4.mmdb", "flat-city-ipv6.mmdb", "geodns-test-city.mmdb"}) {
+    CAPTURE(file);
+    std::string err;
+    auto d = Database::open(db(file), &err);
+    REQUIRE_MESSAGE(d, err);
+    MMDB_s m;
+    REQUIRE(MMDB_open((kData + file).c_str(), MMDB_MODE_MMAP, &m) == MMDB_SUCCESS);
+    const Database::Tree& t = d->walkTree();
+    REQUIRE(t.nodes == m.metadata.node_count);
+    std::size_t mismatches = 0, records = 0;
+    for (std::uint32_t n = 0; n < t.nodes; ++n) {
+      MMDB_search_node_s node;
+      REQUIRE(MMDB_read_node(&m, n, &node) == MMDB_SUCCESS);
+      for (int bit = 0; bit < 2; ++bit) {
+        const std::uint8_t type = bit ? node.right_record_type : node.left_record_type;
+        std::uint32_t want = Database::kWalkEmpty;
+        if (type == MMDB_RECORD_TYPE_SEARCH_NODE)
+          want = static_cast<std::uint32_t>(bit ? node.right_record : node.left_record);
+        else if (type == MMDB_RECORD_TYPE_DATA) {
+          want = Database::kWalkLeaf |
+                 (bit ? node.right_record_entry.offset : node.left_record_entry.offset);
+          ++records;
+        }
+        if (t.child(n, bit) != want) ++mismatches;
+      }
+    }
+    CHECK(mismatches == 0);
+    CHECK(records > 0);
+    // Lookups: the same network (prefix) and the same record as libmaxminddb's.
+    std::mt19937_64 rng(7);
+    for (int i = 0; i < 4000; ++i) {
+      const bool v6 = m.metadata.ip_version == 6 && (i & 1);
+      char text[64];
+      const std::uint64_t r = rng();
+      if (v6)
+        std::snprintf(text, sizeof text, "%x:%x:%x::%x", unsigned(0x2000 | (r & 0x1fff)),
+                      unsigned(r >> 16 & 0xffff), unsigned(r >> 32 & 0xffff),
+                      unsigned(r >> 48 & 0xffff));
+      else
+        std::snprintf(text, sizeof text, "%u.%u.%u.%u", unsigned(r & 0xff), unsigned(r >> 8 & 0xff),
+                      unsigned(r >> 16 & 0xff), unsigned(r >> 24 & 0xff));
+      CAPTURE(text);
+      int gai = 0, rc = 0;
+      const MMDB_lookup_result_s want = MMDB_lookup_string(&m, text, &gai, &rc);
+      REQUIRE(gai == 0);
+      REQUIRE(rc == MMDB_SUCCESS);
+      Location loc;
+      const auto got = d->lookup(ip(text), loc);
+      CHECK((got == Database::Result::Found) == want.found_entry);
+      // IPv4 in an IPv6 file: in IPv4 bits (0 when ::/96 is itself in an empty block).
+      const int mask =
+          !v6 && m.metadata.ip_version == 6 ? std::max(0, want.netmask - 96) : want.netmask;
+      CHECK(int(loc.prefix) == mask);
+      if (want.found_entry) {
+        // The record: the offset walkRecord() decoded equals libmaxminddb's.
+        Location again = d->walkRecord(Database::kWalkLeaf | want.entry.offset);
+        CHECK(std::string(again.country) == loc.country);
+        CHECK(again.asn == loc.asn);
+        CHECK(again.lat == loc.lat);
+      }
+    }
+    MMDB_close(&m);
+  }
+}
+
+struct NodeCase {
+  const char* what;
+  std::uint8_t nodeBytes;
+  std::vector<unsigned char> node;  // one node
+  std::uint32_t left, right;        // raw records
+};
+
+// Record sizes 24, 28 and 32 (the test files are 24 and 28): raw values
+// below the node count are nodes, the rest data pointers or empty.
+TEST_CASE("search tree nodes of every record size decode") {
+  const NodeCase cases[] = {
+      {"24-bit", 6, {0x01, 0x02, 0x03, 0x0a, 0x0b, 0x0c}, 0x010203, 0x0a0b0c},
+      {"28-bit: the middle byte's high nibble is the left record's",
+       7,
+       {0x01, 0x02, 0x03, 0xa5, 0x04, 0x05, 0x06},
+       0x0a010203,
+       0x05040506},
+      {"32-bit", 8, {0x81, 0x02, 0x03, 0x04, 0x0f, 0x0e, 0x0d, 0x0c}, 0x81020304, 0x0f0e0d0c},
+  };
+  for (const NodeCase& c : cases) {
+    CAPTURE(c.what);
+    for (const std::uint32_t nodes : {1u, 0x0a010203u, 0x7fffffffu}) {
+      CAPTURE(nodes);
+      Database::Tree t;
+      t.base = c.node.data();
+      t.nodes = nodes;
+      t.dataSize = 0x7ffffff0u;
+      t.nodeBytes = c.nodeBytes;
+      for (int bit = 0; bit < 2; ++bit) {
+        const std::uint32_t raw = bit ? c.right : c.left;
+        std::uint32_t want = Database::kWalkEmpty;
+        if (raw < nodes)
+          want = raw;
+        else if (raw >= nodes + 16ull && raw - nodes - 16 < t.dataSize)
+          want = Database::kWalkLeaf | (raw - nodes - 16);
+        CHECK(t.child(0, bit) == want);
+      }
+    }
+  }
+  // A data pointer past the data section, or into the separator, reads as empty.
+  const unsigned char node[6] = {0, 0, 20, 0, 0, 10};
+  Database::Tree t{node, 2, 1, 6};
+  CHECK(t.child(0, 0) == Database::kWalkEmpty);  // offset 2, past a 1-byte data section
+  CHECK(t.child(0, 1) == Database::kWalkEmpty);  // 10: in the separator
 }

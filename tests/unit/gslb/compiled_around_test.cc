@@ -1,7 +1,7 @@
 // compileDecisionsAround() (gslb/compiled.h), what `geodnsd explain` uses on
-// databases read on demand: for one client, the compiled prefix and the
-// networks it merged equal those of the whole compiled tree
-// (compileDecisions() over the same databases compiled at open), and the
+// a Gslb without location tries: for one client, the compiled prefix and
+// the networks it merged equal those of the whole compiled tree
+// (compileDecisions() over the same databases, tries built), and the
 // decision equals the tree's and the per-query pipeline's. Databases: the
 // fixtures of tests/data/geoip/README.md (generated city file, MaxMind's
 // GeoIP2-City-Test, the flat IPv4 file), with operator nets over and beside
@@ -9,6 +9,7 @@
 #include <doctest/doctest.h>
 
 #include <cstdint>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -28,8 +29,8 @@ std::vector<std::string> databases() {
           kData + "flat-city-ipv4.mmdb"};
 }
 
-// One model, built twice: databases compiled at open with location tries
-// (the server), and read on demand without (explain).
+// One model, built twice: with location tries (the server), and without
+// (explain).
 struct Model {
   test::GslbBuilder b;
   std::vector<std::uint32_t> bindings;
@@ -276,31 +277,62 @@ TEST_CASE("explain: only the asked binding and client are compiled around") {
   CHECK_FALSE(decideCompiled(*none, queryFor(*IpAddress::parse("198.51.100.7"), first, 1), pd));
 }
 
-TEST_CASE("explain: databases read on demand locate like compiled ones") {
+// Serving locates from the location tries (Gslb::locate); explain and
+// Gslbs without tries from the databases (Locator::locate). Both must give
+// the same location; the trie's block is the database network or wider.
+TEST_CASE("the location tries locate like the databases; their block is as wide or wider") {
   Model full(false), around(true);
-  const geo::Locator& lf = *full.b.gslb().locator;
+  const gslb::Gslb& g = full.b.gslb();
   const geo::Locator& la = *around.b.gslb().locator;
-  for (std::size_t i = 0; i < lf.databases().size(); ++i) {
-    CHECK_FALSE(lf.databases()[i]->onDemand());
-    CHECK(la.databases()[i]->onDemand());
-  }
+  REQUIRE(g.locationTries[0]);
+  CHECK_FALSE(around.b.gslb().locationTries[0]);
+  std::vector<IpAddress> clients;
   for (const char* client :
        {"198.51.100.7", "192.0.2.200", "81.2.69.160", "89.160.20.112", "175.16.199.1", "8.8.8.8",
         "100.64.1.1", "2001:db8:1::1", "2001:218::1", "2a02:cf40::1", "::ffff:81.2.69.160",
-        "2002:c633:6407::1", "3000::1", "10.1.2.3"}) {
-    CAPTURE(client);
-    geo::Location x, y;
-    const IpAddress a = *IpAddress::parse(client);
-    CHECK(lf.locate(a, x) == la.locate(a, y));
-    CHECK(x.found == y.found);
-    CHECK(std::string(x.continent) == y.continent);
-    CHECK(std::string(x.country) == y.country);
-    CHECK(std::string(x.subdivision) == y.subdivision);
-    CHECK(x.hasCoords == y.hasCoords);
-    CHECK(x.lat == y.lat);
-    CHECK(x.lon == y.lon);
-    CHECK(int(x.prefix) == int(y.prefix));
-    CHECK(x.database == y.database);
-    CHECK(x.netEntry == y.netEntry);
+        "2002:c633:6407::1", "3000::1", "10.1.2.3"})
+    clients.push_back(*IpAddress::parse(client));
+  std::mt19937_64 rng(11);
+  for (int i = 0; i < 20000; ++i) {
+    IpAddress a;
+    a.family = i % 3 == 0 ? 6 : 4;
+    for (auto& b : a.bytes) b = static_cast<std::uint8_t>(rng());
+    if (a.family == 6 && i % 2) a.bytes[0] = 0x20;  // inside 2000::/8, where the data is
+    clients.push_back(a);
   }
+  std::size_t wider = 0;
+  for (const IpAddress& a : clients) {
+    CAPTURE(a.str());
+    for (const bool detail : {false, true}) {
+      CAPTURE(detail);
+      geo::Location x, y;
+      CHECK(g.locate(a, x, detail) == la.locate(a, y));
+      CHECK(x.found == y.found);
+      CHECK(std::string(x.continent) == y.continent);
+      CHECK(std::string(x.country) == y.country);
+      CHECK(std::string(x.subdivision) == y.subdivision);
+      CHECK(x.hasCoords == y.hasCoords);
+      CHECK(x.lat == y.lat);
+      CHECK(x.lon == y.lon);
+      CHECK(x.netEntry == y.netEntry);
+      CHECK(int(x.prefix) <= int(y.prefix));
+      if (detail) {
+        CHECK(x.database == y.database);
+        CHECK(x.asn == y.asn);
+      } else if (x.prefix < y.prefix) {
+        ++wider;
+      }
+      // The trie's prefix is its block's (in IPv4 bits for a mapped address):
+      // the block's last address locates the same.
+      geo::Location z;
+      const IpAddress v = a.isV4Mapped() ? a.v4FromMapped() : a;
+      IpAddress last = v.masked(x.prefix);
+      for (unsigned b = x.prefix; b < v.bits(); ++b)
+        last.bytes[b / 8] |= static_cast<std::uint8_t>(0x80u >> (b % 8));
+      la.locate(last, z);
+      CHECK(std::string(z.country) == x.country);
+      CHECK(z.netEntry == x.netEntry);
+    }
+  }
+  CHECK(wider > 0);  // merged blocks exist in this data
 }

@@ -12,6 +12,7 @@
 
 #include <cstdint>
 #include <cstring>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -125,6 +126,10 @@ void check(const Model& m, const std::shared_ptr<const health::HealthView>& view
   REQUIRE(located.size() > 1);
   Rng rng{seed};
   std::size_t mismatches = 0, scopeViolations = 0, compiledCount = 0;
+  // With a trace the pipeline locates from the databases (Locator::locate),
+  // not from the location tries the compiled trees were merged from: the
+  // reference stays independent of them.
+  auto trace = std::make_unique<Trace>();
   for (std::size_t i = 0; i < n; ++i) {
     IpAddress a = zero;
     const std::uint64_t r = rng.next();
@@ -143,7 +148,7 @@ void check(const Model& m, const std::shared_ptr<const health::HealthView>& view
     q.qtype = (r >> 50) & 1 ? dns::toU16(dns::Type::AAAA) : dns::toU16(dns::Type::A);
     q.client = {a, a.bits(), true};
     PoolDecision slow, fast;
-    decidePool(g, q, view.get(), slow);
+    decidePool(g, q, view.get(), slow, &(*trace = Trace{}));
     CompiledHit hit;
     if (!decideCompiled(*compiled, q, fast, &hit)) {
       ++mismatches;  // every binding here orders by location: all compiled
@@ -168,7 +173,7 @@ void check(const Model& m, const std::shared_ptr<const health::HealthView>& view
     PoolQuery q2 = q;
     q2.client.address = other;
     PoolDecision slow2;
-    decidePool(g, q2, view.get(), slow2);
+    decidePool(g, q2, view.get(), slow2, &(*trace = Trace{}));
     if (slow2.outcome != slow.outcome || slow2.decision.chosen != slow.decision.chosen ||
         slow2.pool != slow.pool || slow2.ttl != slow.ttl) {
       if (++scopeViolations <= 5)
