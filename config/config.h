@@ -186,6 +186,10 @@ struct Limits {
   // zones hold at most this many names (~150 bytes of memory per name); 0 =
   // never: every query takes the general path.
   std::uint32_t precompiledNames = 250000;
+  // At start-up (not on reload), geo databases holding at least this many
+  // search-tree nodes in all are compiled after the server starts answering
+  // (gslb::Gslb::triesDeferred); 0 = compile first, always.
+  std::uint32_t deferGeoCompileNodes = 1000000;
 };
 
 // Answers for CHAOS-class TXT queries (version.bind, id.server and aliases);

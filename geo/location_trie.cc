@@ -254,6 +254,11 @@ class Builder {
       case Kind::Miss:
         return {true, classOf(part_.location(p)), Partition::networks(p)};
       case Kind::Record: {
+        // The mapped pages walked so far are released now and then: a
+        // walk would otherwise hold the whole file resident (134 MB for
+        // DB-IP) until releasePages() after it.
+        if ((++records_ & kReleaseEvery) == 0)
+          for (const Database* db : part_.dbs()) db->releasePages();
         std::uint32_t& cls = recordClass_[p.db].at(p.value);
         if (cls == kUnknown) cls = classOf(part_.location(p));
         return {true, cls, 1};
@@ -283,6 +288,8 @@ class Builder {
   bool coords_;
   LocationTrie& out_;
   static constexpr std::uint32_t kUnknown = RecordClasses::kUnknown;
+  static constexpr std::size_t kReleaseEvery = (std::size_t{1} << 20) - 1;  // records, minus one
+  std::size_t records_ = 0;
   std::vector<std::uint32_t> scratch_;      // per depth, each database's value
   std::vector<RecordClasses> recordClass_;  // per database
   std::unordered_map<ClassKey, std::uint32_t, ClassKeyHash> byKey_;

@@ -9,6 +9,7 @@
 #include <atomic>
 #include <cctype>
 #include <cstring>
+#include <future>
 #include <map>
 #include <optional>
 
@@ -29,8 +30,34 @@ void finishPolicy(Policy& policy) noexcept {
   }
 }
 
+namespace {
+
+// The location tries of g's locator (with coordinates when g.locationCoords).
+void buildLocationTries(Gslb& g) {
+  // The two families' walks are independent (the databases are read-only
+  // and thread-safe): IPv6 on a second thread.
+  const bool coords = g.locationCoords;
+  auto v6 = std::async(std::launch::async,
+                       [&g, coords] { return geo::compileLocationTrie(*g.locator, 6, coords); });
+  g.locationTries[0] = geo::compileLocationTrie(*g.locator, 4, coords);
+  g.locationTries[1] = v6.get();
+  // Queries now locate from the tries; the pages the walk read are the
+  // files' and stay in the page cache.
+  for (const auto& db : g.locator->databases()) db->releasePages();
+}
+
+}  // namespace
+
+std::shared_ptr<const Gslb> Gslb::withLocationTries() const {
+  auto g = std::make_shared<Gslb>(*this);  // same configId: health and drains still apply
+  g->triesDeferred = false;
+  buildLocationTries(*g);
+  return g;
+}
+
 std::shared_ptr<const Gslb> Gslb::build(const config::GslbConfig& cfg, ErrorList& errors,
-                                        std::vector<std::string>* skipped, GeoOpen geoOpen) {
+                                        std::vector<std::string>* skipped, GeoOpen geoOpen,
+                                        std::uint64_t deferTriesAtNodes) {
   auto g = std::make_shared<Gslb>();
   g->geoOpen = geoOpen;
   const std::size_t before = errors.size();
@@ -302,11 +329,12 @@ std::shared_ptr<const Gslb> Gslb::build(const config::GslbConfig& cfg, ErrorList
   }
   g->locationCoords = anyDistance;
   if (anyLocation && g->locator && geoOpen == GeoOpen::Compiled) {
-    g->locationTries[0] = geo::compileLocationTrie(*g->locator, 4, anyDistance);
-    g->locationTries[1] = geo::compileLocationTrie(*g->locator, 6, anyDistance);
-    // Queries now locate from the tries; the pages the walk read are the
-    // files' and stay in the page cache.
-    for (const auto& db : g->locator->databases()) db->releasePages();
+    std::uint64_t nodes = 0;
+    for (const auto& db : g->locator->databases()) nodes += db->walkTree().nodes;
+    if (deferTriesAtNodes > 0 && nodes >= deferTriesAtNodes)
+      g->triesDeferred = true;
+    else
+      buildLocationTries(*g);
   }
   for (auto& p : g->pools)
     for (auto& pr : p.regions)

@@ -123,10 +123,21 @@ class Gslb {
   // and queries locate from the databases. Never for serving.
   enum class GeoOpen : std::uint8_t { Compiled, OnDemand };
   // Control thread: opens the geo databases and compiles pools and policies.
+  // `deferTriesAtNodes` > 0: when the databases hold at least that many
+  // search-tree nodes, the location tries are left for withLocationTries()
+  // (triesDeferred): the server answers first (limits.defer_geo_compile_nodes).
   static std::shared_ptr<const Gslb> build(const config::GslbConfig& cfg, ErrorList& errors,
                                            std::vector<std::string>* skippedDatabases = nullptr,
-                                           GeoOpen geoOpen = GeoOpen::Compiled);
+                                           GeoOpen geoOpen = GeoOpen::Compiled,
+                                           std::uint64_t deferTriesAtNodes = 0);
   GeoOpen geoOpen = GeoOpen::Compiled;
+  // Built without its location tries (build()'s deferTriesAtNodes): queries
+  // locate from the databases and nothing is compiled, until the server
+  // publishes withLocationTries() in its place.
+  bool triesDeferred = false;
+  // Control thread: a copy of this Gslb (the same configId, so its health,
+  // drains and failover state still apply) with its location tries built.
+  std::shared_ptr<const Gslb> withLocationTries() const;
 
   std::vector<Region> regions;
   std::vector<std::string> labels;

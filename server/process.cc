@@ -329,6 +329,16 @@ bool Process::startAdminApi() {
   return true;
 }
 
+void Process::compileDeferred() {
+  auto next = server::compileDeferred(*snap_);
+  if (!next) return;
+  std::lock_guard lock(reloadMu_);
+  const auto served = holder_.current();
+  if (served->gslb->configId != snap_->gslb->configId) return;  // a reload got there first
+  publish(next, served);
+  GEODNS_LOG_INFO("gslb: compiled decisions published");
+}
+
 ReloadOutcome Process::reload() {
   std::lock_guard lock(reloadMu_);
   ReloadOutcome out;
@@ -472,6 +482,7 @@ int serve(const Options& opt, config::ServerConfig cfg, std::shared_ptr<const Se
 
   Process process(opt, std::move(cfg), std::move(snap), std::move(res));
   if (!process.start()) return 1;
+  process.compileDeferred();
   for (;;) {
     timespec tick{1, 0};
     int sig = sigtimedwait(&sigs, nullptr, &tick);

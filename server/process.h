@@ -55,6 +55,10 @@ class Process {
   // whatever started has been stopped again then. Call once, from the thread
   // that blocked the signals (the threads started here inherit the mask).
   bool start();
+  // Right after start(), on the signal thread: the geo compile the start-up
+  // snapshot deferred (limits.defer_geo_compile_nodes), published like a
+  // reload unless a reload published a newer config first.
+  void compileDeferred();
   // Loads config, zones, geo data and tokens again; publishes only when all
   // of it is clean. One at a time (SIGHUP and POST /v1/reload).
   ReloadOutcome reload();

@@ -3,6 +3,7 @@
 #include "server/fast_answers.h"
 
 #include <algorithm>
+#include <cinttypes>
 #include <span>
 #include <vector>
 
@@ -129,14 +130,39 @@ void buildFastAnswers(ServingSnapshot& snap) {
                   st.names, st.bytes / 1024, static_cast<double>(us) / 1000.0);
 }
 
+namespace {
+std::uint64_t geoNodes(const gslb::Gslb& g) {
+  std::uint64_t n = 0;
+  if (g.locator)
+    for (const auto& db : g.locator->databases()) n += db->walkTree().nodes;
+  return n;
+}
+}  // namespace
+
+std::shared_ptr<const ServingSnapshot> compileDeferred(const ServingSnapshot& base) {
+  if (!base.gslb || !base.gslb->triesDeferred) return nullptr;
+  SteadyClock clock;
+  const TimePoint start = clock.now();
+  auto next = std::make_shared<ServingSnapshot>(base);
+  next->gslb = base.gslb->withLocationTries();
+  next->compiled = nullptr;
+  next->health = nullptr;  // the health runner attaches its view when it publishes
+  const auto us =
+      std::chrono::duration_cast<std::chrono::microseconds>(clock.now() - start).count();
+  GEODNS_LOG_INFO("gslb: location tries built in %.1f ms", static_cast<double>(us) / 1000.0);
+  compileSnapshot(*next, nullptr, true);
+  return next;
+}
+
 std::shared_ptr<const ServingSnapshot> buildSnapshot(const config::ServerConfig& cfg,
                                                      ErrorList& errors,
                                                      const ServingSnapshot* previous,
                                                      std::int64_t unixNow, const Clock* clock,
-                                                     gslb::Gslb::GeoOpen geoOpen) {
+                                                     gslb::Gslb::GeoOpen geoOpen,
+                                                     std::uint64_t deferTriesAtNodes) {
   static const SteadyClock systemClock;
   if (!clock) clock = &systemClock;
-  auto gslb = gslb::Gslb::build(cfg.gslb, errors, nullptr, geoOpen);
+  auto gslb = gslb::Gslb::build(cfg.gslb, errors, nullptr, geoOpen, deferTriesAtNodes);
   auto zs = zones::loadZones(
       cfg, errors, previous && previous->zones ? previous->zones.get() : nullptr, unixNow, clock);
   if (!zs || !gslb) return nullptr;
@@ -164,6 +190,12 @@ std::shared_ptr<const ServingSnapshot> buildSnapshot(const config::ServerConfig&
   snap->answers = std::make_shared<AnswerCounters>(std::move(poolNames), std::move(regionNames),
                                                    gslb->memberCells);
   snap->gslb = std::move(gslb);
+  if (snap->gslb->triesDeferred)
+    GEODNS_LOG_INFO(
+        "gslb: answering before compiling: the geo databases hold %" PRIu64
+        " nodes (limits.defer_geo_compile_nodes = %" PRIu64
+        "); clients are located from the databases until the compiled decisions are published",
+        geoNodes(*snap->gslb), deferTriesAtNodes);
   compileSnapshot(*snap, nullptr, true);
   snap->keyring = std::make_shared<const tsig::Keyring>(cfg.keyring);
   for (const auto& z : cfg.zones) {

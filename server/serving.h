@@ -79,10 +79,19 @@ struct ServingSnapshot {
 // `geoOpen` OnDemand (`geodnsd explain`): the geo databases are read where
 // they lie and no decision is compiled (gslb::Gslb::GeoOpen); explain()
 // compiles the asked client's prefix alone. Never for serving.
+// `deferTriesAtNodes` (a server's start-up: limits.defer_geo_compile_nodes):
+// geo databases that big are compiled later, by compileDeferred().
 std::shared_ptr<const ServingSnapshot> buildSnapshot(
     const config::ServerConfig& cfg, ErrorList& errors, const ServingSnapshot* previous = nullptr,
     std::int64_t unixNow = 0, const Clock* clock = nullptr,
-    gslb::Gslb::GeoOpen geoOpen = gslb::Gslb::GeoOpen::Compiled);
+    gslb::Gslb::GeoOpen geoOpen = gslb::Gslb::GeoOpen::Compiled,
+    std::uint64_t deferTriesAtNodes = 0);
+
+// The start-up compile a snapshot built with deferTriesAtNodes left undone
+// (gslb::Gslb::triesDeferred): a copy of `base` with the location tries built
+// and the decisions compiled (logged); null when nothing was deferred.
+// Control thread.
+std::shared_ptr<const ServingSnapshot> compileDeferred(const ServingSnapshot& base);
 
 // Signs, into each signed zone's signature cache, the answers the pools bound
 // in it can give: per region, every set of up to max_answers of its IPv4 and

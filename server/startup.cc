@@ -113,9 +113,14 @@ LoadedConfig loadServing(const Options& opt, ErrorList& errors, const ServingSna
   // nothing is compiled (explain() compiles that client's prefix alone).
   const auto geoOpen = opt.command == Command::Explain ? gslb::Gslb::GeoOpen::OnDemand
                                                        : gslb::Gslb::GeoOpen::Compiled;
+  // A server starting on big geo databases answers first and compiles them
+  // right after (Process::compileDeferred); a reload keeps serving the
+  // compiled previous config until the new one is compiled.
+  const std::uint64_t defer =
+      opt.command == Command::Serve && !previous ? out.config->limits.deferGeoCompileNodes : 0;
   if (errors.size() == before)
-    out.snapshot =
-        buildSnapshot(*out.config, errors, previous, SteadyClock().unixSeconds(), nullptr, geoOpen);
+    out.snapshot = buildSnapshot(*out.config, errors, previous, SteadyClock().unixSeconds(),
+                                 nullptr, geoOpen, defer);
   else
     checkPartialConfig(*out.config, errors);
   return out;

@@ -219,23 +219,34 @@ TEST_CASE("limits: the signing budget (max_signatures_per_second, signature_burs
   }
 }
 
-TEST_CASE("limits.precompiled_names: default, 0 (off), range") {
+TEST_CASE("limits.precompiled_names and defer_geo_compile_nodes: default, 0 (off), range") {
+  using Field = std::uint32_t config::Limits::*;
+  const Field names = &config::Limits::precompiledNames;
+  const Field defer = &config::Limits::deferGeoCompileNodes;
   struct Case {
     const char* what;
     const char* limits;
-    std::uint32_t names;  // when it parses
+    Field field;
+    std::uint32_t value;  // when it parses
     const char* error;    // else: the error, with its JSON path
   };
   const Case cases[] = {
-      {"default 250,000", "{}", 250000, nullptr},
-      {"0: never precompiled", R"({"precompiled_names": 0})", 0, nullptr},
-      {"a larger table", R"({"precompiled_names": 2000000})", 2000000, nullptr},
-      {"too high", R"({"precompiled_names": 100000001})", 0,
+      {"default 250,000", "{}", names, 250000, nullptr},
+      {"0: never precompiled", R"({"precompiled_names": 0})", names, 0, nullptr},
+      {"a larger table", R"({"precompiled_names": 2000000})", names, 2000000, nullptr},
+      {"too high", R"({"precompiled_names": 100000001})", names, 0,
        "/limits/precompiled_names: must be between 0 and 100000000"},
-      {"negative", R"({"precompiled_names": -1})", 0,
+      {"negative", R"({"precompiled_names": -1})", names, 0,
        "/limits/precompiled_names: expected a non-negative integer"},
-      {"a string", R"({"precompiled_names": "all"})", 0,
+      {"a string", R"({"precompiled_names": "all"})", names, 0,
        "/limits/precompiled_names: expected a non-negative integer"},
+      {"defer: default 1,000,000 nodes", "{}", defer, 1000000, nullptr},
+      {"defer: 0, always compile first", R"({"defer_geo_compile_nodes": 0})", defer, 0, nullptr},
+      {"defer: 1, always answer first", R"({"defer_geo_compile_nodes": 1})", defer, 1, nullptr},
+      {"defer: too high", R"({"defer_geo_compile_nodes": 2000000001})", defer, 0,
+       "/limits/defer_geo_compile_nodes: must be between 0 and 2000000000"},
+      {"defer: a bool", R"({"defer_geo_compile_nodes": true})", defer, 0,
+       "/limits/defer_geo_compile_nodes: expected a non-negative integer"},
   };
   for (const auto& c : cases) {
     CAPTURE(std::string(c.what));
@@ -247,6 +258,6 @@ TEST_CASE("limits.precompiled_names: default, 0 (off), range") {
       continue;
     }
     REQUIRE_MESSAGE(cfg, errors.str());
-    CHECK(cfg->limits.precompiledNames == c.names);
+    CHECK(cfg->limits.*c.field == c.value);
   }
 }

@@ -1,0 +1,108 @@
+// limits.defer_geo_compile_nodes (server/serving.h compileDeferred): a server
+// starting on big geo databases answers before it compiles them, locating
+// clients from the databases (the database network as ECS scope), then
+// publishes the compiled decisions of the same config: the same regions,
+// then the compiled answers and (widest) scopes.
+#include <doctest/doctest.h>
+
+#include <vector>
+
+#include "server/engine.h"
+#include "support/dns_test_util.h"
+#include "support/engine_fixture.h"
+
+using namespace geodns;
+using namespace geodns::server;
+
+namespace {
+
+std::shared_ptr<const ServingSnapshot> build(std::uint64_t deferAtNodes) {
+  ErrorList errors;
+  auto cfg = config::parseConfig(
+      test::gslbConfigText(std::string(GEODNS_TEST_DATA) + "/integration/zones"),
+      "gslb-config.json", errors);
+  REQUIRE_MESSAGE(cfg, errors.str());
+  auto snap =
+      buildSnapshot(*cfg, errors, nullptr, 0, nullptr, gslb::Gslb::GeoOpen::Compiled, deferAtNodes);
+  REQUIRE_MESSAGE(snap, errors.str());
+  return snap;
+}
+
+struct Answer {
+  std::vector<std::string> addresses;
+  int scope = -1;
+  std::int32_t region = -1;
+};
+
+Answer ask(const ServingSnapshot& s, const char* name, const char* client, std::uint8_t source) {
+  test::QuerySpec spec;
+  spec.name = name;
+  spec.options = test::ecsOption(client, source);
+  const auto q = test::makeQuery(spec);
+  std::vector<std::uint8_t> out(4096);
+  QueryFacts facts;
+  const std::size_t n = answer(s, q, out, Transport::Udp, {}, &facts);
+  const auto r = test::parseResponse({out.data(), n});
+  Answer a;
+  for (const auto& rr : r.sections[0]) a.addresses.push_back(test::rdataText(rr));
+  a.scope = r.ecsScope();
+  a.region = facts.region;
+  return a;
+}
+
+struct ClientCase {
+  const char* name;
+  const char* client;
+  std::uint8_t source;
+};
+
+}  // namespace
+
+TEST_CASE(
+    "deferred geo compile: answers from the databases first, then the same answers compiled") {
+  const auto compiledFirst = build(0);
+  const auto deferred = build(1);  // the fixture's 247 nodes are over the limit of 1
+  const auto notDeferred = build(1000000);
+  REQUIRE(deferred->gslb->triesDeferred);
+  CHECK_FALSE(deferred->gslb->locationTries[0]);
+  CHECK_FALSE(notDeferred->gslb->triesDeferred);
+  CHECK(notDeferred->gslb->locationTries[0]);
+  CHECK(compileDeferred(*notDeferred) == nullptr);  // nothing left to do
+  const auto after = compileDeferred(*deferred);
+  REQUIRE(after);
+  CHECK(after->gslb->configId == deferred->gslb->configId);  // health and drains still apply
+  CHECK_FALSE(after->gslb->triesDeferred);
+  CHECK(after->gslb->locationTries[0]);
+  CHECK(after->gslb->locationTries[1]);
+  CHECK(after->zones == deferred->zones);
+  REQUIRE(deferred->compiled);
+  REQUIRE(after->compiled);
+  CHECK(deferred->compiled->stats.trees == 0);  // nothing compiled yet: the pipeline answers
+  CHECK(after->compiled->stats.trees > 0);
+
+  const ClientCase cases[] = {
+      {"www.gslb.test", "198.51.100.0", 24}, {"www.gslb.test", "192.0.2.0", 24},
+      {"www.gslb.test", "203.0.113.0", 24},  {"www.gslb.test", "10.1.2.0", 24},
+      {"www.gslb.test", "20.1.2.0", 24},     {"near.gslb.test", "198.51.100.0", 24},
+      {"near.gslb.test", "203.0.113.0", 24}, {"www.gslb.test", "2001:db8:1::", 48},
+      {"x.cdn.gslb.test", "192.0.2.0", 24},  {"www.gslb.test", "172.16.5.0", 24},
+  };
+  std::size_t widened = 0;
+  for (const ClientCase& c : cases) {
+    const std::string where = std::string(c.name) + " from " + c.client;
+    CAPTURE(where);
+    const Answer before = ask(*deferred, c.name, c.client, c.source);
+    const Answer now = ask(*after, c.name, c.client, c.source);
+    const Answer ref = ask(*compiledFirst, c.name, c.client, c.source);
+    // The same region while compiling (a weighted pick among its members
+    // follows the scope, so the member may differ), then the same answer.
+    CHECK(before.region == ref.region);
+    CHECK(before.region >= 0);
+    CHECK(now.addresses == ref.addresses);
+    CHECK(now.scope == ref.scope);  // then the compiled scope
+    // The database network is never wider than the compiled block.
+    CHECK(before.scope >= now.scope);
+    if (before.scope > now.scope) ++widened;
+  }
+  CHECK(widened > 0);
+}
