@@ -3,6 +3,7 @@
 #include <cstring>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "core/wire/dns.h"
 
@@ -95,6 +96,45 @@ bool compilable(const Policy& policy) noexcept {
   return true;
 }
 
+namespace {
+
+// The location keys of both tries (locationKey(): what a policy's steps read
+// of a location), with or without coordinates: each class's key, and one
+// location per key. Built once per compile and shape, not per binding: with
+// coordinates DB-IP has ~700k classes, without ~500 keys.
+struct KeyTable {
+  std::vector<std::uint32_t> classKey[2];  // per trie, per class
+  std::vector<const geo::Location*> location;
+  KeyTable(const Gslb& g, bool coords) {
+    std::unordered_map<std::string, std::uint32_t> ids;
+    for (int fam = 0; fam < 2; ++fam) {
+      const auto& classes = g.locationTries[fam]->classes;
+      classKey[fam].resize(classes.size());
+      for (std::size_t ci = 0; ci < classes.size(); ++ci) {
+        auto [it, inserted] = ids.emplace(locationKey(classes[ci], coords),
+                                          static_cast<std::uint32_t>(location.size()));
+        if (inserted) location.push_back(&classes[ci]);
+        classKey[fam][ci] = it->second;
+      }
+    }
+  }
+};
+
+struct VectorHash {
+  std::size_t operator()(const std::vector<std::uint32_t>& v) const noexcept {
+    std::uint64_t h = 0xcbf29ce484222325ull;
+    for (const std::uint32_t x : v) h = (h ^ x) * 0x100000001b3ull;
+    return static_cast<std::size_t>(h);
+  }
+};
+
+// Both families' trees for one partition of the location keys.
+struct TreePair {
+  std::shared_ptr<const CompiledTree> trees[2];
+};
+
+}  // namespace
+
 std::shared_ptr<const CompiledDecisions> compileDecisions(
     std::shared_ptr<const Gslb> g, std::shared_ptr<const health::HealthView> health,
     const CompiledDecisions* previous) {
@@ -105,9 +145,24 @@ std::shared_ptr<const CompiledDecisions> compileDecisions(
   const bool sameModel = previous && previous->gslb == g;
   c->binding.assign(g->bindings.size(), -1);
   if (!g->locationTries[0] || !g->locationTries[1]) return c;
+  std::unique_ptr<KeyTable> keyTables[2];  // without, with coordinates; made when first needed
+  // A tree depends only on which keys share an outcome: its leaves hold
+  // outcome numbers, and outcomes are numbered by their first key. Decisions
+  // that partition the keys alike share their trees (1,000 pools of one
+  // shape: one tree per family and question type), and so do a previous
+  // compile's (a health publish that moves no boundary builds nothing).
+  std::unordered_map<std::vector<std::uint32_t>, TreePair, VectorHash> trees[2];
+  std::unordered_set<const CompiledTree*> fromPrevious, seen;  // seen: distinct trees in use
+  if (sameModel)
+    for (const CompiledPolicy& p : previous->policies)
+      if (p.keyOutcome && p.trees[0] && p.trees[1]) {
+        trees[p.coords ? 1 : 0].emplace(*p.keyOutcome, TreePair{{p.trees[0], p.trees[1]}});
+        fromPrevious.insert(p.trees[0].get());
+        fromPrevious.insert(p.trees[1].get());
+      }
   // A binding's decisions depend on its pool and its policy only (the member
   // pick, which reads the name, runs per query): bindings that share both
-  // share their trees. 100,000 names over 1,000 pools compile 1,000 times.
+  // share their decisions.
   std::unordered_map<std::uint64_t, std::int32_t> byPoolPolicy;
   for (std::size_t bi = 0; bi < g->bindings.size(); ++bi) {
     const Policy& policy = g->policies[g->bindings[bi].policy];
@@ -122,55 +177,51 @@ std::shared_ptr<const CompiledDecisions> compileDecisions(
     byPoolPolicy.emplace(key, static_cast<std::int32_t>(c->policies.size()));
     bool coords = false;
     for (const Step& st : policy.steps) coords = coords || st.kind == StepKind::Nearest;
+    if (!keyTables[coords]) keyTables[coords] = std::make_unique<KeyTable>(*g, coords);
+    const KeyTable& keys = *keyTables[coords];
     c->binding[bi] = static_cast<std::int32_t>(c->policies.size());
     for (const std::uint16_t qtype : {dns::toU16(dns::Type::A), dns::toU16(dns::Type::AAAA)}) {
       CompiledPolicy cp;
-      std::unordered_map<std::string, std::uint32_t> byKey;  // location key -> outcome
+      cp.coords = coords;
       PoolQuery q;
       q.binding = static_cast<std::uint32_t>(bi);
       q.qtype = qtype;
-      for (int fam = 0; fam < 2; ++fam) {
-        const geo::LocationTrie& trie = *g->locationTries[fam];
-        q.client.address.family = static_cast<std::uint8_t>(fam == 0 ? 4 : 6);
-        auto& classOutcome = cp.classOutcome[fam];
-        classOutcome.resize(trie.classes.size());
-        for (std::size_t ci = 0; ci < trie.classes.size(); ++ci) {
-          const geo::Location& loc = trie.classes[ci];
-          auto [it, inserted] = byKey.emplace(locationKey(loc, coords), 0);
-          if (inserted) {
-            PoolDecision pd;
-            CompiledOutcome o;
-            decidePoolAt(*g, q, health.get(), loc, pd, o);
-            ++c->stats.evaluated;
-            std::size_t k = 0;
-            while (k < cp.outcomes.size() && !(cp.outcomes[k] == o)) ++k;
-            if (k == cp.outcomes.size()) cp.outcomes.push_back(o);
-            it->second = static_cast<std::uint32_t>(k);
-          }
-          classOutcome[ci] = it->second;
-        }
+      auto keyOutcome = std::make_shared<std::vector<std::uint32_t>>(keys.location.size());
+      for (std::size_t k = 0; k < keys.location.size(); ++k) {
+        PoolDecision pd;
+        CompiledOutcome o;
+        decidePoolAt(*g, q, health.get(), *keys.location[k], pd, o);
+        ++c->stats.evaluated;
+        std::size_t n = 0;
+        while (n < cp.outcomes.size() && !(cp.outcomes[n] == o)) ++n;
+        if (n == cp.outcomes.size()) cp.outcomes.push_back(o);
+        (*keyOutcome)[k] = static_cast<std::uint32_t>(n);
       }
-      const CompiledPolicy* prev = nullptr;
-      if (sameModel && bi < previous->binding.size() && previous->binding[bi] >= 0) {
-        const std::size_t pi = static_cast<std::size_t>(previous->binding[bi]) +
-                               (qtype == dns::toU16(dns::Type::AAAA) ? 1 : 0);
-        if (pi < previous->policies.size()) prev = &previous->policies[pi];
-      }
-      for (int fam = 0; fam < 2; ++fam) {
-        if (prev && prev->outcomes == cp.outcomes &&
-            prev->classOutcome[fam] == cp.classOutcome[fam]) {
-          cp.trees[fam] = prev->trees[fam];
-          ++c->stats.reused;
-        } else {
+      auto [it, fresh] = trees[coords].try_emplace(*keyOutcome);
+      if (fresh) {
+        for (int fam = 0; fam < 2; ++fam) {
+          const auto& classKey = keys.classKey[fam];
+          std::vector<std::uint32_t> classOutcome(classKey.size());
+          for (std::size_t ci = 0; ci < classKey.size(); ++ci)
+            classOutcome[ci] = (*keyOutcome)[classKey[ci]];
           auto t = std::make_shared<CompiledTree>();
-          TreeBuilder(*g->locationTries[fam], cp.classOutcome[fam], *t).run();
-          cp.trees[fam] = std::move(t);
+          TreeBuilder(*g->locationTries[fam], classOutcome, *t).run();
+          it->second.trees[fam] = std::move(t);
         }
-        ++c->stats.trees;
-        c->stats.leaves += cp.trees[fam]->leaves.size();
-        c->stats.bytes += cp.trees[fam]->bytes() + cp.classOutcome[fam].capacity() * 4;
       }
-      c->stats.bytes += cp.outcomes.capacity() * sizeof(CompiledOutcome);
+      cp.keyOutcome = std::move(keyOutcome);
+      for (int fam = 0; fam < 2; ++fam) {
+        cp.trees[fam] = it->second.trees[fam];
+        ++c->stats.trees;
+        if (fromPrevious.count(cp.trees[fam].get())) ++c->stats.reused;
+        if (seen.insert(cp.trees[fam].get()).second) {
+          ++c->stats.distinct;
+          c->stats.leaves += cp.trees[fam]->leaves.size();
+          c->stats.bytes += cp.trees[fam]->bytes();
+        }
+      }
+      c->stats.bytes += cp.outcomes.capacity() * sizeof(CompiledOutcome) +
+                        cp.keyOutcome->capacity() * sizeof(std::uint32_t);
       c->stats.outcomes += cp.outcomes.size();
       c->policies.push_back(std::move(cp));
     }
@@ -284,6 +335,7 @@ std::shared_ptr<const CompiledDecisions> compileDecisionsAround(
   c->policies.push_back(aaaa ? std::move(other) : std::move(asked));
   c->policies.push_back(aaaa ? std::move(asked) : std::move(other));
   c->stats.trees = 1;
+  c->stats.distinct = 1;
   c->stats.leaves = 1;
   c->stats.outcomes = 1;
   return c;

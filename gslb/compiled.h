@@ -65,7 +65,12 @@ struct CompiledTree {
 // One binding's decisions for one question family (A and ANY, or AAAA).
 struct CompiledPolicy {
   std::vector<CompiledOutcome> outcomes;
-  std::vector<std::uint32_t> classOutcome[2];    // per location class, IPv4 then IPv6 trie
+  // Per location key (the classes' locations as the policy reads them: with
+  // coordinates when `coords`), its outcome; outcomes are numbered by their
+  // first key, so decisions that partition the keys alike have equal
+  // vectors and share their trees.
+  std::shared_ptr<const std::vector<std::uint32_t>> keyOutcome;
+  bool coords = false;
   std::shared_ptr<const CompiledTree> trees[2];  // IPv4 clients, IPv6 clients
 };
 
@@ -77,10 +82,11 @@ struct CompiledDecisions {
   std::vector<std::int32_t> binding;
   std::vector<CompiledPolicy> policies;
   struct Stats {
-    std::size_t trees = 0;      // trees in use
+    std::size_t trees = 0;      // trees in use (two per binding and question family)
     std::size_t reused = 0;     // ...of which taken from the previous compile unchanged
+    std::size_t distinct = 0;   // distinct trees among them (decisions alike share theirs)
     std::size_t evaluated = 0;  // pipeline runs (one per distinct location key)
-    std::size_t leaves = 0;     // compiled prefixes over all trees
+    std::size_t leaves = 0;     // compiled prefixes over the distinct trees
     std::size_t outcomes = 0;   // distinct outcomes over all (binding, question family)
     std::size_t bytes = 0;      // trees and tables (the location tries not included)
   } stats;

@@ -106,10 +106,10 @@ void compileSnapshot(ServingSnapshot& snap, const gslb::CompiledDecisions* previ
     }
   if (st.trees > 0)
     GEODNS_LOG_INFO(
-        "gslb: compiled %zu decision trees (%zu outcomes, %zu prefixes, %zu KiB; location tries: "
-        "%zu classes, %zu KiB) from %zu evaluations in %.1f ms",
-        st.trees, st.outcomes, st.leaves, st.bytes / 1024, classes, trieBytes / 1024, st.evaluated,
-        static_cast<double>(us) / 1000.0);
+        "gslb: compiled %zu decision trees (%zu distinct, %zu outcomes, %zu prefixes, %zu KiB; "
+        "location tries: %zu classes, %zu KiB) from %zu evaluations in %.1f ms",
+        st.trees, st.distinct, st.outcomes, st.leaves, st.bytes / 1024, classes, trieBytes / 1024,
+        st.evaluated, static_cast<double>(us) / 1000.0);
 }
 
 void buildFastAnswers(ServingSnapshot& snap) {

@@ -279,6 +279,39 @@ TEST_CASE("compiled: health and drains change outcomes and scopes") {
   CHECK(afterDown->stats.reused < afterDown->stats.trees);
 }
 
+TEST_CASE("compiled: decisions that split the locations differently get their own trees") {
+  test::GslbBuilder b({kCityDb});
+  const auto web = b.pool("web", 300);
+  b.member(web, "eu", "198.51.100.1");
+  b.member(web, "us", "192.0.2.1");
+  const auto byContinent =
+      b.bind("c", web,
+             b.policy("continent",
+                      {b.geoMap({{"continent:EU", {"eu", "us"}}, {"default", {"us", "eu"}}})}));
+  const auto byCountry = b.bind(
+      "k", web,
+      b.policy("country", {b.geoMap({{"country:US", {"us", "eu"}}, {"default", {"eu", "us"}}})}));
+  b.compileLocations();
+  auto c = compileDecisions(b.share(), nullptr);
+  const auto& pc = c->policies[static_cast<std::size_t>(c->binding[byContinent])];
+  const auto& pk = c->policies[static_cast<std::size_t>(c->binding[byCountry])];
+  CHECK(*pc.keyOutcome != *pk.keyOutcome);
+  CHECK(pc.trees[0] != pk.trees[0]);
+  for (const auto& [bind, client, region] :
+       std::vector<std::tuple<std::uint32_t, const char*, const char*>>{
+           {byContinent, "198.51.100.7", "eu"},
+           {byContinent, "192.0.2.7", "us"},
+           {byCountry, "198.51.100.7", "eu"},
+           {byCountry, "192.0.2.7", "us"},
+           {byCountry, "203.0.113.7", "eu"},
+           {byContinent, "203.0.113.7", "us"}}) {
+    CAPTURE(std::string(client));
+    PoolDecision pd;
+    REQUIRE(decideCompiled(*c, queryFor(client, 24, bind), pd));
+    CHECK(regionOf(*c->gslb, pd) == region);
+  }
+}
+
 TEST_CASE("compiled: policies that do not use the location are not compiled") {
   test::GslbBuilder b;
   const auto web = b.pool("web");
@@ -314,6 +347,16 @@ TEST_CASE("compiled: bindings with the same pool and policy share one compiled p
   CHECK(c->binding[q2] != c->binding[a1]);
   CHECK(c->binding[q2] != c->binding[p2]);
   CHECK(c->stats.trees == 3 * 4);  // (A, AAAA) x (IPv4, IPv6) per distinct pair
+  // All three split the keys alike (Europe, the rest): one tree per family
+  // and question type serves them, each with its own outcomes.
+  CHECK(c->stats.distinct == 4);
+  const auto treeOf = [&](std::uint32_t bind, int fam) {
+    return c->policies[static_cast<std::size_t>(c->binding[bind])].trees[fam].get();
+  };
+  for (int fam = 0; fam < 2; ++fam) {
+    CHECK(treeOf(a1, fam) == treeOf(p2, fam));
+    CHECK(treeOf(a1, fam) == treeOf(q2, fam));
+  }
   // And each answers with its own pool and policy: an EU client.
   for (const auto& [bind, region, address] :
        std::vector<std::tuple<std::uint32_t, const char*, const char*>>{
