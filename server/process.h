@@ -136,6 +136,10 @@ class Process {
 
   std::mutex reloadMu_;
   std::atomic<std::uint64_t> reloads_{0}, reloadFailures_{0};
+  // When (unix seconds) maintain() hands the heap's free pages back to the
+  // system: a few seconds after a publish that replaced a config (the old
+  // one is freed once the workers moved on); 0 = nothing pending.
+  std::atomic<std::int64_t> trimAt_{0};
   bool running_ = false;  // threads started; stop() has work to do
   std::int64_t nextResignTry_ = 0;
 };
