@@ -336,8 +336,17 @@ void Process::compileDeferred() {
   std::lock_guard lock(reloadMu_);
   const auto served = holder_.current();
   if (served->gslb->configId != snap_->gslb->configId) return;  // a reload got there first
-  publish(next, served);
+  const auto start = std::chrono::steady_clock::now();
+  const std::uint64_t ticket = publish(next, served);
+  // The probe thread compiles the decisions as it publishes.
+  if (!healthRunner_->waitPublished(ticket, std::chrono::minutes(10))) {
+    GEODNS_LOG_WARN("gslb: the compiled decisions were not published within 10 minutes");
+    return;
+  }
   trimAt_.store(clock_.unixSeconds() + 2);
+  logCompiled(
+      *holder_.current(),
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count());
   GEODNS_LOG_INFO("gslb: compiled decisions published");
 }
 

@@ -97,6 +97,11 @@ void compileSnapshot(ServingSnapshot& snap, const gslb::CompiledDecisions* previ
   if (!log || !snap.gslb) return;
   const auto us =
       std::chrono::duration_cast<std::chrono::microseconds>(clock.now() - start).count();
+  logCompiled(snap, static_cast<double>(us) / 1000.0);
+}
+
+void logCompiled(const ServingSnapshot& snap, double ms) {
+  if (!snap.gslb || !snap.compiled) return;
   const auto& st = snap.compiled->stats;
   std::size_t trieBytes = 0, classes = 0;
   for (const auto& t : snap.gslb->locationTries)
@@ -109,7 +114,7 @@ void compileSnapshot(ServingSnapshot& snap, const gslb::CompiledDecisions* previ
         "gslb: compiled %zu decision trees (%zu distinct, %zu outcomes, %zu prefixes, %zu KiB; "
         "location tries: %zu classes, %zu KiB) from %zu evaluations in %.1f ms",
         st.trees, st.distinct, st.outcomes, st.leaves, st.bytes / 1024, classes, trieBytes / 1024,
-        st.evaluated, static_cast<double>(us) / 1000.0);
+        st.evaluated, ms);
 }
 
 void buildFastAnswers(ServingSnapshot& snap) {
@@ -145,12 +150,13 @@ std::shared_ptr<const ServingSnapshot> compileDeferred(const ServingSnapshot& ba
   const TimePoint start = clock.now();
   auto next = std::make_shared<ServingSnapshot>(base);
   next->gslb = base.gslb->withLocationTries();
+  // The decisions are compiled once, when the health runner publishes the
+  // snapshot with its health view (Process::compileDeferred logs them).
   next->compiled = nullptr;
-  next->health = nullptr;  // the health runner attaches its view when it publishes
+  next->health = nullptr;
   const auto us =
       std::chrono::duration_cast<std::chrono::microseconds>(clock.now() - start).count();
   GEODNS_LOG_INFO("gslb: location tries built in %.1f ms", static_cast<double>(us) / 1000.0);
-  compileSnapshot(*next, nullptr, true);
   return next;
 }
 

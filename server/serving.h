@@ -88,9 +88,9 @@ std::shared_ptr<const ServingSnapshot> buildSnapshot(
     std::uint64_t deferTriesAtNodes = 0);
 
 // The start-up compile a snapshot built with deferTriesAtNodes left undone
-// (gslb::Gslb::triesDeferred): a copy of `base` with the location tries built
-// and the decisions compiled (logged); null when nothing was deferred.
-// Control thread.
+// (gslb::Gslb::triesDeferred): a copy of `base` with the location tries built,
+// its decisions left for the health runner's publish to compile; null when
+// nothing was deferred. Control thread.
 std::shared_ptr<const ServingSnapshot> compileDeferred(const ServingSnapshot& base);
 
 // Signs, into each signed zone's signature cache, the answers the pools bound
@@ -117,6 +117,9 @@ inline const gslb::CompiledDecisions* compiledFor(const ServingSnapshot& s) noex
 // Logs the figures when `log` is set.
 void compileSnapshot(ServingSnapshot& snap, const gslb::CompiledDecisions* previous,
                      bool log = false);
+// Logs `snap.compiled`'s figures ("gslb: compiled N decision trees ..."),
+// compiled in `ms`.
+void logCompiled(const ServingSnapshot& snap, double ms);
 
 using SnapshotHolder = Snapshot<ServingSnapshot>;
 

@@ -68,8 +68,14 @@ TEST_CASE(
   CHECK_FALSE(notDeferred->gslb->triesDeferred);
   CHECK(notDeferred->gslb->locationTries[0]);
   CHECK(compileDeferred(*notDeferred) == nullptr);  // nothing left to do
-  const auto after = compileDeferred(*deferred);
-  REQUIRE(after);
+  const auto tried = compileDeferred(*deferred);
+  REQUIRE(tried);
+  // The decisions are left for the health runner's publish, which compiles
+  // them with its view: done here as it does.
+  CHECK_FALSE(tried->compiled);
+  auto published = std::make_shared<ServingSnapshot>(*tried);
+  compileSnapshot(*published, nullptr, false);
+  const std::shared_ptr<const ServingSnapshot> after = published;
   CHECK(after->gslb->configId == deferred->gslb->configId);  // health and drains still apply
   CHECK_FALSE(after->gslb->triesDeferred);
   CHECK(after->gslb->locationTries[0]);
