@@ -322,8 +322,15 @@ std::shared_ptr<const Gslb> Gslb::build(const config::GslbConfig& cfg, ErrorList
                  "policy " + g->policies[i].name +
                      " orders by location but geo has no databases and no nets");
   if (errors.size() != before) return nullptr;
+  // Only bound policies decide anything (a fallback pool runs its
+  // binding's policy): a nearest policy that no name uses must not keep the
+  // coordinates, which split DB-IP's 510 location classes into ~700,000.
+  std::vector<bool> bound(g->policies.size(), false);
+  for (const Binding& b : g->bindings) bound[b.policy] = true;
   bool anyLocation = false, anyDistance = false;
-  for (const Policy& pol : g->policies) {
+  for (std::size_t i = 0; i < g->policies.size(); ++i) {
+    if (!bound[i]) continue;
+    const Policy& pol = g->policies[i];
     anyLocation = anyLocation || pol.usesLocation;
     for (const Step& st : pol.steps) anyDistance = anyDistance || st.kind == StepKind::Nearest;
   }
