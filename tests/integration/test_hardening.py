@@ -158,14 +158,19 @@ class SlowClientsTest(unittest.TestCase):
         while time.monotonic() < deadline:
             for path, token in (("/readyz", None), ("/v1/status", WRITE_TOKEN)):
                 t0 = time.monotonic()
+                # Starved, a request would wait for the slow ones' 10 s
+                # request deadline. The bound leaves room for this VM's
+                # pauses: under ASan a passing run's worst was 0.88 s and a
+                # CI run timed out at 1.0 s (the slow clients are Python
+                # threads in this process, sharing its GIL with the probe).
                 status, body = raw_json(srv.admin_port,
                                         ("GET %s HTTP/1.1\r\nHost: x\r\n%s\r\n" % (
                                             path, "Authorization: Bearer %s\r\n" % token if token else "")).encode(),
-                                        timeout=1.0)
+                                        timeout=3.0)
                 took = time.monotonic() - t0
                 worst[path] = max(worst[path], took)
                 self.assertEqual(status, 200, (path, body, took))
-                self.assertLess(took, 1.0, path)
+                self.assertLess(took, 3.0, path)
             rounds += 1
             time.sleep(0.5)
         self.assertGreater(rounds, 30)
