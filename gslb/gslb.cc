@@ -48,6 +48,13 @@ void buildLocationTries(Gslb& g) {
 
 }  // namespace
 
+std::uint64_t Gslb::geoNodes() const noexcept {
+  std::uint64_t n = 0;
+  if (locator)
+    for (const auto& db : locator->databases()) n += db->walkTree().nodes;
+  return n;
+}
+
 std::shared_ptr<const Gslb> Gslb::withLocationTries() const {
   auto g = std::make_shared<Gslb>(*this);  // same configId: health and drains still apply
   g->triesDeferred = false;
@@ -336,9 +343,7 @@ std::shared_ptr<const Gslb> Gslb::build(const config::GslbConfig& cfg, ErrorList
   }
   g->locationCoords = anyDistance;
   if (anyLocation && g->locator && geoOpen == GeoOpen::Compiled) {
-    std::uint64_t nodes = 0;
-    for (const auto& db : g->locator->databases()) nodes += db->walkTree().nodes;
-    if (deferTriesAtNodes > 0 && nodes >= deferTriesAtNodes)
+    if (deferTriesAtNodes > 0 && g->geoNodes() >= deferTriesAtNodes)
       g->triesDeferred = true;
     else
       buildLocationTries(*g);

@@ -138,6 +138,8 @@ class Gslb {
   // Control thread: a copy of this Gslb (the same configId, so its health,
   // drains and failover state still apply) with its location tries built.
   std::shared_ptr<const Gslb> withLocationTries() const;
+  // Search-tree nodes in the locator's databases, all together.
+  std::uint64_t geoNodes() const noexcept;
 
   std::vector<Region> regions;
   std::vector<std::string> labels;

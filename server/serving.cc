@@ -135,15 +135,6 @@ void buildFastAnswers(ServingSnapshot& snap) {
                   st.names, st.bytes / 1024, static_cast<double>(us) / 1000.0);
 }
 
-namespace {
-std::uint64_t geoNodes(const gslb::Gslb& g) {
-  std::uint64_t n = 0;
-  if (g.locator)
-    for (const auto& db : g.locator->databases()) n += db->walkTree().nodes;
-  return n;
-}
-}  // namespace
-
 std::shared_ptr<const ServingSnapshot> compileDeferred(const ServingSnapshot& base) {
   if (!base.gslb || !base.gslb->triesDeferred) return nullptr;
   SteadyClock clock;
@@ -201,7 +192,7 @@ std::shared_ptr<const ServingSnapshot> buildSnapshot(const config::ServerConfig&
         "gslb: answering before compiling: the geo databases hold %" PRIu64
         " nodes (limits.defer_geo_compile_nodes = %" PRIu64
         "); clients are located from the databases until the compiled decisions are published",
-        geoNodes(*snap->gslb), deferTriesAtNodes);
+        snap->gslb->geoNodes(), deferTriesAtNodes);
   compileSnapshot(*snap, nullptr, true);
   snap->keyring = std::make_shared<const tsig::Keyring>(cfg.keyring);
   for (const auto& z : cfg.zones) {

@@ -168,6 +168,21 @@ std::optional<config::ServerConfig> parseLimits(const char* limits, ErrorList& e
   return config::parseConfig(
       std::string(R"({"listen": ["127.0.0.1:53"], "limits": )") + limits + "}", "c.json", errors);
 }
+
+// The limits parsed from `limits`; when `error` is set, checks the config is
+// refused with it at c.json's line and returns nothing.
+std::optional<config::Limits> limitsOrError(const char* limits, const char* error) {
+  ErrorList errors;
+  auto cfg = parseLimits(limits, errors);
+  if (error) {
+    CHECK_FALSE(cfg);
+    CHECK(errors.str().find(std::string("c.json:1:")) != std::string::npos);
+    CHECK(errors.str().find(error) != std::string::npos);
+    return std::nullopt;
+  }
+  REQUIRE_MESSAGE(cfg, errors.str());
+  return cfg->limits;
+}
 }  // namespace
 
 TEST_CASE("limits: the signing budget (max_signatures_per_second, signature_burst)") {
@@ -205,17 +220,10 @@ TEST_CASE("limits: the signing budget (max_signatures_per_second, signature_burs
   };
   for (const auto& c : cases) {
     CAPTURE(std::string(c.what));
-    ErrorList errors;
-    auto cfg = parseLimits(c.limits, errors);
-    if (c.error) {
-      CHECK_FALSE(cfg);
-      CHECK(errors.str().find(std::string("c.json:1:")) != std::string::npos);
-      CHECK(errors.str().find(c.error) != std::string::npos);
-      continue;
-    }
-    REQUIRE_MESSAGE(cfg, errors.str());
-    CHECK(cfg->limits.maxSignaturesPerSecond == c.rate);
-    CHECK(cfg->limits.signatureBurst == c.burst);
+    const auto limits = limitsOrError(c.limits, c.error);
+    if (!limits) continue;
+    CHECK(limits->maxSignaturesPerSecond == c.rate);
+    CHECK(limits->signatureBurst == c.burst);
   }
 }
 
@@ -250,14 +258,8 @@ TEST_CASE("limits.precompiled_names and defer_geo_compile_nodes: default, 0 (off
   };
   for (const auto& c : cases) {
     CAPTURE(std::string(c.what));
-    ErrorList errors;
-    auto cfg = parseLimits(c.limits, errors);
-    if (c.error) {
-      CHECK_FALSE(cfg);
-      CHECK(errors.str().find(c.error) != std::string::npos);
-      continue;
-    }
-    REQUIRE_MESSAGE(cfg, errors.str());
-    CHECK(cfg->limits.*c.field == c.value);
+    const auto limits = limitsOrError(c.limits, c.error);
+    if (!limits) continue;
+    CHECK((*limits).*c.field == c.value);
   }
 }
