@@ -105,10 +105,11 @@ struct Database::Impl {
   ~Impl() {
     if (opened) MMDB_close(&mmdb);
   }
-  void decode(MMDB_entry_s* entry, Location& loc) const noexcept;
+  void decode(MMDB_entry_s* entry, Location& loc, RecordFields fields) const noexcept;
 };
 
-void Database::Impl::decode(MMDB_entry_s* entry, Location& loc) const noexcept {
+void Database::Impl::decode(MMDB_entry_s* entry, Location& loc,
+                            RecordFields fields) const noexcept {
   // Fields are optional: a record may hold only some (continent-only, no
   // location); every read is checked.
   readString(entry, continent, loc.continent, sizeof loc.continent);
@@ -123,6 +124,7 @@ void Database::Impl::decode(MMDB_entry_s* entry, Location& loc) const noexcept {
   if (!loc.continent[0] && loc.country[0]) {
     if (const char* c = continentOf(loc.country)) std::memcpy(loc.continent, c, 3);
   }
+  if (fields == RecordFields::Class) return;
   double lat = 0, lon = 0;
   if (readNumber(entry, latitude, lat) && readNumber(entry, longitude, lon) && lat >= -90 &&
       lat <= 90 && lon >= -180 && lon <= 180) {
@@ -130,6 +132,7 @@ void Database::Impl::decode(MMDB_entry_s* entry, Location& loc) const noexcept {
     loc.lat = lat;
     loc.lon = lon;
   }
+  if (fields != RecordFields::All) return;
   double a = 0;
   if (readNumber(entry, asn, a) && a > 0 && a < 4294967296.0)
     loc.asn = static_cast<std::uint32_t>(a);
@@ -210,10 +213,10 @@ std::uint32_t Database::walkRoot(int family) const noexcept {
   return family == 4 ? v4Start_ : 0;
 }
 
-Location Database::walkRecord(std::uint32_t value) const noexcept {
+Location Database::walkRecord(std::uint32_t value, RecordFields fields) const noexcept {
   Location loc;
   MMDB_entry_s entry{&impl_->mmdb, value & ~kWalkLeaf};
-  impl_->decode(&entry, loc);
+  impl_->decode(&entry, loc, fields);
   return loc;
 }
 

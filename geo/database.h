@@ -96,8 +96,11 @@ class Database {
     return tree_.child(node, bit);
   }
   // The record `value` (in [kWalkLeaf, kWalkEmpty)) points to, decoded.
-  // Thread-safe; callers that meet a record often cache by value.
-  Location walkRecord(std::uint32_t value) const noexcept;
+  // Thread-safe; callers that meet a record often cache by value. What a
+  // location class keeps (RecordFields::Class: no ASN, coordinates only when
+  // asked) skips the other fields' lookups, half of a decode.
+  enum class RecordFields : std::uint8_t { All, Class, ClassWithCoords };
+  Location walkRecord(std::uint32_t value, RecordFields fields = RecordFields::All) const noexcept;
   // Unmaps the pages walks have touched (madvise MADV_DONTNEED): they stay
   // in the page cache and come back on the next read.
   void releasePages() const noexcept;

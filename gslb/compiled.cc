@@ -1,10 +1,12 @@
 #include "gslb/compiled.h"
 
 #include <cstring>
+#include <future>
 #include <string>
 #include <unordered_map>
 #include <unordered_set>
 
+#include "core/huge_pages.h"
 #include "core/wire/dns.h"
 
 namespace geodns::gslb {
@@ -34,6 +36,8 @@ struct Merged {
   std::uint32_t networks = 0;
 };
 
+constexpr std::size_t kParallelMergeNodes = 1u << 16;
+
 class TreeBuilder {
  public:
   TreeBuilder(const geo::LocationTrie& trie, const std::vector<std::uint32_t>& classOutcome,
@@ -41,6 +45,10 @@ class TreeBuilder {
       : trie_(trie), classOutcome_(classOutcome), out_(out) {}
 
   void run() {
+    // The merge keeps at most the trie's nodes and leaves (plus the /1
+    // halves of a single leaf).
+    reserveHuge(out_.nodes, trie_.nodes.size() + 2);
+    reserveHuge(out_.leaves, trie_.leaves.size() + 1);
     Merged m = merge(trie_.root, 0);
     if (m.leaf) {
       // One outcome for the whole family: still never scope 0 (that would
@@ -52,8 +60,8 @@ class TreeBuilder {
     } else {
       out_.root = m.value;
     }
-    out_.nodes.shrink_to_fit();
-    out_.leaves.shrink_to_fit();
+    shrinkHuge(out_.nodes);
+    shrinkHuge(out_.leaves);
   }
 
  private:
@@ -199,14 +207,23 @@ std::shared_ptr<const CompiledDecisions> compileDecisions(
       }
       auto [it, fresh] = trees[coords].try_emplace(*keyOutcome);
       if (fresh) {
-        for (int fam = 0; fam < 2; ++fam) {
+        auto build = [&g, &keys, &keyOutcome](int fam) {
           const auto& classKey = keys.classKey[fam];
           std::vector<std::uint32_t> classOutcome(classKey.size());
           for (std::size_t ci = 0; ci < classKey.size(); ++ci)
             classOutcome[ci] = (*keyOutcome)[classKey[ci]];
           auto t = std::make_shared<CompiledTree>();
           TreeBuilder(*g->locationTries[fam], classOutcome, *t).run();
-          it->second.trees[fam] = std::move(t);
+          return t;
+        };
+        // Big tries (DB-IP's: 0.5M and 0.8M nodes) merge on two threads,
+        // IPv6 on the second; small ones are not worth a thread.
+        if (g->locationTries[1]->nodes.size() >= kParallelMergeNodes) {
+          auto v6 = std::async(std::launch::async, build, 1);
+          it->second.trees[0] = build(0);
+          it->second.trees[1] = v6.get();
+        } else {
+          for (int fam = 0; fam < 2; ++fam) it->second.trees[fam] = build(fam);
         }
       }
       cp.keyOutcome = std::move(keyOutcome);
