@@ -227,10 +227,12 @@ class Builder {
     std::size_t estimate = 0;
     for (const Database* db : part_.dbs()) {
       recordClass_.emplace_back(db->walkTree().dataSize);
-      estimate += db->walkTree().nodes / 8;
+      estimate += coords ? db->walkTree().nodes : db->walkTree().nodes / 8;
     }
-    // Merged, DB-IP's tries keep about a twelfth of its nodes: room for
-    // that at once, not a dozen copies while doubling.
+    // Merged, DB-IP's tries keep about a twelfth of its nodes; with
+    // coordinates (a class per city) nearly all of them. Room for that at
+    // once, not a dozen copies while doubling (pages not filled stay
+    // unmapped).
     reserveHuge(out_.nodes, 2 * estimate);
     reserveHuge(out_.leaves, estimate);
     scratch_.resize((part_.bits() + 1) * (part_.dbs().size() + 1));
@@ -562,8 +564,13 @@ std::shared_ptr<const LocationTrie> compileLocationTrie(const Locator& locator, 
   auto t = std::make_shared<LocationTrie>();
   t->family = family;
   Builder(locator, family, coords, *t).run();
-  shrinkHuge(t->nodes);
-  shrinkHuge(t->leaves);
+  // A tight copy only when the estimate left much unused: copying DB-IP's
+  // trie with coordinates (100 MB) cost more than the spare room.
+  auto tighten = [](auto& v) {
+    if (v.capacity() - v.size() > v.size() / 8) shrinkHuge(v);
+  };
+  tighten(t->nodes);
+  tighten(t->leaves);
   t->classes.shrink_to_fit();
   return t;
 }
