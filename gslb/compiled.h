@@ -108,10 +108,13 @@ bool compilable(const Policy& policy) noexcept;
 // compile for the same Gslb whose trees are reused where the outcomes did
 // not change, so a health publish that changes no decision costs one
 // evaluation per location key and no tree walk. `health` must be a view for
-// `g` (or null: everything up).
+// `g` (or null: everything up). A (pool, question type) with at least
+// `parallelKeys` location keys (coordinates: a nearest step) is evaluated on
+// two threads; the result is the same either way (tests lower it).
+inline constexpr std::size_t kParallelKeys = std::size_t{1} << 14;
 std::shared_ptr<const CompiledDecisions> compileDecisions(
     std::shared_ptr<const Gslb> g, std::shared_ptr<const health::HealthView> health,
-    const CompiledDecisions* previous = nullptr);
+    const CompiledDecisions* previous = nullptr, std::size_t parallelKeys = kParallelKeys);
 
 // compileDecisions() for one client, without compiling: the decisions of
 // `query`'s binding for its question family (A/ANY or AAAA) at the compiled

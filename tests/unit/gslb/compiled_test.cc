@@ -370,3 +370,53 @@ TEST_CASE("compiled: bindings with the same pool and policy share one compiled p
     CHECK(pd.decision.members[0]->addr.str() == address);
   }
 }
+
+TEST_CASE("compiled: keys evaluated on two threads give the one-pass numbering and trees") {
+  const std::string data = std::string(GEODNS_TEST_DATA) + "/data/geoip/";
+  test::GslbBuilder b({data + "GeoIP2-City-Test.mmdb", kCityDb, data + "geodns-test-coarse.mmdb"});
+  b.net("10.0.0.0/8", "eu");
+  b.region("eu", 50.1, 8.7);
+  b.region("us", 38.9, -77.0);
+  b.region("jp", 35.7, 139.7);
+  const auto web = b.pool("web", 300);
+  b.member(web, "eu", "198.51.100.1").member(web, "us", "192.0.2.1");
+  b.member(web, "jp", "203.0.113.1").member(web, "us", "2001:db8::1");
+  b.member(web, "eu", "2001:db8:1::1").member(web, "jp", "2001:db8:2::1");
+  // More regions than the fixtures' continents: each half of the keys
+  // meets its outcomes in its own order.
+  for (const auto& [r, lat, lon, v4, v6] :
+       std::vector<std::tuple<const char*, double, double, const char*, const char*>>{
+           {"au", -33.9, 151.2, "203.0.113.9", "2001:db8:3::1"},
+           {"br", -23.5, -46.6, "192.0.2.9", "2001:db8:4::1"},
+           {"ke", -1.3, 36.8, "198.51.100.9", "2001:db8:5::1"},
+           {"se", 59.3, 18.1, "198.51.100.10", "2001:db8:6::1"}}) {
+    b.region(r, lat, lon);
+    b.member(web, r, v4).member(web, r, v6);
+  }
+  const auto near = b.bind("near", web, b.policy("near", {test::GslbBuilder::nearest()}));
+  const auto geo = b.bind(
+      "geo", web,
+      b.policy("geo", {b.geoMap({{"continent:EU", {"eu", "us"}}, {"default", {"us", "jp"}}})}));
+  b.compileLocations();
+  auto one = compileDecisions(b.share(), nullptr, nullptr, SIZE_MAX);
+  auto two = compileDecisions(b.share(), nullptr, nullptr, 2);  // every split evaluated in halves
+  REQUIRE(one->policies.size() == two->policies.size());
+  CHECK(one->stats.evaluated == two->stats.evaluated);
+  for (const auto bind : {near, geo}) {
+    for (const std::size_t qt : {0u, 1u}) {
+      const auto i = static_cast<std::size_t>(one->binding[bind]) + qt;
+      const CompiledPolicy& p1 = one->policies[i];
+      const CompiledPolicy& p2 = two->policies[i];
+      CAPTURE(bind);
+      CAPTURE(qt);
+      REQUIRE(p1.keyOutcome->size() > 8);
+      CHECK(p1.outcomes.size() > 1);
+      CHECK(*p1.keyOutcome == *p2.keyOutcome);
+      CHECK(p1.outcomes == p2.outcomes);
+      for (int fam = 0; fam < 2; ++fam) {
+        CHECK(p1.trees[fam]->nodes == p2.trees[fam]->nodes);
+        CHECK(p1.trees[fam]->root == p2.trees[fam]->root);
+      }
+    }
+  }
+}
