@@ -7,6 +7,8 @@
 #include <ldns/ldns.h>
 // clang-format on
 
+#include <stdio_ext.h>  // __fsetlocking
+
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
@@ -100,6 +102,9 @@ void parseFile(const std::filesystem::path& path, ldns_rdf* originIn, ParseState
     st.errors.add(path.string(), std::string("cannot read: ") + std::strerror(errno));
     return;
   }
+  // ldns reads a character at a time (getc); the stream is this thread's
+  // alone, so no lock per character.
+  ::__fsetlocking(fp.get(), FSETLOCKING_BYCALLER);
   RdfPtr origin(ldns_rdf_clone(originIn));
   const auto fileName = std::make_shared<const std::string>(path.string());
   ldns_rdf* prevRaw = nullptr;
