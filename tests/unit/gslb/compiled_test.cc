@@ -375,6 +375,7 @@ TEST_CASE("compiled: keys evaluated on two threads give the one-pass numbering a
   const std::string data = std::string(GEODNS_TEST_DATA) + "/data/geoip/";
   test::GslbBuilder b({data + "GeoIP2-City-Test.mmdb", kCityDb, data + "geodns-test-coarse.mmdb"});
   b.net("10.0.0.0/8", "eu");
+  b.net("fc00::/7", "late");  // the walk meets it last: an outcome only the upper half has
   b.region("eu", 50.1, 8.7);
   b.region("us", 38.9, -77.0);
   b.region("jp", 35.7, 139.7);
@@ -394,9 +395,10 @@ TEST_CASE("compiled: keys evaluated on two threads give the one-pass numbering a
     b.member(web, r, v4).member(web, r, v6);
   }
   const auto near = b.bind("near", web, b.policy("near", {test::GslbBuilder::nearest()}));
-  const auto geo = b.bind(
-      "geo", web,
-      b.policy("geo", {b.geoMap({{"continent:EU", {"eu", "us"}}, {"default", {"us", "jp"}}})}));
+  const auto geo = b.bind("geo", web,
+                          b.policy("geo", {b.geoMap({{"label:late", {"se", "us"}},
+                                                     {"continent:EU", {"eu", "us"}},
+                                                     {"default", {"us", "jp"}}})}));
   b.compileLocations();
   auto one = compileDecisions(b.share(), nullptr, nullptr, SIZE_MAX);
   auto two = compileDecisions(b.share(), nullptr, nullptr, 2);  // every split evaluated in halves
