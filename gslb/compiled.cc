@@ -1,11 +1,11 @@
 #include "gslb/compiled.h"
 
 #include <cstring>
-#include <future>
 #include <string>
 #include <unordered_map>
 #include <unordered_set>
 
+#include "core/both.h"
 #include "core/huge_pages.h"
 #include "core/wire/dns.h"
 
@@ -218,10 +218,9 @@ std::shared_ptr<const CompiledDecisions> compileDecisions(
         // numbering as one pass in key order.
         const std::size_t mid = nkeys / 2;
         std::vector<CompiledOutcome> second;
-        auto upper = std::async(std::launch::async, evaluate, mid, nkeys, std::ref(second),
-                                keyOutcome->data() + mid);
-        evaluate(0, mid, cp.outcomes, keyOutcome->data());
-        upper.get();
+        std::uint32_t* ids = keyOutcome->data();
+        bothAtOnce([&] { evaluate(0, mid, cp.outcomes, ids); },
+                   [&] { evaluate(mid, nkeys, second, ids + mid); });
         std::vector<std::uint32_t> renumber(second.size());
         for (std::size_t j = 0; j < second.size(); ++j) {
           std::size_t n = 0;
@@ -248,9 +247,8 @@ std::shared_ptr<const CompiledDecisions> compileDecisions(
         // Big tries (DB-IP's: 0.5M and 0.8M nodes) merge on two threads,
         // IPv6 on the second; small ones are not worth a thread.
         if (g->locationTries[1]->nodes.size() >= kParallelMergeNodes) {
-          auto v6 = std::async(std::launch::async, build, 1);
-          it->second.trees[0] = build(0);
-          it->second.trees[1] = v6.get();
+          auto& pair = it->second.trees;
+          bothAtOnce([&] { pair[0] = build(0); }, [&] { pair[1] = build(1); });
         } else {
           for (int fam = 0; fam < 2; ++fam) it->second.trees[fam] = build(fam);
         }

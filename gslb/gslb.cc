@@ -1,5 +1,6 @@
 #include "gslb/gslb.h"
 
+#include "core/both.h"
 #include "core/wire/dns.h"
 #include "core/wire/types.h"
 #include "zones/zone_file.h"
@@ -9,7 +10,6 @@
 #include <atomic>
 #include <cctype>
 #include <cstring>
-#include <future>
 #include <map>
 #include <optional>
 
@@ -37,10 +37,9 @@ void buildLocationTries(Gslb& g) {
   // The two families' walks are independent (the databases are read-only
   // and thread-safe): IPv6 on a second thread.
   const bool coords = g.locationCoords;
-  auto v6 = std::async(std::launch::async,
-                       [&g, coords] { return geo::compileLocationTrie(*g.locator, 6, coords); });
-  g.locationTries[0] = geo::compileLocationTrie(*g.locator, 4, coords);
-  g.locationTries[1] = v6.get();
+  bothAtOnce(
+      [&g, coords] { g.locationTries[0] = geo::compileLocationTrie(*g.locator, 4, coords); },
+      [&g, coords] { g.locationTries[1] = geo::compileLocationTrie(*g.locator, 6, coords); });
   // Queries now locate from the tries; the pages the walk read are the
   // files' and stay in the page cache.
   for (const auto& db : g.locator->databases()) db->releasePages();
