@@ -38,6 +38,15 @@ struct Merged {
 
 constexpr std::size_t kParallelMergeNodes = 1u << 16;
 
+// `o`'s number in `outcomes`, appended when new: outcomes are numbered in
+// the order their first key meets them.
+std::uint32_t outcomeNumber(std::vector<CompiledOutcome>& outcomes, const CompiledOutcome& o) {
+  std::size_t n = 0;
+  while (n < outcomes.size() && !(outcomes[n] == o)) ++n;
+  if (n == outcomes.size()) outcomes.push_back(o);
+  return static_cast<std::uint32_t>(n);
+}
+
 class TreeBuilder {
  public:
   TreeBuilder(const geo::LocationTrie& trie, const std::vector<std::uint32_t>& classOutcome,
@@ -206,10 +215,7 @@ std::shared_ptr<const CompiledDecisions> compileDecisions(
           PoolDecision pd;
           CompiledOutcome o;
           decidePoolAt(*g, q, health.get(), *keys.location[k], pd, o);
-          std::size_t n = 0;
-          while (n < outcomes.size() && !(outcomes[n] == o)) ++n;
-          if (n == outcomes.size()) outcomes.push_back(o);
-          ids[k - from] = static_cast<std::uint32_t>(n);
+          ids[k - from] = outcomeNumber(outcomes, o);
         }
       };
       if (nkeys >= parallelKeys && nkeys >= 2) {
@@ -222,12 +228,8 @@ std::shared_ptr<const CompiledDecisions> compileDecisions(
         bothAtOnce([&] { evaluate(0, mid, cp.outcomes, ids); },
                    [&] { evaluate(mid, nkeys, second, ids + mid); });
         std::vector<std::uint32_t> renumber(second.size());
-        for (std::size_t j = 0; j < second.size(); ++j) {
-          std::size_t n = 0;
-          while (n < cp.outcomes.size() && !(cp.outcomes[n] == second[j])) ++n;
-          if (n == cp.outcomes.size()) cp.outcomes.push_back(second[j]);
-          renumber[j] = static_cast<std::uint32_t>(n);
-        }
+        for (std::size_t j = 0; j < second.size(); ++j)
+          renumber[j] = outcomeNumber(cp.outcomes, second[j]);
         for (std::size_t k = mid; k < nkeys; ++k) (*keyOutcome)[k] = renumber[(*keyOutcome)[k]];
       } else {
         evaluate(0, nkeys, cp.outcomes, keyOutcome->data());
@@ -361,10 +363,7 @@ std::shared_ptr<const CompiledDecisions> compileDecisionsAround(
         PoolDecision pd;
         CompiledOutcome o;
         decidePoolAt(*g, q, health.get(), loc, pd, o);
-        std::size_t k = 0;
-        while (k < outcomes.size() && !(outcomes[k] == o)) ++k;
-        if (k == outcomes.size()) outcomes.push_back(o);
-        return static_cast<std::uint32_t>(k);
+        return outcomeNumber(outcomes, o);
       },
       maxNodes);
   c->around.exact = r.exact;
