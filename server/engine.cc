@@ -36,7 +36,7 @@ constexpr std::uint16_t T(Type t) {
 // The addresses of in-zone NS/MX/SRV targets, each in the additional section
 // when it fits (left out otherwise: the client can ask).
 void addAdditional(Response& resp, const RRset& set) noexcept {
-  for (const auto& ref : set.additional) {
+  for (const auto& ref : set.additional()) {
     const RRset& a = ref.node->rrsets[ref.rrsetIndex];
     resp.add(Section::Additional, Owner{false, name::asSpan(ref.node->name)}, a);
   }
@@ -107,8 +107,9 @@ struct Builder {
       return signOnline(s, o, set.type, set.ttl, {rdatas, n},
                         ttl == wire::kStoredTtl ? set.ttl : ttl);
     }
-    if (set.sigs.rrs.empty()) return true;
-    return resp.addRequired(s, o, set.sigs, ttl);
+    const zones::SigSet& sigs = set.sigs();
+    if (sigs.rrs.empty()) return true;
+    return resp.addRequired(s, o, sigs, ttl);
   }
   // The types at `node` for a denial bitmap, plus `extra`; at a zone cut only
   // NS and DS are this zone's.
@@ -323,7 +324,7 @@ struct Builder {
         }
       }
       // In-domain glue must be complete or the message truncated (RFC 9471).
-      for (const auto& ref : ns->additional)
+      for (const auto& ref : ns->additional())
         if (!resp.add(Section::Additional, Owner{false, name::asSpan(ref.node->name)},
                       ref.node->rrsets[ref.rrsetIndex])) {
           resp.addRequired(Section::Additional, Owner{false, name::asSpan(ref.node->name)},
@@ -348,7 +349,7 @@ struct Builder {
           !sigs(Section::Answer, owner, *r.chain[i]))
         return done(Rcode::NoError, true);
       facts.outcome = Outcome::Answer;
-      owner = Owner{false, name::asSpan(r.chain[i]->target)};
+      owner = Owner{false, name::asSpan(r.chain[i]->target())};
     }
     switch (r.kind) {
       case zones::Resolved::ChainEnd:  // out of zone, too long or a loop: the resolver goes on

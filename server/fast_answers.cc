@@ -151,7 +151,7 @@ class FastAnswersBuilder {
         names.clear();
         if (const zones::RRset* ns = node.find(T(Type::NS))) {
           rdataNames(*ns, names);
-          for (const auto& ref : ns->additional) names.push_back(name::asSpan(ref.node->name));
+          for (const auto& ref : ns->additional()) names.push_back(name::asSpan(ref.node->name));
         }
         e.blob = run(nm, T(Type::A), &o, true, names);
         if (e.blob == FastAnswers::kNone || o != Outcome::Referral)

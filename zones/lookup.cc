@@ -80,7 +80,7 @@ Resolution resolve(const Zone& z, name::Span qname, std::uint16_t qtype) noexcep
     if (cname && qtype != toU16(Type::CNAME) && qtype != toU16(Type::ANY)) {
       r.chain[r.cnames++] = cname;
       r.kind = Resolved::ChainEnd;
-      name::Span target = name::asSpan(cname->target);
+      name::Span target = name::asSpan(cname->target());
       if (hops + 1 > kMaxCnameHops || !name::isSubdomain(target, name::asSpan(z.origin())))
         return r;  // out-of-zone target: the resolver follows it
       f = match(z, target, qtype);

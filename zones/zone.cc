@@ -11,6 +11,8 @@
 
 namespace geodns::zones {
 
+constinit const RRsetExtra RRset::kNone{};
+
 // ---- NameIndex -------------------------------------------------------------
 
 std::uint64_t NameIndex::hash(name::Span name) noexcept {
@@ -153,7 +155,7 @@ std::unique_ptr<Zone> Zone::compile(const std::string& originText, std::vector<P
       auto it = std::find_if(node.rrsets.begin(), node.rrsets.end(),
                              [&](const RRset& st) { return st.type == rr->type; });
       if (it == node.rrsets.end()) {
-        node.rrsets.push_back(RRset{rr->type, rr->ttl, {}, {}, {}, {}, {}, false});
+        node.rrsets.emplace_back(rr->type, rr->ttl);
         it = node.rrsets.end() - 1;
       }
       if (sameData(*it, *rr)) continue;  // RFC 2181 s5: an RRset has no duplicates
@@ -283,7 +285,7 @@ std::unique_ptr<Zone> Zone::compile(const std::string& originText, std::vector<P
   for (auto& node : z->nodes_) {
     for (auto& set : node.rrsets) {
       if (set.type == tCNAME && !set.rrs.empty()) {
-        set.target = set.bytes.substr(set.rrs[0].offset, set.rrs[0].length);
+        set.extra().target = set.bytes.substr(set.rrs[0].offset, set.rrs[0].length);
         continue;
       }
       int at = targetNameOffset(set.type);
@@ -298,10 +300,11 @@ std::unique_ptr<Zone> Zone::compile(const std::string& originText, std::vector<P
         for (std::uint16_t i = 0; i < t->rrsets.size(); ++i) {
           std::uint16_t tt = t->rrsets[i].type;
           if (tt != tA && tt != tAAAA) continue;
-          bool dup =
-              std::any_of(set.additional.begin(), set.additional.end(),
-                          [&](const AdditionalRef& r) { return r.node == t && r.rrsetIndex == i; });
-          if (!dup) set.additional.push_back({t, i});
+          const auto& have = set.additional();
+          bool dup = std::any_of(have.begin(), have.end(), [&](const AdditionalRef& r) {
+            return r.node == t && r.rrsetIndex == i;
+          });
+          if (!dup) set.extra().additional.push_back({t, i});
         }
       }
     }
@@ -320,8 +323,7 @@ bool Zone::sign(std::shared_ptr<const ZoneSigning> signing, ErrorList& errors) {
     const bool isApex = &node == &nodes_[0];
     const bool wildcard = node.name.size() >= 2 && node.name[0] == 1 && node.name[1] == '*';
     for (auto& set : node.rrsets) {
-      set.sigs = SigSet{};
-      set.sigs.ttl = set.ttl;
+      if (set.hasExtra()) set.extra().sigs = SigSet{};
       // A wildcard's RRsets are signed online at the name they answer for,
       // so that the answer needs no proof of the name's non-existence.
       set.wildcard = wildcard;
@@ -347,10 +349,12 @@ bool Zone::sign(std::shared_ptr<const ZoneSigning> signing, ErrorList& errors) {
           return;
         }
         Rdata d;
-        d.offset = static_cast<std::uint32_t>(set.sigs.bytes.size());
+        SigSet& sigs = set.extra().sigs;
+        sigs.ttl = set.ttl;
+        d.offset = static_cast<std::uint32_t>(sigs.bytes.size());
         d.length = static_cast<std::uint16_t>(sig.size());
-        set.sigs.bytes.append(reinterpret_cast<const char*>(sig.data()), sig.size());
-        set.sigs.rrs.push_back(d);
+        sigs.bytes.append(reinterpret_cast<const char*>(sig.data()), sig.size());
+        sigs.rrs.push_back(d);
         earliest = std::min(earliest, window.refreshAt);
       };
       if (keySet)

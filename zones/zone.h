@@ -55,15 +55,55 @@ struct SigSet {
   std::vector<Rdata> rrs;
 };
 
+// What an RRset needs beyond its records only for some types or zones: kept
+// behind one pointer, so that the plain A/AAAA/TXT RRsets of a big zone (most
+// of them) do not carry 120 unused bytes each.
+struct RRsetExtra {
+  std::vector<AdditionalRef> additional;  // addresses of in-zone NS/MX/SRV targets
+  std::string target;                     // CNAME target (lowercase wire)
+  SigSet sigs;                            // RRSIGs (signed zones only)
+};
+
 struct RRset {
   std::uint16_t type = 0;
+  bool wildcard = false;  // owned by a "*" node: signed online when served
   std::uint32_t ttl = 0;
   std::string bytes;  // concatenated RDATA
   std::vector<Rdata> rrs;
-  std::vector<AdditionalRef> additional;  // addresses of in-zone NS/MX/SRV targets
-  std::string target;                     // CNAME target (lowercase wire), else empty
-  SigSet sigs;                            // RRSIGs (signed zones only)
-  bool wildcard = false;                  // owned by a "*" node: signed online when served
+
+  RRset() = default;
+  RRset(std::uint16_t t, std::uint32_t ttlSeconds) : type(t), ttl(ttlSeconds) {}
+  RRset(const RRset& o)
+      : type(o.type),
+        wildcard(o.wildcard),
+        ttl(o.ttl),
+        bytes(o.bytes),
+        rrs(o.rrs),
+        extra_(o.extra_ ? std::make_unique<RRsetExtra>(*o.extra_) : nullptr) {}
+  RRset(RRset&&) noexcept = default;
+  RRset& operator=(const RRset& o) {
+    if (this != &o) *this = RRset(o);
+    return *this;
+  }
+  RRset& operator=(RRset&&) noexcept = default;
+  ~RRset() = default;
+
+  // Empty unless the zone compile or signing set them.
+  const std::vector<AdditionalRef>& additional() const noexcept {
+    return (extra_ ? *extra_ : kNone).additional;
+  }
+  const std::string& target() const noexcept { return (extra_ ? *extra_ : kNone).target; }
+  const SigSet& sigs() const noexcept { return (extra_ ? *extra_ : kNone).sigs; }
+  // For the control thread building the zone: made on first use.
+  RRsetExtra& extra() {
+    if (!extra_) extra_ = std::make_unique<RRsetExtra>();
+    return *extra_;
+  }
+  bool hasExtra() const noexcept { return extra_ != nullptr; }
+
+ private:
+  static const RRsetExtra kNone;
+  std::unique_ptr<RRsetExtra> extra_;
 };
 
 struct Node {

@@ -156,11 +156,11 @@ bool exportZone(const Zone& zone, std::string& out, ErrorList& errors) {
       rdatas.push_back(bytesOf(set.bytes).subspan(rd.offset, rd.length));
       line(owner, set.type, set.ttl, rdatas.back());
     }
-    for (const Rdata& rd : set.sigs.rrs)
-      line(owner, set.sigs.type, set.sigs.ttl,
-           bytesOf(set.sigs.bytes).subspan(rd.offset, rd.length));
+    const SigSet& sigs = set.sigs();
+    for (const Rdata& rd : sigs.rrs)
+      line(owner, sigs.type, sigs.ttl, bytesOf(sigs.bytes).subspan(rd.offset, rd.length));
     const bool authoritative = !n.delegation || set.type == toU16(dns::Type::DS);
-    if (signing && set.wildcard && authoritative && set.sigs.rrs.empty())
+    if (signing && set.wildcard && authoritative && set.sigs().rrs.empty())
       signNow(owner, set.type, set.ttl);
   };
   std::size_t link = 0;

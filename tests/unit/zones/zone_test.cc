@@ -35,7 +35,7 @@ TEST_CASE("a good zone compiles with empty non-terminals and precomputed data") 
   CHECK(z->find(name::asSpan(*name::fromText("c.z.test")))->rrsets.empty());
   const auto* mx = z->find(name::asSpan(*name::fromText("mx.z.test")))->find(15);
   REQUIRE(mx);
-  CHECK(mx->additional.size() == 1);
+  CHECK(mx->additional().size() == 1);
 }
 
 struct BadZone {
@@ -85,7 +85,7 @@ TEST_CASE("glue below a delegation is allowed and marked occluded") {
   CHECK_FALSE(d->occluded);
   auto glue = z->find(name::asSpan(*name::fromText("ns.d.z.test")));
   CHECK(glue->occluded);
-  CHECK(d->find(2)->additional.size() == 1);
+  CHECK(d->find(2)->additional().size() == 1);
 }
 
 TEST_CASE("ZoneSet picks the longest matching origin") {

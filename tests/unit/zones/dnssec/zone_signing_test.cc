@@ -135,13 +135,13 @@ TEST_CASE("zone signing: every authoritative RRset signed, NS and glue at a cut 
     REQUIRE(set);
     CHECK(set->wildcard == (c.sigs < 0));
     if (c.sigs <= 0) {
-      CHECK(set->sigs.rrs.empty());
+      CHECK(set->sigs().rrs.empty());
       continue;
     }
-    REQUIRE(set->sigs.rrs.size() == static_cast<std::size_t>(c.sigs));
-    const auto* base = reinterpret_cast<const std::uint8_t*>(set->sigs.bytes.data());
-    const std::span<const std::uint8_t> sig{base + set->sigs.rrs[0].offset,
-                                            set->sigs.rrs[0].length};
+    REQUIRE(set->sigs().rrs.size() == static_cast<std::size_t>(c.sigs));
+    const auto* base = reinterpret_cast<const std::uint8_t*>(set->sigs().bytes.data());
+    const std::span<const std::uint8_t> sig{base + set->sigs().rrs[0].offset,
+                                            set->sigs().rrs[0].length};
     auto fields = zones::dnssec::parseRrsig(sig);
     REQUIRE(fields);
     CHECK(fields->typeCovered == T(c.type));
