@@ -103,7 +103,7 @@ std::unique_ptr<Zone> Zone::compile(const std::string& originText, std::vector<P
   // that an RRset keeps the file's order. A sorted vector, not a map of
   // vectors: a million-record zone allocates two arrays instead of millions
   // of nodes. The views point into `rrs`, `bound` and the origin, which live
-  // until compile returns.
+  // until the nodes are built.
   struct Entry {
     std::string_view owner;
     const ParsedRR* rr;  // null: a name that only has to exist
@@ -195,16 +195,43 @@ std::unique_ptr<Zone> Zone::compile(const std::string& originText, std::vector<P
     if (entries[i].owner != std::string_view(z->origin_)) addNode(i, j);
     i = j;
   }
+
+  // The records are in the nodes now. Only the checks below still need them,
+  // for the file and line of an error: keep those (16 bytes an entry), and
+  // free the parsed records and the sort before the name index is built, so
+  // that they do not add to the peak of a big zone's load or reload (issue 12
+  // item 4: the reload's peak against the steady RSS).
+  struct Where {
+    const std::string* file = nullptr;  // null: the record came from no file
+    std::uint32_t line = 0;
+    std::uint16_t type = 0;
+    bool record = false;  // false: a name that only has to exist
+  };
+  std::vector<std::shared_ptr<const std::string>> files;  // keeps the Where::file alive
+  std::vector<Where> wheres(entries.size());
+  for (std::size_t e = 0; e < entries.size(); ++e) {
+    const ParsedRR* rr = entries[e].rr;
+    if (!rr) continue;
+    if (rr->file && (files.empty() || files.back() != rr->file)) files.push_back(rr->file);
+    wheres[e] = {rr->file ? files.back().get() : nullptr, rr->line, rr->type, true};
+  }
+  std::vector<Entry>().swap(entries);
+  std::vector<ParsedRR>().swap(rrs);
+
   z->names_.reserve(z->nodes_.size());
   for (const auto& n : z->nodes_) z->names_.push_back(n.name);
   z->index_.build(z->names_);
 
-  // First line where a type appears at a node, for error messages.
+  // First line where a type appears at a node, for error messages (as
+  // ParsedRR::where).
   auto whereOf = [&](const Node& node, std::uint16_t type) -> std::string {
     const Range r = ranges[static_cast<std::size_t>(&node - z->nodes_.data())];
-    for (std::uint32_t e = r.begin; e < r.end; ++e)
-      if (entries[e].rr && (type == 0 || entries[e].rr->type == type))
-        return entries[e].rr->where();
+    for (std::uint32_t e = r.begin; e < r.end; ++e) {
+      const Where& w = wheres[e];
+      if (!w.record || (type != 0 && w.type != type)) continue;
+      if (!w.file) return "";
+      return w.line ? *w.file + ":" + std::to_string(w.line) : *w.file;
+    }
     return "";
   };
   const auto tSOA = dns::toU16(dns::Type::SOA), tNS = dns::toU16(dns::Type::NS),

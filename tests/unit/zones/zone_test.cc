@@ -68,6 +68,33 @@ TEST_CASE("zone checks at load") {
   }
 }
 
+TEST_CASE("checks made after the parsed records are freed still name their file and line") {
+  TempDir d;
+  d.write("inc.zone", "$ORIGIN z.test.\nc TXT x\nx.d TXT y\n");
+  auto f = d.write("z.zone", "$ORIGIN z.test.\n$TTL 60\n" + std::string(kGood) +
+                                 "c CNAME ns\n$INCLUDE inc.zone\nd NS ns.d\nns.d A 192.0.2.1\n" +
+                                 "e NS ns\ne MX 1 ns\n");
+  ErrorList errors;
+  auto z = zones::Zone::compile("z.test", zones::parseZoneFile(f, "z.test", errors), errors);
+  CHECK_FALSE(z);
+  struct Where {
+    const char* what;
+    const char* expected;
+  };
+  const Where cases[] = {
+      {"the CNAME's line, not the TXT's", "z.zone:6: CNAME beside other data"},
+      {"a record of the included file", "inc.zone:3: data below the delegation is occluded"},
+      {"the offending type at a cut", "z.zone:11: only NS, DS and glue"},
+  };
+  const std::string all = errors.str();
+  CAPTURE(all);
+  for (const auto& c : cases) {
+    INFO(std::string(c.what));
+    CHECK(all.find(c.expected) != std::string::npos);
+  }
+  CHECK(errors.size() == 3);
+}
+
 TEST_CASE("all errors of a zone are reported together") {
   ErrorList errors;
   auto z = compile("@ NS ns\nc CNAME ns\nc A 192.0.2.1\nq.other. A 192.0.2.1\n", errors);
