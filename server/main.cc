@@ -66,6 +66,8 @@ int main(int argc, char** argv) {
   }
   log::setLevel(level);
   log::setFormat(format);
+  // Before anything starts a thread (the load, RocksDB): see process.h.
+  if (opt.command == Command::Serve) blockServeSignals();
 
   // Steps 2 and 3 of the start-up checks (server/startup.h): every error of
   // the config, its zones and its geo data, in one run.

@@ -487,15 +487,30 @@ void Process::stop() {
   if (queryLog_) queryLog_->stop();  // writes what the workers logged last
 }
 
-int serve(const Options& opt, config::ServerConfig cfg, std::shared_ptr<const ServingSnapshot> snap,
-          StartResources res) {
-  // Signals are handled synchronously by this thread; workers never see them.
+namespace {
+
+sigset_t serveSignals() {
   sigset_t sigs;
   sigemptyset(&sigs);
   sigaddset(&sigs, SIGHUP);
   sigaddset(&sigs, SIGTERM);
   sigaddset(&sigs, SIGINT);
+  return sigs;
+}
+
+}  // namespace
+
+void blockServeSignals() {
+  const sigset_t sigs = serveSignals();
   pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
+}
+
+int serve(const Options& opt, config::ServerConfig cfg, std::shared_ptr<const ServingSnapshot> snap,
+          StartResources res) {
+  // Signals are handled synchronously by this thread; no other thread takes
+  // them (main() blocked them before any thread was started).
+  blockServeSignals();
+  const sigset_t sigs = serveSignals();
   signal(SIGPIPE, SIG_IGN);
 
   Process process(opt, std::move(cfg), std::move(snap), std::move(res));

@@ -144,6 +144,14 @@ class Process {
   std::int64_t nextResignTry_ = 0;
 };
 
+// Blocks SIGHUP/SIGTERM/SIGINT in the calling thread, so that every thread
+// it starts afterwards inherits the mask. `geodnsd serve` calls it first thing
+// in main(): libraries start threads during the load (RocksDB's background
+// pool opens with the state database), and a thread that leaves SIGTERM
+// unblocked takes the signal's default action (the whole process dies at
+// once, no clean stop) whenever the signal thread is not in sigtimedwait.
+void blockServeSignals();
+
 // `geodnsd serve`: blocks SIGHUP/SIGTERM/SIGINT, starts the process, handles
 // signals on this thread until SIGTERM or SIGINT, stops. Exit status.
 int serve(const Options& opt, config::ServerConfig cfg, std::shared_ptr<const ServingSnapshot> snap,

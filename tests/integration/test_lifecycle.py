@@ -199,6 +199,38 @@ class GracefulStop(unittest.TestCase):
         finally:
             srv.stop()
 
+    def test_only_the_signal_thread_takes_stop_and_reload_signals(self):
+        # A thread that leaves SIGTERM unblocked takes the signal's default
+        # action whenever the signal thread is busy (not in sigtimedwait): the
+        # process dies at once, exit -15, no clean stop. RocksDB's background
+        # threads start while the state database opens, before serving: they
+        # must inherit a mask that blocks the stop and reload signals.
+        srv = Server(zones=[("life.test", "life.zone")], zone_files={"life.zone": zone(1)},
+                     config_extra={"health": {"database": "state"}}).start()
+        try:
+            pid = srv.proc.pid
+            wanted = {signal.SIGHUP, signal.SIGINT, signal.SIGTERM}
+            threads, unblocked = [], {}
+            for tid in os.listdir("/proc/%d/task" % pid):
+                task = "/proc/%d/task/%s/" % (pid, tid)
+                with open(task + "comm") as f:
+                    name = f.read().strip() + "/" + tid
+                threads.append(name)
+                if int(tid) == pid:
+                    continue  # the signal thread: unblocked while it waits in sigtimedwait
+                with open(task + "status") as f:
+                    mask = int(next(l for l in f if l.startswith("SigBlk:")).split()[1], 16)
+                open_to = sorted(s.name for s in wanted if not mask & (1 << (s - 1)))
+                if open_to:
+                    unblocked[name] = open_to
+            # The case this guards: threads a library started during the load.
+            self.assertTrue(any(t.startswith("rocksdb") for t in threads), threads)
+            self.assertEqual(unblocked, {})
+            srv.signal(signal.SIGTERM)
+            self.assertEqual(srv.proc.wait(timeout=10), 0)
+        finally:
+            srv.stop()
+
 
 if __name__ == "__main__":
     unittest.main()
