@@ -1,5 +1,6 @@
 #include "gslb/compiled.h"
 
+#include <algorithm>
 #include <cstring>
 #include <string>
 #include <unordered_map>
@@ -150,6 +151,51 @@ struct TreePair {
   std::shared_ptr<const CompiledTree> trees[2];
 };
 
+// Binding `bi`'s decisions (both question families) from those of a pool
+// alike, `c.policies[from]` and the next: the same key partition and trees,
+// the outcomes renamed to `bi`'s pool. Checks a sample of keys against the
+// pipeline first (`kShapeChecks`, spread over the keys): false, and nothing
+// appended, when one differs (poolShape() missed an input: the caller
+// evaluates this pool in full).
+inline constexpr std::size_t kShapeChecks = 64;
+
+bool shareAlike(const Gslb& g, const health::HealthView* health, const KeyTable& keys,
+                std::size_t bi, std::size_t from, CompiledDecisions& c) {
+  const std::int32_t pool = static_cast<std::int32_t>(g.bindings[bi].pool);
+  CompiledPolicy out[2];
+  for (std::size_t j = 0; j < 2; ++j) {
+    const CompiledPolicy& src = c.policies[from + j];
+    CompiledPolicy& cp = out[j];
+    cp.coords = src.coords;
+    cp.keyOutcome = src.keyOutcome;
+    cp.trees[0] = src.trees[0];
+    cp.trees[1] = src.trees[1];
+    cp.outcomes = src.outcomes;
+    for (CompiledOutcome& o : cp.outcomes)
+      if (!o.fellBack) o.pool = pool;  // a fallback is the same pool for both (poolShape)
+    PoolQuery q;
+    q.binding = static_cast<std::uint32_t>(bi);
+    q.qtype = j == 0 ? dns::toU16(dns::Type::A) : dns::toU16(dns::Type::AAAA);
+    const std::size_t nkeys = keys.location.size();
+    const std::size_t checks = std::min(nkeys, kShapeChecks);
+    for (std::size_t i = 0; i < checks; ++i) {
+      const std::size_t k = nkeys <= kShapeChecks ? i : i * (nkeys - 1) / (kShapeChecks - 1);
+      PoolDecision pd;
+      CompiledOutcome o;
+      decidePoolAt(g, q, health, *keys.location[k], pd, o);
+      if (!(o == cp.outcomes[(*cp.keyOutcome)[k]])) return false;
+    }
+  }
+  for (CompiledPolicy& cp : out) {
+    c.stats.trees += 2;  // distinct, leaves: counted with the pool alike's
+    c.stats.bytes += cp.outcomes.capacity() * sizeof(CompiledOutcome);
+    c.stats.outcomes += cp.outcomes.size();
+    c.policies.push_back(std::move(cp));
+  }
+  ++c.stats.shared;
+  return true;
+}
+
 }  // namespace
 
 std::shared_ptr<const CompiledDecisions> compileDecisions(
@@ -181,6 +227,9 @@ std::shared_ptr<const CompiledDecisions> compileDecisions(
   // pick, which reads the name, runs per query): bindings that share both
   // share their decisions.
   std::unordered_map<std::uint64_t, std::int32_t> byPoolPolicy;
+  // (pool shape, policy) -> the index in c->policies of the first pool's A
+  // decisions (its AAAA ones follow).
+  std::unordered_map<std::string, std::size_t> byShape;
   for (std::size_t bi = 0; bi < g->bindings.size(); ++bi) {
     const Policy& policy = g->policies[g->bindings[bi].policy];
     // Not using the location: answers do not depend on the client (scope 0).
@@ -197,6 +246,18 @@ std::shared_ptr<const CompiledDecisions> compileDecisions(
     if (!keyTables[coords]) keyTables[coords] = std::make_unique<KeyTable>(*g, coords);
     const KeyTable& keys = *keyTables[coords];
     c->binding[bi] = static_cast<std::int32_t>(c->policies.size());
+    // A pool alike (poolShape) under this policy was evaluated already: its
+    // outcomes, renamed to this pool, and its trees.
+    const std::uint32_t pool = g->bindings[bi].pool;
+    std::string shape = poolShape(*g, pool, health.get());
+    shape.append(reinterpret_cast<const char*>(&g->bindings[bi].policy),
+                 sizeof g->bindings[bi].policy);
+    if (auto alike = byShape.find(shape); alike != byShape.end()) {
+      if (shareAlike(*g, health.get(), keys, bi, alike->second, *c)) continue;
+      ++c->stats.shapeMismatches;  // poolShape() missed an input: evaluate this pool in full
+    } else {
+      byShape.emplace(std::move(shape), static_cast<std::size_t>(c->policies.size()));
+    }
     for (const std::uint16_t qtype : {dns::toU16(dns::Type::A), dns::toU16(dns::Type::AAAA)}) {
       CompiledPolicy cp;
       cp.coords = coords;

@@ -89,6 +89,11 @@ struct CompiledDecisions {
     std::size_t leaves = 0;     // compiled prefixes over the distinct trees
     std::size_t outcomes = 0;   // distinct outcomes over all (binding, question family)
     std::size_t bytes = 0;      // trees and tables (the location tries not included)
+    // (pool, policy) pairs whose decisions were taken from a pool alike
+    // (gslb::poolShape) instead of evaluated, and pairs where a sampled key
+    // disagreed with the pipeline (a poolShape() bug: then evaluated in full).
+    std::size_t shared = 0;
+    std::size_t shapeMismatches = 0;
   } stats;
   // Made by compileDecisionsAround(): only the asked client's prefix is
   // compiled. `exact` false: its walk met the bound, the prefix is a lower

@@ -972,6 +972,74 @@ void decideImpl(const Gslb& g, const PoolQuery& q, const health::HealthView* hea
 
 }  // namespace
 
+namespace {
+
+template <typename T>
+void putBytes(std::string& out, const T& v) {
+  static_assert(std::is_trivially_copyable_v<T>);
+  out.append(reinterpret_cast<const char*>(&v), sizeof v);
+}
+
+// Tripwires: poolShape() must see every field a decision reads. A new field
+// in one of these structs fails here until poolShape() takes it in (or a
+// comment says why the outcome cannot depend on it); then update the size.
+#if defined(__GLIBCXX__) && __SIZEOF_POINTER__ == 8
+static_assert(sizeof(Member) == 36, "a Member field was added: does poolShape() need it?");
+static_assert(sizeof(PoolRegion) == 88, "a PoolRegion field was added: does poolShape() need it?");
+static_assert(sizeof(Pool) == 144, "a Pool field was added: does poolShape() need it?");
+static_assert(sizeof(health::TargetHealth) == 20,
+              "a TargetHealth field was added: does poolShape() need it?");
+static_assert(sizeof(health::HealthView) == 128,
+              "a HealthView field was added: does poolShape() need it?");
+#endif
+
+}  // namespace
+
+std::string poolShape(const Gslb& g, std::size_t pi, const health::HealthView* hv) {
+  const Pool& pool = g.pools[pi];
+  std::string out;
+  out.reserve(64 + pool.regions.size() * 64);
+  putBytes(out, pool.isCname);
+  putBytes(out, pool.minHealthy);
+  putBytes(out, pool.allDown);
+  putBytes(out, pool.fallbackPool);  // the same pool, not one alike: outcomes name it
+  const std::uint32_t tiers =
+      pool.failover ? static_cast<std::uint32_t>(pool.failover->tiers.size()) : 0xFFFFFFFFu;
+  putBytes(out, tiers);
+  if (pool.failover)
+    for (const std::uint16_t t : pool.failover->tiers) putBytes(out, t);
+  std::int16_t active = -1;
+  if (hv && pi < hv->activeTier.size()) active = hv->activeTier[pi];
+  putBytes(out, active);
+  putBytes(out, static_cast<std::uint32_t>(pool.regions.size()));
+  for (const PoolRegion& pr : pool.regions) {
+    putBytes(out, pr.region);  // a global id: region drains and coordinates go with it
+    putBytes(out, pr.cname.empty());
+    for (const auto* ms : {&pr.v4, &pr.v6}) {
+      putBytes(out, static_cast<std::uint32_t>(ms->size()));
+      for (const Member& m : *ms) {
+        putBytes(out, m.weight);
+        // The raw readings, not what today's steps derive from them: pools
+        // whose members differ in any reading are not shared.
+        const health::TargetHealth* h = healthOf(m, hv);
+        putBytes(out, h != nullptr);
+        if (h) {
+          putBytes(out, h->state);
+          putBytes(out, h->up);
+          putBytes(out, h->changeInSec);
+          putBytes(out, h->steady);
+          putBytes(out, h->latencyMs);
+          putBytes(out, h->load);
+        }
+        putBytes(out, memberDrained(m, hv));
+        const float pushed = hv && m.id < hv->memberLoad.size() ? hv->memberLoad[m.id] : -2.0f;
+        putBytes(out, pushed);
+      }
+    }
+  }
+  return out;
+}
+
 void decidePool(const Gslb& g, const PoolQuery& q, const health::HealthView* health,
                 PoolDecision& out, Trace* trace) noexcept {
   decideImpl(g, q, health, out, trace, nullptr, nullptr);

@@ -318,6 +318,16 @@ void decideFromOutcome(const Gslb& g, const CompiledOutcome& outcome, const Pool
                        const health::HealthView* health, std::uint8_t scope,
                        PoolDecision& out) noexcept;
 
+// Everything a decision reads from pool `pool` and from its members' health,
+// drains and load under `health`, as bytes: the steps, the region choice and
+// the all_down rules read only these (not the addresses, names, TTL or
+// max_answers: the member pick and the TTL run per query from the outcome).
+// Two pools with equal shapes get, under one policy and at every location,
+// the same CompiledOutcome up to its `pool` field (their fallback pool is
+// the same pool), so compileDecisions() evaluates one and translates it for
+// the others (1,000 pools alike: one evaluation). Control plane.
+std::string poolShape(const Gslb& g, std::size_t pool, const health::HealthView* health);
+
 // Applies one operator override (a drain or a pushed load) to `view`, a view
 // for `g`; an override naming a region or member `g` lacks is skipped (it is
 // kept for a config that has it). The probe thread and explain's view from

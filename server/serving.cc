@@ -112,9 +112,15 @@ void logCompiled(const ServingSnapshot& snap, double ms) {
   if (st.trees > 0)
     GEODNS_LOG_INFO(
         "gslb: compiled %zu decision trees (%zu distinct, %zu outcomes, %zu prefixes, %zu KiB; "
-        "location tries: %zu classes, %zu KiB) from %zu evaluations in %.1f ms",
+        "location tries: %zu classes, %zu KiB) from %zu evaluations, %zu pool(s) decided as a "
+        "pool alike, in %.1f ms",
         st.trees, st.distinct, st.outcomes, st.leaves, st.bytes / 1024, classes, trieBytes / 1024,
-        st.evaluated, ms);
+        st.evaluated, st.shared, ms);
+  if (st.shapeMismatches > 0)
+    GEODNS_LOG_ERROR(
+        "gslb: %zu pool(s) looked alike another but decided differently on a sampled location "
+        "(a bug in gslb::poolShape: please report it); they were evaluated on their own",
+        st.shapeMismatches);
 }
 
 void buildFastAnswers(ServingSnapshot& snap) {

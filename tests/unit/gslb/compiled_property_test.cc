@@ -82,6 +82,13 @@ struct Model {
     b.member(web, "us", "192.0.2.1").member(web, "us", "192.0.2.2");
     b.member(web, "jp", "203.0.113.1");
     b.member(web, "eu", "2001:db8:1::1").member(web, "us", "2001:db8::1");
+    // A pool alike web (other addresses): its decisions are web's, renamed
+    // (gslb::poolShape), and the degraded view degrades it alike.
+    const auto twin = b.pool("twin", 300, 2);
+    b.member(twin, "eu", "198.51.100.101").member(twin, "eu", "198.51.100.102");
+    b.member(twin, "us", "192.0.2.101").member(twin, "us", "192.0.2.102");
+    b.member(twin, "jp", "203.0.113.101");
+    b.member(twin, "eu", "2001:db8:1::101").member(twin, "us", "2001:db8::101");
     const auto spare = b.pool("spare", 60);
     b.poolAt(spare).allDown = AllDown::NoData;
     b.member(spare, "us", "192.0.2.41").member(spare, "jp", "203.0.113.41");
@@ -99,13 +106,20 @@ struct Model {
                        {"default", {"us", "eu", "jp"}}},
                       fence);
     };
-    b.bind("geo", web, b.policy("geo", {map(false), test::GslbBuilder::up()}));
-    b.bind("near", web, b.policy("near", {test::GslbBuilder::nearest(), test::GslbBuilder::up()}));
-    b.bind(
-        "weighted", web,
-        b.policy("weighted", {map(false), test::GslbBuilder::up(), test::GslbBuilder::weighted()}));
+    const auto geo = b.policy("geo", {map(false), test::GslbBuilder::up()});
+    const auto near = b.policy("near", {test::GslbBuilder::nearest(), test::GslbBuilder::up()});
+    const auto weighted =
+        b.policy("weighted", {map(false), test::GslbBuilder::up(), test::GslbBuilder::weighted()});
+    const auto blind = b.policy("blind", {map(false)});
+    b.bind("geo", web, geo);
+    b.bind("near", web, near);
+    b.bind("weighted", web, weighted);
     b.bind("fenced-fb", fb, b.policy("fenced", {map(true), test::GslbBuilder::up()}));
-    b.bind("blind", web, b.policy("blind", {map(false)}));
+    b.bind("blind", web, blind);
+    b.bind("twin-geo", twin, geo);
+    b.bind("twin-near", twin, near);
+    b.bind("twin-weighted", twin, weighted);
+    b.bind("twin-blind", twin, blind);
     b.compileLocations();
   }
 };
@@ -184,6 +198,10 @@ void check(const Model& m, const std::shared_ptr<const health::HealthView>& view
     if (hit.prefix == 0) ++scopeViolations;  // never scope 0 while the answer depends on location
   }
   CAPTURE(seed);
+  // The twin's four bindings took web's decisions, and every sampled key
+  // agreed (a disagreement is a gslb::poolShape() bug).
+  CHECK(compiled->stats.shared == 4);
+  CHECK(compiled->stats.shapeMismatches == 0);
   CHECK(compiledCount == n);
   CHECK(mismatches == 0);
   CHECK(scopeViolations == 0);
@@ -203,6 +221,11 @@ TEST_CASE("compiled decisions agree with the pipeline over 1M random addresses p
   m.b.target(*view, "192.0.2.2").changeInSec = 17;
   m.b.down(*view, "2001:db8:1::1", 33);  // eu has no IPv6 member up: ranked ahead, caps TTLs
   m.b.drainRegion(*view, "jp");
+  // The twin degraded alike (so still shared).
+  m.b.down(*view, "198.51.100.102", 40);
+  m.b.target(*view, "192.0.2.102").steady = false;
+  m.b.target(*view, "192.0.2.102").changeInSec = 17;
+  m.b.down(*view, "2001:db8:1::101", 33);
   const std::shared_ptr<const health::HealthView> unhealthy = view;
   const std::shared_ptr<const health::HealthView> healthy = m.b.view();
   SUBCASE("IPv4, degraded") {

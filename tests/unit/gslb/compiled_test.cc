@@ -5,6 +5,7 @@
 // US, 2001:db8:1::/48 DE, 2001:db8:2::/48 JP, 2001:db8:ee::/48 EU only).
 #include <doctest/doctest.h>
 
+#include <functional>
 #include <string>
 #include <tuple>
 #include <utility>
@@ -420,5 +421,102 @@ TEST_CASE("compiled: keys evaluated on two threads give the one-pass numbering a
         CHECK(p1.trees[fam]->root == p2.trees[fam]->root);
       }
     }
+  }
+}
+
+TEST_CASE("compiled: pools alike share one evaluation; a difference in what decides does not") {
+  // web and twin: the same regions, member counts and weights, other
+  // addresses; `change` makes them differ (or not) in one input.
+  struct Case {
+    const char* name;
+    bool shared;
+    std::function<void(test::GslbBuilder&, health::HealthView&, std::uint32_t twin,
+                       std::uint32_t spare)>
+        change;
+  };
+  using B = test::GslbBuilder;
+  using V = health::HealthView;
+  const std::vector<Case> cases{
+      {"alike, all up", true, [](B&, V&, std::uint32_t, std::uint32_t) {}},
+      {"a region drained (both pools)", true,
+       [](B& b, V& v, std::uint32_t, std::uint32_t) { b.drainRegion(v, "eu"); }},
+      {"a twin member down", false,
+       [](B& b, V& v, std::uint32_t, std::uint32_t) { b.down(v, "198.51.100.2"); }},
+      {"a twin member in transition", false,
+       [](B& b, V& v, std::uint32_t, std::uint32_t) {
+         b.target(v, "192.0.2.2").steady = false;
+         b.target(v, "192.0.2.2").changeInSec = 17;
+       }},
+      {"a twin member drained", false,
+       [](B& b, V& v, std::uint32_t, std::uint32_t) { b.drainMember(v, "198.51.100.2"); }},
+      {"a twin member's pushed load", false,
+       [](B& b, V& v, std::uint32_t, std::uint32_t) { b.load(v, "198.51.100.2", 0.95); }},
+      {"a twin member's probed latency", false,
+       [](B& b, V& v, std::uint32_t, std::uint32_t) { b.target(v, "192.0.2.2").latencyMs = 80; }},
+      {"the twin's min_healthy", false,
+       [](B& b, V&, std::uint32_t twin, std::uint32_t) { b.poolAt(twin).minHealthy = 2; }},
+      {"a twin member's weight 0", false,
+       [](B& b, V&, std::uint32_t twin, std::uint32_t) {
+         b.poolAt(twin).regions[0].v4[0].weight = 0;
+       }},
+      {"the twin's all_down rule and fallback pool", false,
+       [](B& b, V&, std::uint32_t twin, std::uint32_t spare) {
+         b.poolAt(twin).allDown = AllDown::Fallback;
+         b.poolAt(twin).fallbackPool = static_cast<std::int32_t>(spare);
+       }},
+      {"the twin's active failover tier", false,
+       [](B&, V& v, std::uint32_t twin, std::uint32_t) { v.activeTier[twin] = 1; }},
+  };
+  for (const Case& tc : cases) {
+    const std::string name = tc.name;
+    CAPTURE(name);
+    test::GslbBuilder b({kCityDb});
+    b.region("eu", 50.1, 8.7);
+    b.region("us", 38.9, -77.0);
+    std::uint32_t pools[2];
+    const char* v4[2][2] = {{"198.51.100.1", "192.0.2.1"}, {"198.51.100.2", "192.0.2.2"}};
+    const char* v6[2][2] = {{"2001:db8:1::1", "2001:db8::1"}, {"2001:db8:1::2", "2001:db8::2"}};
+    for (int i = 0; i < 2; ++i) {
+      pools[i] = b.pool(i == 0 ? "web" : "twin", 300);
+      b.member(pools[i], "eu", v4[i][0]).member(pools[i], "us", v4[i][1]);
+      b.member(pools[i], "eu", v6[i][0]).member(pools[i], "us", v6[i][1]);
+      b.failover(pools[i], {"eu", "us"});
+    }
+    const auto spare = b.pool("spare", 60);
+    b.member(spare, "us", "192.0.2.41");
+    const auto geo =
+        b.policy("geo", {b.geoMap({{"continent:EU", {"eu", "us"}}, {"default", {"us", "eu"}}}),
+                         B::up(), B::step(StepKind::Latency), B::step(StepKind::ShedLoad)});
+    const auto near = b.policy("near", {B::failoverStep(), B::nearest(), B::up()});
+    std::vector<std::uint32_t> binds;
+    for (const auto policy : {geo, near})
+      for (const auto pool : pools)
+        binds.push_back(b.bind("n" + std::to_string(binds.size()), pool, policy));
+    b.compileLocations();
+    auto view = b.view();
+    tc.change(b, *view, pools[1], spare);
+    auto c = compileDecisions(b.share(), view);
+    CHECK(c->stats.shared == (tc.shared ? 2u : 0u));  // one per policy
+    CHECK(c->stats.shapeMismatches == 0);
+    // Whether shared or not, each binding decides as the pipeline does.
+    for (const auto bind : binds)
+      for (const char* client :
+           {"198.51.100.7", "192.0.2.7", "203.0.113.7", "2001:db8:1::7", "2001:db8::7", "10.9.9.9"})
+        for (const std::uint16_t qtype : {dns::toU16(dns::Type::A), dns::toU16(dns::Type::AAAA)}) {
+          CAPTURE(bind);
+          CAPTURE(client);
+          CAPTURE(qtype);
+          const PoolQuery q = queryFor(
+              client, std::string(client).find(':') != std::string::npos ? 48 : 24, bind, qtype);
+          PoolDecision slow, fast;
+          decidePool(*c->gslb, q, view.get(), slow);
+          REQUIRE(decideCompiled(*c, q, fast));
+          CHECK(slow.outcome == fast.outcome);
+          CHECK(slow.pool == fast.pool);
+          CHECK(regionOf(*c->gslb, slow) == regionOf(*c->gslb, fast));
+          CHECK(slow.decision.chosen == fast.decision.chosen);
+          CHECK(slow.ttl == fast.ttl);
+          CHECK(slow.decision.picked == fast.decision.picked);
+        }
   }
 }
