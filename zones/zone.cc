@@ -229,8 +229,7 @@ std::unique_ptr<Zone> Zone::compile(const std::string& originText, std::vector<P
     for (std::uint32_t e = r.begin; e < r.end; ++e) {
       const Where& w = wheres[e];
       if (!w.record || (type != 0 && w.type != type)) continue;
-      if (!w.file) return "";
-      return w.line ? *w.file + ":" + std::to_string(w.line) : *w.file;
+      return fileLine(w.file, w.line);
     }
     return "";
   };

@@ -10,6 +10,12 @@
 
 namespace geodns::zones {
 
+// "file:line" for messages; "file" when `line` is 0, "" without a file.
+inline std::string fileLine(const std::string* file, std::uint32_t line) {
+  if (!file) return {};
+  return line ? *file + ":" + std::to_string(line) : *file;
+}
+
 // One resource record as read from a file, in uncompressed wire form.
 struct ParsedRR {
   std::string owner;  // lowercase wire name
@@ -25,10 +31,7 @@ struct ParsedRR {
   // no string per record in a zone of millions) and the line (0: none).
   std::shared_ptr<const std::string> file;
   std::uint32_t line = 0;
-  std::string where() const {
-    if (!file) return {};
-    return line ? *file + ":" + std::to_string(line) : *file;
-  }
+  std::string where() const { return fileLine(file.get(), line); }
 };
 
 // Parses `path` with $ORIGIN defaulting to `origin` (presentation form).
