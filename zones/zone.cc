@@ -11,7 +11,10 @@
 
 namespace geodns::zones {
 
-constinit const RRsetExtra RRset::kNone{};
+// Not constinit: clang with libstdc++ 12 has no constant initializer for the
+// std::string and std::vector members (the fuzz preset failed to build). No
+// static initializer reads it: zones are built after main() starts.
+const RRsetExtra RRset::kNone{};
 
 // ---- NameIndex -------------------------------------------------------------
 

@@ -9,7 +9,10 @@
 
 #include <stdio_ext.h>  // __fsetlocking
 
+#include <algorithm>
+#include <cctype>
 #include <cerrno>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -17,6 +20,7 @@
 #include <iterator>
 #include <memory>
 
+#include "core/both.h"
 #include "core/wire/dns.h"
 #include "core/wire/name.h"
 
@@ -75,29 +79,20 @@ struct ParseState {
   ErrorList& errors;
   std::vector<ParsedRR> rrs;
   std::uint32_t defaultTtl = 3600;
+  ParseSplit split;  // the top-level file's two-thread parse
 };
 
-void parseFile(const std::filesystem::path& path, ldns_rdf* originIn, ParseState& st, int depth) {
-  // The whole file in memory, read by ldns through fmemopen: ftell (taken
-  // before every record, for $INCLUDE) is then a lookup, not an lseek
-  // syscall per record, and reading is a memcpy (1M records: 13 % of the load).
-  std::string content;
-  {
-    FilePtr file(std::fopen(path.c_str(), "re"));
-    if (!file) {
-      st.errors.add(path.string(), std::string("cannot open: ") + std::strerror(errno));
-      return;
-    }
-    char chunk[1 << 16];
-    std::size_t n;
-    while ((n = std::fread(chunk, 1, sizeof chunk, file.get())) > 0) content.append(chunk, n);
-    if (std::ferror(file.get())) {
-      st.errors.add(path.string(), std::string("cannot read: ") + std::strerror(errno));
-      return;
-    }
-  }
-  if (content.empty()) return;  // fmemopen refuses a size of 0; an empty file has no records
-  FilePtr fp(::fmemopen(content.data(), content.size(), "r"));
+void parseFile(const std::filesystem::path& path, ldns_rdf* originIn, ParseState& st, int depth);
+
+// Parses `size` bytes of `path`'s text from `data` (a whole file, or a piece
+// that starts at a record with an explicit owner), starting with `origin`
+// and st.defaultTtl, counting lines from `line`; leaves `origin`, `line` and
+// st.defaultTtl as the text ends.
+void parseText(const std::filesystem::path& path,
+               const std::shared_ptr<const std::string>& fileName, const char* data,
+               std::size_t size, RdfPtr& origin, int& line, ParseState& st, int depth) {
+  if (size == 0) return;  // fmemopen refuses a size of 0
+  FilePtr fp(::fmemopen(const_cast<char*>(data), size, "r"));
   if (!fp) {
     st.errors.add(path.string(), std::string("cannot read: ") + std::strerror(errno));
     return;
@@ -105,10 +100,7 @@ void parseFile(const std::filesystem::path& path, ldns_rdf* originIn, ParseState
   // ldns reads a character at a time (getc); the stream is this thread's
   // alone, so no lock per character.
   ::__fsetlocking(fp.get(), FSETLOCKING_BYCALLER);
-  RdfPtr origin(ldns_rdf_clone(originIn));
-  const auto fileName = std::make_shared<const std::string>(path.string());
   ldns_rdf* prevRaw = nullptr;
-  int line = 1;
   for (;;) {
     int c = std::fgetc(fp.get());
     if (c == EOF) break;
@@ -175,10 +167,174 @@ void parseFile(const std::filesystem::path& path, ldns_rdf* originIn, ParseState
   if (prevRaw) ldns_rdf_deep_free(prevRaw);
 }
 
+// Where a second parser can start in `text`: the first record at or after
+// byte `from` that begins a line with an owner name, found by following
+// ldns's line tokenizer (ldns_fget_token_l: parentheses, quotes, comments,
+// backslash escapes) from the start, and the directives ($ORIGIN, $TTL)
+// before it. offset 0: no such record (or a construct this scan does not
+// follow: form feeds, vertical tabs, NULs, unbalanced parentheses).
+struct SplitPoint {
+  std::size_t offset = 0;
+  std::vector<std::pair<std::size_t, std::size_t>> directives;  // [begin, end) of each
+};
+
+bool startsOwner(char c) {
+  const auto u = static_cast<unsigned char>(c);
+  return std::isalnum(u) || c == '@' || c == '*' || c == '_';
+}
+
+SplitPoint findSplit(const std::string& text, std::size_t from) {
+  SplitPoint sp;
+  int depth = 0;  // parentheses
+  bool quoted = false, comment = false, content = false;
+  int prev = 0;
+  std::size_t first = 0;  // the record's first character ldns keeps
+  for (std::size_t k = 0; k < text.size(); ++k) {
+    int c = static_cast<unsigned char>(text[k]);
+    if (c == '\r') c = ' ';
+    if (c == '\f' || c == '\v' || c == '\0') return {};
+    const bool escaped = prev == '\\';
+    if ((c == '(' || c == ')') && !escaped && !quoted) {
+      if (!comment) depth += c == '(' ? 1 : -1;
+      prev = c;
+      continue;
+    }
+    if (depth < 0) return {};
+    if (c == ';' && !quoted && !escaped) comment = true;
+    if (c == '"' && !comment && !escaped) quoted = !quoted;
+    bool ends = false;
+    if (c == '\n' && comment) {
+      comment = false;
+      ends = depth == 0 && content;
+    } else if (comment || (c == '\n' && depth != 0)) {
+      // inside a comment, or a line break inside parentheses
+    } else if (c == '\n') {
+      ends = content && !escaped;
+    } else {
+      if (!content) first = k;
+      content = true;
+    }
+    if (!ends) {
+      prev = c == '\\' && prev == '\\' ? 0 : c;
+      continue;
+    }
+    if (text[first] == '$') sp.directives.emplace_back(first, k);
+    // ldns skips the line breaks after a record; comment lines are skipped
+    // here too (they end the first piece, where ldns reads them as nothing).
+    std::size_t next = k + 1;
+    for (;;) {
+      while (next < text.size() && (text[next] == '\n' || text[next] == '\r')) ++next;
+      if (next >= text.size() || text[next] != ';') break;
+      const std::size_t eol = text.find('\n', next);
+      if (eol == std::string::npos) return {};
+      if (std::memchr(text.data() + next, '\f', eol - next) ||
+          std::memchr(text.data() + next, '\v', eol - next))
+        return {};
+      next = eol;
+    }
+    if (next >= text.size()) return {};
+    if (next >= from && startsOwner(text[next])) {
+      sp.offset = next;
+      return sp;
+    }
+    k = next - 1;
+    depth = 0;
+    quoted = comment = content = false;
+    prev = 0;
+  }
+  return {};
+}
+
+// Parses a big file in two pieces on two threads: [0, split) here and
+// [split, end) on a second thread, which starts with the origin and TTL the
+// directives before the split give. The result is used only when it is
+// what one pass gives: neither piece found an error (errors are reported by
+// the one-pass parse, with their lines) and the first piece ends with the
+// origin and TTL the second started with. false: parse in one pass.
+bool parseHalves(const std::filesystem::path& path,
+                 const std::shared_ptr<const std::string>& fileName, const std::string& content,
+                 ldns_rdf* originIn, ParseState& st) {
+  if (content.find("$INCLUDE") != std::string::npos) return false;
+  const std::size_t from = st.split.from == SIZE_MAX ? content.size() / 2 : st.split.from;
+  const SplitPoint sp = findSplit(content, from);
+  if (sp.offset == 0) return false;
+  RdfPtr guessOrigin(ldns_rdf_clone(originIn));
+  std::uint32_t guessTtl = st.defaultTtl;
+  if (!sp.directives.empty()) {
+    std::string text;
+    for (const auto& [b, e] : sp.directives) text.append(content, b, e - b).push_back('\n');
+    ErrorList ignored;
+    ParseState ds{ignored, {}, guessTtl, {}};
+    int line = 1;
+    parseText(path, fileName, text.data(), text.size(), guessOrigin, line, ds, 0);
+    // A bad $ORIGIN leaves no origin (ldns drops it): one pass reports it.
+    if (!ds.rrs.empty() || !guessOrigin) return false;
+    guessTtl = ds.defaultTtl;
+  }
+  ErrorList errors1, errors2;
+  ParseState st1{errors1, {}, st.defaultTtl, {}}, st2{errors2, {}, guessTtl, {}};
+  // Room for every record in the first piece's vector (a line per record at
+  // most): the second piece is appended without a copy of the first. Pages
+  // never written stay unmapped.
+  st1.rrs.reserve(static_cast<std::size_t>(std::count(content.begin(), content.end(), '\n')) + 1);
+  RdfPtr origin1(ldns_rdf_clone(originIn)), origin2(ldns_rdf_clone(guessOrigin.get()));
+  int line1 = 1, line2 = 1;
+  bothAtOnce([&] { parseText(path, fileName, content.data(), sp.offset, origin1, line1, st1, 0); },
+             [&] {
+               parseText(path, fileName, content.data() + sp.offset, content.size() - sp.offset,
+                         origin2, line2, st2, 0);
+             });
+  if (!errors1.empty() || !errors2.empty() || st1.defaultTtl != guessTtl || !origin1 ||
+      !guessOrigin || ldns_rdf_compare(origin1.get(), guessOrigin.get()) != 0)
+    return false;
+  // The second piece counted its lines from 1; the first ended at line1.
+  for (ParsedRR& rr : st2.rrs) rr.line += static_cast<std::uint32_t>(line1 - 1);
+  st.rrs = std::move(st1.rrs);
+  st.rrs.insert(st.rrs.end(), std::make_move_iterator(st2.rrs.begin()),
+                std::make_move_iterator(st2.rrs.end()));
+  st.defaultTtl = st2.defaultTtl;
+  if (st.split.took) *st.split.took = true;
+  return true;
+}
+
+void parseFile(const std::filesystem::path& path, ldns_rdf* originIn, ParseState& st, int depth) {
+  // The whole file in memory, read by ldns through fmemopen: ftell (taken
+  // before every record, for $INCLUDE) is then a lookup, not an lseek
+  // syscall per record, and reading is a memcpy (1M records: 13 % of the load).
+  std::string content;
+  {
+    FilePtr file(std::fopen(path.c_str(), "re"));
+    if (!file) {
+      st.errors.add(path.string(), std::string("cannot open: ") + std::strerror(errno));
+      return;
+    }
+    char chunk[1 << 16];
+    std::size_t n;
+    while ((n = std::fread(chunk, 1, sizeof chunk, file.get())) > 0) content.append(chunk, n);
+    if (std::ferror(file.get())) {
+      st.errors.add(path.string(), std::string("cannot read: ") + std::strerror(errno));
+      return;
+    }
+  }
+  if (content.empty()) return;  // fmemopen refuses a size of 0; an empty file has no records
+  const auto fileName = std::make_shared<const std::string>(path.string());
+  if (depth == 0 && st.rrs.empty() && content.size() >= st.split.minBytes &&
+      parseHalves(path, fileName, content, originIn, st))
+    return;
+  RdfPtr origin(ldns_rdf_clone(originIn));
+  int line = 1;
+  parseText(path, fileName, content.data(), content.size(), origin, line, st, depth);
+}
+
 }  // namespace
 
 std::vector<ParsedRR> parseZoneFile(const std::string& path, const std::string& origin,
                                     ErrorList& errors) {
+  return parseZoneFile(path, origin, errors, ParseSplit{});
+}
+
+std::vector<ParsedRR> parseZoneFile(const std::string& path, const std::string& origin,
+                                    ErrorList& errors, const ParseSplit& split) {
   ldns_rdf* o = nullptr;
   std::string abs = origin.empty() || origin.back() != '.' ? origin + "." : origin;
   if (ldns_str2rdf_dname(&o, abs.c_str()) != LDNS_STATUS_OK) {
@@ -186,7 +342,8 @@ std::vector<ParsedRR> parseZoneFile(const std::string& path, const std::string& 
     return {};
   }
   RdfPtr originPtr(o);
-  ParseState st{errors, {}, 3600};
+  ParseState st{errors, {}, 3600, split};
+  if (st.split.took) *st.split.took = false;
   parseFile(path, originPtr.get(), st, 0);
   return std::move(st.rrs);
 }

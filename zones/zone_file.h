@@ -1,5 +1,6 @@
 #pragma once
 // RFC 1035 master files, parsed with ldns (the only file that includes it).
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <span>
@@ -39,6 +40,19 @@ struct ParsedRR {
 // added to `errors` (file:line) and parsing continues with the next record.
 std::vector<ParsedRR> parseZoneFile(const std::string& path, const std::string& origin,
                                     ErrorList& errors);
+
+// The two-thread parse of a big top-level file (no $INCLUDE): the second
+// half is parsed on a second thread from the first record boundary after
+// its middle; the result is kept only when it equals one pass's (no error
+// in either half, the same origin and TTL at the boundary), else the file
+// is parsed again in one pass. Tests choose where the second piece starts.
+struct ParseSplit {
+  std::size_t minBytes = std::size_t{1} << 20;  // smaller files: one pass
+  std::size_t from = SIZE_MAX;  // the boundary at or after this byte; MAX: the middle
+  bool* took = nullptr;         // set to whether two pieces were used
+};
+std::vector<ParsedRR> parseZoneFile(const std::string& path, const std::string& origin,
+                                    ErrorList& errors, const ParseSplit& split);
 
 // Presentation form of one record (for explain/diagnostics and tests).
 std::string rrToText(const ParsedRR& rr);

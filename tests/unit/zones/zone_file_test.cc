@@ -77,3 +77,101 @@ TEST_CASE("a missing file is an error naming it") {
   REQUIRE(errors.size() == 1);
   CHECK(errors.all()[0].where == "/nonexistent/zone");
 }
+
+namespace {
+
+std::string dump(const std::vector<zones::ParsedRR>& rrs, const ErrorList& errors) {
+  std::string out;
+  for (const auto& rr : rrs)
+    out += rr.where() + " " + zones::rrToText(rr) + " class " + std::to_string(rr.rrclass) +
+           " names " + std::to_string(rr.nameCount) + "\n";
+  return out + errors.str();
+}
+
+}  // namespace
+
+TEST_CASE("the two-thread parse gives what one pass gives, wherever the second piece starts") {
+  // Each text is parsed in one pass, then in two pieces with the second
+  // starting at the first boundary after every byte offset in turn: the
+  // records (owner, type, class, TTL, RDATA, file:line) and errors must
+  // match. Constructs that hide line breaks from a naive split: parentheses
+  // over lines, quotes holding ';' '(' and '"', comments holding '(' and '"',
+  // escapes, blank-owner lines, mid-file directives, a record split over
+  // a blank line, CR LF line ends.
+  struct Case {
+    const char* name;
+    std::string text;
+    bool splits;  // some offset lets two pieces be used
+  };
+  const std::vector<Case> cases{
+      {"plain records",
+       "$TTL 300\n@ SOA ns h 1 2 3 4 5\n@ NS ns\nns A 192.0.2.1\na A 192.0.2.2\nb A 192.0.2.3\nc "
+       "AAAA 2001:db8::1\n",
+       true},
+      {"parentheses over lines",
+       "@ SOA ns h (\n  1 ; serial\n  2 3 4 5 )\na TXT ( \"one\"\n  \"two\" )\nb A 192.0.2.3\n",
+       true},
+      {"quotes with ; ( and an escaped quote",
+       "a TXT \"x ; (not a comment\"\nb TXT \"say \\\"hi\\\" ( \"\nc TXT \"back\\\\\" \"slash\"\nd "
+       "A 192.0.2.4\n",
+       true},
+      {"comments with ( and \"",
+       "; header ( with \" in it\na A 192.0.2.1 ; trailing ( \"\n; ) another\nb A 192.0.2.2\n",
+       true},
+      {"blank owners continue the previous name",
+       "a A 192.0.2.1\n  A 192.0.2.2\n\tAAAA 2001:db8::2\nb A 192.0.2.3\n  TXT \"b's\"\n", true},
+      {"directives in the middle",
+       "$TTL 60\na A 192.0.2.1\n$ORIGIN sub.z.test.\nb A 192.0.2.2\n$TTL 1h\nc A "
+       "192.0.2.3\n$ORIGIN z.test.\nd A 192.0.2.4\n",
+       true},
+      {"a directive after comments and blank lines",
+       "; zone\n\n$TTL 90\n\na A 192.0.2.1\nb A 192.0.2.2\n", true},
+      {"CR LF line ends", "a A 192.0.2.1\r\nb A 192.0.2.2\r\n\r\nc A 192.0.2.3\r\n", true},
+      {"an escaped line break", "a TXT \"x\\\ny\"\nb A 192.0.2.2\n", true},
+      {"a bad $ORIGIN (ldns drops the origin)",
+       "a A 192.0.2.1\n$ORIGIN s.x" + std::string(70, 'y') + ".z.test.\nc MX 1 m\nd A 192.0.2.4\n",
+       false},
+      {"syntax errors (one pass reports them)",
+       "a A 192.0.2.1\nb A 999.0.0.1\nc BOGUS x\nd A 192.0.2.4\n", false},
+      // ldns reads the rest of the file into b's TXT, without an error.
+      {"an unclosed parenthesis", "a A 192.0.2.1\nb TXT ( \"x\"\nc A 192.0.2.3\n", true},
+      {"a comment line ends the file", "a A 192.0.2.1\nb A 192.0.2.2\n; the end\n", true},
+  };
+  for (const Case& tc : cases) {
+    const std::string name = tc.name;
+    CAPTURE(name);
+    TempDir d;
+    const auto f = d.write("z.zone", tc.text);
+    ErrorList oneErrors;
+    const auto one = zones::parseZoneFile(f, "z.test", oneErrors, zones::ParseSplit{SIZE_MAX});
+    const std::string expected = dump(one, oneErrors);
+    bool anySplit = false;
+    for (std::size_t from = 0; from <= tc.text.size(); ++from) {
+      CAPTURE(from);
+      bool took = false;
+      ErrorList errors;
+      const auto two = zones::parseZoneFile(f, "z.test", errors, zones::ParseSplit{1, from, &took});
+      anySplit = anySplit || took;
+      CHECK(dump(two, errors) == expected);
+    }
+    CHECK(anySplit == tc.splits);
+  }
+}
+
+TEST_CASE("a big zone file is parsed in two pieces by default") {
+  TempDir d;
+  std::string text = "$TTL 300\n@ SOA ns h 1 2 3 4 5\n@ NS ns\n";
+  for (int i = 0; i < 60000; ++i)
+    text += "h" + std::to_string(i) + " A 192.0.2." + std::to_string(i % 250) + "\n";
+  REQUIRE(text.size() >= (std::size_t{1} << 20));
+  const auto f = d.write("z.zone", text);
+  bool took = false;
+  ErrorList errors;
+  const auto rrs = zones::parseZoneFile(f, "z.test", errors,
+                                        zones::ParseSplit{std::size_t{1} << 20, SIZE_MAX, &took});
+  CHECK(took);
+  REQUIRE(errors.empty());
+  REQUIRE(rrs.size() == 60002);
+  CHECK(rrs[60001].where() == f + ":60003");
+  CHECK(zones::rrToText(rrs[30001]).rfind("\\# 4 c00002", std::string::npos) != std::string::npos);
+}
