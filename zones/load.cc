@@ -155,7 +155,13 @@ std::shared_ptr<const ZoneSet> loadZones(const config::ServerConfig& cfg, ErrorL
       continue;
     }
     ErrorList zoneErrors;
-    auto rrs = parseZoneFile(spec.file, spec.origin, zoneErrors);
+    // Start-up parses big files on two threads (time to the first answer);
+    // a reload in one pass: the old zones still serve meanwhile, and the
+    // second thread's malloc arena would not give its freed records back to
+    // the compile (1M records: the reload peaked at 2.29x steady, not 2.15x).
+    ParseSplit split;
+    if (previous) split.minBytes = SIZE_MAX;
+    auto rrs = parseZoneFile(spec.file, spec.origin, zoneErrors, split);
     const std::uint64_t hash = contentHash(rrs);
     if (ParsedRR* soa = originWire ? findSoa(rrs, *originWire) : nullptr) {
       const auto at = serialOffset(soa->rdata);

@@ -34,6 +34,8 @@ namespace geodns::zones {
 // (and before signing): `previous` is the zone set served now (null at
 // start-up) and gives the serial served and whether the data changed;
 // `unixNow` is the wall clock in seconds. The chosen serial is written into the SOA.
+// Big zone files are parsed on two threads at start-up (`previous` null),
+// in one pass on a reload (zones/zone_file.h: ParseSplit).
 std::shared_ptr<const ZoneSet> loadZones(const config::ServerConfig& cfg, ErrorList& errors,
                                          const ZoneSet* previous = nullptr,
                                          std::int64_t unixNow = 0, const Clock* clock = nullptr);
