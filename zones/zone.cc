@@ -4,6 +4,7 @@
 #include <cstring>
 #include <map>
 #include <string_view>
+#include <unordered_map>
 
 #include "core/wire/dns.h"
 #include "core/wire/types.h"
@@ -200,23 +201,37 @@ std::unique_ptr<Zone> Zone::compile(const std::string& originText, std::vector<P
   }
 
   // The records are in the nodes now. Only the checks below still need them,
-  // for the file and line of an error: keep those (16 bytes an entry), and
+  // for the file and line of an error: keep those (8 bytes an entry), and
   // free the parsed records and the sort before the name index is built, so
   // that they do not add to the peak of a big zone's load or reload (issue 12
   // item 4: the reload's peak against the steady RSS).
   struct Where {
-    const std::string* file = nullptr;  // null: the record came from no file
     std::uint32_t line = 0;
     std::uint16_t type = 0;
-    bool record = false;  // false: a name that only has to exist
+    // Bit 15: a record (else a name that only has to exist); bits 0-14: its
+    // file, 1 + an index in `files` (0: from no file, or past 32,767 files).
+    std::uint16_t fileAndRecord = 0;
   };
-  std::vector<std::shared_ptr<const std::string>> files;  // keeps the Where::file alive
+  static_assert(sizeof(Where) == 8);
+  constexpr std::uint16_t kRecord = 0x8000;
+  std::vector<std::shared_ptr<const std::string>> files;  // distinct, in order met
   std::vector<Where> wheres(entries.size());
-  for (std::size_t e = 0; e < entries.size(); ++e) {
-    const ParsedRR* rr = entries[e].rr;
-    if (!rr) continue;
-    if (rr->file && (files.empty() || files.back() != rr->file)) files.push_back(rr->file);
-    wheres[e] = {rr->file ? files.back().get() : nullptr, rr->line, rr->type, true};
+  {
+    std::unordered_map<const std::string*, std::uint16_t> fileIndex;
+    for (std::size_t e = 0; e < entries.size(); ++e) {
+      const ParsedRR* rr = entries[e].rr;
+      if (!rr) continue;
+      std::uint16_t file = 0;
+      if (rr->file) {
+        auto [it, fresh] = fileIndex.try_emplace(rr->file.get(), 0);
+        if (fresh && files.size() < 0x7FFF) {
+          files.push_back(rr->file);
+          it->second = static_cast<std::uint16_t>(files.size());
+        }
+        file = it->second;
+      }
+      wheres[e] = {rr->line, rr->type, static_cast<std::uint16_t>(kRecord | file)};
+    }
   }
   std::vector<Entry>().swap(entries);
   std::vector<ParsedRR>().swap(rrs);
@@ -231,8 +246,9 @@ std::unique_ptr<Zone> Zone::compile(const std::string& originText, std::vector<P
     const Range r = ranges[static_cast<std::size_t>(&node - z->nodes_.data())];
     for (std::uint32_t e = r.begin; e < r.end; ++e) {
       const Where& w = wheres[e];
-      if (!w.record || (type != 0 && w.type != type)) continue;
-      return fileLine(w.file, w.line);
+      if (!(w.fileAndRecord & kRecord) || (type != 0 && w.type != type)) continue;
+      const std::uint16_t file = w.fileAndRecord & ~kRecord;
+      return fileLine(file ? files[file - 1u].get() : nullptr, w.line);
     }
     return "";
   };
