@@ -178,6 +178,7 @@ bool shareAlike(const Gslb& g, const health::HealthView* health, const KeyTable&
     q.qtype = j == 0 ? dns::toU16(dns::Type::A) : dns::toU16(dns::Type::AAAA);
     const std::size_t nkeys = keys.location.size();
     const std::size_t checks = std::min(nkeys, kShapeChecks);
+    c.stats.evaluated += checks;
     for (std::size_t i = 0; i < checks; ++i) {
       const std::size_t k = nkeys <= kShapeChecks ? i : i * (nkeys - 1) / (kShapeChecks - 1);
       PoolDecision pd;

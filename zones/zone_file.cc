@@ -280,9 +280,12 @@ bool parseHalves(const std::filesystem::path& path,
   st1.rrs.reserve(static_cast<std::size_t>(std::count(content.begin(), content.end(), '\n')) + 1);
   RdfPtr origin1(ldns_rdf_clone(originIn)), origin2(ldns_rdf_clone(guessOrigin.get()));
   int line1 = 1, line2 = 1;
+  // Each record holds its file name's shared_ptr: a second control block for
+  // the second thread keeps the two from bumping one reference count.
+  const auto fileName2 = std::make_shared<const std::string>(*fileName);
   bothAtOnce([&] { parseText(path, fileName, content.data(), sp.offset, origin1, line1, st1, 0); },
              [&] {
-               parseText(path, fileName, content.data() + sp.offset, content.size() - sp.offset,
+               parseText(path, fileName2, content.data() + sp.offset, content.size() - sp.offset,
                          origin2, line2, st2, 0);
              });
   if (!errors1.empty() || !errors2.empty() || st1.defaultTtl != guessTtl || !origin1 ||
