@@ -48,7 +48,7 @@ std::shared_ptr<ZoneSigning> ZoneSigning::load(name::Span origin, const config::
 
 std::vector<ParsedRR> ZoneSigning::apexRecords(std::uint32_t ttl) const {
   std::vector<ParsedRR> out;
-  const auto keyFile = std::make_shared<const std::string>(keys_->key(0).path());
+  const std::string* keyFile = internFileName(keys_->key(0).path());
   auto add = [&](dns::Type type, const std::vector<std::vector<std::uint8_t>>& rdatas) {
     for (const auto& rd : rdatas) {
       ParsedRR rr;

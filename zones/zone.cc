@@ -214,7 +214,7 @@ std::unique_ptr<Zone> Zone::compile(const std::string& originText, std::vector<P
   };
   static_assert(sizeof(Where) == 8);
   constexpr std::uint16_t kRecord = 0x8000;
-  std::vector<std::shared_ptr<const std::string>> files;  // distinct, in order met
+  std::vector<const std::string*> files;  // distinct, in order met (interned: they stay)
   std::vector<Where> wheres(entries.size());
   {
     std::unordered_map<const std::string*, std::uint16_t> fileIndex;
@@ -223,7 +223,7 @@ std::unique_ptr<Zone> Zone::compile(const std::string& originText, std::vector<P
       if (!rr) continue;
       std::uint16_t file = 0;
       if (rr->file) {
-        auto [it, fresh] = fileIndex.try_emplace(rr->file.get(), 0);
+        auto [it, fresh] = fileIndex.try_emplace(rr->file, 0);
         if (fresh && files.size() < 0x7FFF) {
           files.push_back(rr->file);
           it->second = static_cast<std::uint16_t>(files.size());
@@ -248,7 +248,7 @@ std::unique_ptr<Zone> Zone::compile(const std::string& originText, std::vector<P
       const Where& w = wheres[e];
       if (!(w.fileAndRecord & kRecord) || (type != 0 && w.type != type)) continue;
       const std::uint16_t file = w.fileAndRecord & ~kRecord;
-      return fileLine(file ? files[file - 1u].get() : nullptr, w.line);
+      return fileLine(file ? files[file - 1u] : nullptr, w.line);
     }
     return "";
   };

@@ -20,6 +20,8 @@
 #include <filesystem>
 #include <iterator>
 #include <memory>
+#include <mutex>
+#include <set>
 
 #include "core/both.h"
 #include "core/wire/dns.h"
@@ -53,8 +55,7 @@ std::string rdfBytes(const ldns_rdf* rdf) {
   return std::string(reinterpret_cast<const char*>(ldns_rdf_data(rdf)), ldns_rdf_size(rdf));
 }
 
-ParsedRR convert(const ldns_rr* rr, const std::shared_ptr<const std::string>& file,
-                 std::uint32_t line) {
+ParsedRR convert(const ldns_rr* rr, const std::string* file, std::uint32_t line) {
   ParsedRR out;
   out.owner = rdfBytes(ldns_rr_owner(rr));
   name::toLower(reinterpret_cast<std::uint8_t*>(out.owner.data()), out.owner.size());
@@ -89,8 +90,7 @@ void parseFile(const std::filesystem::path& path, ldns_rdf* originIn, ParseState
 // that starts at a record with an explicit owner), starting with `origin`
 // and st.defaultTtl, counting lines from `line`; leaves `origin`, `line` and
 // st.defaultTtl as the text ends.
-void parseText(const std::filesystem::path& path,
-               const std::shared_ptr<const std::string>& fileName, const char* data,
+void parseText(const std::filesystem::path& path, const std::string* fileName, const char* data,
                std::size_t size, RdfPtr& origin, int& line, ParseState& st, int depth) {
   if (size == 0) return;  // fmemopen refuses a size of 0
   FilePtr fp(::fmemopen(const_cast<char*>(data), size, "r"));
@@ -252,9 +252,8 @@ SplitPoint findSplit(const std::string& text, std::size_t from) {
 // what one pass gives: neither piece found an error (errors are reported by
 // the one-pass parse, with their lines) and the first piece ends with the
 // origin and TTL the second started with. false: parse in one pass.
-bool parseHalves(const std::filesystem::path& path,
-                 const std::shared_ptr<const std::string>& fileName, const std::string& content,
-                 ldns_rdf* originIn, ParseState& st) {
+bool parseHalves(const std::filesystem::path& path, const std::string* fileName,
+                 const std::string& content, ldns_rdf* originIn, ParseState& st) {
   if (content.find("$INCLUDE") != std::string::npos) return false;
   const std::size_t from = st.split.from == SIZE_MAX ? content.size() / 2 : st.split.from;
   const SplitPoint sp = findSplit(content, from);
@@ -280,12 +279,9 @@ bool parseHalves(const std::filesystem::path& path,
   st1.rrs.reserve(static_cast<std::size_t>(std::count(content.begin(), content.end(), '\n')) + 1);
   RdfPtr origin1(ldns_rdf_clone(originIn)), origin2(ldns_rdf_clone(guessOrigin.get()));
   int line1 = 1, line2 = 1;
-  // Each record holds its file name's shared_ptr: a second control block for
-  // the second thread keeps the two from bumping one reference count.
-  const auto fileName2 = std::make_shared<const std::string>(*fileName);
   bothAtOnce([&] { parseText(path, fileName, content.data(), sp.offset, origin1, line1, st1, 0); },
              [&] {
-               parseText(path, fileName2, content.data() + sp.offset, content.size() - sp.offset,
+               parseText(path, fileName, content.data() + sp.offset, content.size() - sp.offset,
                          origin2, line2, st2, 0);
              });
   if (!errors1.empty() || !errors2.empty() || st1.defaultTtl != guessTtl || !origin1 ||
@@ -326,7 +322,7 @@ void parseFile(const std::filesystem::path& path, ldns_rdf* originIn, ParseState
     }
   }
   if (content.empty()) return;  // fmemopen refuses a size of 0; an empty file has no records
-  const auto fileName = std::make_shared<const std::string>(path.string());
+  const std::string* fileName = internFileName(path.string());
   if (depth == 0 && st.rrs.empty() && content.size() >= st.split.minBytes &&
       parseHalves(path, fileName, content, originIn, st))
     return;
@@ -336,6 +332,13 @@ void parseFile(const std::filesystem::path& path, ldns_rdf* originIn, ParseState
 }
 
 }  // namespace
+
+const std::string* internFileName(const std::string& path) {
+  static std::mutex mutex;
+  static std::set<std::string, std::less<>> names;  // nodes never move
+  std::lock_guard<std::mutex> lock(mutex);
+  return &*names.insert(path).first;
+}
 
 std::vector<ParsedRR> parseZoneFile(const std::string& path, const std::string& origin,
                                     ErrorList& errors) {

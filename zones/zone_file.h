@@ -28,12 +28,18 @@ struct ParsedRR {
   // may be compressed (RFC 3597 s4); at most two (SOA, MINFO).
   std::uint8_t nameCount = 0;
   std::uint16_t namePos[2] = {0, 0};
-  // Where it was read, for messages: the file (shared by all its records:
-  // no string per record in a zone of millions) and the line (0: none).
-  std::shared_ptr<const std::string> file;
+  // Where it was read, for messages: the file (internFileName(): one string
+  // for all its records, no reference count per record in a zone of
+  // millions) and the line (0: none).
+  const std::string* file = nullptr;
   std::uint32_t line = 0;
-  std::string where() const { return fileLine(file.get(), line); }
+  std::string where() const { return fileLine(file, line); }
 };
+
+// A process-lifetime copy of `path` for ParsedRR::file, the same pointer for
+// the same text (a set that grows with the distinct zone, $INCLUDE and key
+// file names ever loaded). Thread-safe.
+const std::string* internFileName(const std::string& path);
 
 // Parses `path` with $ORIGIN defaulting to `origin` (presentation form).
 // $INCLUDE paths are relative to the including file. Every syntax error is
