@@ -92,11 +92,10 @@ def self_signed_cert(cn="web.test"):
 
 
 def free_tcp_port(host):
-    s = socket.socket()
-    s.bind((host, 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
+    # harness.free_port: below the ephemeral range, so that no client socket
+    # takes it while a backend is (re)started on it.
+    from harness import free_port
+    return free_port(host)
 
 
 class DnsBackend:

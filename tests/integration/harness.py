@@ -88,22 +88,46 @@ def run_suite(names):
     return 0
 
 
+_issued_ports = set()
+
+
+def _below_ephemeral_range():
+    """[low, high] under the kernel's ephemeral port range (the ports it gives
+    client sockets): a server port there cannot be taken by a test's own
+    outgoing connection while the server restarts on it."""
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            first = int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        first = 32768
+    return 10000, max(10999, first - 1)
+
+
 def free_port(host="127.0.0.1"):
-    """A port free for both UDP and TCP on host (tries until both bind)."""
+    """A port free for both UDP and TCP on host, below the ephemeral range and
+    not handed out before by this process. (A port the kernel picked from the
+    ephemeral range could be given, between a server's stop and its restart,
+    to a client socket polling the admin API: the restart then failed with
+    "Address already in use".)"""
+    import random
     fam = socket.AF_INET6 if ":" in host else socket.AF_INET
-    for _ in range(50):
+    low, high = _below_ephemeral_range()
+    rng = random.SystemRandom()
+    for _ in range(500):
+        port = rng.randint(low, high)
+        if port in _issued_ports:
+            continue
         t = socket.socket(fam, socket.SOCK_STREAM)
-        t.bind((host, 0))
-        port = t.getsockname()[1]
         u = socket.socket(fam, socket.SOCK_DGRAM)
         try:
+            t.bind((host, port))
             u.bind((host, port))
         except OSError:
+            continue
+        finally:
             t.close()
             u.close()
-            continue
-        t.close()
-        u.close()
+        _issued_ports.add(port)
         return port
     raise RuntimeError("no free port")
 
