@@ -116,7 +116,7 @@ void parseText(const std::filesystem::path& path, const std::string* fileName, c
     RrPtr rr(rawRr);
     // ldns counts the newline that ends a record; report the record's own line.
     const int recordLine = line > startLine ? line - 1 : line;
-    auto where = [&] { return *fileName + ":" + std::to_string(recordLine); };
+    auto where = [&] { return fileLine(fileName, static_cast<std::uint32_t>(recordLine)); };
     switch (s) {
       case LDNS_STATUS_OK:
         if (rr)
