@@ -177,7 +177,7 @@ class FastAnswersBuilder {
         if (e.blob == FastAnswers::kNone || o != Outcome::NoData) e.noOther = true;
         e.blobBase = static_cast<std::uint8_t>(nm.size());
       }
-      std::string wild = std::string("\1*", 2) + node.name;
+      std::string wild = std::string("\1*", 2).append(node.name);
       e.wildcardChild = z.find(name::asSpan(wild)) != nullptr;
       if (node.binding >= 0) e.node = &node;
       e.firstType = static_cast<std::uint32_t>(fa_.types_.size());

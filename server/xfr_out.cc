@@ -73,7 +73,8 @@ std::vector<zones::ExtraRRset> boundAnswers(const ServingSnapshot& snap, const z
       gslb::decidePool(g, pq, snap.health.get(), pd);
       if (pd.outcome != gslb::PoolOutcome::Answer || !pd.decision.chosen) continue;
       if (g.pools[static_cast<std::size_t>(pd.pool)].isCname) {
-        out.push_back({node->name, zones::makeRRset(kCNAME, pd.ttl, {pd.decision.chosen->cname})});
+        out.push_back({std::string(node->name),
+                       zones::makeRRset(kCNAME, pd.ttl, {pd.decision.chosen->cname})});
         break;  // a CNAME stands alone at its name
       }
       std::vector<std::string> rdatas;
@@ -82,7 +83,8 @@ std::vector<zones::ExtraRRset> boundAnswers(const ServingSnapshot& snap, const z
         if ((type == kA) != (a.family == 4)) continue;
         rdatas.emplace_back(reinterpret_cast<const char*>(a.bytes), a.size());
       }
-      if (!rdatas.empty()) out.push_back({node->name, zones::makeRRset(type, pd.ttl, rdatas)});
+      if (!rdatas.empty())
+        out.push_back({std::string(node->name), zones::makeRRset(type, pd.ttl, rdatas)});
     }
   }
   return out;

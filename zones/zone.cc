@@ -1,6 +1,7 @@
 #include "zones/zone.h"
 
 #include <algorithm>
+#include <cassert>
 #include <cstring>
 #include <map>
 #include <string_view>
@@ -28,14 +29,15 @@ std::uint64_t NameIndex::hash(name::Span name) noexcept {
   return h ^ (h >> 29);
 }
 
-void NameIndex::build(const std::vector<std::string>& names) {
-  names_ = &names;
+void NameIndex::build(const std::string_view* first, std::size_t count, std::size_t stride) {
+  first_ = reinterpret_cast<const char*>(first);
+  stride_ = stride;
   std::size_t cap = 8;
-  while (cap < names.size() * 2) cap <<= 1;
+  while (cap < count * 2) cap <<= 1;
   slots_.assign(cap, -1);
   mask_ = cap - 1;
-  for (std::size_t i = 0; i < names.size(); ++i) {
-    std::uint64_t s = hash(name::asSpan(names[i])) & mask_;
+  for (std::size_t i = 0; i < count; ++i) {
+    std::uint64_t s = hash(name::asSpan(at(i))) & mask_;
     while (slots_[s] >= 0) s = (s + 1) & mask_;
     slots_[s] = static_cast<std::int32_t>(i);
   }
@@ -47,7 +49,7 @@ std::int32_t NameIndex::find(name::Span name) const noexcept {
   for (;;) {
     std::int32_t id = slots_[s];
     if (id < 0) return -1;
-    const std::string& n = (*names_)[static_cast<std::size_t>(id)];
+    const std::string_view n = at(static_cast<std::size_t>(id));
     if (n.size() == name.size() && std::memcmp(n.data(), name.data(), name.size()) == 0) return id;
     s = (s + 1) & mask_;
   }
@@ -150,17 +152,25 @@ std::unique_ptr<Zone> Zone::compile(const std::string& originText, std::vector<P
     std::uint32_t begin = 0, end = 0;
   };
   std::vector<Range> ranges;
+  char* nameAt = nullptr;  // the next free byte of z->names_
   auto addNode = [&](std::size_t from, std::size_t to) {
     Node node;
-    node.name = std::string(entries[from].owner);
+    const std::string_view owner = entries[from].owner;
+    std::memcpy(nameAt, owner.data(), owner.size());
+    node.name = std::string_view(nameAt, owner.size());
+    nameAt += owner.size();
+    // This node's RRsets are made at the end of z->rrsets_, reserved for all.
+    std::vector<RRset>& sets = z->rrsets_;
+    const std::size_t first = sets.size();
     for (std::size_t e = from; e < to; ++e) {
       const ParsedRR* rr = entries[e].rr;
       if (!rr) continue;
-      auto it = std::find_if(node.rrsets.begin(), node.rrsets.end(),
+      auto it = std::find_if(sets.begin() + static_cast<std::ptrdiff_t>(first), sets.end(),
                              [&](const RRset& st) { return st.type == rr->type; });
-      if (it == node.rrsets.end()) {
-        node.rrsets.emplace_back(rr->type, rr->ttl);
-        it = node.rrsets.end() - 1;
+      if (it == sets.end()) {
+        assert(sets.size() < sets.capacity());  // counted below: the nodes' spans stay valid
+        sets.emplace_back(rr->type, rr->ttl);
+        it = sets.end() - 1;
       }
       if (sameData(*it, *rr)) continue;  // RFC 2181 s5: an RRset has no duplicates
       if (rr->rdata.size() > 65535) {
@@ -178,14 +188,32 @@ std::unique_ptr<Zone> Zone::compile(const std::string& originText, std::vector<P
       it->rrs.push_back(d);
       ++z->records_;
     }
-    std::sort(node.rrsets.begin(), node.rrsets.end(),
+    std::sort(sets.begin() + static_cast<std::ptrdiff_t>(first), sets.end(),
               [](const RRset& x, const RRset& y) { return x.type < y.type; });
+    node.rrsets = std::span<const RRset>(sets.data() + first, sets.size() - first);
     z->nodes_.push_back(std::move(node));
     ranges.push_back({static_cast<std::uint32_t>(from), static_cast<std::uint32_t>(to)});
   };
-  std::size_t groups = 0;
-  for (std::size_t i = 0; i < entries.size(); ++i)
-    groups += i == 0 || entries[i].owner != entries[i - 1].owner;
+  // Nodes, the bytes of their names and their RRsets (distinct types at an
+  // owner), counted first so that each has one array of the right size, and
+  // the RRsets never move once the nodes point at them.
+  std::size_t groups = 0, nameBytes = 0, rrsets = 0;
+  std::vector<std::uint16_t> types;  // the distinct types at the current owner
+  for (std::size_t i = 0; i < entries.size(); ++i) {
+    if (i == 0 || entries[i].owner != entries[i - 1].owner) {
+      ++groups;
+      nameBytes += entries[i].owner.size();
+      rrsets += types.size();
+      types.clear();
+    }
+    if (const ParsedRR* rr = entries[i].rr;
+        rr && std::find(types.begin(), types.end(), rr->type) == types.end())
+      types.push_back(rr->type);
+  }
+  rrsets += types.size();
+  z->rrsets_.reserve(rrsets);
+  z->names_ = std::make_unique_for_overwrite<char[]>(nameBytes);
+  nameAt = z->names_.get();
   z->nodes_.reserve(groups);
   ranges.reserve(groups);
   const auto apexEntries =
@@ -236,9 +264,7 @@ std::unique_ptr<Zone> Zone::compile(const std::string& originText, std::vector<P
   std::vector<Entry>().swap(entries);
   std::vector<ParsedRR>().swap(rrs);
 
-  z->names_.reserve(z->nodes_.size());
-  for (const auto& n : z->nodes_) z->names_.push_back(n.name);
-  z->index_.build(z->names_);
+  z->index_.build(&z->nodes_.data()->name, z->nodes_.size(), sizeof(Node));
 
   // First line where a type appears at a node, for error messages (as
   // ParsedRR::where).
@@ -328,7 +354,7 @@ std::unique_ptr<Zone> Zone::compile(const std::string& originText, std::vector<P
 
   // Precompute CNAME targets and additional-section references.
   for (auto& node : z->nodes_) {
-    for (auto& set : node.rrsets) {
+    for (auto& set : writable(node)) {
       if (set.type == tCNAME && !set.rrs.empty()) {
         set.extra().target = set.bytes.substr(set.rrs[0].offset, set.rrs[0].length);
         continue;
@@ -367,7 +393,7 @@ bool Zone::sign(std::shared_ptr<const ZoneSigning> signing, ErrorList& errors) {
     if (node.occluded) continue;  // glue: not authoritative, not signed
     const bool isApex = &node == &nodes_[0];
     const bool wildcard = node.name.size() >= 2 && node.name[0] == 1 && node.name[1] == '*';
-    for (auto& set : node.rrsets) {
+    for (auto& set : writable(node)) {
       if (set.hasExtra()) set.extra().sigs = SigSet{};
       // A wildcard's RRsets are signed online at the name they answer for,
       // so that the answer needs no proof of the name's non-existence.

@@ -1,10 +1,12 @@
 #pragma once
 // The compiled, immutable zone tree the data plane reads. Built once on the
 // control thread from parsed records; after that only const access.
+#include <algorithm>
 #include <cstdint>
 #include <memory>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/result.h"
@@ -15,15 +17,26 @@ namespace geodns::zones {
 
 // Open-addressing index of lowercase wire names -> dense ids. Lookup is
 // noexcept and allocation-free.
+// The names are not copied: the index reads them where they are, `count`
+// views `stride` bytes apart from `first` (a vector of views, or the name
+// member of each element of a vector of structs), which must outlive it and
+// not move.
 class NameIndex {
  public:
-  void build(const std::vector<std::string>& names);
+  void build(const std::vector<std::string_view>& names) {
+    build(names.data(), names.size(), sizeof(std::string_view));
+  }
+  void build(const std::string_view* first, std::size_t count, std::size_t stride);
   // Returns the id or -1.
   std::int32_t find(name::Span name) const noexcept;
   static std::uint64_t hash(name::Span name) noexcept;
 
  private:
-  const std::vector<std::string>* names_ = nullptr;
+  std::string_view at(std::size_t id) const noexcept {
+    return *reinterpret_cast<const std::string_view*>(first_ + id * stride_);
+  }
+  const char* first_ = nullptr;
+  std::size_t stride_ = 0;
   std::vector<std::int32_t> slots_;  // id, or -1 when empty
   std::uint64_t mask_ = 0;
 };
@@ -37,6 +50,85 @@ struct Rdata {
   std::uint8_t nameCount = 0;  // embedded names to compress (0 for most types)
   std::uint16_t namePos[2] = {0, 0};
 };
+
+// The Rdata entries of one RRset. Most RRsets of a big zone hold one record:
+// that one is kept inline, so a million-record zone does not make a million
+// one-element heap arrays (issue 12 item 4: the load's time in malloc). The
+// size of a std::vector. Only what the zone code uses of a vector's API.
+class RdataList {
+ public:
+  RdataList() noexcept : one_{} {}
+  RdataList(const RdataList& o) : RdataList() { assign(o); }
+  RdataList(RdataList&& o) noexcept : RdataList() { take(o); }
+  RdataList& operator=(const RdataList& o) {
+    if (this != &o) {
+      clear();
+      assign(o);
+    }
+    return *this;
+  }
+  RdataList& operator=(RdataList&& o) noexcept {
+    if (this != &o) {
+      release();
+      take(o);
+    }
+    return *this;
+  }
+  ~RdataList() { release(); }
+
+  std::size_t size() const noexcept { return size_; }
+  bool empty() const noexcept { return size_ == 0; }
+  const Rdata* data() const noexcept { return cap_ > 1 ? heap_ : &one_; }
+  Rdata* data() noexcept { return cap_ > 1 ? heap_ : &one_; }
+  const Rdata* begin() const noexcept { return data(); }
+  const Rdata* end() const noexcept { return data() + size_; }
+  const Rdata& operator[](std::size_t i) const noexcept { return data()[i]; }
+  const Rdata& front() const noexcept { return data()[0]; }
+  const Rdata& back() const noexcept { return data()[size_ - 1]; }
+  void clear() noexcept { size_ = 0; }
+  void push_back(const Rdata& d) {
+    if (size_ == cap_) grow(cap_ * 2);
+    data()[size_++] = d;
+  }
+
+ private:
+  void grow(std::uint32_t cap) {
+    auto* p = new Rdata[cap];
+    std::copy(begin(), end(), p);
+    release();
+    heap_ = p;
+    cap_ = cap;
+  }
+  void assign(const RdataList& o) {
+    if (o.size_ > cap_) grow(o.size_);
+    std::copy(o.begin(), o.end(), data());
+    size_ = o.size_;
+  }
+  void take(RdataList& o) noexcept {
+    if (o.cap_ > 1) {
+      heap_ = o.heap_;
+    } else {
+      one_ = o.one_;
+    }
+    size_ = o.size_;
+    cap_ = o.cap_;
+    o.size_ = 0;
+    o.cap_ = 1;
+    o.one_ = Rdata{};
+  }
+  void release() noexcept {
+    if (cap_ > 1) delete[] heap_;
+    cap_ = 1;
+    one_ = Rdata{};
+  }
+  std::uint32_t size_ = 0;
+  std::uint32_t cap_ = 1;  // 1: the entry is one_; more: heap_ holds cap_ entries
+  union {
+    Rdata one_;
+    Rdata* heap_;
+  };
+};
+static_assert(sizeof(RdataList) <= 24, "RdataList should be no larger than a std::vector");
 
 // An A/AAAA RRset to place in the additional section, with its owner.
 struct AdditionalRef {
@@ -52,7 +144,7 @@ struct SigSet {
   std::uint16_t type = 46;  // RRSIG
   std::uint32_t ttl = 0;
   std::string bytes;
-  std::vector<Rdata> rrs;
+  RdataList rrs;
 };
 
 // What an RRset needs beyond its records only for some types or zones: kept
@@ -69,7 +161,7 @@ struct RRset {
   bool wildcard = false;  // owned by a "*" node: signed online when served
   std::uint32_t ttl = 0;
   std::string bytes;  // concatenated RDATA
-  std::vector<Rdata> rrs;
+  RdataList rrs;
 
   RRset() = default;
   RRset(std::uint16_t t, std::uint32_t ttlSeconds) : type(t), ttl(ttlSeconds) {}
@@ -111,8 +203,12 @@ static_assert(sizeof(void*) != 8 || sizeof(std::string) != 32 || sizeof(RRset) <
               "RRset grew: keep rarely used members in RRsetExtra");
 
 struct Node {
-  std::string name;           // lowercase wire
-  std::vector<RRset> rrsets;  // sorted by type
+  // Lowercase wire. The bytes belong to the zone (all names in one block,
+  // Zone::names_): one allocation for a big zone's names, not one per name.
+  std::string_view name;
+  // Sorted by type. The RRsets belong to the zone too (Zone::rrsets_, every
+  // node's in one array): no array of its own per node.
+  std::span<const RRset> rrsets;
   bool delegation = false;    // NS below the apex: a zone cut
   bool occluded = false;      // at or below a cut, not the cut itself (glue)
   std::int32_t binding = -1;  // GSLB binding (index in the config's bindings), or -1
@@ -172,9 +268,15 @@ class Zone {
  private:
   std::string origin_;
   std::size_t originLabels_ = 0;
-  std::vector<Node> nodes_;  // nodes_[0] is the apex
-  std::vector<std::string> names_;
-  NameIndex index_;
+  // The zone's own writes to the RRsets it compiles or signs (the nodes see
+  // them as const).
+  static std::span<RRset> writable(const Node& node) noexcept {
+    return {const_cast<RRset*>(node.rrsets.data()), node.rrsets.size()};
+  }
+  std::unique_ptr<char[]> names_;  // the bytes of every node's name
+  std::vector<RRset> rrsets_;      // every node's RRsets, node by node; never reallocated
+  std::vector<Node> nodes_;        // nodes_[0] is the apex
+  NameIndex index_;                // over the nodes' names
   const RRset* soa_ = nullptr;
   std::uint32_t negativeTtl_ = 0;
   std::uint32_t serial_ = 0;
@@ -213,7 +315,7 @@ class ZoneSet {
  private:
   std::vector<std::string> unavailable_;
   std::vector<std::unique_ptr<Zone>> zones_;
-  std::vector<std::string> origins_;
+  std::vector<std::string_view> origins_;    // each zone's origin()
   std::vector<std::uint32_t> longestFirst_;  // zone indexes by origin length, longest first
   NameIndex index_;
 };

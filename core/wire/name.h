@@ -61,6 +61,9 @@ std::string toText(Span name);
 inline Span asSpan(const std::string& s) noexcept {
   return {reinterpret_cast<const std::uint8_t*>(s.data()), s.size()};
 }
+inline Span asSpan(std::string_view s) noexcept {
+  return {reinterpret_cast<const std::uint8_t*>(s.data()), s.size()};
+}
 inline std::string_view asView(Span s) noexcept {
   return {reinterpret_cast<const char*>(s.data()), s.size()};
 }

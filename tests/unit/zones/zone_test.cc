@@ -198,3 +198,86 @@ TEST_CASE("ZoneSet::findZone: longest match by scan and by hash, any order") {
     }
   }
 }
+
+namespace {
+zones::Rdata rd(std::uint32_t offset) {
+  zones::Rdata d;
+  d.offset = offset;
+  d.length = static_cast<std::uint16_t>(offset + 1);
+  return d;
+}
+std::vector<std::uint32_t> offsets(const zones::RdataList& l) {
+  std::vector<std::uint32_t> v;
+  for (const auto& d : l) v.push_back(d.offset);
+  return v;
+}
+}  // namespace
+
+TEST_CASE("RdataList keeps one entry inline and more on the heap, like a vector") {
+  struct Case {
+    const char* name;
+    std::uint32_t count;
+  };
+  for (const Case& c : std::initializer_list<Case>{{"empty", 0},
+                                                   {"one (inline)", 1},
+                                                   {"two (to the heap)", 2},
+                                                   {"five (grown twice)", 5}}) {
+    CAPTURE(c.name);
+    std::vector<std::uint32_t> want;
+    zones::RdataList l;
+    for (std::uint32_t i = 0; i < c.count; ++i) {
+      l.push_back(rd(10 * i));
+      want.push_back(10 * i);
+    }
+    CHECK(l.size() == c.count);
+    CHECK(l.empty() == (c.count == 0));
+    CHECK(offsets(l) == want);
+    if (c.count) {
+      CHECK(l.front().offset == 0);
+      CHECK(l.back().offset == 10 * (c.count - 1));
+      CHECK(l[c.count - 1].length == 10 * (c.count - 1) + 1);
+    }
+    zones::RdataList copy(l);
+    CHECK(offsets(copy) == want);
+    zones::RdataList assigned;
+    assigned.push_back(rd(99));
+    assigned.push_back(rd(98));
+    assigned.push_back(rd(97));
+    assigned = copy;
+    CHECK(offsets(assigned) == want);
+    zones::RdataList moved(std::move(copy));
+    CHECK(offsets(moved) == want);
+    CHECK(copy.empty());    // NOLINT(bugprone-use-after-move): a moved-from list is empty
+    copy.push_back(rd(7));  // and usable
+    CHECK(offsets(copy) == std::vector<std::uint32_t>{7});
+    zones::RdataList moveAssigned;
+    moveAssigned.push_back(rd(1));
+    moveAssigned.push_back(rd(2));
+    moveAssigned = std::move(moved);
+    CHECK(offsets(moveAssigned) == want);
+    CHECK(offsets(l) == want);  // the original is untouched by all of it
+    moveAssigned.clear();
+    CHECK(moveAssigned.empty());
+    moveAssigned.push_back(rd(3));
+    CHECK(offsets(moveAssigned) == std::vector<std::uint32_t>{3});
+  }
+}
+
+TEST_CASE("node names live in the zone's block and the index finds every one") {
+  ErrorList errors;
+  std::string text = kGood;
+  for (int i = 0; i < 300; ++i) text += "host" + std::to_string(i) + ".sub A 192.0.2.9\n";
+  auto z = compile(text, errors);
+  REQUIRE(errors.empty());
+  REQUIRE(z);
+  CHECK(z->nodeCount() == 1 + 1 + 1 + 300);  // apex, ns, sub (empty non-terminal), hosts
+  for (const auto& node : z->nodes()) {
+    CAPTURE(name::toText(name::asSpan(node.name)));
+    CHECK(z->find(name::asSpan(node.name)) == &node);
+    // A copy of the name in other memory finds the same node.
+    const std::string copy(node.name);
+    CHECK(z->find(name::asSpan(copy)) == &node);
+  }
+  CHECK(z->find(name::asSpan(*name::fromText("host300.sub.z.test"))) == nullptr);
+  CHECK(z->find(name::asSpan(*name::fromText("host29.sub.z.test")))->rrsets.size() == 1);
+}
