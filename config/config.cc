@@ -1115,10 +1115,11 @@ void parseLimits(Ctx& c, const json& root, Limits& limits) {
     c.err("/limits", "expected an object");
     return;
   }
-  checkKeys(c, l, "/limits",
-            {"max_udp_payload", "tcp_idle_timeout_ms", "max_tcp_connections",
-             "tcp_max_queries_per_connection", "max_transfers", "max_signatures_per_second",
-             "signature_burst", "precompiled_names", "defer_geo_compile_nodes"});
+  checkKeys(
+      c, l, "/limits",
+      {"max_udp_payload", "tcp_idle_timeout_ms", "max_tcp_connections",
+       "tcp_max_queries_per_connection", "max_transfers", "max_signatures_per_second",
+       "signature_burst", "precompiled_names", "defer_geo_compile_nodes", "udp_batch_wait_us"});
   getUnsigned(c, l, "max_udp_payload", "/limits", limits.maxUdpPayload, 512, 65535);
   getUnsigned(c, l, "tcp_idle_timeout_ms", "/limits", limits.tcpIdleTimeoutMs, 100, 3600000);
   getUnsigned(c, l, "max_tcp_connections", "/limits", limits.maxTcpConnections, 1, 1000000);
@@ -1134,6 +1135,7 @@ void parseLimits(Ctx& c, const json& root, Limits& limits) {
   getUnsigned(c, l, "precompiled_names", "/limits", limits.precompiledNames, 0, 100000000);
   getUnsigned(c, l, "defer_geo_compile_nodes", "/limits", limits.deferGeoCompileNodes, 0,
               2000000000);
+  getUnsigned(c, l, "udp_batch_wait_us", "/limits", limits.udpBatchWaitUs, 0, 1000);
 }
 
 void parseChaos(Ctx& c, const json& root, ChaosConfig& chaos) {

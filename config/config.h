@@ -190,6 +190,11 @@ struct Limits {
   // search-tree nodes in all are compiled after the server starts answering
   // (gslb::Gslb::triesDeferred); 0 = compile first, always.
   std::uint32_t deferGeoCompileNodes = 1000000;
+  // Under steady UDP load a worker that received a part-full batch waits up
+  // to this long before its next recvmmsg, so that one wake-up and one pair
+  // of syscalls serve more datagrams (server/udp.h: udpBatchWaitNs). 0 = never
+  // wait.
+  std::uint32_t udpBatchWaitUs = 200;
 };
 
 // Answers for CHAOS-class TXT queries (version.bind, id.server and aliases);

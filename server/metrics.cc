@@ -244,8 +244,9 @@ std::string Metrics::render(const ServingSnapshot& snap, const MetricsExtras& x)
   std::uint64_t rc[2][kRcodeSlots] = {}, qt[2][kQtypeSlots] = {};
   std::uint64_t dropped = 0, truncated = 0, ecs = 0, rrlDropped = 0, rrlSlipped = 0;
   std::uint64_t dnssec = 0, signFailures = 0, signBudgetExhausted = 0;
-  std::uint64_t udpBatches = 0, udpDatagrams = 0, udpSendCalls = 0;
+  std::uint64_t udpBatches = 0, udpDatagrams = 0, udpSendCalls = 0, udpBatchWaits = 0;
   for (const auto& w : workers_) {
+    udpBatchWaits += w->udpBatchWaits.load(std::memory_order_relaxed);
     udpBatches += w->udpBatches.load(std::memory_order_relaxed);
     udpDatagrams += w->udpDatagrams.load(std::memory_order_relaxed);
     udpSendCalls += w->udpSendCalls.load(std::memory_order_relaxed);
@@ -294,6 +295,9 @@ std::string Metrics::render(const ServingSnapshot& snap, const MetricsExtras& x)
   o.line("geodns_udp_datagrams_total", "", udpDatagrams);
   o.help("geodns_udp_send_calls_total", "counter", "sendmmsg calls (each sends a batch).");
   o.line("geodns_udp_send_calls_total", "", udpSendCalls);
+  o.help("geodns_udp_batch_waits_total", "counter",
+         "Waits of a UDP worker for a fuller batch under load (limits.udp_batch_wait_us).");
+  o.line("geodns_udp_batch_waits_total", "", udpBatchWaits);
   o.help("geodns_rrl_dropped_total", "counter", "Responses dropped by response rate limiting.");
   o.line("geodns_rrl_dropped_total", "", rrlDropped);
   o.help("geodns_rrl_slipped_total", "counter", "Rate-limited responses sent truncated (slip).");

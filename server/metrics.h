@@ -33,8 +33,9 @@ struct QueryCounters {
   std::atomic<std::uint64_t> rrlDropped{0}, rrlSlipped{0};
   std::atomic<std::uint64_t> dnssec{0}, signFailures{0}, signBudgetExhausted{0};
   // UDP only: recvmmsg calls that returned datagrams, the datagrams they
-  // returned, and sendmmsg calls (batch size = datagrams / batches).
-  std::atomic<std::uint64_t> udpBatches{0}, udpDatagrams{0}, udpSendCalls{0};
+  // returned, and sendmmsg calls (batch size = datagrams / batches); the
+  // waits for a fuller batch (limits.udp_batch_wait_us).
+  std::atomic<std::uint64_t> udpBatches{0}, udpDatagrams{0}, udpSendCalls{0}, udpBatchWaits{0};
   Transport transport = Transport::Udp;
   std::size_t slot = kNoSlot;  // its row in every AnswerCounters (Metrics::addWorker)
 

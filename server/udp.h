@@ -3,6 +3,7 @@
 // by its own thread with recvmmsg/sendmmsg batches. The query path allocates
 // nothing: buffers are made once per worker.
 #include <atomic>
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <thread>
@@ -20,6 +21,24 @@ namespace geodns::server {
 // stop): for sockets bound elsewhere (systemd) too.
 void configureUdpSocket(int fd, const SocketAddress& addr);
 int openUdpSocket(const SocketAddress& addr, std::string* err);
+
+// How long a UDP worker waits before its next recvmmsg, so that datagrams
+// gather in the socket and one wake-up and one recvmmsg/sendmmsg pair serve
+// more of them (adaptive batching, no busy polling). `n` datagrams came in
+// the last batch, `gapNs` after the one before it: the rate just seen. No
+// wait when the batch was full (the queue is not empty), when at that rate
+// fewer than one more datagram would come during the longest wait (sparse
+// traffic: waiting would only add latency), or when `maxWaitNs` is 0.
+// Otherwise the time the rest of a full batch takes to arrive at that rate,
+// at most `maxWaitNs`.
+constexpr std::int64_t udpBatchWaitNs(std::size_t n, std::int64_t gapNs, std::size_t batch,
+                                      std::int64_t maxWaitNs) noexcept {
+  if (maxWaitNs <= 0 || n == 0 || n >= batch || gapNs <= 0) return 0;
+  const auto count = static_cast<std::int64_t>(n);
+  if (count * maxWaitNs < gapNs) return 0;  // less than one datagram per longest wait
+  const std::int64_t fill = gapNs / count * static_cast<std::int64_t>(batch - n);
+  return fill < maxWaitNs ? fill : maxWaitNs;
+}
 
 struct QueryCounters;
 class Rrl;

@@ -1,8 +1,11 @@
 """The admin API against the real binary: authentication, every endpoint,
 bad input, durability across kill -9, concurrent calls under query load, and
 geodnsctl."""
+import json
 import os
+import re
 import shutil
+import socket
 import subprocess
 import threading
 import time
@@ -457,6 +460,66 @@ class MetricsDocTest(unittest.TestCase):
         finally:
             srv.stop()
             listener.close()
+
+
+class UdpBatchingTest(unittest.TestCase):
+    """limits.udp_batch_wait_us: a worker that sees steady traffic waits for a
+    fuller batch; 0 switches it off, by reload too. Every query is answered."""
+
+    def bursts(self, srv, count=100, size=4):
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        s.setblocking(False)
+        sent, got = set(), set()
+
+        def drain():
+            while True:
+                try:
+                    got.add(dns.message.from_wire(s.recv(4096)).id)
+                except BlockingIOError:
+                    return
+
+        try:
+            for b in range(count):
+                for k in range(size):
+                    q = dns.message.make_query("www.adm.test.", "A")
+                    q.id = b * size + k
+                    sent.add(q.id)
+                    s.sendto(q.to_wire(), (srv.host, srv.port))
+                time.sleep(0.001)  # a burst every ~1 ms: 4,000 qps or so
+                drain()
+            deadline = time.monotonic() + 5
+            while got != sent and time.monotonic() < deadline:
+                time.sleep(0.01)
+                drain()
+        finally:
+            s.close()
+        self.assertEqual(sent - got, set())  # nothing lost to the waits
+
+    def waits(self, srv):
+        text = srv.api.get("/metrics")[1]
+        m = re.search(r"^geodns_udp_batch_waits_total (\d+)$", text, re.M)
+        self.assertIsNotNone(m, text)
+        return int(m.group(1))
+
+    def test_waits_under_steady_load_and_not_when_switched_off(self):
+        def limits(cfg, _port):
+            cfg["limits"] = {"udp_batch_wait_us": 1000}
+        srv = AdminServer(limits).start()
+        try:
+            before = self.waits(srv)
+            self.bursts(srv)
+            self.assertGreater(self.waits(srv), before)  # one datagram per ms at least: it waited
+            with open(srv.config_path) as f:
+                cfg = json.load(f)
+            cfg["limits"]["udp_batch_wait_us"] = 0
+            with open(srv.config_path, "w") as f:
+                json.dump(cfg, f)
+            self.assertEqual(srv.api.post("/v1/reload", {"reason": "no waits"})[0], 200)
+            off = self.waits(srv)
+            self.bursts(srv)
+            self.assertEqual(self.waits(srv), off)
+        finally:
+            srv.stop()
 
 
 class DurabilityTest(unittest.TestCase):

@@ -16,7 +16,8 @@ TEST_CASE("a full config parses, relative zone paths resolve against the config"
     "workers": 3,
     "zones": [{"origin": "example.test", "file": "z/example.zone"},
               {"origin": "abs.test", "file": "/etc/abs.zone"}],
-    "limits": {"max_udp_payload": 1400, "tcp_idle_timeout_ms": 5000, "max_tcp_connections": 10},
+    "limits": {"max_udp_payload": 1400, "tcp_idle_timeout_ms": 5000, "max_tcp_connections": 10,
+               "udp_batch_wait_us": 0},
     "chaos": {"version": "v1", "identity": "ns1"}
   })",
                                  "/etc/geodnsd/geodnsd.json", errors);
@@ -28,6 +29,7 @@ TEST_CASE("a full config parses, relative zone paths resolve against the config"
   CHECK(cfg->zones[1].file == "/etc/abs.zone");
   CHECK(cfg->limits.maxUdpPayload == 1400);
   CHECK(cfg->limits.maxTcpConnections == 10);
+  CHECK(cfg->limits.udpBatchWaitUs == 0);
   CHECK(*cfg->chaos.identity == "ns1");
 }
 
@@ -37,6 +39,7 @@ TEST_CASE("defaults") {
   REQUIRE(cfg);
   CHECK(cfg->limits.maxUdpPayload == 1232);
   CHECK(cfg->workers == 0);
+  CHECK(cfg->limits.udpBatchWaitUs == 200);
   CHECK_FALSE(cfg->chaos.version);
 }
 
@@ -62,6 +65,8 @@ TEST_CASE("config errors name their JSON path") {
       {R"({"listen": ["127.0.0.1:53"], "limits": {"max_udp_payload": 100}})",
        "/limits/max_udp_payload: must be between 512"},
       {R"({"listen": ["127.0.0.1:53"], "limits": {"idle": 1}})", "/limits/idle: unknown key"},
+      {R"({"listen": ["127.0.0.1:53"], "limits": {"udp_batch_wait_us": 1001}})",
+       "/limits/udp_batch_wait_us: must be between 0"},
       {R"({"listen": ["127.0.0.1:53"], "chaos": {"version": 1}})",
        "/chaos/version: expected a string"},
       {"[1]", "/: the config must be a JSON object"},
