@@ -7,6 +7,7 @@
 #include <ldns/ldns.h>
 // clang-format on
 
+#include <arpa/inet.h>
 #include <stdio_ext.h>  // __fsetlocking
 #include <sys/stat.h>
 
@@ -22,6 +23,7 @@
 #include <memory>
 #include <mutex>
 #include <set>
+#include <string_view>
 
 #include "core/both.h"
 #include "core/wire/dns.h"
@@ -77,6 +79,117 @@ ParsedRR convert(const ldns_rr* rr, const std::string* file, std::uint32_t line)
   return out;
 }
 
+// A one-line A or AAAA record in its plainest form, read without ldns: most
+// records of a big zone are such lines, and ldns spends several allocations
+// and a per-character read on each (issue 12 item 4: the load of 1M records).
+//
+//   owner [ttl] [IN] A|AAAA address
+//
+// `line` is the text up to (not including) its newline. The owner starts the
+// line (no inherited owner) and is "@" or labels of letters, digits, '-',
+// '_' and '*' (relative to `origin`, or absolute with a final dot); the TTL
+// is 1 to 9 digits (no units); the address is what inet_pton reads. Anything
+// else - quotes, parentheses, escapes, comments, '\r', other classes or
+// types, a token more or less - returns false and the line is left to ldns,
+// which then gives exactly what it always gave (tests compare every case
+// with ldns alone). The owner is the wire name, as typed (convert() lowercases).
+bool isBlank(char c) {
+  return c == ' ' || c == '\t';
+}
+
+// Writes `text`'s labels as wire labels at `out` (room for 256 bytes), no
+// root label; returns the bytes written, or 0 when a label is empty, too
+// long, or has another character.
+std::size_t labelsAsWire(std::string_view text, char* out) {
+  if (text.size() > 254) return 0;
+  std::size_t start = 0, at = 0;
+  while (start < text.size()) {
+    std::size_t dot = text.find('.', start);
+    if (dot == std::string_view::npos) dot = text.size();
+    const std::size_t len = dot - start;
+    if (len == 0 || len > 63) return 0;
+    for (std::size_t k = start; k < dot; ++k) {
+      const auto u = static_cast<unsigned char>(text[k]);
+      if (!(std::isalnum(u) || u == '-' || u == '_' || u == '*')) return 0;
+    }
+    out[at++] = static_cast<char>(len);
+    std::memcpy(out + at, text.data() + start, len);
+    at += len;
+    start = dot + 1;
+  }
+  return at;
+}
+
+bool parsePlainAddress(std::string_view line, std::string_view origin, std::uint32_t defaultTtl,
+                       ParsedRR& out) {
+  if (line.empty() || isBlank(line[0])) return false;
+  for (const char c : line)
+    if (c == ';' || c == '"' || c == '(' || c == ')' || c == '\\' || c == '\r' || c == '$' ||
+        c == '\f' || c == '\v' || c == '\0')
+      return false;
+  std::string_view tok[6];
+  std::size_t n = 0;
+  for (std::size_t k = 0; k < line.size();) {
+    while (k < line.size() && isBlank(line[k])) ++k;
+    if (k == line.size()) break;
+    const std::size_t b = k;
+    while (k < line.size() && !isBlank(line[k])) ++k;
+    if (n == 6) return false;
+    tok[n++] = line.substr(b, k - b);
+  }
+  if (n < 3) return false;
+  std::size_t t = 1;
+  std::uint32_t ttl = defaultTtl;
+  if (std::isdigit(static_cast<unsigned char>(tok[t][0]))) {
+    if (tok[t].size() > 9) return false;
+    ttl = 0;
+    for (const char c : tok[t]) {
+      if (!std::isdigit(static_cast<unsigned char>(c))) return false;
+      ttl = ttl * 10 + static_cast<std::uint32_t>(c - '0');
+    }
+    ++t;
+  }
+  if (t < n && tok[t].size() == 2 && strncasecmp(tok[t].data(), "IN", 2) == 0) ++t;
+  if (t + 2 != n) return false;  // the type and one address
+  const std::string_view type = tok[t];
+  const bool a = type.size() == 1 && (type[0] == 'A' || type[0] == 'a');
+  const bool aaaa = type.size() == 4 && strncasecmp(type.data(), "AAAA", 4) == 0;
+  if (!a && !aaaa) return false;
+  char addr[64];
+  const std::string_view text = tok[t + 1];
+  if (text.size() >= sizeof addr) return false;
+  std::memcpy(addr, text.data(), text.size());
+  addr[text.size()] = 0;
+  std::uint8_t bytes[16];
+  if (::inet_pton(a ? AF_INET : AF_INET6, addr, bytes) != 1) return false;
+
+  // The owner is built here and copied once: one allocation of its size.
+  char wire[256 + 256];
+  std::size_t len = 0;
+  const std::string_view owner = tok[0];
+  if (owner == "@") {
+    if (origin.size() > 255) return false;
+    std::memcpy(wire, origin.data(), origin.size());
+    len = origin.size();
+  } else if (owner.back() == '.') {
+    if (owner.size() == 1 || !(len = labelsAsWire(owner.substr(0, owner.size() - 1), wire)))
+      return false;
+    wire[len++] = 0;
+  } else {
+    if (!(len = labelsAsWire(owner, wire)) || origin.size() > 256) return false;
+    std::memcpy(wire + len, origin.data(), origin.size());
+    len += origin.size();
+  }
+  if (len > 255) return false;
+  out.owner.assign(wire, len);
+  out.type = a ? dns::toU16(dns::Type::A) : dns::toU16(dns::Type::AAAA);
+  out.rrclass = dns::kClassIN;
+  out.ttl = ttl;
+  out.rdata.assign(reinterpret_cast<const char*>(bytes), a ? 4 : 16);
+  out.nameCount = 0;
+  return true;
+}
+
 struct ParseState {
   ErrorList& errors;
   std::vector<ParsedRR> rrs;
@@ -102,12 +215,48 @@ void parseText(const std::filesystem::path& path, const std::string* fileName, c
   // alone, so no lock per character.
   ::__fsetlocking(fp.get(), FSETLOCKING_BYCALLER);
   ldns_rdf* prevRaw = nullptr;
+  // The owner of the last record read without ldns, which ldns must know as
+  // the previous owner should the next line inherit it.
+  std::string plainOwner;
+  bool prevIsPlain = false;
   for (;;) {
     int c = std::fgetc(fp.get());
     if (c == EOF) break;
     std::ungetc(c, fp.get());
     long before = std::ftell(fp.get());
     int startLine = line;
+    if (st.split.plainAddresses && origin && before >= 0) {
+      const auto at = static_cast<std::size_t>(before);
+      const auto* eol = static_cast<const char*>(std::memchr(data + at, '\n', size - at));
+      const std::size_t end = eol ? static_cast<std::size_t>(eol - data) : size;
+      ParsedRR plain;
+      const std::string_view originWire(reinterpret_cast<const char*>(ldns_rdf_data(origin.get())),
+                                        ldns_rdf_size(origin.get()));
+      if (parsePlainAddress({data + at, end - at}, originWire, st.defaultTtl, plain)) {
+        plainOwner = plain.owner;
+        prevIsPlain = true;
+        name::toLower(reinterpret_cast<std::uint8_t*>(plain.owner.data()), plain.owner.size());
+        // As ldns does: the line breaks (and CRs) after a record are read
+        // with it and counted, and the record is given the last of its
+        // lines. (So a record followed by blank lines is reported at the
+        // last blank line, whichever reader took it.)
+        std::size_t next = end;
+        while (next < size && (data[next] == '\n' || data[next] == '\r'))
+          line += data[next++] == '\n';
+        plain.file = fileName;
+        plain.line = static_cast<std::uint32_t>(line > startLine ? line - 1 : line);
+        st.rrs.push_back(std::move(plain));
+        if (st.split.plainCount) ++*st.split.plainCount;
+        std::fseek(fp.get(), static_cast<long>(next), SEEK_SET);
+        continue;
+      }
+    }
+    if (prevIsPlain) {
+      if (prevRaw) ldns_rdf_deep_free(prevRaw);
+      prevRaw =
+          ldns_dname_new_frm_data(static_cast<std::uint16_t>(plainOwner.size()), plainOwner.data());
+      prevIsPlain = false;
+    }
     ldns_rr* rawRr = nullptr;
     ldns_rdf* originRaw = origin.release();
     ldns_status s =
@@ -272,7 +421,10 @@ bool parseHalves(const std::filesystem::path& path, const std::string* fileName,
     guessTtl = ds.defaultTtl;
   }
   ErrorList errors1, errors2;
-  ParseState st1{errors1, {}, st.defaultTtl, {}}, st2{errors2, {}, guessTtl, {}};
+  ParseSplit pieces;  // each piece in one pass, records read as the whole file's are
+  pieces.plainAddresses = st.split.plainAddresses;
+  // (plainCount stays null: two threads would race on it; tests count one-pass parses)
+  ParseState st1{errors1, {}, st.defaultTtl, pieces}, st2{errors2, {}, guessTtl, pieces};
   // Room for every record in the first piece's vector (a line per record at
   // most): the second piece is appended without a copy of the first. Pages
   // never written stay unmapped.

@@ -56,6 +56,11 @@ struct ParseSplit {
   std::size_t minBytes = std::size_t{1} << 20;  // smaller files: one pass
   std::size_t from = SIZE_MAX;  // the boundary at or after this byte; MAX: the middle
   bool* took = nullptr;         // set to whether two pieces were used
+  // One-line A and AAAA records in the plainest form are read without ldns
+  // (zone_file.cc: parsePlainAddress); false: every record through ldns
+  // (tests compare the two).
+  bool plainAddresses = true;
+  std::size_t* plainCount = nullptr;  // tests: records read without ldns are added here
 };
 std::vector<ParsedRR> parseZoneFile(const std::string& path, const std::string& origin,
                                     ErrorList& errors, const ParseSplit& split);

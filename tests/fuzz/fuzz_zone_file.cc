@@ -1,5 +1,6 @@
 // libFuzzer target: zone file text through ldns parsing and zone compilation,
-// and the two-thread parse against one pass.
+// the two-thread parse against one pass, and the plain A/AAAA lines read
+// without ldns against ldns alone.
 #include <unistd.h>
 
 #include <cstdint>
@@ -22,18 +23,26 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   std::fwrite(data, 1, size, f);
   std::fclose(f);
   geodns::ErrorList errors;
-  auto rrs = geodns::zones::parseZoneFile(path, "fuzz.test", errors, {SIZE_MAX});
-  // The two-thread parse (second piece from the first boundary after the
-  // middle) gives exactly what one pass gives.
-  {
-    geodns::ErrorList splitErrors;
-    auto split = geodns::zones::parseZoneFile(path, "fuzz.test", splitErrors, {1, size / 2});
-    if (split.size() != rrs.size() || splitErrors.str() != errors.str()) __builtin_trap();
+  geodns::zones::ParseSplit ldnsOnly{SIZE_MAX};
+  ldnsOnly.plainAddresses = false;
+  auto rrs = geodns::zones::parseZoneFile(path, "fuzz.test", errors, ldnsOnly);
+  auto same = [&](const std::vector<geodns::zones::ParsedRR>& other,
+                  const geodns::ErrorList& otherErrors) {
+    if (other.size() != rrs.size() || otherErrors.str() != errors.str()) __builtin_trap();
     for (std::size_t i = 0; i < rrs.size(); ++i)
-      if (split[i].where() != rrs[i].where() ||
-          geodns::zones::rrToText(split[i]) != geodns::zones::rrToText(rrs[i]) ||
-          split[i].rrclass != rrs[i].rrclass)
+      if (other[i].where() != rrs[i].where() ||
+          geodns::zones::rrToText(other[i]) != geodns::zones::rrToText(rrs[i]) ||
+          other[i].rrclass != rrs[i].rrclass || other[i].nameCount != rrs[i].nameCount)
         __builtin_trap();
+  };
+  // One pass with the plain address lines read without ldns, and the
+  // two-thread parse (second piece from the first boundary after the
+  // middle), give exactly what ldns alone gives.
+  {
+    geodns::ErrorList plainErrors;
+    same(geodns::zones::parseZoneFile(path, "fuzz.test", plainErrors, {SIZE_MAX}), plainErrors);
+    geodns::ErrorList splitErrors;
+    same(geodns::zones::parseZoneFile(path, "fuzz.test", splitErrors, {1, size / 2}), splitErrors);
   }
   auto zone = geodns::zones::Zone::compile("fuzz.test", std::move(rrs), errors);
   if (!zone && errors.empty()) __builtin_trap();  // a rejected zone always says why

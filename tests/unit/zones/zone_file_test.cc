@@ -143,7 +143,9 @@ TEST_CASE("the two-thread parse gives what one pass gives, wherever the second p
     TempDir d;
     const auto f = d.write("z.zone", tc.text);
     ErrorList oneErrors;
-    const auto one = zones::parseZoneFile(f, "z.test", oneErrors, zones::ParseSplit{SIZE_MAX});
+    zones::ParseSplit ldnsOnly{SIZE_MAX};
+    ldnsOnly.plainAddresses = false;
+    const auto one = zones::parseZoneFile(f, "z.test", oneErrors, ldnsOnly);
     const std::string expected = dump(one, oneErrors);
     bool anySplit = false;
     for (std::size_t from = 0; from <= tc.text.size(); ++from) {
@@ -155,6 +157,76 @@ TEST_CASE("the two-thread parse gives what one pass gives, wherever the second p
       CHECK(dump(two, errors) == expected);
     }
     CHECK(anySplit == tc.splits);
+  }
+}
+
+TEST_CASE("plain address lines read without ldns give exactly what ldns gives") {
+  // Each text is parsed with every record through ldns, and with the plain
+  // A/AAAA lines read by geodnsd: records (owner, type, class, TTL, RDATA,
+  // file:line) and errors must match, and `plain` says how many lines the
+  // fast reader took (0: all of them left to ldns).
+  struct Case {
+    const char* name;
+    std::string text;
+    std::size_t plain;
+  };
+  const std::string label63(63, 'x'), label64(64, 'x');
+  std::string longName;  // 4 x 63-byte labels: over 255 bytes with the origin
+  for (int i = 0; i < 4; ++i) longName += label63 + ".";
+  const std::vector<Case> cases{
+      {"relative, absolute, @ and upper case owners",
+       "a A 192.0.2.1\nB.c A 192.0.2.2\nabs.z.test. A 192.0.2.3\n@ A 192.0.2.4\nOUT.example. A "
+       "192.0.2.5\n",
+       5},
+      {"TTL and class in the forms read, and the forms left to ldns",
+       "a 60 A 192.0.2.1\nb IN A 192.0.2.2\nc 0 in a 192.0.2.3\nd 999999999 IN A 192.0.2.4\n"
+       "e IN 60 A 192.0.2.5\nf 1h A 192.0.2.6\ng 1234567890 A 192.0.2.7\nh CH A 192.0.2.8\n",
+       4},
+      {"the default TTL: $TTL, and a record's own TTL does not change it",
+       "a A 192.0.2.1\n$TTL 77\nb A 192.0.2.2\nc 5 A 192.0.2.3\nd A 192.0.2.4\n", 4},
+      {"AAAA forms", "a AAAA 2001:db8::1\nb aaaa ::ffff:192.0.2.1\nc AAAA ::\nd AAAA 2001:db8::g\n",
+       3},
+      {"bad addresses are ldns's errors",
+       "a A 192.0.2.256\nb A 1.2.3\nc A 01.2.3.4\nd A 192.0.2.1x\ne AAAA 1.2.3.4\n", 0},
+      {"owner characters", "* A 192.0.2.1\n*.w A 192.0.2.2\n_s._tcp A 192.0.2.3\na-b A 192.0.2.4\n",
+       4},
+      {"owners left to ldns", "a..b A 192.0.2.1\n. A 192.0.2.2\nq\\.x A 192.0.2.3\n", 0},
+      {"label and name lengths",
+       label63 + " A 192.0.2.1\n" + label64 + " A 192.0.2.2\n" + longName + " A 192.0.2.3\n", 1},
+      {"tabs, trailing blanks and a last line without a newline",
+       "a\tA\t192.0.2.1\nb  A  192.0.2.2  \t\nc A 192.0.2.3", 3},
+      {"extra or missing tokens",
+       "a A 192.0.2.1 192.0.2.2\nb A\nc 60 A\nd IN\ne 60 IN A 192.0.2.5 x y z\n", 0},
+      {"comments, CR LF, parentheses and quotes go to ldns",
+       "a A 192.0.2.1 ; note\nb A 192.0.2.2\r\nc A ( 192.0.2.3 )\nd TXT \"A 192.0.2.4\"\n", 0},
+      {"a blank owner after a plain line inherits it through ldns",
+       "a A 192.0.2.1\n  A 192.0.2.2\n  TXT x\nb AAAA 2001:db8::1\n\tA 192.0.2.3\n", 2},
+      {"$ORIGIN changes what a relative owner means",
+       "a A 192.0.2.1\n$ORIGIN sub.z.test.\nb A 192.0.2.2\n@ A 192.0.2.3\n$ORIGIN .\nc A "
+       "192.0.2.4\n",
+       4},
+      // ldns reads the blank lines after a record with it (and reports the
+      // record at the last of them); a comment line goes to ldns, which
+      // reads on to b.
+      {"blank lines and comment lines between records",
+       "\na A 192.0.2.1\n\n\n; c\nb A 192.0.2.2\n\nc A 192.0.2.3\r\n\r\nd A 192.0.2.4\n", 2},
+      {"other types stay with ldns", "a MX 10 m\nb TXT \"x\"\nc CNAME a\nd A 192.0.2.4\n", 1},
+  };
+  for (const Case& tc : cases) {
+    const std::string name = tc.name;
+    CAPTURE(name);
+    TempDir d;
+    const auto f = d.write("z.zone", "$ORIGIN z.test.\n$TTL 300\n" + tc.text);
+    ErrorList ldnsErrors, errors;
+    zones::ParseSplit ldnsOnly{SIZE_MAX};
+    ldnsOnly.plainAddresses = false;
+    const auto viaLdns = zones::parseZoneFile(f, "z.test", ldnsErrors, ldnsOnly);
+    std::size_t plain = 0;
+    zones::ParseSplit fast{SIZE_MAX};
+    fast.plainCount = &plain;
+    const auto viaFast = zones::parseZoneFile(f, "z.test", errors, fast);
+    CHECK(dump(viaFast, errors) == dump(viaLdns, ldnsErrors));
+    CHECK(plain == tc.plain);
   }
 }
 
