@@ -148,6 +148,8 @@ bool parsePlainAddress(std::string_view line, std::string_view origin, std::uint
       ttl = ttl * 10 + static_cast<std::uint32_t>(c - '0');
     }
     ++t;
+  } else if (defaultTtl == 0) {
+    return false;  // ldns gives such a record 3600, not the default of 0 ($TTL 0, a bad $TTL)
   }
   if (t < n && tok[t].size() == 2 && strncasecmp(tok[t].data(), "IN", 2) == 0) ++t;
   if (t + 2 != n) return false;  // the type and one address

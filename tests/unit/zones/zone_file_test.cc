@@ -184,6 +184,8 @@ TEST_CASE("plain address lines read without ldns give exactly what ldns gives") 
        4},
       {"the default TTL: $TTL, and a record's own TTL does not change it",
        "a A 192.0.2.1\n$TTL 77\nb A 192.0.2.2\nc 5 A 192.0.2.3\nd A 192.0.2.4\n", 4},
+      {"a default TTL of 0 is left to ldns (which gives 3600); an own TTL of 0 is not",
+       "$TTL 0\na A 192.0.2.1\nb 0 A 192.0.2.2\n$TTL bad\nc A 192.0.2.3\nd 7 A 192.0.2.4\n", 2},
       {"AAAA forms", "a AAAA 2001:db8::1\nb aaaa ::ffff:192.0.2.1\nc AAAA ::\nd AAAA 2001:db8::g\n",
        3},
       {"bad addresses are ldns's errors",
