@@ -265,8 +265,13 @@ void parseText(const std::filesystem::path& path, const std::string* fileName, c
         ldns_rr_new_frm_fp_l(&rawRr, fp.get(), &st.defaultTtl, &originRaw, &prevRaw, &line);
     origin.reset(originRaw);
     RrPtr rr(rawRr);
-    // ldns counts the newline that ends a record; report the record's own line.
-    const int recordLine = line > startLine ? line - 1 : line;
+    // ldns counts the newline that ends a record; report the record's own
+    // line. A last record without a newline has none to discount (when a
+    // comment line came before it in the same read, `line` moved anyway).
+    const long readTo = std::ftell(fp.get());
+    const bool endsUnterminated =
+        readTo >= 0 && static_cast<std::size_t>(readTo) == size && data[size - 1] != '\n';
+    const int recordLine = line > startLine && !endsUnterminated ? line - 1 : line;
     auto where = [&] { return fileLine(fileName, static_cast<std::uint32_t>(recordLine)); };
     switch (s) {
       case LDNS_STATUS_OK:

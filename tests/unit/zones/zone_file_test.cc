@@ -136,6 +136,8 @@ TEST_CASE("the two-thread parse gives what one pass gives, wherever the second p
       // ldns reads the rest of the file into b's TXT, without an error.
       {"an unclosed parenthesis", "a A 192.0.2.1\nb TXT ( \"x\"\nc A 192.0.2.3\n", true},
       {"a comment line ends the file", "a A 192.0.2.1\nb A 192.0.2.2\n; the end\n", true},
+      {"a comment line before a last record without a newline",
+       "a A 192.0.2.1\nb A 192.0.2.2\n; c\nf A 192.0.2.8", true},
   };
   for (const Case& tc : cases) {
     const std::string name = tc.name;
@@ -186,6 +188,11 @@ TEST_CASE("plain address lines read without ldns give exactly what ldns gives") 
        "a A 192.0.2.1\n$TTL 77\nb A 192.0.2.2\nc 5 A 192.0.2.3\nd A 192.0.2.4\n", 4},
       {"a default TTL of 0 is left to ldns (which gives 3600); an own TTL of 0 is not",
        "$TTL 0\na A 192.0.2.1\nb 0 A 192.0.2.2\n$TTL bad\nc A 192.0.2.3\nd 7 A 192.0.2.4\n", 2},
+      // ldns reads the comment line and the last record together: the record
+      // is still given its own line (fuzz_zone_file found the two-thread
+      // parse giving line 3 where one pass gave 2).
+      {"a comment line, then a last record without a newline",
+       "$ORIGIN fuzz.t.2.1\n;A.b 60$ORIGNI .\nf A 192.0.2.8", 0},
       {"AAAA forms", "a AAAA 2001:db8::1\nb aaaa ::ffff:192.0.2.1\nc AAAA ::\nd AAAA 2001:db8::g\n",
        3},
       {"bad addresses are ldns's errors",
