@@ -101,7 +101,7 @@ bool isBlank(char c) {
 // root label; returns the bytes written, or 0 when a label is empty, too
 // long, or has another character.
 std::size_t labelsAsWire(std::string_view text, char* out) {
-  if (text.size() > 254) return 0;
+  if (text.empty() || text.size() > 254 || text.back() == '.') return 0;  // "x.." is no name
   std::size_t start = 0, at = 0;
   while (start < text.size()) {
     std::size_t dot = text.find('.', start);
