@@ -7,6 +7,7 @@
 #include <string_view>
 #include <unordered_map>
 
+#include "core/huge_pages.h"
 #include "core/wire/dns.h"
 #include "core/wire/types.h"
 #include "zones/signing.h"
@@ -115,7 +116,10 @@ std::unique_ptr<Zone> Zone::compile(const std::string& originText, std::vector<P
     const ParsedRR* rr;  // null: a name that only has to exist
   };
   std::vector<Entry> entries;
-  entries.reserve(rrs.size() + rrs.size() / 2 + bound.size() + 1);
+  // The big arrays of a big zone are filled once, front to back: on huge
+  // pages that is a page fault per 2 MiB instead of per 4 KiB (core/huge_pages.h;
+  // a quarter of a 1M-record load's cycles were page faults).
+  reserveHuge(entries, rrs.size() + rrs.size() / 2 + bound.size() + 1);
   entries.push_back({z->origin_, nullptr});
   auto addAncestors = [&](std::string_view owner) {
     name::Span n{reinterpret_cast<const std::uint8_t*>(owner.data()), owner.size()};
@@ -211,11 +215,12 @@ std::unique_ptr<Zone> Zone::compile(const std::string& originText, std::vector<P
       types.push_back(rr->type);
   }
   rrsets += types.size();
-  z->rrsets_.reserve(rrsets);
+  reserveHuge(z->rrsets_, rrsets);
   z->names_ = std::make_unique_for_overwrite<char[]>(nameBytes);
+  adviseHugePages(z->names_.get(), nameBytes);
   nameAt = z->names_.get();
-  z->nodes_.reserve(groups);
-  ranges.reserve(groups);
+  reserveHuge(z->nodes_, groups);
+  reserveHuge(ranges, groups);
   const auto apexEntries =
       std::equal_range(entries.begin(), entries.end(), Entry{z->origin_, nullptr},
                        [](const Entry& x, const Entry& y) { return x.owner < y.owner; });

@@ -26,6 +26,7 @@
 #include <string_view>
 
 #include "core/both.h"
+#include "core/huge_pages.h"
 #include "core/wire/dns.h"
 #include "core/wire/name.h"
 
@@ -435,7 +436,8 @@ bool parseHalves(const std::filesystem::path& path, const std::string* fileName,
   // Room for every record in the first piece's vector (a line per record at
   // most): the second piece is appended without a copy of the first. Pages
   // never written stay unmapped.
-  st1.rrs.reserve(static_cast<std::size_t>(std::count(content.begin(), content.end(), '\n')) + 1);
+  reserveHuge(st1.rrs,
+              static_cast<std::size_t>(std::count(content.begin(), content.end(), '\n')) + 1);
   RdfPtr origin1(ldns_rdf_clone(originIn)), origin2(ldns_rdf_clone(guessOrigin.get()));
   int line1 = 1, line2 = 1;
   bothAtOnce([&] { parseText(path, fileName, content.data(), sp.offset, origin1, line1, st1, 0); },
