@@ -218,9 +218,8 @@ void parseText(const std::filesystem::path& path, const std::string* fileName, c
   // alone, so no lock per character.
   ::__fsetlocking(fp.get(), FSETLOCKING_BYCALLER);
   ldns_rdf* prevRaw = nullptr;
-  // The owner of the last record read without ldns, which ldns must know as
-  // the previous owner should the next line inherit it.
-  std::string plainOwner;
+  // The last record was read without ldns (it is st.rrs.back()): ldns must
+  // be told its owner should the next line inherit it.
   bool prevIsPlain = false;
   for (;;) {
     int c = std::fgetc(fp.get());
@@ -236,7 +235,6 @@ void parseText(const std::filesystem::path& path, const std::string* fileName, c
       const std::string_view originWire(reinterpret_cast<const char*>(ldns_rdf_data(origin.get())),
                                         ldns_rdf_size(origin.get()));
       if (parsePlainAddress({data + at, end - at}, originWire, st.defaultTtl, plain)) {
-        plainOwner = plain.owner;
         prevIsPlain = true;
         name::toLower(reinterpret_cast<std::uint8_t*>(plain.owner.data()), plain.owner.size());
         // As ldns does: the line breaks (and CRs) after a record are read
@@ -256,8 +254,9 @@ void parseText(const std::filesystem::path& path, const std::string* fileName, c
     }
     if (prevIsPlain) {
       if (prevRaw) ldns_rdf_deep_free(prevRaw);
-      prevRaw =
-          ldns_dname_new_frm_data(static_cast<std::uint16_t>(plainOwner.size()), plainOwner.data());
+      prevRaw = ldns_dname_new_frm_data(
+          static_cast<std::uint16_t>(st.rrs.back().owner.size()),
+          st.rrs.back().owner.data());  // lowercased: case is not carried on
       prevIsPlain = false;
     }
     ldns_rr* rawRr = nullptr;
