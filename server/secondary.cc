@@ -440,7 +440,7 @@ bool SecondaryController::transfer(Zone& z, const SocketAddress& primary, std::s
     return *err = "cannot keep the copy: " + werr, false;
   {
     ErrorList problems;
-    auto rrs = zones::parseZoneFile(incoming, z.spec.origin, problems);
+    auto rrs = zones::parseZoneRecords(incoming, z.spec.origin, problems);
     if (problems.empty()) zones::Zone::compile(z.spec.origin, std::move(rrs), problems);
     if (!problems.empty()) {
       ::unlink(incoming.c_str());

@@ -19,7 +19,7 @@ namespace {
 constexpr std::uint16_t kSoa = 6;
 
 // Offset of SERIAL in SOA RDATA: past MNAME and RNAME (uncompressed).
-std::optional<std::size_t> serialOffset(const std::string& rdata) {
+std::optional<std::size_t> serialOffset(std::string_view rdata) {
   std::size_t pos = 0;
   for (int n = 0; n < 2; ++n) {
     for (;;) {
@@ -46,10 +46,11 @@ std::uint64_t fnv1a(std::uint64_t h, const void* data, std::size_t n) {
   return h;
 }
 
-ParsedRR* findSoa(std::vector<ParsedRR>& rrs, const std::string& originWire) {
-  for (auto& rr : rrs)
-    if (rr.type == kSoa && rr.owner == originWire) return &rr;
-  return nullptr;
+// The index of the apex SOA in `rrs`, or -1.
+std::ptrdiff_t findSoa(const ParsedRecords& rrs, const std::string& originWire) {
+  for (std::size_t i = 0; i < rrs.size(); ++i)
+    if (rrs.type(i) == kSoa && rrs.owner(i) == originWire) return static_cast<std::ptrdiff_t>(i);
+  return -1;
 }
 
 SerialPolicy toZones(config::SerialPolicy p) {
@@ -66,7 +67,7 @@ SerialPolicy toZones(config::SerialPolicy p) {
 
 }  // namespace
 
-std::optional<std::uint32_t> soaSerial(const std::string& rdata) {
+std::optional<std::uint32_t> soaSerial(std::string_view rdata) {
   const auto at = serialOffset(rdata);
   if (!at) return std::nullopt;
   const auto* p = reinterpret_cast<const std::uint8_t*>(rdata.data()) + *at;
@@ -75,7 +76,7 @@ std::optional<std::uint32_t> soaSerial(const std::string& rdata) {
 }
 
 std::optional<SoaTimers> soaTimers(std::string_view rdata) {
-  const auto at = serialOffset(std::string(rdata));
+  const auto at = serialOffset(rdata);
   if (!at) return std::nullopt;
   const auto* p = reinterpret_cast<const std::uint8_t*>(rdata.data()) + *at;
   auto u32 = [p](std::size_t i) {
@@ -93,19 +94,28 @@ SoaTimers soaTimers(const Zone& zone) {
 }
 
 std::uint64_t contentHash(const std::vector<ParsedRR>& rrs) {
+  return contentHash(ParsedRecords(rrs));
+}
+
+std::uint64_t contentHash(const ParsedRecords& rrs) {
   // Each record hashed alone, the hashes summed: the order of the file does not matter.
   std::uint64_t sum = 0;
-  for (const auto& rr : rrs) {
-    std::string rdata = rr.rdata;
-    if (rr.type == kSoa)
-      if (auto at = serialOffset(rdata))
-        std::fill_n(rdata.begin() + static_cast<std::ptrdiff_t>(*at), 4, '\0');
+  for (std::size_t i = 0; i < rrs.size(); ++i) {
+    const ParsedRecords::Ref rr = rrs[i];
     std::uint64_t h = 14695981039346656037ull;
     h = fnv1a(h, rr.owner.data(), rr.owner.size());
     h = fnv1a(h, &rr.type, sizeof rr.type);
     h = fnv1a(h, &rr.rrclass, sizeof rr.rrclass);
     h = fnv1a(h, &rr.ttl, sizeof rr.ttl);
-    h = fnv1a(h, rdata.data(), rdata.size());
+    const auto at = rr.type == kSoa ? serialOffset(rr.rdata) : std::nullopt;
+    if (at) {  // the serial hashed as zeros
+      static constexpr char kZeros[4] = {};
+      h = fnv1a(h, rr.rdata.data(), *at);
+      h = fnv1a(h, kZeros, 4);
+      h = fnv1a(h, rr.rdata.data() + *at + 4, rr.rdata.size() - *at - 4);
+    } else {
+      h = fnv1a(h, rr.rdata.data(), rr.rdata.size());
+    }
     sum += h * 0x9E3779B97F4A7C15ull + (h >> 29);
   }
   return sum;
@@ -161,11 +171,12 @@ std::shared_ptr<const ZoneSet> loadZones(const config::ServerConfig& cfg, ErrorL
     // the compile (1M records: the reload peaked at 2.29x steady, not 2.15x).
     ParseSplit split;
     if (previous) split.minBytes = SIZE_MAX;
-    auto rrs = parseZoneFile(spec.file, spec.origin, zoneErrors, split);
+    ParsedRecords rrs = parseZoneRecords(spec.file, spec.origin, zoneErrors, split);
     const std::uint64_t hash = contentHash(rrs);
-    if (ParsedRR* soa = originWire ? findSoa(rrs, *originWire) : nullptr) {
-      const auto at = serialOffset(soa->rdata);
-      const auto fromFile = soaSerial(soa->rdata);
+    if (const std::ptrdiff_t soa = originWire ? findSoa(rrs, *originWire) : -1; soa >= 0) {
+      const std::string_view soaRdata = rrs[static_cast<std::size_t>(soa)].rdata;
+      const auto at = serialOffset(soaRdata);
+      const auto fromFile = soaSerial(soaRdata);
       const Zone* prev = previous ? previous->findZone(name::asSpan(*originWire)) : nullptr;
       if (prev && prev->origin() != *originWire) prev = nullptr;  // a parent zone
       if (at && fromFile) {
@@ -179,9 +190,8 @@ std::shared_ptr<const ZoneSet> loadZones(const config::ServerConfig& cfg, ErrorL
               "zone %s: the data changed but the serial %u did not move ahead: secondaries will "
               "not transfer it (\"serial\": \"increment\" or \"unixtime\" does that)",
               spec.origin.c_str(), static_cast<unsigned>(choice.serial));
-        for (int k = 0; k < 4; ++k)
-          soa->rdata[*at + static_cast<std::size_t>(k)] =
-              static_cast<char>(choice.serial >> (24 - 8 * k));
+        char* serialAt = rrs.rdataData(static_cast<std::size_t>(soa)) + *at;
+        for (int k = 0; k < 4; ++k) serialAt[k] = static_cast<char>(choice.serial >> (24 - 8 * k));
       }
     }
     std::shared_ptr<ZoneSigning> signing;
@@ -190,14 +200,15 @@ std::shared_ptr<const ZoneSet> loadZones(const config::ServerConfig& cfg, ErrorL
       if (origin) signing = ZoneSigning::load(name::asSpan(*origin), *spec.dnssec, *clock, errors);
       if (!signing) continue;       // key errors are placed at their JSON path already
       std::uint32_t keyTtl = 3600;  // DNSKEY TTL: the SOA's, else an hour
-      for (const auto& rr : rrs) {
+      for (std::size_t i = 0; i < rrs.size(); ++i) {
+        const ParsedRecords::Ref rr = rrs[i];
         if (generatedDnssecType(rr.type))
           zoneErrors.add(rr.where(), dns::typeToText(rr.type) +
                                          " records are made by the server in a signed zone; "
                                          "remove them from the zone file");
         if (rr.type == dns::toU16(dns::Type::SOA)) keyTtl = rr.ttl;
       }
-      for (auto& rr : signing->apexRecords(keyTtl)) rrs.push_back(std::move(rr));
+      for (const auto& rr : signing->apexRecords(keyTtl)) rrs.push_back(rr);
     }
     // Compile even after syntax errors so that every problem is reported at once.
     auto zone = Zone::compile(spec.origin, std::move(rrs), zoneErrors, bound[zi]);

@@ -41,7 +41,7 @@ std::shared_ptr<const ZoneSet> loadZones(const config::ServerConfig& cfg, ErrorL
                                          std::int64_t unixNow = 0, const Clock* clock = nullptr);
 // The serial in SOA RDATA (uncompressed wire: MNAME, RNAME, SERIAL, ...), or
 // nullopt when the RDATA is too short.
-std::optional<std::uint32_t> soaSerial(const std::string& rdata);
+std::optional<std::uint32_t> soaSerial(std::string_view rdata);
 // The timers of SOA RDATA (RFC 1035 3.3.13), seconds; nullopt when too short.
 struct SoaTimers {
   std::uint32_t serial = 0, refresh = 0, retry = 0, expire = 0, minimum = 0;
@@ -51,5 +51,6 @@ std::optional<SoaTimers> soaTimers(std::string_view rdata);
 SoaTimers soaTimers(const Zone& zone);
 // Hash of the records with the SOA serial left out, independent of their order.
 std::uint64_t contentHash(const std::vector<ParsedRR>& rrs);
+std::uint64_t contentHash(const ParsedRecords& rrs);
 
 }  // namespace geodns::zones

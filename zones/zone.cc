@@ -60,10 +60,10 @@ std::int32_t NameIndex::find(name::Span name) const noexcept {
 
 namespace {
 
-bool sameData(const RRset& set, const ParsedRR& rr) {
+bool sameData(const RRset& set, std::string_view rdata) {
   for (const auto& d : set.rrs)
-    if (d.length == rr.rdata.size() &&
-        std::memcmp(set.bytes.data() + d.offset, rr.rdata.data(), d.length) == 0)
+    if (d.length == rdata.size() &&
+        std::memcmp(set.bytes.data() + d.offset, rdata.data(), d.length) == 0)
       return true;
   return false;
 }
@@ -93,6 +93,13 @@ int targetNameOffset(std::uint16_t type) {
 
 std::unique_ptr<Zone> Zone::compile(const std::string& originText, std::vector<ParsedRR> rrs,
                                     ErrorList& errors, const std::vector<BoundName>& bound) {
+  ParsedRecords packed(rrs);
+  std::vector<ParsedRR>().swap(rrs);
+  return compile(originText, std::move(packed), errors, bound);
+}
+
+std::unique_ptr<Zone> Zone::compile(const std::string& originText, ParsedRecords rrs,
+                                    ErrorList& errors, const std::vector<BoundName>& bound) {
   auto z = std::make_unique<Zone>();
   auto origin = name::fromText(originText);
   if (!origin) {
@@ -104,91 +111,150 @@ std::unique_ptr<Zone> Zone::compile(const std::string& originText, std::vector<P
   const std::size_t errorsBefore = errors.size();
   const std::string zoneText = name::toText(name::asSpan(z->origin_));
 
-  // Group records by owner: one (owner, record) entry per record, and one
-  // without a record for every ancestor down to the apex (empty non-terminals
-  // must exist as nodes) and for every bound name; sorted by owner, stable so
-  // that an RRset keeps the file's order. A sorted vector, not a map of
-  // vectors: a million-record zone allocates two arrays instead of millions
-  // of nodes. The views point into `rrs`, `bound` and the origin, which live
-  // until the nodes are built.
-  struct Entry {
-    std::string_view owner;
-    const ParsedRR* rr;  // null: a name that only has to exist
+  // Records outside the zone or of another class are reported (in the
+  // file's order) and dropped; the compile goes on so that every problem is
+  // reported at once.
+  {
+    std::vector<std::size_t> bad;
+    for (std::size_t i = 0; i < rrs.size(); ++i) {
+      const ParsedRecords::Ref rr = rrs[i];
+      if (!name::isSubdomain(name::asSpan(rr.owner), name::asSpan(z->origin_))) {
+        errors.add(rr.where(),
+                   name::toText(name::asSpan(rr.owner)) + " is outside zone " + zoneText);
+        bad.push_back(i);
+      } else if (rr.rrclass != dns::kClassIN) {
+        errors.add(rr.where(),
+                   "only class IN is served (got class " + std::to_string(rr.rrclass) + ")");
+        bad.push_back(i);
+      }
+    }
+    if (!bad.empty()) rrs.erase(bad);
+  }
+
+  // The names that only have to exist: the apex, every ancestor of an owner
+  // down to the apex (empty non-terminals must exist as nodes) and every
+  // bound name; views into `rrs`, `bound` and the origin, sorted, each once.
+  std::vector<std::string_view> extra{z->origin_};
+  std::string_view lastParent;  // the deepest ancestor added last
+  auto addAncestors = [&](std::string_view owner) {
+    name::Span p = name::asSpan(owner);
+    bool first = true;
+    while (p.size() > z->origin_.size()) {
+      p = name::parent(p);
+      if (p.size() <= z->origin_.size()) break;  // the apex is there already
+      const std::string_view v = name::asView(p);
+      if (v == lastParent) break;  // it and its ancestors are in (the owner before's siblings)
+      extra.push_back(v);
+      if (first) lastParent = v;
+      first = false;
+    }
   };
-  std::vector<Entry> entries;
+  for (std::size_t i = 0; i < rrs.size(); ++i) addAncestors(rrs.owner(i));
+  for (const auto& b : bound) {
+    extra.push_back(b.name);
+    addAncestors(b.name);
+  }
+  std::sort(extra.begin(), extra.end());
+  extra.erase(std::unique(extra.begin(), extra.end()), extra.end());
+
+  // The records in the order of their owners, each owner's in the file's
+  // order (so that an RRset keeps it), in place: no array of entries beside
+  // them. The nodes are made walking the records and `extra` together, and
+  // the records behind the walk go back to the kernel as it goes (issue 12
+  // item 4: a reload holds all this beside the zone it replaces).
+  rrs.sortByOwner();
+  const std::size_t n = rrs.size();
+  if (n > UINT32_MAX) {
+    errors.add("", "zone " + zoneText + " has more than 2^32 records");
+    return nullptr;
+  }
+
+  // Nodes, the bytes of their names and their RRsets (distinct types at an
+  // owner), counted first so that each has one array of the right size, and
+  // the RRsets never move once the nodes point at them. walk(f) calls
+  // f(owner, from, to) for each distinct owner in order, with the records
+  // [from, to) it has (none for a name only in `extra`).
+  auto walk = [&](auto&& f) {
+    std::size_t r = 0, x = 0;
+    while (r < n || x < extra.size()) {
+      std::string_view owner;
+      if (x == extra.size() || (r < n && rrs.owner(r) < extra[x]))
+        owner = rrs.owner(r);
+      else
+        owner = extra[x];
+      std::size_t to = r;
+      while (to < n && rrs.owner(to) == owner) ++to;
+      if (x < extra.size() && extra[x] == owner) ++x;
+      f(owner, r, to);
+      r = to;
+    }
+  };
+  std::size_t groups = 0, nameBytes = 0, rrsets = 0;
+  std::vector<std::uint16_t> types;  // the distinct types at one owner
+  walk([&](std::string_view owner, std::size_t from, std::size_t to) {
+    ++groups;
+    nameBytes += owner.size();
+    types.clear();
+    for (std::size_t i = from; i < to; ++i)
+      if (std::find(types.begin(), types.end(), rrs.type(i)) == types.end())
+        types.push_back(rrs.type(i));
+    rrsets += types.size();
+  });
   // The big arrays of a big zone are filled once, front to back: on huge
   // pages that is a page fault per 2 MiB instead of per 4 KiB (core/huge_pages.h;
   // a quarter of a 1M-record load's cycles were page faults).
-  reserveHuge(entries, rrs.size() + rrs.size() / 2 + bound.size() + 1);
-  entries.push_back({z->origin_, nullptr});
-  auto addAncestors = [&](std::string_view owner) {
-    name::Span n{reinterpret_cast<const std::uint8_t*>(owner.data()), owner.size()};
-    while (n.size() > z->origin_.size()) {
-      n = name::parent(n);
-      if (n.size() <= z->origin_.size()) break;  // the apex is there already
-      entries.push_back({name::asView(n), nullptr});
-    }
-  };
-  for (const auto& rr : rrs) {
-    if (!name::isSubdomain(name::asSpan(rr.owner), name::asSpan(z->origin_))) {
-      errors.add(rr.where(), name::toText(name::asSpan(rr.owner)) + " is outside zone " + zoneText);
-      continue;
-    }
-    if (rr.rrclass != dns::kClassIN) {
-      errors.add(rr.where(),
-                 "only class IN is served (got class " + std::to_string(rr.rrclass) + ")");
-      continue;
-    }
-    entries.push_back({rr.owner, &rr});
-    addAncestors(rr.owner);
-  }
-  // Bound names exist even when the zone file has nothing there.
-  for (const auto& b : bound) {
-    entries.push_back({b.name, nullptr});
-    addAncestors(b.name);
-  }
-  std::stable_sort(entries.begin(), entries.end(),
-                   [](const Entry& x, const Entry& y) { return x.owner < y.owner; });
+  reserveHuge(z->rrsets_, rrsets);
+  z->names_ = std::make_unique_for_overwrite<char[]>(nameBytes);
+  adviseHugePages(z->names_.get(), nameBytes);
+  char* nameAt = z->names_.get();  // the next free byte of z->names_
+  reserveHuge(z->nodes_, groups);
 
-  // One node per distinct owner, the apex first; node i's records are
-  // entries[ranges[i].begin, ranges[i].end).
-  struct Range {
-    std::uint32_t begin = 0, end = 0;
+  // What the checks below need of the records, for the file and line of an
+  // error, once the records are gone: 8 bytes a record, node by node
+  // (node i's are wheres[firstWhere[i], firstWhere[i + 1])).
+  struct Where {
+    std::uint32_t line = 0;
+    std::uint16_t type = 0;
+    std::uint16_t file = 0;  // ParsedRecords::fileIndex
   };
-  std::vector<Range> ranges;
-  char* nameAt = nullptr;  // the next free byte of z->names_
-  auto addNode = [&](std::size_t from, std::size_t to) {
+  static_assert(sizeof(Where) == 8);
+  std::vector<Where> wheres;
+  std::vector<std::uint32_t> firstWhere;
+  reserveHuge(wheres, n);
+  reserveHuge(firstWhere, groups + 1);
+
+  auto addNode = [&](std::string_view owner, std::size_t from, std::size_t to) {
     Node node;
-    const std::string_view owner = entries[from].owner;
     std::memcpy(nameAt, owner.data(), owner.size());
     node.name = std::string_view(nameAt, owner.size());
     nameAt += owner.size();
+    firstWhere.push_back(static_cast<std::uint32_t>(wheres.size()));
     // This node's RRsets are made at the end of z->rrsets_, reserved for all.
     std::vector<RRset>& sets = z->rrsets_;
     const std::size_t first = sets.size();
     for (std::size_t e = from; e < to; ++e) {
-      const ParsedRR* rr = entries[e].rr;
-      if (!rr) continue;
+      const ParsedRecords::Ref rr = rrs[e];
+      wheres.push_back({rr.line, rr.type, rrs.fileIndex(e)});
       auto it = std::find_if(sets.begin() + static_cast<std::ptrdiff_t>(first), sets.end(),
-                             [&](const RRset& st) { return st.type == rr->type; });
+                             [&](const RRset& st) { return st.type == rr.type; });
       if (it == sets.end()) {
-        assert(sets.size() < sets.capacity());  // counted below: the nodes' spans stay valid
-        sets.emplace_back(rr->type, rr->ttl);
+        assert(sets.size() < sets.capacity());  // counted above: the nodes' spans stay valid
+        sets.emplace_back(rr.type, rr.ttl);
         it = sets.end() - 1;
       }
-      if (sameData(*it, *rr)) continue;  // RFC 2181 s5: an RRset has no duplicates
-      if (rr->rdata.size() > 65535) {
-        errors.add(rr->where(), "RDATA longer than 65535 bytes");
+      if (sameData(*it, rr.rdata)) continue;  // RFC 2181 s5: an RRset has no duplicates
+      if (rr.rdata.size() > 65535) {
+        errors.add(rr.where(), "RDATA longer than 65535 bytes");
         continue;
       }
-      it->ttl = std::min(it->ttl, rr->ttl);  // RFC 2181 s5.2: one TTL per RRset
+      it->ttl = std::min(it->ttl, rr.ttl);  // RFC 2181 s5.2: one TTL per RRset
       Rdata d;
       d.offset = static_cast<std::uint32_t>(it->bytes.size());
-      d.length = static_cast<std::uint16_t>(rr->rdata.size());
-      d.nameCount = rr->nameCount;
-      d.namePos[0] = rr->namePos[0];
-      d.namePos[1] = rr->namePos[1];
-      it->bytes += rr->rdata;
+      d.length = static_cast<std::uint16_t>(rr.rdata.size());
+      d.nameCount = rr.nameCount;
+      d.namePos[0] = rr.namePos[0];
+      d.namePos[1] = rr.namePos[1];
+      it->bytes += rr.rdata;
       it->rrs.push_back(d);
       ++z->records_;
     }
@@ -196,90 +262,42 @@ std::unique_ptr<Zone> Zone::compile(const std::string& originText, std::vector<P
               [](const RRset& x, const RRset& y) { return x.type < y.type; });
     node.rrsets = std::span<const RRset>(sets.data() + first, sets.size() - first);
     z->nodes_.push_back(std::move(node));
-    ranges.push_back({static_cast<std::uint32_t>(from), static_cast<std::uint32_t>(to)});
   };
-  // Nodes, the bytes of their names and their RRsets (distinct types at an
-  // owner), counted first so that each has one array of the right size, and
-  // the RRsets never move once the nodes point at them.
-  std::size_t groups = 0, nameBytes = 0, rrsets = 0;
-  std::vector<std::uint16_t> types;  // the distinct types at the current owner
-  for (std::size_t i = 0; i < entries.size(); ++i) {
-    if (i == 0 || entries[i].owner != entries[i - 1].owner) {
-      ++groups;
-      nameBytes += entries[i].owner.size();
-      rrsets += types.size();
-      types.clear();
-    }
-    if (const ParsedRR* rr = entries[i].rr;
-        rr && std::find(types.begin(), types.end(), rr->type) == types.end())
-      types.push_back(rr->type);
-  }
-  rrsets += types.size();
-  reserveHuge(z->rrsets_, rrsets);
-  z->names_ = std::make_unique_for_overwrite<char[]>(nameBytes);
-  adviseHugePages(z->names_.get(), nameBytes);
-  nameAt = z->names_.get();
-  reserveHuge(z->nodes_, groups);
-  reserveHuge(ranges, groups);
-  const auto apexEntries =
-      std::equal_range(entries.begin(), entries.end(), Entry{z->origin_, nullptr},
-                       [](const Entry& x, const Entry& y) { return x.owner < y.owner; });
-  addNode(static_cast<std::size_t>(apexEntries.first - entries.begin()),
-          static_cast<std::size_t>(apexEntries.second - entries.begin()));
-  for (std::size_t i = 0; i < entries.size();) {
-    std::size_t j = i + 1;
-    while (j < entries.size() && entries[j].owner == entries[i].owner) ++j;
-    if (entries[i].owner != std::string_view(z->origin_)) addNode(i, j);
-    i = j;
-  }
-
-  // The records are in the nodes now. Only the checks below still need them,
-  // for the file and line of an error: keep those (8 bytes an entry), and
-  // free the parsed records and the sort before the name index is built, so
-  // that they do not add to the peak of a big zone's load or reload (issue 12
-  // item 4: the reload's peak against the steady RSS).
-  struct Where {
-    std::uint32_t line = 0;
-    std::uint16_t type = 0;
-    // Bit 15: a record (else a name that only has to exist); bits 0-14: its
-    // file, 1 + an index in `files` (0: from no file, or past 32,767 files).
-    std::uint16_t fileAndRecord = 0;
-  };
-  static_assert(sizeof(Where) == 8);
-  constexpr std::uint16_t kRecord = 0x8000;
-  std::vector<const std::string*> files;  // distinct, in order met (interned: they stay)
-  std::vector<Where> wheres(entries.size());
+  // The apex first (nodes_[0]), then every other owner in order.
   {
-    std::unordered_map<const std::string*, std::uint16_t> fileIndex;
-    for (std::size_t e = 0; e < entries.size(); ++e) {
-      const ParsedRR* rr = entries[e].rr;
-      if (!rr) continue;
-      std::uint16_t file = 0;
-      if (rr->file) {
-        auto [it, fresh] = fileIndex.try_emplace(rr->file, 0);
-        if (fresh && files.size() < 0x7FFF) {
-          files.push_back(rr->file);
-          it->second = static_cast<std::uint16_t>(files.size());
-        }
-        file = it->second;
+    std::size_t from = 0;
+    const std::string_view apex = z->origin_;
+    for (std::size_t lo = 0, hi = n; lo < hi;) {  // the first record at or after the apex
+      const std::size_t mid = lo + (hi - lo) / 2;
+      if (rrs.owner(mid) < apex) {
+        lo = from = mid + 1;
+      } else {
+        hi = mid;
       }
-      wheres[e] = {rr->line, rr->type, static_cast<std::uint16_t>(kRecord | file)};
     }
+    std::size_t to = from;
+    while (to < n && rrs.owner(to) == apex) ++to;
+    addNode(apex, from, to);
   }
-  std::vector<Entry>().swap(entries);
-  std::vector<ParsedRR>().swap(rrs);
+  walk([&](std::string_view owner, std::size_t from, std::size_t to) {
+    if (owner != std::string_view(z->origin_)) addNode(owner, from, to);
+    rrs.releaseFront(to);
+  });
+  firstWhere.push_back(static_cast<std::uint32_t>(wheres.size()));
+  const ParsedRecords::Files files = rrs.files();
+  rrs = ParsedRecords{};
+  std::vector<std::string_view>().swap(extra);  // (views into the records)
 
   z->index_.build(&z->nodes_.data()->name, z->nodes_.size(), sizeof(Node));
 
   // First line where a type appears at a node, for error messages (as
   // ParsedRR::where).
   auto whereOf = [&](const Node& node, std::uint16_t type) -> std::string {
-    const Range r = ranges[static_cast<std::size_t>(&node - z->nodes_.data())];
-    for (std::uint32_t e = r.begin; e < r.end; ++e) {
+    const auto i = static_cast<std::size_t>(&node - z->nodes_.data());
+    for (std::uint32_t e = firstWhere[i]; e < firstWhere[i + 1]; ++e) {
       const Where& w = wheres[e];
-      if (!(w.fileAndRecord & kRecord) || (type != 0 && w.type != type)) continue;
-      const std::uint16_t file = w.fileAndRecord & ~kRecord;
-      return fileLine(file ? files[file - 1u] : nullptr, w.line);
+      if (type != 0 && w.type != type) continue;
+      return fileLine(files[w.file], w.line);
     }
     return "";
   };

@@ -231,6 +231,8 @@ class ZoneSigning;  // zones/signing.h
 class Zone {
  public:
   // Builds and checks a zone; on errors returns nullptr and fills `errors`.
+  static std::unique_ptr<Zone> compile(const std::string& origin, ParsedRecords rrs,
+                                       ErrorList& errors, const std::vector<BoundName>& bound = {});
   static std::unique_ptr<Zone> compile(const std::string& origin, std::vector<ParsedRR> rrs,
                                        ErrorList& errors, const std::vector<BoundName>& bound = {});
 

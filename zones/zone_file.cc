@@ -195,12 +195,20 @@ bool parsePlainAddress(std::string_view line, std::string_view origin, std::uint
 
 struct ParseState {
   ErrorList& errors;
-  std::vector<ParsedRR> rrs;
+  ParsedRecords rrs;
   std::uint32_t defaultTtl = 3600;
   ParseSplit split;  // the top-level file's two-thread parse
 };
 
 void parseFile(const std::filesystem::path& path, ldns_rdf* originIn, ParseState& st, int depth);
+
+// Adds a record to st.rrs; the first one that does not fit is an error.
+void keep(ParseState& st, const ParsedRR& rr) {
+  const bool wasOk = st.rrs.ok();
+  if (!st.rrs.push_back(rr) && wasOk)
+    st.errors.add(rr.where(), st.rrs.ok() ? "owner name longer than 255 bytes"
+                                          : "the zone's names and RDATA pass 4 GiB: zone too big");
+}
 
 // Parses `size` bytes of `path`'s text from `data` (a whole file, or a piece
 // that starts at a record with an explicit owner), starting with `origin`
@@ -221,6 +229,7 @@ void parseText(const std::filesystem::path& path, const std::string* fileName, c
   // The last record was read without ldns (it is st.rrs.back()): ldns must
   // be told its owner should the next line inherit it.
   bool prevIsPlain = false;
+  ParsedRR plain;  // reused: its owner's buffer is allocated once, not per record
   for (;;) {
     int c = std::fgetc(fp.get());
     if (c == EOF) break;
@@ -231,7 +240,6 @@ void parseText(const std::filesystem::path& path, const std::string* fileName, c
       const auto at = static_cast<std::size_t>(before);
       const auto* eol = static_cast<const char*>(std::memchr(data + at, '\n', size - at));
       const std::size_t end = eol ? static_cast<std::size_t>(eol - data) : size;
-      ParsedRR plain;
       const std::string_view originWire(reinterpret_cast<const char*>(ldns_rdf_data(origin.get())),
                                         ldns_rdf_size(origin.get()));
       if (parsePlainAddress({data + at, end - at}, originWire, st.defaultTtl, plain)) {
@@ -246,7 +254,7 @@ void parseText(const std::filesystem::path& path, const std::string* fileName, c
           line += data[next++] == '\n';
         plain.file = fileName;
         plain.line = static_cast<std::uint32_t>(line > startLine ? line - 1 : line);
-        st.rrs.push_back(std::move(plain));
+        keep(st, plain);
         if (st.split.plainCount) ++*st.split.plainCount;
         std::fseek(fp.get(), static_cast<long>(next), SEEK_SET);
         continue;
@@ -254,9 +262,9 @@ void parseText(const std::filesystem::path& path, const std::string* fileName, c
     }
     if (prevIsPlain) {
       if (prevRaw) ldns_rdf_deep_free(prevRaw);
-      prevRaw = ldns_dname_new_frm_data(
-          static_cast<std::uint16_t>(st.rrs.back().owner.size()),
-          st.rrs.back().owner.data());  // lowercased: case is not carried on
+      const std::string_view prevOwner = st.rrs.owner(st.rrs.size() - 1);
+      prevRaw = ldns_dname_new_frm_data(static_cast<std::uint16_t>(prevOwner.size()),
+                                        prevOwner.data());  // lowercased: case is not carried on
       prevIsPlain = false;
     }
     ldns_rr* rawRr = nullptr;
@@ -275,8 +283,7 @@ void parseText(const std::filesystem::path& path, const std::string* fileName, c
     auto where = [&] { return fileLine(fileName, static_cast<std::uint32_t>(recordLine)); };
     switch (s) {
       case LDNS_STATUS_OK:
-        if (rr)
-          st.rrs.push_back(convert(rr.get(), fileName, static_cast<std::uint32_t>(recordLine)));
+        if (rr) keep(st, convert(rr.get(), fileName, static_cast<std::uint32_t>(recordLine)));
         break;
       case LDNS_STATUS_SYNTAX_EMPTY:
       case LDNS_STATUS_SYNTAX_TTL:
@@ -432,11 +439,12 @@ bool parseHalves(const std::filesystem::path& path, const std::string* fileName,
   pieces.plainAddresses = st.split.plainAddresses;
   // (plainCount stays null: two threads would race on it; tests count one-pass parses)
   ParseState st1{errors1, {}, st.defaultTtl, pieces}, st2{errors2, {}, guessTtl, pieces};
-  // Room for every record in the first piece's vector (a line per record at
-  // most): the second piece is appended without a copy of the first. Pages
-  // never written stay unmapped.
-  reserveHuge(st1.rrs,
-              static_cast<std::size_t>(std::count(content.begin(), content.end(), '\n')) + 1);
+  // Room in the first piece's arrays for every record (a line per record at
+  // most) and its bytes (twice the text: a relative owner gains the origin in
+  // wire form): the second piece is appended without a copy of the first.
+  // Pages never written stay unmapped.
+  st1.rrs.reserve(static_cast<std::size_t>(std::count(content.begin(), content.end(), '\n')) + 1,
+                  2 * content.size());
   RdfPtr origin1(ldns_rdf_clone(originIn)), origin2(ldns_rdf_clone(guessOrigin.get()));
   int line1 = 1, line2 = 1;
   bothAtOnce([&] { parseText(path, fileName, content.data(), sp.offset, origin1, line1, st1, 0); },
@@ -448,10 +456,8 @@ bool parseHalves(const std::filesystem::path& path, const std::string* fileName,
       !guessOrigin || ldns_rdf_compare(origin1.get(), guessOrigin.get()) != 0)
     return false;
   // The second piece counted its lines from 1; the first ended at line1.
-  for (ParsedRR& rr : st2.rrs) rr.line += static_cast<std::uint32_t>(line1 - 1);
   st.rrs = std::move(st1.rrs);
-  st.rrs.insert(st.rrs.end(), std::make_move_iterator(st2.rrs.begin()),
-                std::make_move_iterator(st2.rrs.end()));
+  st.rrs.append(std::move(st2.rrs), static_cast<std::uint32_t>(line1 - 1));
   st.defaultTtl = st2.defaultTtl;
   if (st.split.took) *st.split.took = true;
   return true;
@@ -507,6 +513,11 @@ std::vector<ParsedRR> parseZoneFile(const std::string& path, const std::string& 
 
 std::vector<ParsedRR> parseZoneFile(const std::string& path, const std::string& origin,
                                     ErrorList& errors, const ParseSplit& split) {
+  return parseZoneRecords(path, origin, errors, split).toVector();
+}
+
+ParsedRecords parseZoneRecords(const std::string& path, const std::string& origin,
+                               ErrorList& errors, const ParseSplit& split) {
   ldns_rdf* o = nullptr;
   std::string abs = origin.empty() || origin.back() != '.' ? origin + "." : origin;
   if (ldns_str2rdf_dname(&o, abs.c_str()) != LDNS_STATUS_OK) {

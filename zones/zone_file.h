@@ -5,8 +5,10 @@
 #include <memory>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
+#include "core/mapped_array.h"
 #include "core/result.h"
 
 namespace geodns::zones {
@@ -34,6 +36,106 @@ struct ParsedRR {
   const std::string* file = nullptr;
   std::uint32_t line = 0;
   std::string where() const { return fileLine(file, line); }
+};
+
+// Parsed records packed for the load of a big zone (issue 12 item 4: a
+// reload holds the parsed records beside the zone it replaces and the one it
+// builds). 32 bytes a record; owners (one copy for records in a row with the
+// same owner) and RDATA in one byte block: no allocation per record, and a
+// third of a vector of ParsedRR's memory for a zone of A records.
+class ParsedRecords {
+ public:
+  // One record, viewed in place: valid until the next push_back or append.
+  struct Ref {
+    std::string_view owner;  // lowercase wire name
+    std::uint16_t type = 0;
+    std::uint16_t rrclass = 0;
+    std::uint32_t ttl = 0;
+    std::string_view rdata;
+    std::uint8_t nameCount = 0;
+    std::uint16_t namePos[2] = {0, 0};
+    const std::string* file = nullptr;
+    std::uint32_t line = 0;
+    std::string where() const { return fileLine(file, line); }
+  };
+
+  ParsedRecords() = default;
+  explicit ParsedRecords(const std::vector<ParsedRR>& rrs);
+  ParsedRecords(ParsedRecords&&) noexcept = default;
+  ParsedRecords& operator=(ParsedRecords&&) noexcept = default;
+
+  std::size_t size() const noexcept { return recs_.size(); }
+  bool empty() const noexcept { return recs_.empty(); }
+  Ref operator[](std::size_t i) const noexcept;
+  std::string_view owner(std::size_t i) const noexcept {
+    const Packed& p = recs_[i];
+    return {bytes_.data() + p.ownerOff, p.ownerLen};
+  }
+  std::uint16_t type(std::size_t i) const noexcept { return recs_[i].type; }
+  // The RDATA of record i, to change in place (a SOA's serial).
+  char* rdataData(std::size_t i) noexcept { return bytes_.data() + recs_[i].rdataOff; }
+  // Where record i was read, as a small index for file(), and its line: the
+  // zone compile keeps these (8 bytes a record) after the records are gone.
+  std::uint16_t fileIndex(std::size_t i) const noexcept { return recs_[i].file; }
+  // The file names by fileIndex() (0: none), a copy that outlives the records.
+  class Files {
+   public:
+    const std::string* operator[](std::uint16_t index) const noexcept;
+
+   private:
+    friend class ParsedRecords;
+    std::vector<const std::string*> names_;  // interned (internFileName): they stay
+  };
+  const Files& files() const noexcept { return files_; }
+  std::uint32_t line(std::size_t i) const noexcept { return recs_[i].line; }
+
+  // Drops the records at `sorted` (ascending indexes); the others keep their order.
+  void erase(const std::vector<std::size_t>& sorted);
+  // Orders the records by owner (bytewise: wire names), records of one owner
+  // in the order they were added.
+  void sortByOwner();
+  // Records [0, n) will not be read again: their memory goes back to the
+  // kernel, whole huge pages at a time (core/mapped_array.h).
+  void releaseFront(std::size_t n) noexcept { recs_.releaseFront(n); }
+
+  // Copies the record in. False, and nothing added, when the owner is longer
+  // than 255 bytes or the byte block would pass 4 GiB (ok() is false from
+  // then on).
+  bool push_back(const ParsedRR& rr);
+  bool add(std::string_view owner, std::uint16_t type, std::uint16_t rrclass, std::uint32_t ttl,
+           std::string_view rdata, std::uint8_t nameCount, const std::uint16_t namePos[2],
+           const std::string* file, std::uint32_t line);
+  bool ok() const noexcept { return ok_; }
+  // Moves `more`'s records to the end, their lines moved on by `lineOffset`.
+  void append(ParsedRecords&& more, std::uint32_t lineOffset);
+  // Room for `records` and `bytes` bytes of owners and RDATA, on huge pages
+  // (core/huge_pages.h); pages never written stay unmapped.
+  void reserve(std::size_t records, std::size_t bytes);
+
+  ParsedRR at(std::size_t i) const;
+  std::vector<ParsedRR> toVector() const;
+
+ private:
+  struct Packed {
+    std::uint32_t ownerOff = 0;
+    std::uint32_t rdataOff = 0;
+    std::uint32_t rdataLen = 0;
+    std::uint32_t ttl = 0;
+    std::uint32_t line = 0;
+    std::uint16_t type = 0;
+    std::uint16_t rrclass = 0;
+    std::uint16_t namePos[2] = {0, 0};
+    std::uint16_t file = 0;  // 1 + index in files_; 0: none
+    std::uint8_t ownerLen = 0;
+    std::uint8_t nameCount = 0;
+  };
+  static_assert(sizeof(Packed) == 32);
+  std::uint16_t indexOfFile(const std::string* file);
+
+  MappedArray<Packed> recs_;
+  MappedArray<char> bytes_;  // owners and RDATA, in the order added
+  Files files_;
+  bool ok_ = true;
 };
 
 // A process-lifetime copy of `path` for ParsedRR::file, the same pointer for
@@ -64,6 +166,9 @@ struct ParseSplit {
 };
 std::vector<ParsedRR> parseZoneFile(const std::string& path, const std::string& origin,
                                     ErrorList& errors, const ParseSplit& split);
+// The same records packed (what the zone load uses).
+ParsedRecords parseZoneRecords(const std::string& path, const std::string& origin,
+                               ErrorList& errors, const ParseSplit& split = {});
 
 // Presentation form of one record (for explain/diagnostics and tests).
 std::string rrToText(const ParsedRR& rr);

@@ -257,3 +257,102 @@ TEST_CASE("a big zone file is parsed in two pieces by default") {
   CHECK(rrs[60001].where() == f + ":60003");
   CHECK(zones::rrToText(rrs[30001]).rfind("\\# 4 c00002", std::string::npos) != std::string::npos);
 }
+
+TEST_CASE("ParsedRecords gives back every field of every record, after an append too") {
+  // The zone load keeps its parsed records packed (32 bytes each, owners and
+  // RDATA in one block, an owner shared with the record before): each case
+  // is a list of records that must come back field for field.
+  const std::string* fileA = zones::internFileName("/zones/a.zone");
+  const std::string* fileB = zones::internFileName("/zones/b.zone");
+  auto rr = [](std::string owner, std::uint16_t type, std::uint32_t ttl, std::string rdata,
+               const std::string* file, std::uint32_t line, std::uint8_t names = 0,
+               std::uint16_t pos0 = 0, std::uint16_t pos1 = 0) {
+    zones::ParsedRR r;
+    r.owner = std::move(owner);
+    r.type = type;
+    r.rrclass = type == 16 ? 3 : 1;
+    r.ttl = ttl;
+    r.rdata = std::move(rdata);
+    r.nameCount = names;
+    r.namePos[0] = pos0;
+    r.namePos[1] = pos1;
+    r.file = file;
+    r.line = line;
+    return r;
+  };
+  const std::string longOwner = std::string("\x3f") + std::string(63, 'a') + "\x01z" + '\0';
+  struct Case {
+    const char* name;
+    std::vector<zones::ParsedRR> first, second;  // second: appended, lines moved on by 100
+  };
+  const std::vector<Case> cases{
+      {"one record", {rr("\1a\1z"s + '\0', 1, 60, "\xc0\0\2\1"s, fileA, 3)}, {}},
+      {"records in a row share an owner, then a new one",
+       {rr("\1a\1z"s + '\0', 1, 60, "\xc0\0\2\1"s, fileA, 3),
+        rr("\1a\1z"s + '\0', 28, 61, std::string(16, '\x20'), fileA, 4),
+        rr("\1b\1z"s + '\0', 15, 62, "\0\12\2ns\1z\0"s, fileA, 5, 1, 2)},
+       {}},
+      {"the same owner again after another: its own copy, the same bytes",
+       {rr("\1a"s + '\0', 1, 1, "abcd", fileA, 1), rr("\1b"s + '\0', 1, 2, "efgh", fileA, 2),
+        rr("\1a"s + '\0', 1, 3, "ijkl", fileA, 3)},
+       {}},
+      {"no file, empty RDATA, a 255-byte owner, a SOA's two names",
+       {rr(longOwner, 16, 0, "", nullptr, 0),
+        rr("\1s"s + '\0', 6, 9, "\1m\0\1r\0"s + std::string(20, '\7'), fileB, 9, 2, 0, 3)},
+       {}},
+      {"an append: lines moved on, files merged",
+       {rr("\1a"s + '\0', 1, 1, "abcd", fileA, 1), rr("\1b"s + '\0', 1, 2, "efgh", fileB, 2)},
+       {rr("\1b"s + '\0', 1, 3, "ijkl", fileB, 1), rr("\1c"s + '\0', 1, 4, "mnop", nullptr, 0),
+        rr("\1d"s + '\0', 1, 5, "qrst", fileA, 7)}},
+      {"an append to nothing", {}, {rr("\1c"s + '\0', 1, 4, "mnop", fileB, 2)}},
+  };
+  for (const auto& c : cases) {
+    CAPTURE(c.name);
+    zones::ParsedRecords packed(c.first);
+    zones::ParsedRecords more(c.second);
+    if (!c.second.empty()) packed.append(std::move(more), 100);
+    std::vector<zones::ParsedRR> want = c.first;
+    for (auto r : c.second) {
+      r.line += 100;
+      want.push_back(r);
+    }
+    REQUIRE(packed.size() == want.size());
+    const auto back = packed.toVector();
+    for (std::size_t i = 0; i < want.size(); ++i) {
+      CAPTURE(i);
+      CHECK(packed.owner(i) == want[i].owner);
+      CHECK(packed.type(i) == want[i].type);
+      CHECK(back[i].owner == want[i].owner);
+      CHECK(back[i].type == want[i].type);
+      CHECK(back[i].rrclass == want[i].rrclass);
+      CHECK(back[i].ttl == want[i].ttl);
+      CHECK(back[i].rdata == want[i].rdata);
+      CHECK(back[i].nameCount == want[i].nameCount);
+      CHECK(back[i].namePos[0] == want[i].namePos[0]);
+      CHECK(back[i].namePos[1] == want[i].namePos[1]);
+      CHECK(back[i].file == want[i].file);
+      CHECK(back[i].line == want[i].line);
+      CHECK(packed[i].where() == want[i].where());
+    }
+  }
+}
+
+TEST_CASE("ParsedRecords refuses an owner longer than a name can be") {
+  zones::ParsedRecords packed;
+  zones::ParsedRR ok, tooLong;
+  ok.owner = "\1a"s + '\0';
+  tooLong.owner = std::string(256, '\1');
+  CHECK(packed.push_back(ok));
+  CHECK_FALSE(packed.push_back(tooLong));
+  CHECK(packed.ok());  // only that record is refused
+  CHECK(packed.size() == 1);
+  // A SOA serial changed in place is what comes back.
+  zones::ParsedRR soa;
+  soa.owner = ok.owner;
+  soa.type = 6;
+  soa.rdata = "\0\0"s + std::string(20, '\0');
+  REQUIRE(packed.push_back(soa));
+  packed.rdataData(1)[2] = '\x2a';
+  CHECK(packed[1].rdata[2] == '\x2a');
+  CHECK(packed.owner(1).data() == packed.owner(0).data());  // one copy of a repeated owner
+}

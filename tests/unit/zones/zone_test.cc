@@ -1,5 +1,7 @@
 #include <doctest/doctest.h>
 
+#include <algorithm>
+
 #include "support/temp_dir.h"
 #include "zones/zone.h"
 
@@ -280,4 +282,105 @@ TEST_CASE("node names live in the zone's block and the index finds every one") {
   }
   CHECK(z->find(name::asSpan(*name::fromText("host300.sub.z.test"))) == nullptr);
   CHECK(z->find(name::asSpan(*name::fromText("host29.sub.z.test")))->rrsets.size() == 1);
+}
+
+TEST_CASE("every ancestor of an owner or bound name is a node, each once") {
+  // Owners are grouped by a sort of 4-byte entries; an ancestor is added once
+  // for siblings in a row, again when met after other names.
+  struct Case {
+    const char* name;
+    std::string text;
+    std::vector<std::string> bound;
+    std::vector<std::string> nodes;  // besides the apex and ns
+  };
+  const std::vector<Case> cases{
+      {"siblings in a row",
+       "a.x A 192.0.2.1\nb.x A 192.0.2.1\nc.x A 192.0.2.1\n",
+       {},
+       {"x", "a.x", "b.x", "c.x"}},
+      {"a parent met again after another branch",
+       "a.x.y A 192.0.2.1\nb.w.y A 192.0.2.1\nc.x.y A 192.0.2.1\nd.x A 192.0.2.1\n",
+       {},
+       {"y", "x.y", "w.y", "a.x.y", "b.w.y", "c.x.y", "x", "d.x"}},
+      {"deep, then shallower under the same branch",
+       "a.b.c.d A 192.0.2.1\nq.c.d A 192.0.2.1\n",
+       {},
+       {"d", "c.d", "b.c.d", "a.b.c.d", "q.c.d"}},
+      {"an owner that is also an ancestor", "x A 192.0.2.1\na.x A 192.0.2.1\n", {}, {"x", "a.x"}},
+      {"bound names and theirs",
+       "m A 192.0.2.1\n",
+       {"www.geo.z.test", "api.geo.z.test"},
+       {"m", "geo", "www.geo", "api.geo"}},
+  };
+  for (const auto& c : cases) {
+    CAPTURE(c.name);
+    TempDir d;
+    auto f = d.write("z.zone", "$ORIGIN z.test.\n$TTL 60\n" + std::string(kGood) + c.text);
+    ErrorList errors;
+    std::vector<zones::BoundName> bound;
+    for (std::size_t i = 0; i < c.bound.size(); ++i)
+      bound.push_back({*name::fromText(c.bound[i]), static_cast<std::int32_t>(i), "/b"});
+    auto z =
+        zones::Zone::compile("z.test", zones::parseZoneFile(f, "z.test", errors), errors, bound);
+    REQUIRE(errors.empty());
+    REQUIRE(z);
+    std::vector<std::string> want{"z.test.", "ns.z.test."}, got;
+    for (const auto& n : c.nodes) want.push_back(n + ".z.test.");
+    for (const auto& node : z->nodes()) got.push_back(name::toText(name::asSpan(node.name)));
+    std::sort(want.begin() + 1, want.end());
+    std::sort(got.begin() + 1, got.end());
+    CHECK(got == want);  // every one there, none twice, the apex first
+  }
+}
+
+TEST_CASE("an RRset keeps the file's order of its records, among many owners") {
+  // 40 records at one owner between 40 at others: enough for the sort of the
+  // owners not to be an insertion sort, which would keep the order anyway.
+  std::string text = kGood;
+  for (int i = 0; i < 40; ++i) {
+    text += "multi TXT \"r" + std::to_string(i) + "\"\n";
+    text += "o" + std::to_string(39 - i) + " TXT \"x\"\n";
+    text += "multi TXT \"r" + std::to_string(i) + "b\"\n";
+  }
+  ErrorList errors;
+  auto z = compile(text, errors);
+  REQUIRE(errors.empty());
+  REQUIRE(z);
+  const auto* txt = z->find(name::asSpan(*name::fromText("multi.z.test")))->find(16);
+  REQUIRE(txt);
+  REQUIRE(txt->rrs.size() == 80);
+  for (int i = 0; i < 80; ++i) {
+    const auto& rd = txt->rrs[static_cast<std::size_t>(i)];
+    const std::string want = "r" + std::to_string(i / 2) + (i % 2 ? "b" : "");
+    CHECK(txt->bytes.substr(rd.offset + 1, rd.length - 1u) == want);
+  }
+}
+
+TEST_CASE("a zone bigger than the records given back during its compile keeps every record") {
+  // The compile returns the sorted records behind its walk to the kernel,
+  // 2 MiB (65,536 records) at a time: every record must be in the zone before
+  // its page goes. The file's order is not the owners' order.
+  constexpr int kHosts = 150000;
+  std::string text = kGood;
+  text.reserve(static_cast<std::size_t>(kHosts) * 40);
+  for (int i = 0; i < kHosts; ++i) {
+    const int h = (i * 7919) % kHosts;  // a permutation: 7919 is prime, kHosts is not its multiple
+    text += "h" + std::to_string(h) + " A 10." + std::to_string(h >> 16) + "." +
+            std::to_string((h >> 8) & 255) + "." + std::to_string(h & 255) + "\n";
+    if (h % 1000 == 0) text += "h" + std::to_string(h) + " TXT \"t" + std::to_string(h) + "\"\n";
+  }
+  ErrorList errors;
+  auto z = compile(text, errors);
+  REQUIRE(errors.empty());
+  REQUIRE(z);
+  CHECK(z->recordCount() == 3u + kHosts + kHosts / 1000);
+  int wrong = 0;
+  for (int h = 0; h < kHosts; ++h) {
+    const auto* node = z->find(name::asSpan(*name::fromText("h" + std::to_string(h) + ".z.test")));
+    const auto* a = node ? node->find(1) : nullptr;
+    const std::string want{10, static_cast<char>(h >> 16), static_cast<char>((h >> 8) & 255),
+                           static_cast<char>(h & 255)};
+    if (!a || a->bytes != want || (h % 1000 == 0) != (node->find(16) != nullptr)) ++wrong;
+  }
+  CHECK(wrong == 0);
 }
