@@ -9,9 +9,12 @@
 #include <atomic>
 #include <cstdarg>
 #include <cstdio>
+#include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <string_view>
 #include <unordered_map>
 
 #include "core/log.h"
@@ -184,6 +187,32 @@ class Listener final : public rocksdb::EventListener {
 enum Cf : std::size_t { kDefault, kHealth, kHistory, kFailover, kAdmin, kAudit };
 constexpr const char* kCfNames[] = {"default", "health", "history", "failover", "admin", "audit"};
 
+constexpr const char* kZoneSerialPrefix = "zone_serial:";
+
+std::string toHex(const std::string& bytes) {
+  static const char* digits = "0123456789abcdef";
+  std::string out;
+  for (const unsigned char c : bytes) {
+    out.push_back(digits[c >> 4]);
+    out.push_back(digits[c & 15]);
+  }
+  return out;
+}
+
+bool fromHex(std::string_view hex, std::string& out) {
+  if (hex.size() % 2 != 0) return false;
+  auto value = [](char c) {
+    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+  };
+  out.clear();
+  for (std::size_t i = 0; i < hex.size(); i += 2) {
+    const int hi = value(hex[i]), lo = value(hex[i + 1]);
+    if (hi < 0 || lo < 0) return false;
+    out.push_back(static_cast<char>(hi * 16 + lo));
+  }
+  return true;
+}
+
 rocksdb::ReadOptions verifying() {
   rocksdb::ReadOptions ro;
   ro.verify_checksums = true;
@@ -294,6 +323,40 @@ class RocksStore final : public Store {
     batch.Put(cfs_[kFailover], r.pool, encodeFailover(r).dump());
     putAudit(batch, audit);
     return writeSynced(batch, "recording a failover", err);
+  }
+  // In the default column family, keyed "zone_serial:" + the origin's wire
+  // bytes in hex; the value {"serial": N, "hash": "16 hex digits"}.
+  bool saveZoneSerials(const std::vector<ZoneSerialRecord>& zones, std::string* err) override {
+    rocksdb::WriteBatch batch;
+    for (const auto& z : zones) {
+      char hash[17];
+      std::snprintf(hash, sizeof hash, "%016llx", static_cast<unsigned long long>(z.contentHash));
+      batch.Put(cfs_[kDefault], std::string(kZoneSerialPrefix) + toHex(z.origin),
+                json{{"serial", z.serial}, {"hash", hash}}.dump());
+    }
+    return writeSynced(batch, "recording the zones' serials", err);
+  }
+  bool zoneSerials(std::vector<ZoneSerialRecord>& out, std::string* err) override {
+    out.clear();
+    return scan(kDefault, err, [&](const rocksdb::Slice& k, const rocksdb::Slice& v) {
+      if (!k.starts_with(kZoneSerialPrefix)) return true;  // not ours
+      json j = parseObject(v);
+      ZoneSerialRecord r;
+      const std::string hash = j.is_null() ? "" : j.value("hash", std::string());
+      char* end = nullptr;
+      r.contentHash = std::strtoull(hash.c_str(), &end, 16);
+      const auto serial = j.is_null() ? json() : j.value("serial", json());
+      std::string origin;
+      if (!serial.is_number_unsigned() || serial.get<std::uint64_t>() > UINT32_MAX ||
+          hash.size() != 16 || *end != '\0' ||
+          !fromHex(std::string_view(k.data(), k.size()).substr(std::strlen(kZoneSerialPrefix)),
+                   origin))
+        return false;
+      r.serial = serial.get<std::uint32_t>();
+      r.origin = std::move(origin);
+      out.push_back(std::move(r));
+      return true;
+    });
   }
   bool allOverrides(std::vector<OverrideRecord>& out, std::string* err) override {
     out.clear();

@@ -62,6 +62,15 @@ struct HistoryEntry {
   std::string error;
 };
 
+// The SOA serial a zone was last served with and the hash of its data then
+// (zones/load.h: PersistedSerial), so that "serial": "increment" and
+// "unixtime" go on from them after a restart.
+struct ZoneSerialRecord {
+  std::string origin;  // lowercase wire form
+  std::uint32_t serial = 0;
+  std::uint64_t contentHash = 0;
+};
+
 // What the database's last operations found (for /readyz, /metrics and logs).
 struct StoreStatus {
   bool writable = true;      // false from a failed write until recover() succeeds
@@ -101,6 +110,10 @@ class Store {
   virtual bool allOverrides(std::vector<OverrideRecord>& out, std::string* err) = 0;
   // The newest `limit` audit records, oldest first.
   virtual bool audit(std::size_t limit, std::vector<AuditRecord>& out, std::string* err) = 0;
+  // Control thread: the records of these zones replaced (other zones' stay),
+  // in one synced write.
+  virtual bool saveZoneSerials(const std::vector<ZoneSerialRecord>& zones, std::string* err) = 0;
+  virtual bool zoneSerials(std::vector<ZoneSerialRecord>& out, std::string* err) = 0;
 
   // Any thread.
   virtual StoreStatus status() const { return {}; }
@@ -144,7 +157,21 @@ class MemStore final : public Store {
     out.assign(audit_.begin() + static_cast<std::ptrdiff_t>(from), audit_.end());
     return true;
   }
-  bool failAdmin = false;  // tests: make commitAdmin and commitFailover fail
+  bool saveZoneSerials(const std::vector<ZoneSerialRecord>& zones, std::string* err) override {
+    if (failAdmin) {
+      if (err) *err = "injected failure";
+      return false;
+    }
+    for (const auto& z : zones) serials_[z.origin] = z;
+    return true;
+  }
+  bool zoneSerials(std::vector<ZoneSerialRecord>& out, std::string* err) override {
+    if (failReads) return injected(err);
+    out.clear();
+    for (const auto& [k, v] : serials_) out.push_back(v);
+    return true;
+  }
+  bool failAdmin = false;  // tests: make commitAdmin, commitFailover and saveZoneSerials fail
   bool failReads = false;  // tests: make the list reads fail
 
   explicit MemStore(std::size_t historyLimit = 100) : limit_(historyLimit) {}
@@ -188,6 +215,7 @@ class MemStore final : public Store {
   std::map<std::string, FailoverRecord> failover_;
   std::map<std::string, OverrideRecord> overrides_;
   std::vector<AuditRecord> audit_;
+  std::map<std::string, ZoneSerialRecord> serials_;
 };
 
 // Opens (creating if needed) a RocksDB database at `path`. A locked database

@@ -132,6 +132,7 @@ bool Process::start() {
   // A (re)started primary tells its secondaries (they compare serials).
   notifyChangedZones(notifier_->notifier(), nullptr, *snap_);
   startSecondaries(cfg_, *snap_);
+  persistSerials(*snap_);
   ready_.store(true);
   std::string notifyErr;
   if (replaceConn_) {
@@ -406,6 +407,7 @@ ReloadOutcome Process::reload() {
   ++reloads_;
   servedConfig_ = std::make_shared<const config::ServerConfig>(std::move(*nextLoaded.config));
   startSecondaries(*servedConfig_, *nextSnap);
+  persistSerials(*nextSnap);
   GEODNS_LOG_INFO("reloaded: %zu zone(s), %zu record(s)", nextSnap->zones->zones().size(),
                   countRecords(*nextSnap));
   return out;
@@ -432,6 +434,19 @@ void Process::startSecondaries(const config::ServerConfig& cfg, const ServingSna
     secondaryStarted_.store(true);
   }
   secondary_->configure(cfg.zones, snap.keyring, snap.zones);
+}
+
+void Process::persistSerials(const ServingSnapshot& snap) {
+  if (!store_ || !snap.zones) return;
+  std::vector<health::ZoneSerialRecord> records;
+  for (const auto& z : snap.zones->zones())
+    records.push_back({z->origin(), z->serial(), z->contentHash()});
+  std::string err;
+  if (!store_->saveZoneSerials(records, &err))
+    GEODNS_LOG_WARN(
+        "cannot record the zones' serials (%s): a restart before the next reload "
+        "starts \"increment\" and \"unixtime\" zones from their files' serials",
+        err.c_str());
 }
 
 void Process::republishZones() {

@@ -90,6 +90,9 @@ class Process {
   // The controller transferred a zone (or one expired): builds the zones
   // again from the config served now (not the file: only a reload reads it).
   void republishZones();
+  // Records the serial each zone of `snap` is served with in the state
+  // database (a restart goes on from it: zones/load.h PersistedSerials).
+  void persistSerials(const ServingSnapshot& snap);
 
   const Options& opt_;
   const config::ServerConfig cfg_;

@@ -157,17 +157,16 @@ std::shared_ptr<const ServingSnapshot> compileDeferred(const ServingSnapshot& ba
   return next;
 }
 
-std::shared_ptr<const ServingSnapshot> buildSnapshot(const config::ServerConfig& cfg,
-                                                     ErrorList& errors,
-                                                     const ServingSnapshot* previous,
-                                                     std::int64_t unixNow, const Clock* clock,
-                                                     gslb::Gslb::GeoOpen geoOpen,
-                                                     std::uint64_t deferTriesAtNodes) {
+std::shared_ptr<const ServingSnapshot> buildSnapshot(
+    const config::ServerConfig& cfg, ErrorList& errors, const ServingSnapshot* previous,
+    std::int64_t unixNow, const Clock* clock, gslb::Gslb::GeoOpen geoOpen,
+    std::uint64_t deferTriesAtNodes, const zones::PersistedSerials* persisted) {
   static const SteadyClock systemClock;
   if (!clock) clock = &systemClock;
   auto gslb = gslb::Gslb::build(cfg.gslb, errors, nullptr, geoOpen, deferTriesAtNodes);
-  auto zs = zones::loadZones(
-      cfg, errors, previous && previous->zones ? previous->zones.get() : nullptr, unixNow, clock);
+  auto zs =
+      zones::loadZones(cfg, errors, previous && previous->zones ? previous->zones.get() : nullptr,
+                       unixNow, clock, persisted);
   if (!zs || !gslb) return nullptr;
   // Pool answers of signed zones: signed here, on the control thread, so
   // that workers find them in the cache (small pools: every answer).

@@ -12,6 +12,7 @@
 #include "gslb/compiled.h"
 #include "gslb/gslb.h"
 #include "zones/dnssec/sign_budget.h"
+#include "zones/load.h"
 #include "zones/zone.h"
 
 namespace geodns::server {
@@ -81,11 +82,12 @@ struct ServingSnapshot {
 // compiles the asked client's prefix alone. Never for serving.
 // `deferTriesAtNodes` (a server's start-up: limits.defer_geo_compile_nodes):
 // geo databases that big are compiled later, by compileDeferred().
+// `persisted`: the zones' serials before a restart (zones/load.h).
 std::shared_ptr<const ServingSnapshot> buildSnapshot(
     const config::ServerConfig& cfg, ErrorList& errors, const ServingSnapshot* previous = nullptr,
     std::int64_t unixNow = 0, const Clock* clock = nullptr,
     gslb::Gslb::GeoOpen geoOpen = gslb::Gslb::GeoOpen::Compiled,
-    std::uint64_t deferTriesAtNodes = 0);
+    std::uint64_t deferTriesAtNodes = 0, const zones::PersistedSerials* persisted = nullptr);
 
 // The start-up compile a snapshot built with deferTriesAtNodes left undone
 // (gslb::Gslb::triesDeferred): a copy of `base` with the location tries built,

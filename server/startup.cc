@@ -94,6 +94,27 @@ std::string placeOr(const std::string& where, const std::string& fallback) {
   return where.empty() ? fallback : where;
 }
 
+// The serials the zones were served with before this start, from the state
+// database (read-only: it is opened for writing later, and a server being
+// replaced may hold it). Nothing when there is no database yet; a database
+// that cannot be read is logged, and the zones start from their files.
+zones::PersistedSerials persistedSerials(const config::HealthConfig& hc) {
+  zones::PersistedSerials out;
+  if (hc.database.empty() ||
+      !std::filesystem::exists(std::filesystem::path(hc.database) / "CURRENT"))
+    return out;
+  std::string err;
+  auto store = health::openRocksStore(hc.database, hc.history, true, &err);
+  std::vector<health::ZoneSerialRecord> records;
+  if (!store || !store->zoneSerials(records, &err)) {
+    GEODNS_LOG_WARN("%s: cannot read the zones' serials (%s): each zone starts from its file's",
+                    hc.database.c_str(), err.c_str());
+    return out;
+  }
+  for (auto& r : records) out[std::move(r.origin)] = {r.serial, r.contentHash};
+  return out;
+}
+
 }  // namespace
 
 LoadedConfig loadServing(const Options& opt, ErrorList& errors, const ServingSnapshot* previous) {
@@ -118,11 +139,15 @@ LoadedConfig loadServing(const Options& opt, ErrorList& errors, const ServingSna
   // compiled previous config until the new one is compiled.
   const std::uint64_t defer =
       opt.command == Command::Serve && !previous ? out.config->limits.deferGeoCompileNodes : 0;
-  if (errors.size() == before)
+  if (errors.size() == before) {
+    const zones::PersistedSerials persisted = opt.command == Command::Serve && !previous
+                                                  ? persistedSerials(out.config->gslb.health)
+                                                  : zones::PersistedSerials{};
     out.snapshot = buildSnapshot(*out.config, errors, previous, SteadyClock().unixSeconds(),
-                                 nullptr, geoOpen, defer);
-  else
+                                 nullptr, geoOpen, defer, &persisted);
+  } else {
     checkPartialConfig(*out.config, errors);
+  }
   return out;
 }
 

@@ -123,7 +123,7 @@ std::uint64_t contentHash(const ParsedRecords& rrs) {
 
 std::shared_ptr<const ZoneSet> loadZones(const config::ServerConfig& cfg, ErrorList& errors,
                                          const ZoneSet* previous, std::int64_t unixNow,
-                                         const Clock* clock) {
+                                         const Clock* clock, const PersistedSerials* persisted) {
   static const SteadyClock systemClock;
   if (!clock) clock = &systemClock;
   auto set = std::make_shared<ZoneSet>();
@@ -179,10 +179,19 @@ std::shared_ptr<const ZoneSet> loadZones(const config::ServerConfig& cfg, ErrorL
       const auto fromFile = soaSerial(soaRdata);
       const Zone* prev = previous ? previous->findZone(name::asSpan(*originWire)) : nullptr;
       if (prev && prev->origin() != *originWire) prev = nullptr;  // a parent zone
+      const PersistedSerial* kept = nullptr;                      // before a restart
+      if (!prev && persisted)
+        if (auto it = persisted->find(*originWire); it != persisted->end()) kept = &it->second;
       if (at && fromFile) {
         std::optional<std::uint32_t> served;
-        if (prev) served = prev->serial();
-        const bool changed = !prev || prev->contentHash() != hash;
+        bool changed = true;
+        if (prev) {
+          served = prev->serial();
+          changed = prev->contentHash() != hash;
+        } else if (kept) {
+          served = kept->serial;
+          changed = kept->contentHash != hash;
+        }
         const SerialChoice choice =
             chooseSerial(toZones(spec.serial), served, *fromFile, changed, unixNow);
         if (choice.secondariesMissIt)

@@ -6,6 +6,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "config/config.h"
@@ -15,6 +16,15 @@
 #include "zones/zone_file.h"
 
 namespace geodns::zones {
+
+// The serial a zone was served with before a restart, and the hash of its
+// data then (Zone::contentHash), as the state database keeps them: keyed by
+// the zone's origin in lowercase wire form.
+struct PersistedSerial {
+  std::uint32_t serial = 0;
+  std::uint64_t contentHash = 0;
+};
+using PersistedSerials = std::unordered_map<std::string, PersistedSerial>;
 
 // Parses and compiles every zone of `cfg`; all errors of all zones are collected.
 // Each binding name is attached (as its index in cfg.gslb.bindings) to a node
@@ -34,11 +44,15 @@ namespace geodns::zones {
 // (and before signing): `previous` is the zone set served now (null at
 // start-up) and gives the serial served and whether the data changed;
 // `unixNow` is the wall clock in seconds. The chosen serial is written into the SOA.
+// A zone that `previous` does not serve (at start-up: every zone) takes the
+// serial served and the data hash from `persisted` when it has the zone, so
+// that "increment" and "unixtime" go on from where they were before a restart.
 // Big zone files are parsed on two threads at start-up (`previous` null),
 // in one pass on a reload (zones/zone_file.h: ParseSplit).
 std::shared_ptr<const ZoneSet> loadZones(const config::ServerConfig& cfg, ErrorList& errors,
                                          const ZoneSet* previous = nullptr,
-                                         std::int64_t unixNow = 0, const Clock* clock = nullptr);
+                                         std::int64_t unixNow = 0, const Clock* clock = nullptr,
+                                         const PersistedSerials* persisted = nullptr);
 // The serial in SOA RDATA (uncompressed wire: MNAME, RNAME, SERIAL, ...), or
 // nullopt when the RDATA is too short.
 std::optional<std::uint32_t> soaSerial(std::string_view rdata);

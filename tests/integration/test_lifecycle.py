@@ -14,7 +14,7 @@ import dns.flags
 import dns.message
 
 from admin_client import Api, write_token_file
-from harness import Server, free_port, read_frame, skip_unless_tool
+from harness import Server, free_port, read_frame, skip_unless_tool, stop_process
 
 ZONE = """$ORIGIN life.test.
 $TTL 300
@@ -168,6 +168,56 @@ class ReloadUnderLoad(unittest.TestCase):
             self.assertGreater(completed, 5000, out)
             self.assertEqual(srv.read_log().count("reloaded:"), 10, srv.read_log())
             self.assertEqual(srv.ask("www.life.test.", "A").answer[0][0].address, "192.0.2.11")
+        finally:
+            srv.stop()
+
+
+class SerialAcrossRestarts(unittest.TestCase):
+    """"serial": "increment" goes on from the serial served before a restart
+    (kept in the state database), not from the zone file's: secondaries that
+    hold the incremented serial would refuse to go back."""
+
+    ZONE = """$ORIGIN life.test.
+$TTL 300
+@    SOA ns1 hostmaster 7 3600 600 86400 60
+@    NS  ns1
+ns1  A   127.0.0.1
+www  A   192.0.2.{last}
+"""
+
+    def serial(self, srv):
+        return srv.ask("life.test.", "SOA").answer[0][0].serial
+
+    def write(self, srv, last):
+        with open(os.path.join(srv.dir, "life.zone"), "w") as f:
+            f.write(self.ZONE.format(last=last))
+
+    def restart(self, srv):
+        stop_process(srv.proc)
+        srv.log.close()
+        srv.start()
+
+    def test_increment_goes_on_from_the_served_serial_after_a_restart(self):
+        srv = Server(zones=[("life.test", "life.zone")],
+                     zone_files={"life.zone": self.ZONE.format(last=1)},
+                     config_extra={"zones": [{"origin": "life.test", "file": "life.zone",
+                                              "serial": "increment"}],
+                                   "health": {"database": "state"}})
+        try:
+            srv.start()
+            self.assertEqual(self.serial(srv), 7)  # the file's, at the first start
+            self.write(srv, 2)                      # new data, the same serial in the file
+            srv.signal(signal.SIGHUP)
+            deadline = time.monotonic() + 10
+            while self.serial(srv) != 8 and time.monotonic() < deadline:
+                time.sleep(0.05)
+            self.assertEqual(self.serial(srv), 8, srv.read_log())
+            self.restart(srv)                       # the same data: the serial served, not 7
+            self.assertEqual(self.serial(srv), 8, srv.read_log())
+            self.write(srv, 3)                      # changed while stopped: one more
+            self.restart(srv)
+            self.assertEqual(self.serial(srv), 9, srv.read_log())
+            self.assertEqual(srv.ask("www.life.test.", "A").answer[0][0].address, "192.0.2.3")
         finally:
             srv.stop()
 

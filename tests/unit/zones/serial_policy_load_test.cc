@@ -18,13 +18,14 @@ std::string zoneText(std::uint32_t serial, bool extra) {
 
 std::uint32_t load(const test::TempDir& dir, config::SerialPolicy policy, const std::string& text,
                    const zones::ZoneSet* previous, std::int64_t now,
-                   std::shared_ptr<const zones::ZoneSet>* out = nullptr) {
+                   std::shared_ptr<const zones::ZoneSet>* out = nullptr,
+                   const zones::PersistedSerials* persisted = nullptr) {
   config::ServerConfig cfg;
   config::ZoneSpec spec("s.test", dir.write("s.zone", text), "");
   spec.serial = policy;
   cfg.zones.push_back(spec);
   ErrorList errors;
-  auto set = zones::loadZones(cfg, errors, previous, now);
+  auto set = zones::loadZones(cfg, errors, previous, now, nullptr, persisted);
   REQUIRE_MESSAGE(set, errors.str());
   if (out) *out = set;
   return set->zones()[0]->serial();
@@ -66,6 +67,19 @@ TEST_CASE("serial policy at reload") {
       CHECK(s2 == s1);
     else
       CHECK(s2 == c.servedAfter);
+    // A restart instead of the reload: no zone served, the state database's
+    // serial and hash of the first load. The same serial as the reload's.
+    zones::PersistedSerials persisted;
+    persisted[*name::fromText("s.test")] = {first->zones()[0]->serial(),
+                                            first->zones()[0]->contentHash()};
+    const std::uint32_t s3 = load(dir, c.policy, zoneText(c.fileAfter, c.changeData), nullptr,
+                                  c.now, nullptr, &persisted);
+    CHECK(s3 == s2);
+    // Another zone's record changes nothing.
+    zones::PersistedSerials other;
+    other[*name::fromText("t.test")] = {4000000000u, 1};
+    CHECK(load(dir, c.policy, zoneText(c.fileAfter, c.changeData), nullptr, c.now, nullptr,
+               &other) == load(dir, c.policy, zoneText(c.fileAfter, c.changeData), nullptr, c.now));
   }
 }
 
