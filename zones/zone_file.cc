@@ -210,10 +210,32 @@ void keep(ParseState& st, const ParsedRR& rr) {
                                           : "the zone's names and RDATA pass 4 GiB: zone too big");
 }
 
+// The first byte at or after `pos` that is not a blank, a line break or in a
+// comment: where the next record or directive starts.
+std::size_t firstToken(const char* data, std::size_t size, std::size_t pos) {
+  while (pos < size) {
+    const char c = data[pos];
+    if (c == ';') {
+      const auto* nl = static_cast<const char*>(std::memchr(data + pos, '\n', size - pos));
+      pos = nl ? static_cast<std::size_t>(nl - data) : size;
+    } else if (c == ' ' || c == '\t' || c == '\r' || c == '\n') {
+      ++pos;
+    } else {
+      break;
+    }
+  }
+  return pos;
+}
+
 // Parses `size` bytes of `path`'s text from `data` (a whole file, or a piece
 // that starts at a record with an explicit owner), starting with `origin`
 // and st.defaultTtl, counting lines from `line`; leaves `origin`, `line` and
 // st.defaultTtl as the text ends.
+//
+// A record, and an error, is reported at the line of its first token, counted
+// here: ldns's count is the last line it read, which is a blank line after
+// the record when there are some, or the last line of a record in
+// parentheses.
 void parseText(const std::filesystem::path& path, const std::string* fileName, const char* data,
                std::size_t size, RdfPtr& origin, int& line, ParseState& st, int depth) {
   if (size == 0) return;  // fmemopen refuses a size of 0
@@ -230,12 +252,23 @@ void parseText(const std::filesystem::path& path, const std::string* fileName, c
   // be told its owner should the next line inherit it.
   bool prevIsPlain = false;
   ParsedRR plain;  // reused: its owner's buffer is allocated once, not per record
+  const int firstLine = line;
+  std::size_t countedTo = 0;  // the line breaks before here are in countedLine
+  int countedLine = firstLine;
+  auto lineAt = [&](std::size_t pos) {  // positions only move forward
+    if (pos > countedTo) {
+      countedLine += static_cast<int>(std::count(data + countedTo, data + pos, '\n'));
+      countedTo = pos;
+    }
+    return countedLine;
+  };
   for (;;) {
     int c = std::fgetc(fp.get());
     if (c == EOF) break;
     std::ungetc(c, fp.get());
     long before = std::ftell(fp.get());
-    int startLine = line;
+    const int recordLine =
+        lineAt(firstToken(data, size, before >= 0 ? static_cast<std::size_t>(before) : countedTo));
     if (st.split.plainAddresses && origin && before >= 0) {
       const auto at = static_cast<std::size_t>(before);
       const auto* eol = static_cast<const char*>(std::memchr(data + at, '\n', size - at));
@@ -245,15 +278,11 @@ void parseText(const std::filesystem::path& path, const std::string* fileName, c
       if (parsePlainAddress({data + at, end - at}, originWire, st.defaultTtl, plain)) {
         prevIsPlain = true;
         name::toLower(reinterpret_cast<std::uint8_t*>(plain.owner.data()), plain.owner.size());
-        // As ldns does: the line breaks (and CRs) after a record are read
-        // with it and counted, and the record is given the last of its
-        // lines. (So a record followed by blank lines is reported at the
-        // last blank line, whichever reader took it.)
+        // The line breaks (and CRs) after it are read with it, as ldns does.
         std::size_t next = end;
-        while (next < size && (data[next] == '\n' || data[next] == '\r'))
-          line += data[next++] == '\n';
+        while (next < size && (data[next] == '\n' || data[next] == '\r')) ++next;
         plain.file = fileName;
-        plain.line = static_cast<std::uint32_t>(line > startLine ? line - 1 : line);
+        plain.line = static_cast<std::uint32_t>(recordLine);
         keep(st, plain);
         if (st.split.plainCount) ++*st.split.plainCount;
         std::fseek(fp.get(), static_cast<long>(next), SEEK_SET);
@@ -273,13 +302,6 @@ void parseText(const std::filesystem::path& path, const std::string* fileName, c
         ldns_rr_new_frm_fp_l(&rawRr, fp.get(), &st.defaultTtl, &originRaw, &prevRaw, &line);
     origin.reset(originRaw);
     RrPtr rr(rawRr);
-    // ldns counts the newline that ends a record; report the record's own
-    // line. A last record without a newline has none to discount (when a
-    // comment line came before it in the same read, `line` moved anyway).
-    const long readTo = std::ftell(fp.get());
-    const bool endsUnterminated =
-        readTo >= 0 && static_cast<std::size_t>(readTo) == size && data[size - 1] != '\n';
-    const int recordLine = line > startLine && !endsUnterminated ? line - 1 : line;
     auto where = [&] { return fileLine(fileName, static_cast<std::uint32_t>(recordLine)); };
     switch (s) {
       case LDNS_STATUS_OK:
@@ -329,6 +351,7 @@ void parseText(const std::filesystem::path& path, const std::string* fileName, c
     }
   }
   if (prevRaw) ldns_rdf_deep_free(prevRaw);
+  line = firstLine + static_cast<int>(std::count(data, data + size, '\n'));
 }
 
 // Where a second parser can start in `text`: the first record at or after

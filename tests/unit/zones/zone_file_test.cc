@@ -356,3 +356,61 @@ TEST_CASE("ParsedRecords refuses an owner longer than a name can be") {
   CHECK(packed[1].rdata[2] == '\x2a');
   CHECK(packed.owner(1).data() == packed.owner(0).data());  // one copy of a repeated owner
 }
+
+TEST_CASE("records and errors are reported at the line where they start") {
+  // ldns's own count is the last line it read: the last blank line after a
+  // record, or the closing line of parentheses. Each case: a text (after
+  // "$ORIGIN z.test.\n" on line 1) and the line of every record and error, in
+  // order, as "name:line" (records: the owner's first label; errors: "error").
+  // The same with every record through ldns and with plain lines read directly.
+  struct Case {
+    const char* name;
+    std::string text;
+    std::vector<std::string> want;
+  };
+  const std::vector<Case> cases{
+      {"blank lines after records",
+       "a A 192.0.2.1\n\n\nb A 192.0.2.2\n\n\nc A 192.0.2.3\n",
+       {"a:2", "b:5", "c:8"}},
+      {"an error followed by blank lines",
+       "a A 192.0.2.1\nb A 300.0.2.1\n\n\n\nc A 192.0.2.3\n",
+       {"a:2", "error:3", "c:7"}},
+      {"comment lines and blank lines before a record",
+       "; one\n\n; two\na A 192.0.2.1\n   ; indented comment\nb TXT x\n",
+       {"a:5", "b:7"}},
+      {"a record over three lines, then an error over two",
+       "s SOA ns h (\n 1 2 3\n 4 5 )\nx A ( 192.0.2.1\n 300 )\ny A 192.0.2.9\n",
+       {"s:2", "error:5", "y:7"}},
+      {"a blank owner continues on its own line",
+       "a A 192.0.2.1\n\n  TXT t\nb A 192.0.2.2",
+       {"a:2", "a:4", "b:5"}},
+      {"CR LF line ends and a last line without a newline",
+       "a A 192.0.2.1\r\n\r\nb A 192.0.2.2\r\nc A 192.0.2.300",
+       {"a:2", "b:4", "error:5"}},
+  };
+  for (const auto& c : cases) {
+    CAPTURE(c.name);
+    for (const bool plain : {false, true}) {
+      CAPTURE(plain);
+      TempDir d;
+      const auto f = d.write("z.zone", "$ORIGIN z.test.\n" + c.text);
+      ErrorList errors;
+      zones::ParseSplit onePass{SIZE_MAX};
+      onePass.plainAddresses = plain;
+      const auto rrs = zones::parseZoneFile(f, "z.test", errors, onePass);
+      // Records and errors merged in line order (each list is in order).
+      std::vector<std::pair<std::uint32_t, std::string>> got;
+      for (const auto& rr : rrs)
+        got.emplace_back(rr.line,
+                         std::string(rr.owner.data() + 1, static_cast<std::size_t>(rr.owner[0])));
+      for (const auto& e : errors.all())
+        got.emplace_back(static_cast<std::uint32_t>(std::stoul(e.where.substr(f.size() + 1))),
+                         "error");
+      std::stable_sort(got.begin(), got.end(),
+                       [](const auto& x, const auto& y) { return x.first < y.first; });
+      std::vector<std::string> text;
+      for (const auto& [line, what] : got) text.push_back(what + ":" + std::to_string(line));
+      CHECK(text == c.want);
+    }
+  }
+}
