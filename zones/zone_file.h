@@ -74,8 +74,8 @@ class ParsedRecords {
   std::uint16_t type(std::size_t i) const noexcept { return recs_[i].type; }
   // The RDATA of record i, to change in place (a SOA's serial).
   char* rdataData(std::size_t i) noexcept { return bytes_.data() + recs_[i].rdataOff; }
-  // Where record i was read, as a small index for file(), and its line: the
-  // zone compile keeps these (8 bytes a record) after the records are gone.
+  // The file record i was read from, as a small index into files(): the zone
+  // compile keeps it with the line (8 bytes a record) after the records are gone.
   std::uint16_t fileIndex(std::size_t i) const noexcept { return recs_[i].file; }
   // The file names by fileIndex() (0: none), a copy that outlives the records.
   class Files {
@@ -87,7 +87,6 @@ class ParsedRecords {
     std::vector<const std::string*> names_;  // interned (internFileName): they stay
   };
   const Files& files() const noexcept { return files_; }
-  std::uint32_t line(std::size_t i) const noexcept { return recs_[i].line; }
 
   // Drops the records at `sorted` (ascending indexes); the others keep their order.
   void erase(const std::vector<std::size_t>& sorted);
