@@ -278,6 +278,10 @@ void CurlProbeTransport::Impl::startDns(TargetId id, const ProbeSpec& spec) {
   sockets.push_back(d);
 }
 
+void CurlProbeTransport::wakeup() noexcept {
+  curl_multi_wakeup(impl_->multi);
+}
+
 void CurlProbeTransport::collect(std::vector<ProbeResult>& out, Duration maxWait) {
   Impl& m = *impl_;
   // DNS and TCP sockets join curl's poll as extra descriptors.

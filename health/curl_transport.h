@@ -21,6 +21,7 @@ class CurlProbeTransport final : public ProbeTransport {
 
   void start(TargetId id, const ProbeSpec& spec) override;
   void collect(std::vector<ProbeResult>& out, Duration maxWait) override;
+  void wakeup() noexcept override;  // curl_multi_wakeup: any thread
   std::size_t running() const noexcept;
   // The User-Agent of HTTP(S) probes (default "geodnsd-probe/0.1"); a fleet
   // node adds its name so a backend's logs show which vantage asked. Call

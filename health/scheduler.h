@@ -24,6 +24,10 @@ class ProbeTransport {
   virtual void start(TargetId id, const ProbeSpec& spec) = 0;
   // Waits up to `maxWait` for completions and appends them to `out`.
   virtual void collect(std::vector<ProbeResult>& out, Duration maxWait) = 0;
+  // Any thread: a collect() that is waiting returns now, or, when none is,
+  // the next one returns without waiting (the loop has work that is not a
+  // probe: a snapshot to publish, an operator's command).
+  virtual void wakeup() noexcept {}
 };
 
 class Scheduler {

@@ -27,6 +27,7 @@ HealthRunner::HealthRunner(SnapshotHolder& holder, Clock& clock, Rng& rng,
       clock_(clock),
       store_(store),
       maxAge_(maxAge),
+      transport_(transport),
       scheduler_(clock, rng, transport) {
   scheduler_.onChange([this](health::TargetId id, const health::Tracker& t) {
     stateChanged_ = true;
@@ -326,8 +327,11 @@ std::future<HealthRunner::CommandResult> HealthRunner::forceFailover(const std::
                                                                      health::AuditRecord audit) {
   Command c{pool, region, reason, true, std::move(audit), {}, std::nullopt, false};
   auto f = c.done.get_future();
-  std::lock_guard lock(failoverMu_);
-  commands_.push_back(std::move(c));
+  {
+    std::lock_guard lock(failoverMu_);
+    commands_.push_back(std::move(c));
+  }
+  transport_.wakeup();
   return f;
 }
 
@@ -336,8 +340,11 @@ void HealthRunner::applyFleetFailover(const health::cluster::FailoverCommand& c,
   Command cmd{c.pool, c.region,      c.reason + " (by " + c.identity + ")", c.force, {}, {},
               c,      alreadyInForce};
   if (c.automatic) cmd.reason = c.reason;
-  std::lock_guard lock(failoverMu_);
-  commands_.push_back(std::move(cmd));
+  {
+    std::lock_guard lock(failoverMu_);
+    commands_.push_back(std::move(cmd));
+  }
+  transport_.wakeup();
 }
 
 std::future<HealthRunner::CommandResult> HealthRunner::failback(const std::string& pool,
@@ -345,8 +352,11 @@ std::future<HealthRunner::CommandResult> HealthRunner::failback(const std::strin
                                                                 health::AuditRecord audit) {
   Command c{pool, "", reason, false, std::move(audit), {}, std::nullopt, false};
   auto f = c.done.get_future();
-  std::lock_guard lock(failoverMu_);
-  commands_.push_back(std::move(c));
+  {
+    std::lock_guard lock(failoverMu_);
+    commands_.push_back(std::move(c));
+  }
+  transport_.wakeup();
   return f;
 }
 
@@ -356,8 +366,13 @@ std::map<std::string, std::uint64_t> HealthRunner::failoverCounts() const {
 }
 
 std::uint64_t HealthRunner::requestPublish() {
-  std::lock_guard lock(publishMu_);
-  return ++requested_;
+  std::uint64_t ticket;
+  {
+    std::lock_guard lock(publishMu_);
+    ticket = ++requested_;
+  }
+  transport_.wakeup();  // published on the next turn, not after the idle wait
+  return ticket;
 }
 
 bool HealthRunner::waitPublished(std::uint64_t ticket, Duration timeout) {
@@ -461,8 +476,11 @@ void HealthRunner::prime(std::shared_ptr<const ServingSnapshot> snap) {
 }
 
 void HealthRunner::submit(std::shared_ptr<const ServingSnapshot> snap) {
-  std::lock_guard lock(pendingMu_);
-  pending_ = std::move(snap);
+  {
+    std::lock_guard lock(pendingMu_);
+    pending_ = std::move(snap);
+  }
+  transport_.wakeup();
 }
 
 void HealthRunner::start() {
@@ -472,11 +490,12 @@ void HealthRunner::start() {
 
 void HealthRunner::stop() {
   stop_.store(true);
+  transport_.wakeup();
   if (thread_.joinable()) thread_.join();
 }
 
 void HealthRunner::run() {
-  while (!stop_.load(std::memory_order_relaxed)) turn(std::chrono::milliseconds(100));
+  while (!stop_.load(std::memory_order_relaxed)) turn(idleWait_);
 }
 
 void HealthRunner::turn(Duration maxWait) {

@@ -48,8 +48,12 @@ class HealthRunner {
   void prime(std::shared_ptr<const ServingSnapshot> snap);
   void start();
   void stop();
+  // How long a turn of the probe thread waits for probe results when nothing
+  // is due (default 100 ms); requests (a publish, a snapshot, an operator's
+  // command) wake it sooner. Before start(); tests lengthen it.
+  void setIdleWait(Duration d) noexcept { idleWait_ = d; }
   // Any thread: a new config to serve; published by the probe thread with its
-  // health attached (within one loop turn, ~100 ms).
+  // health attached (on its next turn, which this wakes).
   void submit(std::shared_ptr<const ServingSnapshot> snap);
 
   health::Scheduler& scheduler() noexcept { return scheduler_; }
@@ -154,6 +158,8 @@ class HealthRunner {
   // Fleet: mod revision of the pool's etcd key the local state follows
   // (probe thread only), the guard of the leader's next write.
   std::map<std::string, std::int64_t> fleetRevision_;
+  health::ProbeTransport& transport_;  // woken when a request is made
+  Duration idleWait_ = std::chrono::milliseconds(100);
   health::Scheduler scheduler_;
   std::shared_ptr<const ServingSnapshot> base_;
   std::shared_ptr<const gslb::CompiledDecisions> lastCompiled_;  // reused where unchanged

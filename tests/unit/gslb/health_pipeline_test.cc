@@ -2,6 +2,9 @@
 // hand-made HealthViews through the real engine.
 #include <doctest/doctest.h>
 
+#include <condition_variable>
+#include <future>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -319,4 +322,66 @@ TEST_CASE("stale targets: unknown counts as up, or down when unknown_as says so"
   auto strict = runner.scheduler().tracker(static_cast<health::TargetId>(f.target("192.0.2.60")));
   CHECK(strict.state() == health::State::Unknown);
   CHECK(ask(*holder.current(), "stale.h.test").addrs == V{"192.0.2.61"});
+}
+
+namespace {
+// A transport whose collect() waits its whole maxWait unless woken, as
+// curl_multi_poll does.
+class WaitingTransport final : public health::ProbeTransport {
+ public:
+  void start(health::TargetId, const health::ProbeSpec&) override {}
+  void collect(std::vector<health::ProbeResult>&, Duration maxWait) override {
+    std::unique_lock lock(mu_);
+    waiting_ = maxWait >= std::chrono::seconds(1);  // an idle wait, not a turn's poll
+    cv_.notify_all();
+    cv_.wait_for(lock, maxWait, [&] { return woken_; });
+    woken_ = waiting_ = false;
+  }
+  void wakeup() noexcept override {
+    std::lock_guard lock(mu_);
+    woken_ = true;
+    cv_.notify_all();
+  }
+  // Until the probe thread is in a collect() that nothing has woken: what
+  // the test asks next can only be served by a wakeup.
+  void awaitIdle() {
+    std::unique_lock lock(mu_);
+    cv_.wait(lock, [&] { return waiting_ && !woken_; });
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool woken_ = false, waiting_ = false;
+};
+}  // namespace
+
+TEST_CASE("the probe thread turns at once for a publish request, a command or a stop") {
+  // A reload, a drain or a deferred compile is published on the probe
+  // thread's next turn; that turn must not wait for the idle wait (here a
+  // minute; 100 ms in production, the whole of a start-up compile's spread).
+  // No probes, so nothing but a wakeup ends the probe thread's wait.
+  test::TempDir dir;
+  const auto base = test::snapshotFromJson(dir, "q.test", R"({
+    "listen": ["127.0.0.1:53"], "zones": [{"origin": "q.test", "file": "ZONE"}],
+    "regions": {"a": {}},
+    "pools": {"p": {"ttl": 60, "regions": {"a": {"members": [{"address": "192.0.2.1"}]}}}},
+    "policies": {"blind": {"steps": []}},
+    "bindings": [{"name": "p.q.test", "pool": "p", "policy": "blind"}]})");
+  SteadyClock clock;
+  test::FakeRng rng(0.0);
+  WaitingTransport transport;
+  SnapshotHolder holder;
+  HealthRunner runner(holder, clock, rng, transport);
+  runner.setIdleWait(std::chrono::minutes(1));
+  runner.prime(base);
+  runner.start();
+  transport.awaitIdle();
+  CHECK(runner.waitPublished(runner.requestPublish(), std::chrono::seconds(10)));
+  transport.awaitIdle();
+  auto done = runner.failback("p", "test");
+  CHECK(done.wait_for(std::chrono::seconds(10)) == std::future_status::ready);
+  transport.awaitIdle();
+  const auto stopping = std::async(std::launch::async, [&] { runner.stop(); });
+  CHECK(stopping.wait_for(std::chrono::seconds(10)) == std::future_status::ready);
 }

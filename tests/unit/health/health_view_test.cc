@@ -7,7 +7,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <future>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "health/curl_transport.h"
@@ -158,4 +160,23 @@ TEST_CASE("probe transport: probe times and timeouts come from the injected cloc
   CHECK(out[0].error == "DNS timeout");
   ::close(lfd);
   ::close(ufd);
+}
+
+TEST_CASE("probe transport: wakeup() ends a collect() that is waiting, or the next one") {
+  CurlProbeTransport transport;
+  std::vector<ProbeResult> out;
+  // Nothing in flight: collect() would wait the whole 30 s unless woken.
+  // The checks allow 10 s, far beyond any scheduling delay.
+  SUBCASE("woken while it waits") {
+    auto waiting = std::async(std::launch::async, [&] { transport.collect(out, 30s); });
+    std::this_thread::sleep_for(50ms);  // most likely inside the poll by now; either way it ends
+    transport.wakeup();
+    CHECK(waiting.wait_for(10s) == std::future_status::ready);
+  }
+  SUBCASE("woken before it waits") {
+    transport.wakeup();
+    auto waiting = std::async(std::launch::async, [&] { transport.collect(out, 30s); });
+    CHECK(waiting.wait_for(10s) == std::future_status::ready);
+  }
+  CHECK(out.empty());
 }
