@@ -1,15 +1,19 @@
 """End to end through a real recursive resolver: Unbound on loopback with a
 stub zone pointing at geodnsd and ECS on (subnetcache). Clients query Unbound
-with dig from different subnets; Unbound caches per ECS scope; a drain through
-the admin API reaches clients once the cached answers' TTL has run out.
+with dig from different subnets; Unbound caches per ECS scope (a compiled scope
+wider than the client's /24 serves the other /24s inside it from cache, before
+and after a health change moves the answer); a drain through the admin API
+reaches clients once the cached answers' TTL has run out.
 
 Only loopback is used: Unbound refuses every name outside the test zone
 (local-zone "." refuse), so it never contacts a root server."""
 import os
 import re
 import shutil
+import socket
 import subprocess
 import tempfile
+import threading
 import time
 import unittest
 
@@ -39,17 +43,22 @@ def ask_with_ecs(srv, name, addr, prefix):
     return sorted(rr.address for rrset in r.answer for rr in rrset)
 
 
-def geodns_config(admin_port, dead_port):
+def geodns_config(admin_port, dead_port, flip_port):
     geo_map = {"country:US": ["us", "eu"], "continent:EU": ["eu", "us"], "continent:AS": ["jp", "us"],
                "label:lab": ["us"], "default": ["us"]}
     return {
         "health": {"database": "state"},
         "admin": {"listen": "127.0.0.1:%d" % admin_port, "token_file": "admin.token"},
         "geo": {"databases": [{"file": os.path.abspath(GEOIP)}],
-                "nets": {"127.0.2.0/24": {"regions": ["jp"]}, "127.0.0.0/8": {"label": "lab"}}},
+                "nets": {"127.0.2.0/24": {"regions": ["jp"]}, "127.0.0.0/8": {"label": "lab"},
+                         # Two nets with one answer: compiled into one /8 (scope 8).
+                         "10.0.0.0/9": {"label": "office"}, "10.128.0.0/9": {"label": "office"}}},
         "regions": {"us": {}, "eu": {}, "jp": {}},
         # Probed on a loopback port nothing listens on: down from the start.
-        "probes": {"dead": {"type": "tcp", "port": dead_port, "initial": "down"}},
+        "probes": {"dead": {"type": "tcp", "port": dead_port, "initial": "down"},
+                   # Probed on a loopback port the test listens on, then closes.
+                   "flip": {"type": "tcp", "port": flip_port, "interval_ms": 200, "timeout_ms": 200,
+                            "rise": 1, "fall": 1, "initial": "up"}},
         "pools": {"web": {"ttl": TTL, "regions": {
             "us": {"members": [{"address": "192.0.2.10"}]},
             "eu": {"members": [{"address": "198.51.100.10"}]},
@@ -57,18 +66,26 @@ def geodns_config(admin_port, dead_port):
             # Data residency: EU clients only ever get eu; all down is NODATA.
             "resident": {"ttl": TTL, "all_down": "nodata", "regions": {
                 "eu": {"members": [{"address": "198.51.100.20", "target": "127.0.0.1", "probe": "dead"}]},
-                "us": {"members": [{"address": "192.0.2.20"}]}}}},
+                "us": {"members": [{"address": "192.0.2.20"}]}}},
+            "office": {"ttl": TTL, "regions": {
+                "us": {"members": [{"address": "192.0.2.30", "target": "127.0.0.1", "probe": "flip"}]},
+                "eu": {"members": [{"address": "198.51.100.30"}]},
+                "jp": {"members": [{"address": "203.0.113.30"}]}}}},
         "policies": {
             "fenced": {"steps": [{"step": "geo_map", "fence": True,
                                   "map": {"continent:EU": ["eu"], "country:US": ["us"], "default": ["us"]}},
                                  {"step": "up"}]},
             "geo": {"steps": [{"step": "geo_map", "map": geo_map}]},
+            "office": {"steps": [{"step": "geo_map", "map": {"label:office": ["us", "eu"],
+                                                             "default": ["jp"]}},
+                                 {"step": "up"}]},
             # Locates by the resolver's own address even when ECS is present.
             "resolver": {"ecs": False, "steps": [{"step": "geo_map", "map": dict(geo_map, **{"label:lab": ["eu"]})}]},
         },
         "bindings": [{"name": "www.e2e.test", "pool": "web", "policy": "geo"},
                      {"name": "fenced.e2e.test", "pool": "resident", "policy": "fenced"},
-                     {"name": "res.e2e.test", "pool": "web", "policy": "resolver"}],
+                     {"name": "res.e2e.test", "pool": "web", "policy": "resolver"},
+                     {"name": "hc.e2e.test", "pool": "office", "policy": "office"}],
     }
 
 
@@ -106,8 +123,15 @@ class ThroughUnbound(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.admin_port = free_port()
+        # The "flip" probe's target: up while this socket listens (a thread
+        # accepts and closes), down once test_5 closes it.
+        cls.flip = socket.socket()
+        cls.flip.bind(("127.0.0.1", 0))
+        cls.flip.listen(64)
+        threading.Thread(target=cls.accept_probes, args=(cls.flip,), daemon=True).start()
         cls.srv = Server(zones=[("e2e.test", "e2e.zone")], zone_files={"e2e.zone": ZONE},
-                         config_extra=geodns_config(cls.admin_port, free_port()))
+                         config_extra=geodns_config(cls.admin_port, free_port(),
+                                                    cls.flip.getsockname()[1]))
         write_token_file(cls.srv.dir)
         cls.srv.start()
         cls.api = Api(cls.admin_port)
@@ -128,8 +152,18 @@ class ThroughUnbound(unittest.TestCase):
         else:
             raise RuntimeError("unbound not answering")
 
+    @staticmethod
+    def accept_probes(sock):
+        while True:
+            try:
+                conn, _ = sock.accept()
+            except OSError:
+                return  # closed
+            conn.close()
+
     @classmethod
     def tearDownClass(cls):
+        cls.flip.close()
         stop_process(cls.unbound)
         cls.ulog.close()
         shutil.rmtree(cls.udir, ignore_errors=True)
@@ -202,6 +236,41 @@ class ThroughUnbound(unittest.TestCase):
         # keeps the NODATA for the EU subnet only (scope 0 would serve it to all).
         self.assertEqual(self.dig("fenced.e2e.test", subnet="192.0.2.5/24"), ["192.0.2.20"])
         self.assertEqual(self.dig("fenced.e2e.test", subnet="198.51.100.99/24"), [])
+
+    def test_5_inside_a_compiled_scope_from_cache_and_right_after_a_health_change(self):
+        # Office clients (10.0.0.0/8) get us while its member is up, with the
+        # compiled /8 as scope: Unbound serves another office /24 from cache.
+        def ecs_scope(addr):
+            q = dns.message.make_query("hc.e2e.test", "A", use_edns=0,
+                                       options=[dns.edns.ECSOption(addr, 24)])
+            r = self.srv.query(q, "udp")
+            return [o.scopelen for o in r.options if o.otype == dns.edns.ECS]
+        self.assertEqual(ecs_scope("10.1.2.0"), [8])
+        before = self.upstream_queries()
+        self.assertEqual(self.dig("hc.e2e.test", subnet="10.1.2.0/24"), ["192.0.2.30"])
+        self.assertEqual(self.upstream_queries(), before + 1)
+        self.assertEqual(self.dig("hc.e2e.test", subnet="10.200.7.0/24"), ["192.0.2.30"])
+        self.assertEqual(self.upstream_queries(), before + 1)  # from the /8 in Unbound's cache
+        self.assertEqual(self.dig("hc.e2e.test", subnet="192.0.2.5/24"), ["203.0.113.30"])
+        self.assertEqual(self.upstream_queries(), before + 2)  # outside it: asked
+        # The us member goes down (its probe's target stops listening): the
+        # decisions recompile; office clients now get eu, still scoped /8.
+        self.flip.close()
+        deadline = time.monotonic() + 10
+        while ask_with_ecs(self.srv, "hc.e2e.test", "10.1.2.0", 24) != ["198.51.100.30"]:
+            self.assertLess(time.monotonic(), deadline, "the us member never went down")
+            time.sleep(0.1)
+        self.assertEqual(ecs_scope("10.1.2.0"), [8])
+        time.sleep(TTL + 1)  # Unbound's cached answers expire
+        before = self.upstream_queries()
+        self.assertEqual(self.dig("hc.e2e.test", subnet="10.200.7.0/24"), ["198.51.100.30"])
+        self.assertEqual(self.upstream_queries(), before + 1)
+        # Another office /24 inside the new scope: from cache, the new answer.
+        self.assertEqual(self.dig("hc.e2e.test", subnet="10.3.4.0/24"), ["198.51.100.30"])
+        self.assertEqual(self.dig("hc.e2e.test", subnet="10.129.0.0/24"), ["198.51.100.30"])
+        self.assertEqual(self.upstream_queries(), before + 1)
+        self.assertEqual(self.dig("hc.e2e.test", subnet="192.0.2.9/24"), ["203.0.113.30"])
+        self.assertEqual(self.upstream_queries(), before + 2)  # outside it: asked
 
 
 if __name__ == "__main__":
