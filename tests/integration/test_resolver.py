@@ -57,7 +57,7 @@ def geodns_config(admin_port, dead_port, flip_port):
         # Probed on a loopback port nothing listens on: down from the start.
         "probes": {"dead": {"type": "tcp", "port": dead_port, "initial": "down"},
                    # Probed on a loopback port the test listens on, then closes.
-                   "flip": {"type": "tcp", "port": flip_port, "interval_ms": 200, "timeout_ms": 200,
+                   "flip": {"type": "tcp", "port": flip_port, "interval_ms": 500, "timeout_ms": 500,
                             "rise": 1, "fall": 1, "initial": "up"}},
         "pools": {"web": {"ttl": TTL, "regions": {
             "us": {"members": [{"address": "192.0.2.10"}]},
