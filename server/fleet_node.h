@@ -31,7 +31,10 @@ class FleetNode final : public health::cluster::FleetSink {
 
   bool applyOverrides(const std::vector<health::OverrideRecord>& all) override;
   void applyFailover(const health::cluster::FailoverCommand& c) override;
-  void peersChanged() override {}  // the probe thread polls Fleet::peersVersion()
+  // The probe thread reads Fleet::peersVersion() on every turn: a change
+  // turns it at once, so the quorum's verdict is published without the idle
+  // wait.
+  void peersChanged() override { runner_.wake(); }
 
  private:
   FleetNode(health::AdminState& admin, HealthRunner& runner) : admin_(admin), runner_(runner) {}

@@ -73,6 +73,9 @@ class HealthRunner {
   };
   std::vector<OwnVerdict> ownVerdicts() const;
 
+  // Any thread: the probe thread turns now instead of after its idle wait
+  // (something it reads on every turn changed: a fleet peer's verdict).
+  void wake() noexcept { transport_.wakeup(); }
   // Any thread: asks for a publish that includes every change made before
   // this call (an admin override, a failover command) and returns its ticket.
   std::uint64_t requestPublish();

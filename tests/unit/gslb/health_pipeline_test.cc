@@ -9,7 +9,10 @@
 #include <string>
 #include <vector>
 
+#include "health/admin_state.h"
+#include "health/store.h"
 #include "server/engine.h"
+#include "server/fleet_node.h"
 #include "server/health_runner.h"
 #include "support/dns_test_util.h"
 #include "support/engine_fixture.h"
@@ -336,6 +339,8 @@ class WaitingTransport final : public health::ProbeTransport {
     cv_.notify_all();
     cv_.wait_for(lock, maxWait, [&] { return woken_; });
     woken_ = waiting_ = false;
+    ++turns_;
+    cv_.notify_all();
   }
   void wakeup() noexcept override {
     std::lock_guard lock(mu_);
@@ -348,15 +353,27 @@ class WaitingTransport final : public health::ProbeTransport {
     std::unique_lock lock(mu_);
     cv_.wait(lock, [&] { return waiting_ && !woken_; });
   }
+  std::size_t turns() {
+    std::lock_guard lock(mu_);
+    return turns_;
+  }
+  // Whether the probe thread finished `n` collect()s within `timeout`.
+  bool awaitTurns(std::size_t n, Duration timeout) {
+    std::unique_lock lock(mu_);
+    return cv_.wait_for(lock, timeout, [&] { return turns_ >= n; });
+  }
 
  private:
   std::mutex mu_;
   std::condition_variable cv_;
   bool woken_ = false, waiting_ = false;
+  std::size_t turns_ = 0;
 };
 }  // namespace
 
-TEST_CASE("the probe thread turns at once for a publish request, a command or a stop") {
+TEST_CASE(
+    "the probe thread turns at once for a publish request, a command, a fleet peer change or a "
+    "stop") {
   // A reload, a drain or a deferred compile is published on the probe
   // thread's next turn; that turn must not wait for the idle wait (here a
   // minute; 100 ms in production, the whole of a start-up compile's spread).
@@ -381,6 +398,24 @@ TEST_CASE("the probe thread turns at once for a publish request, a command or a 
   transport.awaitIdle();
   auto done = runner.failback("p", "test");
   CHECK(done.wait_for(std::chrono::seconds(10)) == std::future_status::ready);
+  // A fleet peer's verdict changed: the fleet's watch thread wakes the
+  // probe thread, which reads the peers on every turn.
+  health::MemStore store;
+  health::AdminState admin(store, clock);
+  config::ClusterConfig cluster;
+  cluster.etcd = {"http://127.0.0.1:9"};  // never contacted: the fleet is not started
+  cluster.node = "n1";
+  std::string err;
+  auto node = FleetNode::create(cluster, {}, clock, admin, runner, &err);
+  REQUIRE_MESSAGE(node, err);
+  transport.awaitIdle();
+  std::size_t turns = transport.turns();
+  node->peersChanged();
+  CHECK(transport.awaitTurns(turns + 1, std::chrono::seconds(10)));
+  transport.awaitIdle();
+  turns = transport.turns();
+  runner.wake();
+  CHECK(transport.awaitTurns(turns + 1, std::chrono::seconds(10)));
   transport.awaitIdle();
   const auto stopping = std::async(std::launch::async, [&] { runner.stop(); });
   CHECK(stopping.wait_for(std::chrono::seconds(10)) == std::future_status::ready);
